@@ -1,0 +1,1 @@
+//! yanxiu-control (being built).

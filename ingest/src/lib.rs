@@ -1,0 +1,1 @@
+//! yanxiu-ingest (being built).

@@ -1,0 +1,1 @@
+//! yanxiu-packager (being built).

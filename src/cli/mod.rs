@@ -1,0 +1,8 @@
+//! Subcommands of the `yanxiu` binary: each module owns one subcommand's
+//! arguments and wiring, and returns the process exit code.
+
+pub mod admin;
+pub mod audit;
+pub mod probe;
+pub mod serve;
+pub mod transcode;

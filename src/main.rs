@@ -1,0 +1,48 @@
+//! The `yanxiu` binary: wires the pipeline crates (ingest, transcode,
+//! packager) and the control plane into one command-line program.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// yanxiu (研修): video and live-streaming back end for teacher training.
+#[derive(Debug, Parser)]
+#[command(name = "yanxiu", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read a media file, report its streams and validate it against a policy.
+    Probe(cli::probe::Args),
+    /// Validate a media file and transcode it into an HLS (CMAF) ladder.
+    Transcode(cli::transcode::Args),
+    /// Run the HTTP API and services in one process.
+    Serve(cli::serve::Args),
+    /// Administration: bootstrap accounts and departments.
+    Admin(cli::admin::Args),
+    /// Audit log tools: verify the hash chain.
+    Audit(cli::audit::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Probe(args) => cli::probe::run(args),
+        Command::Transcode(args) => cli::transcode::run(args),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Admin(args) => cli::admin::run(args),
+        Command::Audit(args) => cli::audit::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("yanxiu: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! yanxiu-transcode (being built).

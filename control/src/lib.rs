@@ -1,1 +1,38 @@
-//! yanxiu-control (being built).
+//! yanxiu-control: the control plane of the yanxiu video back end — accounts, roles and
+//! separated admin duties, organisation (departments, projects, audiences), live channels,
+//! resources and their three-level review, the hash-chained audit log, playback authorization,
+//! and the REST API (`/api/v1`) over all of it.
+//!
+//! Pure decisions live in modules without IO or clock: [`policy`], [`password`], [`lockout`],
+//! [`session_rules`], [`review_flow`], [`audit_chain`], [`secrets`]. The [`ControlPlane`] wraps
+//! them with sqlx (SQLite or PostgreSQL through one `Any` pool) and [`http`] exposes it with axum.
+//! Times are `i64` milliseconds since the Unix epoch (UTC) everywhere.
+
+pub mod accounts;
+pub mod audit;
+pub mod audit_chain;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod lockout;
+pub mod org;
+pub mod password;
+pub mod plane;
+pub mod policy;
+pub mod review_flow;
+pub mod secrets;
+pub mod session_rules;
+
+pub use config::{ControlConfig, Keys};
+pub use error::{ControlError, ControlResult};
+pub use http::{AppState, router};
+pub use plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest};
+pub use policy::{Action, Role, Scope};
+
+/// The current time in milliseconds since the Unix epoch (UTC). Only the thin layers (HTTP,
+/// CLI) read the clock; everything else takes `now` as a parameter.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}

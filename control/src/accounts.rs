@@ -1,0 +1,937 @@
+//! Accounts: creating, disabling and enabling users, their roles (with separation of duties),
+//! passwords, login with lockout, sessions (idle timeout, absolute lifetime, concurrent-session
+//! limit), logout, and API tokens for automation. Every security-relevant step is audited.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+
+use crate::audit::Outcome;
+use crate::error::{ControlError, ControlResult};
+use crate::lockout::{FailureOutcome, LockState};
+use crate::password::{self, PasswordRejected};
+use crate::plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest, new_id, role_label};
+use crate::policy::{self, Action, Role, Scope};
+use crate::secrets;
+use crate::session_rules::{Admission, SessionTimes};
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    /// Id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Department, if any.
+    pub department_id: Option<String>,
+    /// Roles held.
+    pub roles: Vec<Role>,
+    /// Whether the account is disabled.
+    pub disabled: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+}
+
+/// A new account.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewUser {
+    /// Login name (unique).
+    pub username: String,
+    /// Name shown to people (defaults to the username).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Initial password (checked against the policy).
+    pub password: String,
+    /// Department, if any.
+    #[serde(default)]
+    pub department_id: Option<String>,
+    /// Initial roles.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+}
+
+/// A successful login.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoginGrant {
+    /// The bearer token (shown once).
+    pub token: String,
+    /// The session id.
+    pub session_id: String,
+    /// Absolute expiry (ms).
+    pub expires_at: i64,
+    /// The account.
+    pub user: UserInfo,
+}
+
+/// A newly created API token.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiTokenGrant {
+    /// Token id.
+    pub id: String,
+    /// The bearer token (shown once).
+    pub token: String,
+    /// Expiry (ms).
+    pub expires_at: i64,
+}
+
+/// An API token as listed (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiTokenInfo {
+    /// Id.
+    pub id: String,
+    /// Label.
+    pub name: Option<String>,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Last use (ms).
+    pub last_seen_at: i64,
+    /// Expiry (ms).
+    pub expires_at: Option<i64>,
+}
+
+const SESSION_PREFIX: &str = "yxs_";
+const API_TOKEN_PREFIX: &str = "yxt_";
+
+fn invalid_password(e: PasswordRejected) -> ControlError {
+    ControlError::invalid(e.zh(), e.to_string())
+}
+
+fn validate_username(username: &str) -> ControlResult<()> {
+    let ok = (2..=64).contains(&username.chars().count())
+        && username
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ControlError::invalid(
+            "用户名须为 2–64 个字母、数字或 . _ - @",
+            "username must be 2-64 letters, digits or . _ - @",
+        ))
+    }
+}
+
+impl ControlPlane {
+    pub(crate) async fn roles_of(&self, user_id: &str) -> ControlResult<Vec<Role>> {
+        let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(user_id.to_owned())
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut roles = Vec::new();
+        for row in rows {
+            let name: String = row.try_get("role")?;
+            if let Ok(role) = name.parse() {
+                roles.push(role);
+            }
+        }
+        roles.sort();
+        Ok(roles)
+    }
+
+    /// Reads one account.
+    pub async fn user(&self, user_id: &str) -> ControlResult<UserInfo> {
+        let row = sqlx::query(
+            "SELECT id, username, display_name, department_id, disabled_at, created_at \
+             FROM users WHERE id = $1",
+        )
+        .bind(user_id.to_owned())
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or(ControlError::NotFound("user"))?;
+        self.user_from_row(&row).await
+    }
+
+    async fn user_from_row(&self, row: &sqlx::any::AnyRow) -> ControlResult<UserInfo> {
+        let id: String = row.try_get("id")?;
+        Ok(UserInfo {
+            roles: self.roles_of(&id).await?,
+            id,
+            username: row.try_get("username")?,
+            display_name: row.try_get("display_name")?,
+            department_id: row.try_get("department_id")?,
+            disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    /// Finds an account by username.
+    pub async fn user_by_name(&self, username: &str) -> ControlResult<UserInfo> {
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(username.to_owned())
+            .fetch_optional(self.db.pool())
+            .await?;
+        self.user(&id.ok_or(ControlError::NotFound("user"))?).await
+    }
+
+    /// Creates an account on behalf of `actor`: needs `ManageUsers` in the new account's
+    /// department and `AssignRole` for each initial role.
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        new: NewUser,
+        now: i64,
+    ) -> ControlResult<UserInfo> {
+        let scope = actor.scope_of(new.department_id.as_deref(), None);
+        let checks = std::iter::once(Action::ManageUsers)
+            .chain(new.roles.iter().map(|r| Action::AssignRole(*r)));
+        for action in checks {
+            if let Err(e) = actor.require(action, &scope) {
+                let detail = json!({"username": new.username});
+                self.audit(
+                    &actor.audit_ctx(),
+                    "user.create",
+                    "user:-",
+                    Outcome::Denied,
+                    detail,
+                    now,
+                )
+                .await?;
+                return Err(e);
+            }
+        }
+        self.insert_user(&actor.audit_ctx(), Some(&actor.user_id), new, now)
+            .await
+    }
+
+    /// Creates an account from the local command line (bootstrap), bypassing the policy but
+    /// not the password policy or the separation of duties. Audited as `cli`.
+    pub async fn bootstrap_user(&self, new: NewUser, now: i64) -> ControlResult<UserInfo> {
+        self.insert_user(&AuditCtx::cli(), None, new, now).await
+    }
+
+    async fn insert_user(
+        &self,
+        ctx: &AuditCtx,
+        granted_by: Option<&str>,
+        new: NewUser,
+        now: i64,
+    ) -> ControlResult<UserInfo> {
+        validate_username(&new.username)?;
+        self.config
+            .password
+            .check(&new.username, &new.password)
+            .map_err(invalid_password)?;
+        let mut roles = new.roles.clone();
+        roles.sort();
+        roles.dedup();
+        if let Some((a, b)) = policy::conflicting_roles(&roles) {
+            return Err(conflicting(a, b));
+        }
+        if roles.iter().any(|r| r.is_department_scoped()) && new.department_id.is_none() {
+            return Err(ControlError::invalid(
+                "部门级角色须指定所属部门",
+                "department-scoped roles need a department",
+            ));
+        }
+        if let Some(dept) = &new.department_id {
+            self.department(dept).await?;
+        }
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(new.username.clone())
+            .fetch_optional(self.db.pool())
+            .await?;
+        if exists.is_some() {
+            return Err(ControlError::conflict(
+                "用户名已存在",
+                "username already exists",
+            ));
+        }
+        let hash = password::hash_password(&new.password, self.config.hash_cost)
+            .map_err(|e| ControlError::Internal(e.to_string()))?;
+        let id = new_id();
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, department_id, \
+             failed_attempts, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6)",
+        )
+        .bind(id.clone())
+        .bind(new.username.clone())
+        .bind(
+            new.display_name
+                .clone()
+                .unwrap_or_else(|| new.username.clone()),
+        )
+        .bind(hash)
+        .bind(new.department_id.clone())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for role in &roles {
+            sqlx::query(
+                "INSERT INTO user_roles (user_id, role, granted_at, granted_by) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id.clone())
+            .bind(role.as_str())
+            .bind(now)
+            .bind(granted_by.map(str::to_owned))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        let detail = json!({"username": new.username, "roles": role_label(&roles),
+            "department_id": new.department_id});
+        self.audit(
+            ctx,
+            "user.create",
+            &format!("user:{id}"),
+            Outcome::Success,
+            detail,
+            now,
+        )
+        .await?;
+        self.user(&id).await
+    }
+
+    /// Lists accounts: all for platform user managers, the own department for department admins.
+    pub async fn list_users(
+        &self,
+        actor: &Actor,
+        page: PageRequest,
+    ) -> ControlResult<Page<UserInfo>> {
+        let global = actor
+            .decide(Action::ManageUsers, &Scope::out_of_scope())
+            .allowed
+            || actor
+                .decide(Action::AssignRole(Role::Learner), &Scope::out_of_scope())
+                .allowed;
+        let dept = if global {
+            None
+        } else {
+            actor.require(
+                Action::ManageUsers,
+                &actor.scope_of(actor.department_id.as_deref(), None),
+            )?;
+            actor.department_id.clone()
+        };
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR department_id = $1)",
+        )
+        .bind(dept.clone())
+        .fetch_one(self.db.pool())
+        .await?;
+        let rows = sqlx::query(
+            "SELECT id, username, display_name, department_id, disabled_at, created_at FROM users \
+             WHERE ($1 IS NULL OR department_id = $1) ORDER BY username LIMIT $2 OFFSET $3",
+        )
+        .bind(dept)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.push(self.user_from_row(row).await?);
+        }
+        Ok(Page::new(page, items, total))
+    }
+
+    /// Disables (`disabled = true`) or re-enables an account. Disabling ends all its sessions,
+    /// API tokens and therefore playback tokens.
+    pub async fn set_user_disabled(
+        &self,
+        actor: Option<&Actor>,
+        user_id: &str,
+        disabled: bool,
+        now: i64,
+    ) -> ControlResult<UserInfo> {
+        let target = self.user(user_id).await?;
+        let ctx = actor.map(Actor::audit_ctx).unwrap_or_else(AuditCtx::cli);
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        if let Some(actor) = actor {
+            if actor.user_id == user_id {
+                return Err(ControlError::conflict(
+                    "不能停用或启用自己的账号",
+                    "you cannot disable or enable your own account",
+                ));
+            }
+            let scope = actor.scope_of(target.department_id.as_deref(), None);
+            if let Err(e) = actor.require(Action::ManageUsers, &scope) {
+                self.audit(
+                    &ctx,
+                    action,
+                    &format!("user:{user_id}"),
+                    Outcome::Denied,
+                    json!({}),
+                    now,
+                )
+                .await?;
+                return Err(e);
+            }
+        }
+        let value = if disabled { Some(now) } else { None };
+        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+            .bind(value)
+            .bind(user_id.to_owned())
+            .execute(self.db.pool())
+            .await?;
+        if disabled {
+            self.revoke_credentials(user_id, None, "account_disabled", now)
+                .await?;
+        }
+        self.audit(
+            &ctx,
+            action,
+            &format!("user:{user_id}"),
+            Outcome::Success,
+            json!({}),
+            now,
+        )
+        .await?;
+        self.user(user_id).await
+    }
+
+    /// Replaces an account's roles. Needs `AssignRole` for every role added or removed, and the
+    /// resulting set must respect the separation of duties.
+    pub async fn set_roles(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        roles: Vec<Role>,
+        now: i64,
+    ) -> ControlResult<UserInfo> {
+        let target = self.user(user_id).await?;
+        let mut roles = roles;
+        roles.sort();
+        roles.dedup();
+        let scope = actor.scope_of(target.department_id.as_deref(), None);
+        let changed: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| roles.contains(r) != target.roles.contains(r))
+            .collect();
+        let detail = json!({"from": role_label(&target.roles), "to": role_label(&roles)});
+        let target_label = format!("user:{user_id}");
+        for role in &changed {
+            if let Err(e) = actor.require(Action::AssignRole(*role), &scope) {
+                self.audit(
+                    &actor.audit_ctx(),
+                    "user.roles",
+                    &target_label,
+                    Outcome::Denied,
+                    detail,
+                    now,
+                )
+                .await?;
+                return Err(e);
+            }
+        }
+        if let Some((a, b)) = policy::conflicting_roles(&roles) {
+            self.audit(
+                &actor.audit_ctx(),
+                "user.roles",
+                &target_label,
+                Outcome::Denied,
+                detail,
+                now,
+            )
+            .await?;
+            return Err(conflicting(a, b));
+        }
+        if roles.iter().any(|r| r.is_department_scoped()) && target.department_id.is_none() {
+            return Err(ControlError::invalid(
+                "部门级角色须指定所属部门",
+                "department-scoped roles need a department",
+            ));
+        }
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+            .bind(user_id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        for role in &roles {
+            sqlx::query(
+                "INSERT INTO user_roles (user_id, role, granted_at, granted_by) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(user_id.to_owned())
+            .bind(role.as_str())
+            .bind(now)
+            .bind(actor.user_id.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.audit(
+            &actor.audit_ctx(),
+            "user.roles",
+            &target_label,
+            Outcome::Success,
+            detail,
+            now,
+        )
+        .await?;
+        self.user(user_id).await
+    }
+
+    /// Changes the caller's own password (needs the current one). Ends every other session.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new_password: &str,
+        now: i64,
+    ) -> ControlResult<()> {
+        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(actor.user_id.clone())
+            .fetch_one(self.db.pool())
+            .await?;
+        let target = format!("user:{}", actor.user_id);
+        if !password::verify_password(current, &hash) {
+            self.audit(
+                &actor.audit_ctx(),
+                "password.change",
+                &target,
+                Outcome::Failure,
+                json!({}),
+                now,
+            )
+            .await?;
+            return Err(ControlError::InvalidCredentials);
+        }
+        self.config
+            .password
+            .check(&actor.username, new_password)
+            .map_err(invalid_password)?;
+        let hash = password::hash_password(new_password, self.config.hash_cost)
+            .map_err(|e| ControlError::Internal(e.to_string()))?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(actor.user_id.clone())
+            .execute(self.db.pool())
+            .await?;
+        self.revoke_credentials(
+            &actor.user_id,
+            Some(&actor.credential_id),
+            "password_changed",
+            now,
+        )
+        .await?;
+        self.audit(
+            &actor.audit_ctx(),
+            "password.change",
+            &target,
+            Outcome::Success,
+            json!({}),
+            now,
+        )
+        .await
+    }
+
+    async fn revoke_credentials(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+        reason: &str,
+        now: i64,
+    ) -> ControlResult<()> {
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = $1, revoke_reason = $2 \
+             WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
+        )
+        .bind(now)
+        .bind(reason.to_owned())
+        .bind(user_id.to_owned())
+        .bind(except.map(str::to_owned))
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Logs in with username and password from `source_addr`, applying lockout and the
+    /// concurrent-session limit. Every outcome is audited (never the password).
+    pub async fn login(
+        &self,
+        username: &str,
+        password_given: &str,
+        source_addr: &str,
+        now: i64,
+    ) -> ControlResult<LoginGrant> {
+        let anon = AuditCtx::anonymous(source_addr);
+        let row = sqlx::query(
+            "SELECT id, password_hash, disabled_at, failed_attempts, locked_until FROM users \
+             WHERE username = $1",
+        )
+        .bind(username.to_owned())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else {
+            let detail = json!({"username": username, "reason": "unknown_user"});
+            self.audit(
+                &anon,
+                "login.failure",
+                "user:-",
+                Outcome::Failure,
+                detail,
+                now,
+            )
+            .await?;
+            return Err(ControlError::InvalidCredentials);
+        };
+        let user_id: String = row.try_get("id")?;
+        let target = format!("user:{user_id}");
+        let ctx = AuditCtx {
+            actor_id: Some(user_id.clone()),
+            actor_name: username.to_owned(),
+            ..anon
+        };
+        let lock = LockState {
+            failed_attempts: u32::try_from(row.try_get::<i64, _>("failed_attempts")?).unwrap_or(0),
+            locked_until: row.try_get("locked_until")?,
+        };
+        if let Some(until) = lock.locked_at(now) {
+            let detail = json!({"reason": "locked", "locked_until": until});
+            self.audit(&ctx, "login.failure", &target, Outcome::Denied, detail, now)
+                .await?;
+            return Err(ControlError::AccountLocked { until });
+        }
+        let hash: String = row.try_get("password_hash")?;
+        if !password::verify_password(password_given, &hash) {
+            let (state, outcome) = lock.after_failure(&self.config.lockout, now);
+            self.store_lock(&user_id, state).await?;
+            let detail =
+                json!({"reason": "bad_password", "failed_attempts": state.failed_attempts});
+            self.audit(
+                &ctx,
+                "login.failure",
+                &target,
+                Outcome::Failure,
+                detail,
+                now,
+            )
+            .await?;
+            if let FailureOutcome::LockedNow { until } = outcome {
+                let detail = json!({"locked_until": until,
+                    "max_failures": self.config.lockout.max_failures});
+                self.audit(
+                    &ctx,
+                    "account.lockout",
+                    &target,
+                    Outcome::Success,
+                    detail,
+                    now,
+                )
+                .await?;
+                return Err(ControlError::AccountLocked { until });
+            }
+            return Err(ControlError::InvalidCredentials);
+        }
+        if row.try_get::<Option<i64>, _>("disabled_at")?.is_some() {
+            let detail = json!({"reason": "disabled"});
+            self.audit(&ctx, "login.failure", &target, Outcome::Denied, detail, now)
+                .await?;
+            return Err(ControlError::AccountDisabled);
+        }
+        self.store_lock(&user_id, lock.after_success()).await?;
+        let roles = self.roles_of(&user_id).await?;
+        let ctx = AuditCtx {
+            actor_role: role_label(&roles),
+            ..ctx
+        };
+        let live = self.live_sessions(&user_id, now).await?;
+        let evict: Vec<String> = match self.config.sessions.admit(&live) {
+            Admission::Refuse => {
+                let detail = json!({"reason": "session_limit", "limit": self.config.sessions.max_concurrent});
+                self.audit(&ctx, "login.failure", &target, Outcome::Denied, detail, now)
+                    .await?;
+                return Err(ControlError::SessionLimit);
+            }
+            Admission::Admit { evict } => evict.into_iter().map(str::to_owned).collect(),
+        };
+        for id in &evict {
+            sqlx::query(
+                "UPDATE credentials SET revoked_at = $1, revoke_reason = 'evicted' WHERE id = $2",
+            )
+            .bind(now)
+            .bind(id.clone())
+            .execute(self.db.pool())
+            .await?;
+            let detail = json!({"session_id": id, "limit": self.config.sessions.max_concurrent});
+            self.audit(
+                &ctx,
+                "session.evicted",
+                &target,
+                Outcome::Success,
+                detail,
+                now,
+            )
+            .await?;
+        }
+        let token = secrets::random_secret(SESSION_PREFIX);
+        let session_id = new_id();
+        let expires_at = self.config.sessions.absolute_expiry(now);
+        sqlx::query(
+            "INSERT INTO credentials (id, user_id, kind, token_hash, created_at, last_seen_at, \
+             expires_at, source_addr) VALUES ($1, $2, 'session', $3, $4, $4, $5, $6)",
+        )
+        .bind(session_id.clone())
+        .bind(user_id.clone())
+        .bind(secrets::secret_hash(&token))
+        .bind(now)
+        .bind(expires_at)
+        .bind(source_addr.to_owned())
+        .execute(self.db.pool())
+        .await?;
+        self.audit(
+            &ctx,
+            "login.success",
+            &target,
+            Outcome::Success,
+            json!({"session_id": session_id}),
+            now,
+        )
+        .await?;
+        Ok(LoginGrant {
+            token,
+            session_id,
+            expires_at,
+            user: self.user(&user_id).await?,
+        })
+    }
+
+    async fn store_lock(&self, user_id: &str, state: LockState) -> ControlResult<()> {
+        sqlx::query("UPDATE users SET failed_attempts = $1, locked_until = $2 WHERE id = $3")
+            .bind(i64::from(state.failed_attempts))
+            .bind(state.locked_until)
+            .bind(user_id.to_owned())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The account's interactive sessions still valid at `now`, as `(id, created_at)`.
+    async fn live_sessions(&self, user_id: &str, now: i64) -> ControlResult<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, last_seen_at, expires_at FROM credentials \
+             WHERE user_id = $1 AND kind = 'session' AND revoked_at IS NULL",
+        )
+        .bind(user_id.to_owned())
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut live = Vec::new();
+        for row in rows {
+            let times = SessionTimes {
+                created_at: row.try_get("created_at")?,
+                last_seen_at: row.try_get("last_seen_at")?,
+                expires_at: row.try_get("expires_at")?,
+            };
+            if self.config.sessions.check(times, now).is_ok() {
+                live.push((row.try_get("id")?, times.created_at));
+            }
+        }
+        Ok(live)
+    }
+
+    /// Resolves a bearer token (session or API token) into an [`Actor`] at `now`, refreshing the
+    /// session's idle timer.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        source_addr: &str,
+        now: i64,
+    ) -> ControlResult<Actor> {
+        let row = sqlx::query(
+            "SELECT c.id, c.kind, c.created_at, c.last_seen_at, c.expires_at, c.revoked_at, \
+             u.id AS user_id, u.username, u.department_id, u.disabled_at \
+             FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.token_hash = $1",
+        )
+        .bind(secrets::secret_hash(token))
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or(ControlError::Unauthenticated)?;
+        if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+            return Err(ControlError::SessionEnded);
+        }
+        if row.try_get::<Option<i64>, _>("disabled_at")?.is_some() {
+            return Err(ControlError::AccountDisabled);
+        }
+        let kind: String = row.try_get("kind")?;
+        let times = SessionTimes {
+            created_at: row.try_get("created_at")?,
+            last_seen_at: row.try_get("last_seen_at")?,
+            expires_at: row.try_get("expires_at")?,
+        };
+        let valid = if kind == "session" {
+            self.config.sessions.check(times, now).is_ok()
+        } else {
+            times.expires_at.is_none_or(|e| now < e)
+        };
+        if !valid {
+            return Err(ControlError::SessionEnded);
+        }
+        let credential_id: String = row.try_get("id")?;
+        sqlx::query("UPDATE credentials SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(credential_id.clone())
+            .execute(self.db.pool())
+            .await?;
+        let user_id: String = row.try_get("user_id")?;
+        Ok(Actor {
+            roles: self.roles_of(&user_id).await?,
+            user_id,
+            username: row.try_get("username")?,
+            department_id: row.try_get("department_id")?,
+            credential_id,
+            credential_kind: kind,
+            source_addr: source_addr.to_owned(),
+        })
+    }
+
+    /// Ends the caller's session (or revokes the API token it used).
+    pub async fn logout(&self, actor: &Actor, now: i64) -> ControlResult<()> {
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = $1, revoke_reason = 'logout' WHERE id = $2",
+        )
+        .bind(now)
+        .bind(actor.credential_id.clone())
+        .execute(self.db.pool())
+        .await?;
+        let detail = json!({"session_id": actor.credential_id});
+        self.audit(
+            &actor.audit_ctx(),
+            "logout",
+            &format!("user:{}", actor.user_id),
+            Outcome::Success,
+            detail,
+            now,
+        )
+        .await
+    }
+
+    /// Whether a credential (session or API token) is still alive: not revoked, its account not
+    /// disabled, not past its absolute expiry. The idle timeout is not applied (a viewer watching
+    /// a long lecture does not touch the API).
+    pub(crate) async fn credential_alive(
+        &self,
+        credential_id: &str,
+        now: i64,
+    ) -> ControlResult<bool> {
+        let row = sqlx::query(
+            "SELECT c.revoked_at, c.expires_at, u.disabled_at FROM credentials c \
+             JOIN users u ON u.id = c.user_id WHERE c.id = $1",
+        )
+        .bind(credential_id.to_owned())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(false) };
+        Ok(row.try_get::<Option<i64>, _>("revoked_at")?.is_none()
+            && row.try_get::<Option<i64>, _>("disabled_at")?.is_none()
+            && row
+                .try_get::<Option<i64>, _>("expires_at")?
+                .is_none_or(|e| now < e))
+    }
+
+    /// Creates an API token for the caller (automation), valid `days` (default from settings).
+    pub async fn create_api_token(
+        &self,
+        actor: &Actor,
+        name: Option<String>,
+        days: Option<u32>,
+        now: i64,
+    ) -> ControlResult<ApiTokenGrant> {
+        let days = days
+            .unwrap_or(self.config.tokens.api_token_days)
+            .clamp(1, 366);
+        let token = secrets::random_secret(API_TOKEN_PREFIX);
+        let id = new_id();
+        let expires_at = now + i64::from(days) * 86_400_000;
+        sqlx::query(
+            "INSERT INTO credentials (id, user_id, kind, name, token_hash, created_at, last_seen_at, \
+             expires_at, source_addr) VALUES ($1, $2, 'api_token', $3, $4, $5, $5, $6, $7)",
+        )
+        .bind(id.clone())
+        .bind(actor.user_id.clone())
+        .bind(name.clone())
+        .bind(secrets::secret_hash(&token))
+        .bind(now)
+        .bind(expires_at)
+        .bind(actor.source_addr.clone())
+        .execute(self.db.pool())
+        .await?;
+        let detail = json!({"token_id": id, "name": name, "expires_at": expires_at});
+        self.audit(
+            &actor.audit_ctx(),
+            "api_token.create",
+            &format!("user:{}", actor.user_id),
+            Outcome::Success,
+            detail,
+            now,
+        )
+        .await?;
+        Ok(ApiTokenGrant {
+            id,
+            token,
+            expires_at,
+        })
+    }
+
+    /// The caller's live API tokens.
+    pub async fn list_api_tokens(
+        &self,
+        actor: &Actor,
+        now: i64,
+    ) -> ControlResult<Vec<ApiTokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_seen_at, expires_at FROM credentials \
+             WHERE user_id = $1 AND kind = 'api_token' AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at",
+        )
+        .bind(actor.user_id.clone())
+        .bind(now)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ApiTokenInfo {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes one of the caller's API tokens.
+    pub async fn revoke_api_token(
+        &self,
+        actor: &Actor,
+        token_id: &str,
+        now: i64,
+    ) -> ControlResult<()> {
+        let done = sqlx::query(
+            "UPDATE credentials SET revoked_at = $1, revoke_reason = 'revoked' \
+             WHERE id = $2 AND user_id = $3 AND kind = 'api_token' AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id.to_owned())
+        .bind(actor.user_id.clone())
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(ControlError::NotFound("api token"));
+        }
+        let detail = json!({"token_id": token_id});
+        self.audit(
+            &actor.audit_ctx(),
+            "api_token.revoke",
+            &format!("user:{}", actor.user_id),
+            Outcome::Success,
+            detail,
+            now,
+        )
+        .await
+    }
+}
+
+fn conflicting(a: Role, b: Role) -> ControlError {
+    ControlError::conflict(
+        format!("职责分离：角色 {a} 与 {b} 不得由同一账号兼任"),
+        format!("separation of duties: roles {a} and {b} cannot sit on one account"),
+    )
+}

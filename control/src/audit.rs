@@ -1,0 +1,284 @@
+//! The audit log: appending records to the keyed hash chain, searching, exporting and
+//! verifying. No operation updates or deletes a record; retention is unlimited (at least the
+//! 180 days the rules require). See [`crate::audit_chain`] for the chain itself.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::audit_chain::{self, AuditFinding, AuditRecord, GENESIS_HASH};
+use crate::error::{ControlError, ControlResult};
+use crate::plane::{AuditCtx, ControlPlane, Page, PageRequest};
+
+/// The outcome recorded for an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done.
+    Success,
+    /// Attempted and failed (e.g. wrong password).
+    Failure,
+    /// Refused by the policy.
+    Denied,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// A search over the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct AuditQuery {
+    /// Actor username (exact).
+    pub actor: Option<String>,
+    /// Action prefix, e.g. `login` or `review.`.
+    pub action: Option<String>,
+    /// Target (exact), e.g. `user:<id>`.
+    pub target: Option<String>,
+    /// From this instant (ms, inclusive).
+    pub from: Option<i64>,
+    /// Until this instant (ms, exclusive).
+    pub to: Option<i64>,
+}
+
+/// The result of verifying the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditVerification {
+    /// Records read.
+    pub records: usize,
+    /// Everything wrong; empty when the log is intact.
+    pub findings: Vec<AuditFinding>,
+}
+
+const MAX_APPEND_TRIES: u32 = 5;
+
+impl ControlPlane {
+    /// Appends one record to the audit log. Details must never contain secrets.
+    pub async fn audit(
+        &self,
+        ctx: &AuditCtx,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        detail: serde_json::Value,
+        now: i64,
+    ) -> ControlResult<()> {
+        let _guard = self.audit_lock.lock().await;
+        let key = self.keys.audit_key_bytes();
+        let mut last_err = None;
+        for _ in 0..MAX_APPEND_TRIES {
+            match self
+                .try_append(&key, ctx, action, target, outcome, &detail, now)
+                .await
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => continue,
+                // Another node appended concurrently (unique seq): retry on the new head.
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| ControlError::Internal("audit append contention".into())))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn try_append(
+        &self,
+        key: &[u8],
+        ctx: &AuditCtx,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        detail: &serde_json::Value,
+        now: i64,
+    ) -> ControlResult<bool> {
+        let mut tx = self.db.pool().begin().await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (prev_seq, prev_hash) = match head {
+            Some(row) => (
+                row.try_get::<i64, _>("seq")?,
+                row.try_get::<String, _>("hash")?,
+            ),
+            None => (0, GENESIS_HASH.to_owned()),
+        };
+        let mut record = AuditRecord {
+            seq: prev_seq + 1,
+            at: now,
+            actor_id: ctx.actor_id.clone(),
+            actor_name: ctx.actor_name.clone(),
+            actor_role: ctx.actor_role.clone(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            result: outcome.as_str().to_owned(),
+            source_addr: ctx.source_addr.clone(),
+            detail: detail.to_string(),
+            prev_hash,
+            hash: String::new(),
+        };
+        record.hash = audit_chain::record_hash(key, &record);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor_id, actor_name, actor_role, action, target, \
+             result, source_addr, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(record.seq)
+        .bind(record.at)
+        .bind(record.actor_id.clone())
+        .bind(record.actor_name.clone())
+        .bind(record.actor_role.clone())
+        .bind(record.action.clone())
+        .bind(record.target.clone())
+        .bind(record.result.clone())
+        .bind(record.source_addr.clone())
+        .bind(record.detail.clone())
+        .bind(record.prev_hash.clone())
+        .bind(record.hash.clone())
+        .execute(&mut *tx)
+        .await?;
+        let updated = if prev_seq == 0 {
+            sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)")
+                .bind(record.seq)
+                .bind(record.hash.clone())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        } else {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
+                .bind(record.seq)
+                .bind(record.hash.clone())
+                .bind(prev_seq)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        };
+        if updated != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Searches the audit log, newest first.
+    pub async fn search_audit(
+        &self,
+        query: &AuditQuery,
+        page: PageRequest,
+    ) -> ControlResult<Page<AuditRecord>> {
+        let action_prefix = query.action.as_ref().map(|a| format!("{a}%"));
+        const FILTER: &str = "($1 IS NULL OR actor_name = $1) AND ($2 IS NULL OR action LIKE $2) \
+             AND ($3 IS NULL OR target = $3) AND ($4 IS NULL OR at >= $4) \
+             AND ($5 IS NULL OR at < $5)";
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM audit_log WHERE {FILTER}"
+        )))
+        .bind(query.actor.clone())
+        .bind(action_prefix.clone())
+        .bind(query.target.clone())
+        .bind(query.from)
+        .bind(query.to)
+        .fetch_one(self.db.pool())
+        .await?;
+        let items: Vec<AuditRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM audit_log WHERE {FILTER} ORDER BY seq DESC LIMIT $6 OFFSET $7"
+        )))
+        .bind(query.actor.clone())
+        .bind(action_prefix)
+        .bind(query.target.clone())
+        .bind(query.from)
+        .bind(query.to)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(Page::new(page, items, total))
+    }
+
+    /// Exports matching records as CSV (oldest first), hashes included.
+    pub async fn export_audit_csv(&self, query: &AuditQuery) -> ControlResult<String> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let mut page = PageRequest {
+            page: 1,
+            per_page: 200,
+        };
+        let mut rows = Vec::new();
+        loop {
+            let batch = self.search_audit(query, page).await?;
+            let n = batch.items.len();
+            rows.extend(batch.items);
+            if n < 200 {
+                break;
+            }
+            page.page += 1;
+        }
+        rows.reverse();
+        let csv_err = |e: csv::Error| ControlError::Internal(e.to_string());
+        writer
+            .write_record([
+                "seq",
+                "at",
+                "actor_id",
+                "actor_name",
+                "actor_role",
+                "action",
+                "target",
+                "result",
+                "source_addr",
+                "detail",
+                "prev_hash",
+                "hash",
+            ])
+            .map_err(csv_err)?;
+        for r in rows {
+            writer
+                .write_record([
+                    r.seq.to_string(),
+                    r.at.to_string(),
+                    r.actor_id.unwrap_or_default(),
+                    r.actor_name,
+                    r.actor_role,
+                    r.action,
+                    r.target,
+                    r.result,
+                    r.source_addr,
+                    r.detail,
+                    r.prev_hash,
+                    r.hash,
+                ])
+                .map_err(csv_err)?;
+        }
+        let bytes = writer
+            .into_inner()
+            .map_err(|e| ControlError::Internal(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|e| ControlError::Internal(e.to_string()))
+    }
+
+    /// Reads the whole log and verifies the hash chain against the head.
+    pub async fn verify_audit(&self) -> ControlResult<AuditVerification> {
+        let records: Vec<AuditRecord> = sqlx::query_as("SELECT * FROM audit_log ORDER BY seq")
+            .fetch_all(self.db.pool())
+            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(self.db.pool())
+            .await?;
+        let head = match head {
+            Some(row) => Some((
+                row.try_get::<i64, _>("seq")?,
+                row.try_get::<String, _>("hash")?,
+            )),
+            None => None,
+        };
+        let findings =
+            audit_chain::verify_chain(&self.keys.audit_key_bytes(), &records, head.as_ref());
+        Ok(AuditVerification {
+            records: records.len(),
+            findings,
+        })
+    }
+}

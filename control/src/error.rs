@@ -1,0 +1,152 @@
+//! The control plane's service error: every failure of an operation, with a stable code and
+//! a message in zh-CN and English. The HTTP layer maps it to `{"error":{"code","message"}}`
+//! in one place (`http::error`). Database and other internal failures carry their cause for the
+//! log only; their public message is generic.
+
+use crate::policy::Reason;
+
+/// An operation of the control plane failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No or unknown credentials.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Wrong username or password (never says which).
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// The account is locked after repeated failures.
+    #[error("account locked until {until}")]
+    AccountLocked {
+        /// End of the lock (ms).
+        until: i64,
+    },
+    /// The account is disabled.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// The session ended (idle, expired, logged out, evicted).
+    #[error("session ended")]
+    SessionEnded,
+    /// The concurrent-session limit refuses a new login.
+    #[error("too many concurrent sessions")]
+    SessionLimit,
+    /// The policy denies the action.
+    #[error("forbidden: {}", .0.en())]
+    Forbidden(Reason),
+    /// No such object (or not visible to the caller).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state.
+    #[error("conflict: {en}")]
+    Conflict {
+        /// zh-CN text.
+        zh: String,
+        /// English text.
+        en: String,
+    },
+    /// The request is invalid.
+    #[error("invalid request: {en}")]
+    Invalid {
+        /// zh-CN text.
+        zh: String,
+        /// English text.
+        en: String,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Something else internal failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ControlError {
+    /// An invalid-request error with both texts.
+    pub fn invalid(zh: impl Into<String>, en: impl Into<String>) -> ControlError {
+        ControlError::Invalid {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    /// A conflict error with both texts.
+    pub fn conflict(zh: impl Into<String>, en: impl Into<String>) -> ControlError {
+        ControlError::Conflict {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ControlError::Unauthenticated => "unauthenticated",
+            ControlError::InvalidCredentials => "invalid_credentials",
+            ControlError::AccountLocked { .. } => "account_locked",
+            ControlError::AccountDisabled => "account_disabled",
+            ControlError::SessionEnded => "session_ended",
+            ControlError::SessionLimit => "session_limit",
+            ControlError::Forbidden(_) => "forbidden",
+            ControlError::NotFound(_) => "not_found",
+            ControlError::Conflict { .. } => "conflict",
+            ControlError::Invalid { .. } => "invalid_request",
+            ControlError::Database(_) | ControlError::Internal(_) => "internal",
+        }
+    }
+
+    /// True for failures of the server rather than of the request.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, ControlError::Database(_) | ControlError::Internal(_))
+    }
+
+    /// The message in zh-CN.
+    pub fn message_zh(&self) -> String {
+        match self {
+            ControlError::Unauthenticated => "需要登录".into(),
+            ControlError::InvalidCredentials => "用户名或密码错误".into(),
+            ControlError::AccountLocked { .. } => "登录失败次数过多，账号已被临时锁定".into(),
+            ControlError::AccountDisabled => "账号已停用".into(),
+            ControlError::SessionEnded => "会话已结束，请重新登录".into(),
+            ControlError::SessionLimit => "该账号的同时在线会话已达上限".into(),
+            ControlError::Forbidden(reason) => format!("无权执行此操作：{}", reason.zh()),
+            ControlError::NotFound(what) => format!("未找到{}", noun_zh(what)),
+            ControlError::Conflict { zh, .. } | ControlError::Invalid { zh, .. } => zh.clone(),
+            ControlError::Database(_) | ControlError::Internal(_) => "服务器内部错误".into(),
+        }
+    }
+
+    /// The message in English.
+    pub fn message_en(&self) -> String {
+        match self {
+            ControlError::Unauthenticated => "authentication required".into(),
+            ControlError::InvalidCredentials => "invalid username or password".into(),
+            ControlError::AccountLocked { .. } => {
+                "too many failed logins: the account is temporarily locked".into()
+            }
+            ControlError::AccountDisabled => "the account is disabled".into(),
+            ControlError::SessionEnded => "the session has ended, please log in again".into(),
+            ControlError::SessionLimit => {
+                "the account has reached its limit of concurrent sessions".into()
+            }
+            ControlError::Forbidden(reason) => format!("not allowed: {}", reason.en()),
+            ControlError::NotFound(what) => format!("{what} not found"),
+            ControlError::Conflict { en, .. } | ControlError::Invalid { en, .. } => en.clone(),
+            ControlError::Database(_) | ControlError::Internal(_) => "internal server error".into(),
+        }
+    }
+}
+
+fn noun_zh(what: &str) -> &'static str {
+    match what {
+        "user" => "用户",
+        "department" => "部门",
+        "project" => "培训项目",
+        "audience" => "受众",
+        "channel" => "频道",
+        "resource" => "资源",
+        "api token" => "API 令牌",
+        _ => "对象",
+    }
+}
+
+/// A shorthand for results of control-plane operations.
+pub type ControlResult<T> = Result<T, ControlError>;

@@ -1,0 +1,103 @@
+//! Request extractors: the authenticated caller ([`Authed`], [`MaybeAuthed`]), the client
+//! address ([`ClientAddr`]) and JSON bodies whose rejections use the API error shape
+//! ([`ApiJson`]).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ControlError;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::plane::Actor;
+
+/// The client's address (`unknown` when the server was not started with connect info).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(parts)))
+    }
+}
+
+fn client_addr(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer_token(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// An authenticated caller (401 without a valid bearer token).
+#[derive(Debug, Clone)]
+pub struct Authed(pub Actor);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts).ok_or(ControlError::Unauthenticated)?;
+        let actor = state
+            .control
+            .authenticate(&token, &client_addr(parts), state.clock.now_ms())
+            .await?;
+        Ok(Authed(actor))
+    }
+}
+
+/// A caller who may or may not be logged in (a bad token is still an error).
+#[derive(Debug, Clone)]
+pub struct MaybeAuthed(pub Option<Actor>);
+
+impl FromRequestParts<AppState> for MaybeAuthed {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match bearer_token(parts) {
+            None => Ok(MaybeAuthed(None)),
+            Some(token) => {
+                let now = state.clock.now_ms();
+                let actor = state
+                    .control
+                    .authenticate(&token, &client_addr(parts), now)
+                    .await?;
+                Ok(MaybeAuthed(Some(actor)))
+            }
+        }
+    }
+}
+
+/// A JSON body; malformed bodies answer 400 in the API error shape.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError(ControlError::invalid(
+                format!("请求体无效：{}", rejection.body_text()),
+                format!("invalid request body: {}", rejection.body_text()),
+            ))),
+        }
+    }
+}

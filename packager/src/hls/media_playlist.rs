@@ -1,0 +1,156 @@
+//! The state of one rendition's media playlist (its segments and init
+//! section) and its rendering as an HLS v7 VOD playlist.
+
+use m3u8_rs::{Map, MediaPlaylist, MediaPlaylistType, MediaSegment};
+
+use super::{PLAYLIST_VERSION, render};
+
+/// One media segment as listed in a media playlist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentEntry {
+    /// URI relative to the playlist, e.g. `seg-00001.m4s`.
+    pub uri: String,
+    /// Duration in track ticks.
+    pub duration_ticks: u64,
+    /// Ticks per second.
+    pub timescale: u32,
+    /// Size of the segment file in bytes.
+    pub bytes: u64,
+}
+
+impl SegmentEntry {
+    /// Duration in seconds.
+    pub fn duration_seconds(&self) -> f64 {
+        self.duration_ticks as f64 / f64::from(self.timescale.max(1))
+    }
+
+    /// Duration rounded up to whole seconds, computed without floating point.
+    fn ceil_seconds(&self) -> u64 {
+        let timescale = u64::from(self.timescale.max(1));
+        self.duration_ticks.div_ceil(timescale)
+    }
+}
+
+/// The segments of one rendition and the URI of its init section; pure state
+/// from which playlists are rendered (VOD now; a live sliding window can grow
+/// from the same state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaPlaylistState {
+    init_uri: String,
+    segments: Vec<SegmentEntry>,
+}
+
+impl MediaPlaylistState {
+    /// An empty playlist whose segments use the init section at `init_uri` (`EXT-X-MAP`).
+    pub fn new(init_uri: impl Into<String>) -> Self {
+        Self {
+            init_uri: init_uri.into(),
+            segments: Vec::new(),
+        }
+    }
+
+    /// Appends a segment.
+    pub fn push(&mut self, segment: SegmentEntry) {
+        self.segments.push(segment);
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> &[SegmentEntry] {
+        &self.segments
+    }
+
+    /// `EXT-X-TARGETDURATION`: the longest segment rounded up to whole seconds (at least 1).
+    pub fn target_duration(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(SegmentEntry::ceil_seconds)
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    /// Total duration in seconds.
+    pub fn duration_seconds(&self) -> f64 {
+        self.segments
+            .iter()
+            .map(SegmentEntry::duration_seconds)
+            .sum()
+    }
+
+    /// Total size of the segments in bytes (the init section excluded).
+    pub fn total_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.bytes).sum()
+    }
+
+    /// Peak segment bitrate in bit/s as HLS defines it (RFC 8216bis 4.4.6.2):
+    /// the largest bitrate of any contiguous run of segments lasting between
+    /// 0.5 and 1.5 target durations. Falls back to the average when no run
+    /// qualifies (a playlist shorter than half a target duration).
+    pub fn peak_bitrate(&self) -> u64 {
+        let target = self.target_duration() as f64;
+        let (shortest, longest) = (0.5 * target, 1.5 * target);
+        let mut peak = 0u64;
+        for start in 0..self.segments.len() {
+            let (mut seconds, mut bytes) = (0.0f64, 0u64);
+            for segment in &self.segments[start..] {
+                seconds += segment.duration_seconds();
+                bytes += segment.bytes;
+                if seconds > longest {
+                    break;
+                }
+                if seconds >= shortest {
+                    peak = peak.max(bits_per_second(bytes, seconds));
+                }
+            }
+        }
+        if peak == 0 {
+            self.average_bitrate()
+        } else {
+            peak
+        }
+    }
+
+    /// Average segment bitrate in bit/s: all segment bytes over the total duration.
+    pub fn average_bitrate(&self) -> u64 {
+        bits_per_second(self.total_bytes(), self.duration_seconds())
+    }
+
+    /// Renders the complete VOD playlist: `EXT-X-VERSION:7`,
+    /// `EXT-X-INDEPENDENT-SEGMENTS`, `EXT-X-TARGETDURATION`,
+    /// `EXT-X-PLAYLIST-TYPE:VOD`, `EXT-X-MAP`, `EXTINF` with 3 decimals, `EXT-X-ENDLIST`.
+    pub fn render_vod(&self) -> String {
+        let segments = self
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(index, segment)| MediaSegment {
+                uri: segment.uri.clone(),
+                duration: segment.duration_seconds() as f32,
+                map: (index == 0).then(|| Map {
+                    uri: self.init_uri.clone(),
+                    ..Map::default()
+                }),
+                ..MediaSegment::default()
+            })
+            .collect();
+        let playlist = MediaPlaylist {
+            version: Some(PLAYLIST_VERSION),
+            target_duration: self.target_duration(),
+            media_sequence: 0,
+            segments,
+            end_list: true,
+            playlist_type: Some(MediaPlaylistType::Vod),
+            independent_segments: true,
+            ..MediaPlaylist::default()
+        };
+        render(|out| playlist.write_to(out))
+    }
+}
+
+/// `bytes * 8 / seconds`, rounded up so an advertised bandwidth never understates.
+pub(crate) fn bits_per_second(bytes: u64, seconds: f64) -> u64 {
+    if seconds <= 0.0 {
+        return 0;
+    }
+    (bytes as f64 * 8.0 / seconds).ceil() as u64
+}

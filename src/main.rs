@@ -31,6 +31,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // libav's own console chatter (encoder banners, statistics) is not for
+    // our users; its errors still show.
+    ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Error);
     let result = match cli.command {
         Command::Probe(args) => cli::probe::run(args),
         Command::Transcode(args) => cli::transcode::run(args),

@@ -1,0 +1,407 @@
+//! End-to-end: `yanxiu transcode` over every fixture, with ffprobe/ffmpeg as
+//! the independent reader of what it wrote.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::fixtures::{FixtureExpectation, expectations, fixtures_dir};
+use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
+
+fn yanxiu(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_yanxiu"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run yanxiu")
+}
+
+fn tool(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-deps.sh): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn read_master(dir: &Path) -> MasterPlaylist {
+    let bytes = std::fs::read(dir.join("master.m3u8")).expect("master.m3u8 written");
+    match m3u8_rs::parse_playlist_res(&bytes) {
+        Ok(Playlist::MasterPlaylist(m)) => m,
+        other => panic!("master.m3u8 is not a master playlist: {other:?}"),
+    }
+}
+
+fn read_media(path: &Path) -> MediaPlaylist {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    match m3u8_rs::parse_playlist_res(&bytes) {
+        Ok(Playlist::MediaPlaylist(m)) => m,
+        other => panic!("{} is not a media playlist: {other:?}", path.display()),
+    }
+}
+
+/// Duration of the first stream of `kind` ("v" or "a") as ffprobe decodes it.
+fn stream_duration(file: &Path, kind: &str) -> f64 {
+    // Packet timestamps: last pts + its duration - first pts.
+    let csv = tool(
+        "ffprobe",
+        &[
+            "-v", "error", "-select_streams", &format!("{kind}:0"), "-show_entries",
+            "packet=pts_time,duration_time", "-of", "csv=p=0", &file.to_string_lossy(),
+        ],
+    );
+    let mut first = f64::MAX;
+    let mut end = f64::MIN;
+    for line in csv.lines() {
+        let mut parts = line.split(',');
+        let pts: f64 = match parts.next().and_then(|p| p.parse().ok()) {
+            Some(p) => p,
+            None => continue,
+        };
+        let dur: f64 = parts.next().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+        first = first.min(pts);
+        end = end.max(pts + dur);
+    }
+    assert!(first < f64::MAX, "no {kind} packets in {}", file.display());
+    end - first
+}
+
+/// A rendition's segments joined to its init segment, as one playable file.
+fn joined(rendition: &Path, playlist: &MediaPlaylist, into: &Path) -> Vec<PathBuf> {
+    let init = std::fs::read(rendition.join("init.mp4")).expect("init.mp4");
+    playlist
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut bytes = init.clone();
+            bytes.extend(std::fs::read(rendition.join(&s.uri)).expect("segment"));
+            let path = into.join(format!("joined-{i}.mp4"));
+            std::fs::write(&path, bytes).expect("write joined segment");
+            path
+        })
+        .collect()
+}
+
+/// (first packet pts, is keyframe) of a standalone segment file.
+fn first_packet(file: &Path) -> (f64, bool) {
+    let csv = tool(
+        "ffprobe",
+        &[
+            "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
+            "-read_intervals", "%+#1", "-of", "csv=p=0", &file.to_string_lossy(),
+        ],
+    );
+    let line = csv.lines().next().unwrap_or_default();
+    let mut parts = line.split(',');
+    let pts = parts.next().and_then(|p| p.parse().ok()).unwrap_or(f64::NAN);
+    let key = parts.next().is_some_and(|f| f.starts_with('K'));
+    (pts, key)
+}
+
+/// Checks one ladder; returns the problems found.
+fn check_ladder(fx: &FixtureExpectation, source: &Path, out: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut fail = |p: String| problems.push(format!("{}: {p}", fx.file));
+    let master = read_master(out);
+    let master_text = std::fs::read_to_string(out.join("master.m3u8")).unwrap_or_default();
+    if !master_text.contains("#EXT-X-VERSION:7") {
+        fail("master is not HLS version 7".into());
+    }
+    if master.variants.is_empty() {
+        fail("no variants".into());
+        return problems;
+    }
+    let audio_media: Vec<_> = master.alternatives.iter().filter(|a| a.uri.is_some()).collect();
+    if fx.has_audio != !audio_media.is_empty() {
+        fail(format!("audio rendition present = {}, expected {}", !audio_media.is_empty(), fx.has_audio));
+    }
+    let source_video = stream_duration(source, "v");
+    let temp = tempfile::tempdir().expect("tempdir");
+
+    // The top rung keeps the display geometry.
+    let top = &master.variants[..]
+        .iter()
+        .max_by_key(|v| v.bandwidth)
+        .expect("a variant")
+        .clone();
+    let res = top.resolution.expect("RESOLUTION");
+    let (w, h) = (f64::from(fx.display_width), f64::from(fx.display_height));
+    let (rw, rh) = (res.width as f64, res.height as f64);
+    if ((rw / rh) - (w / h)).abs() > 0.02 * (w / h) {
+        fail(format!("top rung {rw}x{rh} does not keep the display aspect {w}x{h}"));
+    }
+    if rw > w + 1.0 || rh > h + 1.0 {
+        fail(format!("top rung {rw}x{rh} upscales the {w}x{h} source"));
+    }
+    if w.min(h) <= 1080.0 && (rw.min(rh) - w.min(h)).abs() > 0.1 * w.min(h) {
+        fail(format!("top rung {rw}x{rh} loses resolution of the {w}x{h} source"));
+    }
+
+    let mut audio_peak = 0u64;
+    if let Some(a) = audio_media.first() {
+        let dir = out.join(Path::new(a.uri.as_deref().unwrap_or_default()).parent().unwrap_or(Path::new("")));
+        let pl = read_media(&out.join(a.uri.as_deref().unwrap_or_default()));
+        for s in &pl.segments {
+            let bytes = std::fs::metadata(dir.join(&s.uri)).map(|m| m.len()).unwrap_or(0);
+            audio_peak = audio_peak.max((bytes as f64 * 8.0 / f64::from(s.duration)) as u64);
+        }
+        let decoded = stream_duration(&out.join(a.uri.as_deref().unwrap_or_default()), "a");
+        let source_audio = stream_duration(source, "a");
+        if (decoded - source_audio).abs() > 0.1 {
+            fail(format!("audio lasts {decoded:.3} s, source audio {source_audio:.3} s"));
+        }
+    }
+
+    let mut starts_by_rung: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for v in &master.variants {
+        let uri = Path::new(&v.uri);
+        let rung_dir = out.join(uri.parent().unwrap_or(Path::new("")));
+        let name = rung_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for (attr, present) in [
+            ("AVERAGE-BANDWIDTH", v.average_bandwidth.is_some()),
+            ("CODECS", v.codecs.is_some()),
+            ("RESOLUTION", v.resolution.is_some()),
+            ("FRAME-RATE", v.frame_rate.is_some()),
+        ] {
+            if !present {
+                fail(format!("{name}: variant lacks {attr}"));
+            }
+        }
+        let playlist_path = out.join(uri);
+        let pl = read_media(&playlist_path);
+        if !pl.end_list {
+            fail(format!("{name}: media playlist has no ENDLIST"));
+        }
+        // Decodes end to end without an error.
+        let decode = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&playlist_path)
+            .args(["-f", "null", "-"])
+            .output()
+            .expect("ffmpeg must be installed");
+        let errors = String::from_utf8_lossy(&decode.stderr);
+        if !decode.status.success() || !errors.trim().is_empty() {
+            fail(format!("{name}: ffmpeg decode errors: {errors}"));
+        }
+        let duration = stream_duration(&playlist_path, "v");
+        if (duration - source_video).abs() > 0.1 {
+            fail(format!("{name}: lasts {duration:.3} s, source video {source_video:.3} s"));
+        }
+        // Segments: 4-6 s except the last; each starts on a keyframe.
+        let n = pl.segments.len();
+        let mut peak = 0u64;
+        for (i, s) in pl.segments.iter().enumerate() {
+            let d = f64::from(s.duration);
+            if i + 1 < n && !(3.9..=6.1).contains(&d) {
+                fail(format!("{name}: segment {i} lasts {d:.3} s"));
+            }
+            let bytes = std::fs::metadata(rung_dir.join(&s.uri)).map(|m| m.len()).unwrap_or(0);
+            peak = peak.max((bytes as f64 * 8.0 / d) as u64);
+        }
+        let rung_tmp = temp.path().join(&name);
+        std::fs::create_dir_all(&rung_tmp).expect("mkdir");
+        let mut starts = Vec::new();
+        for (i, file) in joined(&rung_dir, &pl, &rung_tmp).iter().enumerate() {
+            let (pts, key) = first_packet(file);
+            if !key {
+                fail(format!("{name}: segment {i} does not start with a keyframe"));
+            }
+            starts.push(pts);
+        }
+        starts_by_rung.insert(name.clone(), starts);
+        if v.bandwidth < peak + audio_peak {
+            fail(format!(
+                "{name}: BANDWIDTH {} below measured peak {} (+ audio {})",
+                v.bandwidth, peak, audio_peak
+            ));
+        }
+    }
+    // Segment boundaries line up across rungs.
+    let mut rungs = starts_by_rung.iter();
+    if let Some((first_name, first)) = rungs.next() {
+        for (name, starts) in rungs {
+            let aligned = starts.len() == first.len()
+                && starts.iter().zip(first).all(|(a, b)| (a - b).abs() < 0.002);
+            if !aligned {
+                fail(format!("segments of {name} {starts:?} do not line up with {first_name} {first:?}"));
+            }
+        }
+    }
+    // The poster is a real JPEG at the top rung's size.
+    let poster = out.join("poster.jpg");
+    let info = tool(
+        "ffprobe",
+        &["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", &poster.to_string_lossy()],
+    );
+    if info.trim() != format!("mjpeg,{},{}", res.width, res.height) {
+        fail(format!("poster is {info:?}, expected mjpeg at {}x{}", res.width, res.height));
+    }
+    // The master playlist was published last.
+    let master_time = std::fs::metadata(out.join("master.m3u8")).and_then(|m| m.modified()).expect("mtime");
+    for entry in walk(out) {
+        let t = std::fs::metadata(&entry).and_then(|m| m.modified()).expect("mtime");
+        if t > master_time {
+            fail(format!("{} was written after master.m3u8", entry.display()));
+        }
+    }
+    problems
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_accepted_fixture_transcodes_to_a_decodable_aligned_ladder() {
+    let dir = fixtures_dir();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for fx in expectations().iter().filter(|f| f.transcode) {
+        let source = dir.join(&fx.file);
+        let out = tempfile::tempdir().expect("tempdir");
+        let result = yanxiu(&["transcode", &source.to_string_lossy(), "--out", &out.path().to_string_lossy()]);
+        if !result.status.success() {
+            problems.push(format!(
+                "{}: exit {:?}: {}",
+                fx.file,
+                result.status.code(),
+                String::from_utf8_lossy(&result.stderr)
+            ));
+            continue;
+        }
+        problems.extend(check_ladder(fx, &source, out.path()));
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} fixtures are marked transcode = true");
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn rejected_fixtures_exit_1_with_their_codes_and_write_nothing() {
+    let dir = fixtures_dir();
+    let mut seen = 0;
+    for fx in expectations().iter().filter(|f| f.probe_exit == 1) {
+        let out = tempfile::tempdir().expect("tempdir");
+        let target = out.path().join("ladder");
+        let result = yanxiu(&[
+            "transcode",
+            &dir.join(&fx.file).to_string_lossy(),
+            "--out",
+            &target.to_string_lossy(),
+            "--json",
+        ]);
+        assert_eq!(result.status.code(), Some(1), "{}: {:?}", fx.file, result);
+        let json: serde_json::Value = serde_json::from_slice(&result.stdout)
+            .unwrap_or_else(|e| panic!("{}: --json output: {e}", fx.file));
+        let mut codes: Vec<String> = json["validation"]["violations"]
+            .as_array()
+            .expect("violations array")
+            .iter()
+            .map(|v| v["code"].as_str().expect("code").to_owned())
+            .collect();
+        codes.sort();
+        let mut expected = fx.violations.clone();
+        expected.sort();
+        assert_eq!(codes, expected, "{}", fx.file);
+        assert!(!target.exists(), "{}: output was written for a rejected file", fx.file);
+        seen += 1;
+    }
+    assert!(seen >= 2, "expectations name only {seen} rejected fixtures");
+}
+
+#[test]
+fn broken_fixtures_exit_2_quickly_without_a_panic() {
+    let dir = fixtures_dir();
+    let mut seen = 0;
+    for fx in expectations().iter().filter(|f| f.probe_exit == 2) {
+        let out = tempfile::tempdir().expect("tempdir");
+        let started = Instant::now();
+        let result = yanxiu(&["transcode", &dir.join(&fx.file).to_string_lossy(), "--out", &out.path().to_string_lossy()]);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{}: {stderr}", fx.file);
+        assert!(started.elapsed() < Duration::from_secs(5), "{} took {:?}", fx.file, started.elapsed());
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", fx.file);
+        assert!(!out.path().join("master.m3u8").exists());
+        seen += 1;
+    }
+    assert!(seen >= 5, "expectations name only {seen} broken fixtures");
+}
+
+#[test]
+fn a_policy_that_allows_silent_video_gives_a_ladder_without_an_audio_group() {
+    let dir = fixtures_dir();
+    let work = tempfile::tempdir().expect("tempdir");
+    let policy = work.path().join("policy.toml");
+    let default = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ingest/policies/lecture-default.toml"))
+        .expect("default policy file");
+    let relaxed = default
+        .lines()
+        .map(|l| if l.trim_start().starts_with("audio_required") { "audio_required = false" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&policy, relaxed).expect("write policy");
+    let out = work.path().join("ladder");
+    let result = yanxiu(&[
+        "transcode",
+        &dir.join("video_only.mp4").to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+        "--policy",
+        &policy.to_string_lossy(),
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let master = read_master(&out);
+    assert!(master.alternatives.is_empty());
+    assert!(master.variants.iter().all(|v| v.audio.is_none()));
+    assert!(master.variants.iter().all(|v| !v.codecs.as_deref().unwrap_or("").contains("mp4a")));
+}
+
+#[test]
+fn a_killed_transcode_never_leaves_a_master_playlist() {
+    let dir = fixtures_dir();
+    let out = tempfile::tempdir().expect("tempdir");
+    // A stale ladder from an earlier run must not survive either.
+    std::fs::write(out.path().join("master.m3u8"), "#EXTM3U\n").expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yanxiu"))
+        .args(["transcode"])
+        .arg(dir.join("lecture_1080p30.mp4"))
+        .arg("--out")
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the first segment exists, then kill it hard.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = walk(out.path()).iter().any(|p| p.extension().is_some_and(|e| e == "m4s"));
+        if started || Instant::now() > deadline {
+            break;
+        }
+        if child.try_wait().expect("try_wait").is_some() {
+            panic!("transcode finished before it could be interrupted; use a longer fixture");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert!(!out.path().join("master.m3u8").exists(), "a master playlist survived the crash");
+}

@@ -1,0 +1,353 @@
+//! The demux-and-decode stage: reads the source once, decodes video (with
+//! libav's frame threads) and audio, turns pictures upright, stamps every
+//! frame with a strictly increasing output time and the keyframe decision,
+//! and hands each picture to every rung (by reference, not by copy).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::SyncSender;
+
+use ffmpeg_next::{Rational, codec, filter, format, frame};
+
+use super::ffi;
+use crate::TranscodeError;
+use crate::source::Rotation;
+use crate::timing::{KeyframeGrid, MonotonicClock, VIDEO_TIMESCALE};
+
+/// A decoded picture on its way to a rung.
+pub struct RungFrame {
+    /// The picture; `pts` in [`VIDEO_TIMESCALE`] ticks from the origin.
+    pub picture: frame::Video,
+    /// Whether this frame must start a closed GOP.
+    pub keyframe: bool,
+}
+
+/// Decoded audio on its way to the audio encoder; `pts` in samples of the
+/// frame's own rate, from the origin.
+pub struct AudioFrame(pub frame::Audio);
+
+/// What the decode stage needs.
+#[derive(Debug)]
+pub struct DecodeSpec {
+    /// The source file.
+    pub input: PathBuf,
+    /// Index of the video stream to decode.
+    pub video_stream: usize,
+    /// Index of the audio stream, if audio is wanted.
+    pub audio_stream: Option<usize>,
+    /// Rotation to apply.
+    pub rotation: Rotation,
+    /// Nominal frame rate (for gaps and the keyframe tolerance).
+    pub frame_rate: f64,
+    /// GOP length in seconds.
+    pub gop_seconds: f64,
+}
+
+/// Consecutive unreadable packets tolerated before the source is declared
+/// broken.
+const MAX_CONSECUTIVE_READ_ERRORS: u32 = 64;
+
+/// Runs the stage until the end of the source or until every consumer has
+/// gone. `position` receives the latest video time (ticks) for progress.
+pub fn run(
+    spec: DecodeSpec,
+    rungs: Vec<SyncSender<RungFrame>>,
+    audio: Option<SyncSender<AudioFrame>>,
+    position: Arc<AtomicI64>,
+) -> Result<DecodeReport, TranscodeError> {
+    let mut input = format::input(&spec.input).map_err(|e| TranscodeError::open(&spec.input, e))?;
+    let origin_us = origin_microseconds(&input, spec.video_stream, spec.audio_stream);
+
+    let vstream = input
+        .stream(spec.video_stream)
+        .ok_or(TranscodeError::NoVideo)?;
+    let video_tb = vstream.time_base();
+    let mut vctx = codec::context::Context::from_parameters(vstream.parameters())
+        .map_err(|e| TranscodeError::decoder("video", e))?;
+    vctx.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: 0,
+        ..Default::default()
+    });
+    let mut vdec = vctx
+        .decoder()
+        .video()
+        .map_err(|e| TranscodeError::decoder("video", e))?;
+
+    let mut adec = None;
+    let mut audio_tb = Rational(1, 1);
+    if let (Some(index), Some(_)) = (spec.audio_stream, &audio) {
+        let astream = input.stream(index).ok_or(TranscodeError::NoAudio)?;
+        audio_tb = astream.time_base();
+        let actx = codec::context::Context::from_parameters(astream.parameters())
+            .map_err(|e| TranscodeError::decoder("audio", e))?;
+        adec = Some(
+            actx.decoder()
+                .audio()
+                .map_err(|e| TranscodeError::decoder("audio", e))?,
+        );
+    }
+
+    let nominal = (f64::from(VIDEO_TIMESCALE) / spec.frame_rate).round() as i64;
+    let mut stage = VideoStage {
+        rungs,
+        clock: MonotonicClock::new(nominal),
+        grid: KeyframeGrid::new(spec.gop_seconds, spec.frame_rate, VIDEO_TIMESCALE),
+        rotate: None,
+        rotation: spec.rotation,
+        position,
+        frames: 0,
+        closed: false,
+    };
+    let mut audio_out = audio;
+    let mut report = DecodeReport::default();
+    let mut consecutive_errors = 0;
+    let mut packet = codec::packet::Packet::empty();
+    let mut decoded = frame::Video::empty();
+    let mut decoded_audio = frame::Audio::empty();
+
+    loop {
+        match packet.read(&mut input) {
+            Ok(()) => consecutive_errors = 0,
+            Err(ffmpeg_next::Error::Eof) => break,
+            Err(e) => {
+                consecutive_errors += 1;
+                report.read_errors += 1;
+                if consecutive_errors > MAX_CONSECUTIVE_READ_ERRORS {
+                    return Err(TranscodeError::decoder("demux", e));
+                }
+                continue;
+            }
+        }
+        if packet.stream() == spec.video_stream {
+            if vdec.send_packet(&packet).is_err() {
+                report.corrupt_packets += 1;
+                continue;
+            }
+            while vdec.receive_frame(&mut decoded).is_ok() {
+                let t = to_ticks(decoded.timestamp(), video_tb, origin_us);
+                stage.push(&mut decoded, t)?;
+            }
+            if stage.closed {
+                return Ok(report);
+            }
+        } else if Some(packet.stream()) == spec.audio_stream
+            && let (Some(dec), Some(out)) = (adec.as_mut(), audio_out.as_ref())
+        {
+            if dec.send_packet(&packet).is_err() {
+                report.corrupt_packets += 1;
+                continue;
+            }
+            if drain_audio(dec, &mut decoded_audio, out, audio_tb, origin_us).is_err() {
+                // The audio encoder has gone; its own error is reported.
+                audio_out = None;
+            }
+        }
+    }
+
+    // End of input: flush decoders, then the rotation filter.
+    if vdec.send_eof().is_ok() {
+        while vdec.receive_frame(&mut decoded).is_ok() {
+            let t = to_ticks(decoded.timestamp(), video_tb, origin_us);
+            stage.push(&mut decoded, t)?;
+        }
+    }
+    stage.finish()?;
+    if let (Some(dec), Some(out)) = (adec.as_mut(), audio_out.as_ref())
+        && dec.send_eof().is_ok()
+    {
+        let _ = drain_audio(dec, &mut decoded_audio, out, audio_tb, origin_us);
+    }
+    report.video_frames = stage.frames;
+    Ok(report)
+}
+
+/// What the decode stage saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DecodeReport {
+    /// Pictures handed to the rungs.
+    pub video_frames: u64,
+    /// Packets the decoders refused.
+    pub corrupt_packets: u64,
+    /// Reads that failed and were skipped.
+    pub read_errors: u64,
+}
+
+/// The origin of the output timeline: the earliest start of the selected
+/// streams, in microseconds.
+fn origin_microseconds(input: &format::context::Input, video: usize, audio: Option<usize>) -> i64 {
+    [Some(video), audio]
+        .into_iter()
+        .flatten()
+        .filter_map(|i| input.stream(i))
+        .filter(|s| s.start_time() != ffmpeg_next::ffi::AV_NOPTS_VALUE)
+        .map(|s| rescale(s.start_time(), s.time_base(), Rational(1, 1_000_000)))
+        .min()
+        .unwrap_or(0)
+}
+
+fn rescale(value: i64, from: Rational, to: Rational) -> i64 {
+    let num = i128::from(value) * i128::from(from.0) * i128::from(to.1);
+    let den = i128::from(from.1) * i128::from(to.0);
+    if den == 0 {
+        return 0;
+    }
+    // Round to nearest.
+    let q = (2 * num + den.signum() * den) / (2 * den);
+    q.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+fn to_ticks(ts: Option<i64>, tb: Rational, origin_us: i64) -> Option<i64> {
+    ts.map(|t| {
+        rescale(t, tb, Rational(1, VIDEO_TIMESCALE as i32))
+            - rescale(origin_us, Rational(1, 1_000_000), Rational(1, VIDEO_TIMESCALE as i32))
+    })
+}
+
+fn drain_audio(
+    dec: &mut ffmpeg_next::decoder::Audio,
+    buf: &mut frame::Audio,
+    out: &SyncSender<AudioFrame>,
+    tb: Rational,
+    origin_us: i64,
+) -> Result<(), ()> {
+    while dec.receive_frame(buf).is_ok() {
+        let rate = buf.rate().max(1) as i32;
+        let pts = buf.timestamp().map(|t| {
+            rescale(t, tb, Rational(1, rate)) - rescale(origin_us, Rational(1, 1_000_000), Rational(1, rate))
+        });
+        let mut f = std::mem::replace(buf, frame::Audio::empty());
+        f.set_pts(pts);
+        out.send(AudioFrame(f)).map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+/// Video after decoding: rotation, timing, keyframes, fan-out.
+struct VideoStage {
+    rungs: Vec<SyncSender<RungFrame>>,
+    clock: MonotonicClock,
+    grid: KeyframeGrid,
+    rotate: Option<filter::Graph>,
+    rotation: Rotation,
+    position: Arc<AtomicI64>,
+    frames: u64,
+    /// Every rung has gone (one failed); stop reading.
+    closed: bool,
+}
+
+impl VideoStage {
+    fn push(&mut self, decoded: &mut frame::Video, t: Option<i64>) -> Result<(), TranscodeError> {
+        let pts = self.clock.next(t);
+        decoded.set_pts(Some(pts));
+        let Some(chain) = self.rotation.filter_chain() else {
+            let picture = std::mem::replace(decoded, frame::Video::empty());
+            return self.fan_out(picture);
+        };
+        if self.rotate.is_none() {
+            self.rotate = Some(rotation_graph(decoded, chain)?);
+        }
+        let graph = self.rotate.as_mut().ok_or(TranscodeError::Internal("rotation graph"))?;
+        graph
+            .get("in")
+            .ok_or(TranscodeError::Internal("rotation source"))?
+            .source()
+            .add(decoded)
+            .map_err(|e| TranscodeError::filter(e))?;
+        self.pull_rotated()
+    }
+
+    fn pull_rotated(&mut self) -> Result<(), TranscodeError> {
+        loop {
+            let mut rotated = frame::Video::empty();
+            let got = match self.rotate.as_mut().and_then(|g| g.get("out")) {
+                Some(mut sink) => sink.sink().frame(&mut rotated).is_ok(),
+                None => false,
+            };
+            if !got {
+                return Ok(());
+            }
+            self.fan_out(rotated)?;
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), TranscodeError> {
+        if let Some(graph) = self.rotate.as_mut()
+            && let Some(mut src) = graph.get("in")
+        {
+            src.source().flush().map_err(|e| TranscodeError::filter(e))?;
+            self.pull_rotated()?;
+        }
+        Ok(())
+    }
+
+    fn fan_out(&mut self, picture: frame::Video) -> Result<(), TranscodeError> {
+        if self.closed {
+            return Ok(());
+        }
+        let pts = picture.pts().unwrap_or(0);
+        let keyframe = self.grid.is_keyframe(pts);
+        self.frames += 1;
+        self.position.store(pts, Ordering::Relaxed);
+        let last = self.rungs.len().saturating_sub(1);
+        let mut alive = 0;
+        let mut own = Some(picture);
+        for (i, tx) in self.rungs.iter().enumerate() {
+            let picture = if i == last {
+                own.take().ok_or(TranscodeError::Internal("frame fan-out"))?
+            } else {
+                let source = own.as_ref().ok_or(TranscodeError::Internal("frame fan-out"))?;
+                ffi::share(source).map_err(|e| TranscodeError::decoder("frame reference", e))?
+            };
+            if tx.send(RungFrame { picture, keyframe }).is_ok() {
+                alive += 1;
+            }
+        }
+        if alive < self.rungs.len() {
+            // A rung stopped (it reports why); stop decoding.
+            self.closed = true;
+        }
+        Ok(())
+    }
+}
+
+fn rotation_graph(first: &frame::Video, chain: &str) -> Result<filter::Graph, TranscodeError> {
+    let mut graph = filter::Graph::new();
+    let sar = first.aspect_ratio();
+    let sar = if sar.0 <= 0 || sar.1 <= 0 { Rational(1, 1) } else { sar };
+    let pix: ffmpeg_next::ffi::AVPixelFormat = first.format().into();
+    let args = format!(
+        "video_size={}x{}:pix_fmt={}:time_base=1/{}:pixel_aspect={}/{}",
+        first.width(),
+        first.height(),
+        pix as i32,
+        VIDEO_TIMESCALE,
+        sar.0,
+        sar.1
+    );
+    let buffer = filter::find("buffer").ok_or(TranscodeError::Internal("buffer filter"))?;
+    let sink = filter::find("buffersink").ok_or(TranscodeError::Internal("buffersink filter"))?;
+    graph.add(&buffer, "in", &args).map_err(|e| TranscodeError::filter(e))?;
+    graph.add(&sink, "out", "").map_err(|e| TranscodeError::filter(e))?;
+    graph
+        .output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(chain))
+        .map_err(|e| TranscodeError::filter(e))?;
+    graph.validate().map_err(|e| TranscodeError::filter(e))?;
+    Ok(graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rescaling_rounds_to_nearest() {
+        assert_eq!(rescale(1, Rational(1, 3), Rational(1, 90_000)), 30_000);
+        assert_eq!(rescale(1001, Rational(1, 30_000), Rational(1, 90_000)), 3003);
+        assert_eq!(rescale(-1, Rational(1, 48_000), Rational(1, 90_000)), -2);
+        assert_eq!(rescale(5, Rational(1, 0), Rational(1, 90_000)), 0);
+    }
+}

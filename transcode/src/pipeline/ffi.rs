@@ -1,0 +1,39 @@
+//! The few libav calls ffmpeg-next does not wrap: reading an encoder's
+//! extradata and taking a second reference to a decoded frame (so every
+//! rung reads the same picture without copying it).
+#![allow(unsafe_code)]
+
+use ffmpeg_next::{codec, ffi, frame};
+
+/// The codec-level headers an opened encoder produced (SPS/PPS for x264,
+/// the AudioSpecificConfig for AAC); empty when there are none.
+pub fn extradata(context: &codec::Context) -> Vec<u8> {
+    // SAFETY: `context` is a live, opened AVCodecContext owned by the caller;
+    // extradata/extradata_size are set by avcodec_open2 and not mutated while
+    // we hold a shared borrow. We copy the bytes out before returning.
+    unsafe {
+        let ptr = context.as_ptr();
+        let data = (*ptr).extradata;
+        let size = (*ptr).extradata_size;
+        if data.is_null() || size <= 0 {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(data, size as usize).to_vec()
+        }
+    }
+}
+
+/// A new frame referencing the same (reference-counted, read-only) picture
+/// buffers as `source`.
+pub fn share(source: &frame::Video) -> Result<frame::Video, ffmpeg_next::Error> {
+    let mut copy = frame::Video::empty();
+    // SAFETY: both pointers are valid AVFrames; `copy` is freshly allocated
+    // and empty, which av_frame_ref requires. The buffers are ref-counted, so
+    // the new reference keeps them alive after `source` is dropped.
+    let ret = unsafe { ffi::av_frame_ref(copy.as_mut_ptr(), source.as_ptr()) };
+    if ret < 0 {
+        Err(ffmpeg_next::Error::from(ret))
+    } else {
+        Ok(copy)
+    }
+}

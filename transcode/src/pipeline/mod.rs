@@ -1,0 +1,188 @@
+//! The transcode driver: one decode thread, one thread per video rung, one
+//! audio thread, bounded channels between them, and the async packager loop
+//! that writes the ladder (master playlist last).
+
+mod audio;
+mod decode;
+mod ffi;
+mod poster;
+mod rung;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use yanxiu_packager::media::TrackInput;
+use yanxiu_packager::storage::{PutOptions, Storage};
+use yanxiu_packager::vod::{RenditionId, RenditionKind, RenditionSpec, VodOptions, VodPackager};
+
+use crate::timing::VIDEO_TIMESCALE;
+use crate::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome};
+
+/// Pictures queued between the decoder and each rung.
+const FRAMES_IN_FLIGHT: usize = 4;
+/// Audio frames queued between the decoder and the audio encoder.
+const AUDIO_FRAMES_IN_FLIGHT: usize = 64;
+/// Samples queued between the encoders and the packager.
+const SAMPLES_IN_FLIGHT: usize = 256;
+
+/// What the encoder threads send to the packager loop.
+#[derive(Debug)]
+pub enum Output {
+    /// Input for one rendition.
+    Track(RenditionId, TrackInput),
+    /// The poster JPEG.
+    Poster(Bytes),
+}
+
+/// Runs a job to completion. See [`crate::transcode`].
+pub async fn run(
+    job: TranscodeJob,
+    storage: Arc<dyn Storage>,
+    progress: tokio::sync::watch::Sender<Progress>,
+) -> Result<TranscodeOutcome, TranscodeError> {
+    ffmpeg_next::init().map_err(|e| TranscodeError::decoder("init", e))?;
+    let started = Instant::now();
+    let plan = &job.plan;
+    let options = VodOptions {
+        segment_target: Duration::from_secs_f64(plan.segment_seconds),
+        ..VodOptions::default()
+    };
+    let mut packager = VodPackager::start(storage.clone(), &job.prefix, options).await?;
+
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Output>(SAMPLES_IN_FLIGHT);
+    let mut threads: Vec<(String, JoinHandle<Result<u64, TranscodeError>>)> = Vec::new();
+    let mut rung_inputs = Vec::new();
+    let poster_pts = poster_time(job.duration_seconds);
+    for (i, r) in plan.rungs.iter().enumerate() {
+        let id = packager.add_rendition(RenditionSpec {
+            name: r.name.clone(),
+            kind: RenditionKind::Video {
+                frame_rate: plan.frame_rate,
+            },
+        });
+        let mut spec = rung::RungSpec::new(plan, r, id);
+        if i == 0 && job.poster {
+            spec.poster = Some(poster::PosterGrabber::new(poster_pts));
+        }
+        let (tx, rx) = sync_channel(FRAMES_IN_FLIGHT);
+        rung_inputs.push(tx);
+        let out = out_tx.clone();
+        threads.push(spawn(format!("rung-{}", r.name), move || rung::run(spec, rx, out))?);
+    }
+    let mut audio_input = None;
+    if let (Some(a), Some(_)) = (&plan.audio, job.audio_stream) {
+        let id = packager.add_rendition(RenditionSpec {
+            name: "audio".to_owned(),
+            kind: RenditionKind::Audio {
+                language: None,
+                name: "default".to_owned(),
+            },
+        });
+        let (tx, rx) = sync_channel(AUDIO_FRAMES_IN_FLIGHT);
+        audio_input = Some(tx);
+        let out = out_tx.clone();
+        let a = a.clone();
+        threads.push(spawn("audio".to_owned(), move || audio::run(a, id, rx, out))?);
+    }
+    drop(out_tx);
+
+    let position = Arc::new(AtomicI64::new(0));
+    let decode_spec = decode::DecodeSpec {
+        input: job.input.clone(),
+        video_stream: job.video_stream,
+        audio_stream: job.audio_stream.filter(|_| audio_input.is_some()),
+        rotation: job.source.rotation,
+        frame_rate: plan.frame_rate,
+        gop_seconds: plan.gop_seconds,
+    };
+    let pos = position.clone();
+    let decoder = std::thread::Builder::new()
+        .name("yanxiu-decode".to_owned())
+        .spawn(move || decode::run(decode_spec, rung_inputs, audio_input, pos))
+        .map_err(TranscodeError::Thread)?;
+
+    // The packager loop: the only writer to storage.
+    let mut packaging: Result<(), TranscodeError> = Ok(());
+    let mut poster_written = false;
+    while let Some(message) = out_rx.recv().await {
+        let step = match message {
+            Output::Track(id, input) => packager.handle(id, input).await.map_err(TranscodeError::from),
+            Output::Poster(jpeg) => {
+                let key = format!("{}poster.jpg", job.prefix);
+                let opts = PutOptions::for_key(&key);
+                poster_written = true;
+                storage.put(&key, jpeg, &opts).await.map_err(TranscodeError::from)
+            }
+        };
+        if let Err(e) = step {
+            packaging = Err(e);
+            break;
+        }
+        let done = position.load(Ordering::Relaxed) as f64 / f64::from(VIDEO_TIMESCALE);
+        progress.send_replace(Progress {
+            media_seconds_done: done,
+            media_seconds_total: job.duration_seconds,
+            elapsed: started.elapsed(),
+        });
+    }
+    // Closing the receiver stops every thread blocked on a send.
+    drop(out_rx);
+
+    let decoded = tokio::task::spawn_blocking(move || join(decoder))
+        .await
+        .map_err(|_| TranscodeError::Internal("decode join"))??;
+    let mut stage_error = None;
+    for (name, handle) in threads {
+        let result = tokio::task::spawn_blocking(move || join(handle))
+            .await
+            .map_err(|_| TranscodeError::Internal("stage join"))?;
+        if let Err(e) = result
+            && stage_error.is_none()
+            && !matches!(e, TranscodeError::PackagerGone)
+        {
+            tracing::debug!(stage = %name, error = %e, "stage failed");
+            stage_error = Some(e);
+        }
+    }
+    packaging?;
+    if let Some(e) = stage_error {
+        return Err(e);
+    }
+    if decoded.video_frames == 0 {
+        return Err(TranscodeError::NoFrames);
+    }
+    let ladder = packager.finish().await?;
+    Ok(TranscodeOutcome {
+        ladder,
+        poster: poster_written.then(|| format!("{}poster.jpg", job.prefix)),
+        video_frames: decoded.video_frames,
+        corrupt_packets: decoded.corrupt_packets,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The poster's time: a tenth into the source, at most 30 s in (slides are
+/// up by then, and a title card is not a good poster).
+fn poster_time(duration_seconds: f64) -> i64 {
+    let seconds = (duration_seconds * 0.1).clamp(0.0, 30.0);
+    (seconds * f64::from(VIDEO_TIMESCALE)) as i64
+}
+
+fn spawn<T: Send + 'static>(
+    name: String,
+    body: impl FnOnce() -> Result<T, TranscodeError> + Send + 'static,
+) -> Result<(String, JoinHandle<Result<T, TranscodeError>>), TranscodeError> {
+    let handle = std::thread::Builder::new()
+        .name(format!("yanxiu-{name}"))
+        .spawn(body)
+        .map_err(TranscodeError::Thread)?;
+    Ok((name, handle))
+}
+
+fn join<T>(handle: JoinHandle<Result<T, TranscodeError>>) -> Result<T, TranscodeError> {
+    handle.join().map_err(|_| TranscodeError::Panicked)?
+}

@@ -1,0 +1,100 @@
+//! The poster image: one picture from the top rung, encoded as JPEG.
+
+use bytes::Bytes;
+use ffmpeg_next::{Rational, codec, encoder, format, frame, software};
+
+use super::ffi;
+use crate::TranscodeError;
+
+/// Watches a rung's pictures and encodes the first one at or after the
+/// target time as a JPEG (or the last one, for a source shorter than that).
+pub struct PosterGrabber {
+    target_pts: i64,
+    latest: Option<frame::Video>,
+    done: bool,
+}
+
+impl std::fmt::Debug for PosterGrabber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PosterGrabber")
+            .field("target_pts", &self.target_pts)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PosterGrabber {
+    /// A grabber for the picture at `target_pts` (rung timescale).
+    pub fn new(target_pts: i64) -> Self {
+        Self {
+            target_pts,
+            latest: None,
+            done: false,
+        }
+    }
+
+    /// Offers a picture; returns the JPEG once the target is reached.
+    pub fn offer(&mut self, picture: &frame::Video) -> Result<Option<Bytes>, TranscodeError> {
+        if self.done {
+            return Ok(None);
+        }
+        if picture.pts().unwrap_or(0) >= self.target_pts {
+            self.done = true;
+            self.latest = None;
+            return encode_jpeg(picture).map(Some);
+        }
+        self.latest = Some(ffi::share(picture).map_err(|e| TranscodeError::scaler("poster", e))?);
+        Ok(None)
+    }
+
+    /// The poster from the last picture seen, if none was taken yet.
+    pub fn finish(&mut self) -> Result<Option<Bytes>, TranscodeError> {
+        match (self.done, self.latest.take()) {
+            (false, Some(last)) => {
+                self.done = true;
+                encode_jpeg(&last).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Encodes one picture as a baseline JPEG at its own size.
+pub fn encode_jpeg(picture: &frame::Video) -> Result<Bytes, TranscodeError> {
+    let err = |e| TranscodeError::encoder("poster", e);
+    let (w, h) = (picture.width(), picture.height());
+    let mut scaler = software::scaling::Context::get(
+        picture.format(),
+        w,
+        h,
+        format::Pixel::YUVJ420P,
+        w,
+        h,
+        software::scaling::Flags::BICUBIC,
+    )
+    .map_err(|e| TranscodeError::scaler("poster", e))?;
+    let mut full_range = frame::Video::new(format::Pixel::YUVJ420P, w, h);
+    scaler
+        .run(picture, &mut full_range)
+        .map_err(|e| TranscodeError::scaler("poster", e))?;
+    full_range.set_pts(Some(0));
+
+    let codec = encoder::find(codec::Id::MJPEG).ok_or(TranscodeError::MissingEncoder("mjpeg"))?;
+    let mut video = codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .video()
+        .map_err(err)?;
+    video.set_width(w);
+    video.set_height(h);
+    video.set_format(format::Pixel::YUVJ420P);
+    video.set_time_base(Rational(1, 25));
+    // Quality scale 2-31, lower is better; 3 is visually clean for slides.
+    video.set_qmin(3);
+    video.set_qmax(3);
+    let mut enc = video.open().map_err(err)?;
+    enc.send_frame(&full_range).map_err(err)?;
+    enc.send_eof().map_err(err)?;
+    let mut packet = codec::packet::Packet::empty();
+    enc.receive_packet(&mut packet).map_err(err)?;
+    Ok(Bytes::copy_from_slice(packet.data().unwrap_or_default()))
+}

@@ -1,0 +1,197 @@
+//! One video rung: scales the shared decoded pictures to the rung's size,
+//! encodes them with libx264 (forced, aligned keyframes; CRF capped by VBV),
+//! and sends CMAF samples to the packager. One thread per rung, so scaling
+//! and every encoder run side by side.
+
+use std::sync::mpsc::Receiver;
+
+use bytes::Bytes;
+use ffmpeg_next::{Dictionary, Rational, codec, encoder, format, frame, picture, software};
+use tokio::sync::mpsc::Sender;
+use yanxiu_packager::h264::{AvcDecoderConfig, annexb_to_length_prefixed};
+use yanxiu_packager::media::{TrackConfig, TrackInput, TrackKind, VideoCodecConfig};
+use yanxiu_packager::vod::RenditionId;
+
+use super::decode::RungFrame;
+use super::poster::PosterGrabber;
+use super::{Output, ffi};
+use crate::TranscodeError;
+use crate::ladder::{LadderPlan, PlannedRung};
+use crate::timing::{SampleShaper, VIDEO_TIMESCALE};
+
+/// Everything one rung thread needs.
+#[derive(Debug)]
+pub struct RungSpec {
+    /// The rung's settings.
+    pub rung: PlannedRung,
+    /// Where its samples go.
+    pub rendition: RenditionId,
+    /// x264 preset.
+    pub preset: String,
+    /// Output frame rate.
+    pub frame_rate: f64,
+    /// Frames per GOP.
+    pub gop_frames: u32,
+    /// Takes the poster from this rung's pictures, if set.
+    pub poster: Option<PosterGrabber>,
+}
+
+impl RungSpec {
+    /// The spec for `rung` of `plan`.
+    pub fn new(plan: &LadderPlan, rung: &PlannedRung, rendition: RenditionId) -> Self {
+        Self {
+            rung: rung.clone(),
+            rendition,
+            preset: plan.preset.clone(),
+            frame_rate: plan.frame_rate,
+            gop_frames: plan.gop_frames(),
+            poster: None,
+        }
+    }
+}
+
+/// Opens libx264 for a rung.
+fn open_encoder(spec: &RungSpec) -> Result<encoder::Video, TranscodeError> {
+    let enc_err = |e| TranscodeError::encoder(&spec.rung.name, e);
+    let codec = encoder::find_by_name("libx264").ok_or(TranscodeError::MissingEncoder("libx264"))?;
+    let mut ctx = codec::context::Context::new_with_codec(codec);
+    ctx.set_flags(codec::Flags::GLOBAL_HEADER);
+    let mut video = ctx.encoder().video().map_err(enc_err)?;
+    video.set_width(spec.rung.width);
+    video.set_height(spec.rung.height);
+    video.set_format(format::Pixel::YUV420P);
+    video.set_time_base(Rational(1, VIDEO_TIMESCALE as i32));
+    video.set_frame_rate(Some(Rational::from(spec.frame_rate)));
+    video.set_aspect_ratio(Rational(1, 1));
+    video.set_gop(spec.gop_frames);
+    let mut opts = Dictionary::new();
+    opts.set("preset", &spec.preset);
+    opts.set("profile", &spec.rung.profile);
+    opts.set("crf", &spec.rung.crf.to_string());
+    opts.set("maxrate", &format!("{}k", spec.rung.max_bitrate_kbps));
+    opts.set("bufsize", &format!("{}k", spec.rung.buffer_kbits));
+    opts.set("forced-idr", "1");
+    opts.set(
+        "x264-params",
+        &format!("scenecut=0:open-gop=0:min-keyint={}", spec.gop_frames),
+    );
+    video.open_with(opts).map_err(enc_err)
+}
+
+/// Runs the rung until its input ends or the packager goes away.
+pub fn run(
+    mut spec: RungSpec,
+    frames: Receiver<RungFrame>,
+    out: Sender<Output>,
+) -> Result<u64, TranscodeError> {
+    let mut enc = open_encoder(&spec)?;
+    let config = AvcDecoderConfig::from_extradata(&ffi::extradata(&enc))
+        .map_err(|e| TranscodeError::Bitstream(format!("{}: {e}", spec.rung.name)))?;
+    let track = TrackConfig {
+        timescale: VIDEO_TIMESCALE,
+        kind: TrackKind::Video {
+            width: spec.rung.width,
+            height: spec.rung.height,
+            codec: VideoCodecConfig::H264(config),
+        },
+    };
+    let id = spec.rendition;
+    send(&out, Output::Track(id, TrackInput::Config(track)))?;
+
+    let nominal = (f64::from(VIDEO_TIMESCALE) / spec.frame_rate).round() as u32;
+    let mut shaper = SampleShaper::new(nominal);
+    let mut scaler: Option<software::scaling::Context> = None;
+    let mut packet = codec::packet::Packet::empty();
+    let mut encoded = 0u64;
+
+    for RungFrame { picture, keyframe } in frames {
+        let mut scaled = scale(&mut scaler, &picture, &spec)?;
+        scaled.set_pts(picture.pts());
+        scaled.set_kind(if keyframe { picture::Type::I } else { picture::Type::None });
+        if let Some(grabber) = spec.poster.as_mut()
+            && let Some(jpeg) = grabber.offer(&scaled)?
+        {
+            send(&out, Output::Poster(jpeg))?;
+        }
+        enc.send_frame(&scaled)
+            .map_err(|e| TranscodeError::encoder(&spec.rung.name, e))?;
+        encoded += drain(&mut enc, &mut packet, &mut shaper, id, &out)?;
+    }
+    enc.send_eof().map_err(|e| TranscodeError::encoder(&spec.rung.name, e))?;
+    encoded += drain(&mut enc, &mut packet, &mut shaper, id, &out)?;
+    if let Some(sample) = shaper.finish() {
+        send(&out, Output::Track(id, TrackInput::Sample(sample)))?;
+    }
+    if let Some(grabber) = spec.poster.as_mut()
+        && let Some(jpeg) = grabber.finish()?
+    {
+        send(&out, Output::Poster(jpeg))?;
+    }
+    send(&out, Output::Track(id, TrackInput::End))?;
+    Ok(encoded)
+}
+
+/// The picture at the rung's size in YUV 4:2:0; the decoded picture itself
+/// when it already is.
+fn scale(
+    scaler: &mut Option<software::scaling::Context>,
+    picture: &frame::Video,
+    spec: &RungSpec,
+) -> Result<frame::Video, TranscodeError> {
+    let (w, h) = (spec.rung.width, spec.rung.height);
+    if picture.width() == w && picture.height() == h && picture.format() == format::Pixel::YUV420P {
+        return ffi::share(picture).map_err(|e| TranscodeError::scaler(&spec.rung.name, e));
+    }
+    let stale = scaler.as_ref().is_none_or(|s| {
+        let i = s.input();
+        i.width != picture.width() || i.height != picture.height() || i.format != picture.format()
+    });
+    if stale {
+        *scaler = Some(
+            software::scaling::Context::get(
+                picture.format(),
+                picture.width(),
+                picture.height(),
+                format::Pixel::YUV420P,
+                w,
+                h,
+                software::scaling::Flags::BICUBIC,
+            )
+            .map_err(|e| TranscodeError::scaler(&spec.rung.name, e))?,
+        );
+    }
+    let mut out = frame::Video::new(format::Pixel::YUV420P, w, h);
+    scaler
+        .as_mut()
+        .ok_or(TranscodeError::Internal("scaler"))?
+        .run(picture, &mut out)
+        .map_err(|e| TranscodeError::scaler(&spec.rung.name, e))?;
+    Ok(out)
+}
+
+fn drain(
+    enc: &mut encoder::Video,
+    packet: &mut codec::packet::Packet,
+    shaper: &mut SampleShaper,
+    id: RenditionId,
+    out: &Sender<Output>,
+) -> Result<u64, TranscodeError> {
+    let mut n = 0;
+    while enc.receive_packet(packet).is_ok() {
+        let data = packet.data().unwrap_or_default();
+        let avcc = Bytes::from(annexb_to_length_prefixed(data));
+        let dts = packet.dts().or(packet.pts()).unwrap_or(0);
+        let pts = packet.pts().unwrap_or(dts);
+        if let Some(sample) = shaper.push(dts, pts, packet.is_key(), avcc) {
+            send(out, Output::Track(id, TrackInput::Sample(sample)))?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Sends to the packager; fails when it has gone (it reports why).
+pub(super) fn send(out: &Sender<Output>, message: Output) -> Result<(), TranscodeError> {
+    out.blocking_send(message)
+        .map_err(|_| TranscodeError::PackagerGone)
+}

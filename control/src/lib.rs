@@ -11,6 +11,8 @@
 pub mod accounts;
 pub mod audit;
 pub mod audit_chain;
+pub mod catalogue;
+pub mod channels;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -19,8 +21,12 @@ pub mod lockout;
 pub mod org;
 pub mod password;
 pub mod plane;
+pub mod playback;
 pub mod policy;
+pub mod resources;
 pub mod review_flow;
+pub mod review_form;
+pub mod reviews;
 pub mod secrets;
 pub mod session_rules;
 

@@ -6,10 +6,12 @@
 //! records it so that a test can check the OpenAPI document lists every route.
 
 mod accounts;
+mod channels;
 pub mod error;
 pub mod extract;
 pub mod openapi;
 mod org_audit;
+mod resources;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -138,6 +140,8 @@ pub fn route_table() -> RouteTable {
     let table = RouteTable::default().get("/healthz", healthz);
     let table = accounts::routes(table);
     let table = org_audit::routes(table);
+    let table = channels::routes(table);
+    let table = resources::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

@@ -1,0 +1,742 @@
+//! Live channels: provisioning (create, update, delete), the stream key (random, shown once,
+//! stored hashed, rotatable), publish/WHIP/playback URLs, schedule window, state
+//! (idle/live/ended), audience, record-to-VOD and latency mode; and publish authorization for
+//! the ingest side ([`PublishAuthorizer`], also over HTTP for a remote ingest node).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit::Outcome;
+use crate::error::{ControlError, ControlResult};
+use crate::plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest, new_id};
+use crate::policy::{Action, Scope};
+use crate::secrets;
+
+/// A channel's live state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelState {
+    /// Not receiving.
+    Idle,
+    /// Receiving a publish.
+    Live,
+    /// The event is over.
+    Ended,
+}
+
+/// Who may watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AudienceKind {
+    /// Everyone.
+    #[default]
+    Public,
+    /// Members of the channel's audience.
+    Restricted,
+}
+
+/// Glass-to-glass latency target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyMode {
+    /// Standard HLS.
+    #[default]
+    Standard,
+    /// Low-latency HLS.
+    LowLatency,
+}
+
+macro_rules! text_enum {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            /// The identifier used in the API and the database.
+            pub fn as_str(self) -> &'static str { match self { $(<$t>::$v => $s),* } }
+            /// Parses the identifier.
+            pub fn parse(s: &str) -> Option<Self> { match s { $($s => Some(<$t>::$v),)* _ => None } }
+        }
+    };
+}
+text_enum!(ChannelState { Idle => "idle", Live => "live", Ended => "ended" });
+text_enum!(AudienceKind { Public => "public", Restricted => "restricted" });
+text_enum!(LatencyMode { Standard => "standard", LowLatency => "low_latency" });
+
+/// A channel as the API shows it (never the stream key or its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Channel {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub name: String,
+    /// Owning department.
+    pub department_id: String,
+    /// Owning project, if any.
+    pub project_id: Option<String>,
+    /// The organiser who created it.
+    pub owner_id: String,
+    /// Public stream name used in publish URLs.
+    pub stream_name: String,
+    /// Live state.
+    pub state: ChannelState,
+    /// Who may watch.
+    pub audience: AudienceKind,
+    /// The audience, when restricted.
+    pub audience_id: Option<String>,
+    /// Whether the live event is recorded into a VOD resource.
+    pub record_to_vod: bool,
+    /// Latency mode.
+    pub latency_mode: LatencyMode,
+    /// Scheduled start (ms).
+    pub scheduled_start: Option<i64>,
+    /// Scheduled end (ms).
+    pub scheduled_end: Option<i64>,
+    /// RTMP publish URL (without the key).
+    pub rtmp_url: String,
+    /// WHIP endpoint (the key goes in `Authorization: Bearer`).
+    pub whip_url: String,
+    /// HLS master playlist URL.
+    pub playback_url: String,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// A channel with its stream key: returned only by creation and key rotation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelWithKey {
+    /// The channel.
+    #[serde(flatten)]
+    pub channel: Channel,
+    /// The stream key (shown once; only its hash is stored).
+    pub stream_key: String,
+    /// For OBS: the server field.
+    pub obs_server: String,
+    /// For OBS: the stream-key field (`<stream_name>?key=<stream_key>`).
+    pub obs_stream_key: String,
+}
+
+/// A new channel.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewChannel {
+    /// Title.
+    pub name: String,
+    /// Owning department.
+    pub department_id: String,
+    /// Owning project.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Who may watch (default public).
+    #[serde(default)]
+    pub audience: AudienceKind,
+    /// The audience when restricted.
+    #[serde(default)]
+    pub audience_id: Option<String>,
+    /// Record into a VOD resource (default false).
+    #[serde(default)]
+    pub record_to_vod: bool,
+    /// Latency mode (default standard).
+    #[serde(default)]
+    pub latency_mode: LatencyMode,
+    /// Scheduled start (ms).
+    #[serde(default)]
+    pub scheduled_start: Option<i64>,
+    /// Scheduled end (ms).
+    #[serde(default)]
+    pub scheduled_end: Option<i64>,
+}
+
+/// A change to a channel; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChannelPatch {
+    /// Title.
+    pub name: Option<String>,
+    /// Who may watch.
+    pub audience: Option<AudienceKind>,
+    /// The audience when restricted.
+    pub audience_id: Option<String>,
+    /// Record to VOD.
+    pub record_to_vod: Option<bool>,
+    /// Latency mode.
+    pub latency_mode: Option<LatencyMode>,
+    /// Scheduled start (ms).
+    pub scheduled_start: Option<i64>,
+    /// Scheduled end (ms).
+    pub scheduled_end: Option<i64>,
+    /// State (`ended` closes the event, `idle` reopens it).
+    pub state: Option<ChannelState>,
+}
+
+/// What the ingest side gets when a publish is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishGrant {
+    /// The channel.
+    pub channel_id: String,
+    /// Its stream name.
+    pub stream_name: String,
+    /// Whether to record into a VOD resource.
+    pub record_to_vod: bool,
+    /// Latency mode to package for.
+    pub latency_mode: LatencyMode,
+}
+
+/// Why a publish was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishDenied {
+    /// No channel with that stream name (or deleted).
+    #[error("unknown channel")]
+    UnknownChannel,
+    /// The stream key does not match.
+    #[error("wrong stream key")]
+    WrongKey,
+    /// Outside the schedule window.
+    #[error("outside the channel's schedule window")]
+    OutsideSchedule,
+    /// The event has ended.
+    #[error("the channel's event has ended")]
+    Ended,
+    /// The control plane could not decide (database failure): refuse.
+    #[error("authorization unavailable")]
+    Unavailable,
+}
+
+/// How early before the scheduled start a publish is accepted (to test the stream).
+pub const SCHEDULE_LEAD_MS: i64 = 30 * 60_000;
+
+/// The pure publish decision from a channel's facts.
+pub fn publish_decision(
+    state: ChannelState,
+    scheduled_start: Option<i64>,
+    scheduled_end: Option<i64>,
+    key_matches: bool,
+    now: i64,
+) -> Result<(), PublishDenied> {
+    if !key_matches {
+        return Err(PublishDenied::WrongKey);
+    }
+    if state == ChannelState::Ended {
+        return Err(PublishDenied::Ended);
+    }
+    if scheduled_start.is_some_and(|s| now < s - SCHEDULE_LEAD_MS)
+        || scheduled_end.is_some_and(|e| now >= e)
+    {
+        return Err(PublishDenied::OutsideSchedule);
+    }
+    Ok(())
+}
+
+/// Publish authorization, used by the ingest side before accepting a publish (RTMP or WHIP).
+/// Implemented by [`ControlPlane`]; a remote ingest node gets the same decision from
+/// `POST /api/v1/ingest/authorize`.
+#[async_trait]
+pub trait PublishAuthorizer: Send + Sync {
+    /// Decides whether `stream_key` may publish to the channel named `stream_name` at `now`;
+    /// on success the channel is marked live.
+    async fn authorize_publish(
+        &self,
+        stream_name: &str,
+        stream_key: &str,
+        source_addr: &str,
+        now: i64,
+    ) -> Result<PublishGrant, PublishDenied>;
+
+    /// Reports that the publish on `channel_id` ended (the channel returns to idle).
+    async fn publish_ended(&self, channel_id: &str, now: i64) -> Result<(), PublishDenied>;
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ChannelRow {
+    id: String,
+    name: String,
+    department_id: String,
+    project_id: Option<String>,
+    owner_id: String,
+    stream_name: String,
+    stream_key_hash: String,
+    state: String,
+    audience_kind: String,
+    audience_id: Option<String>,
+    record_to_vod: i64,
+    latency_mode: String,
+    scheduled_start: Option<i64>,
+    scheduled_end: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn check_schedule(start: Option<i64>, end: Option<i64>) -> ControlResult<()> {
+    if let (Some(s), Some(e)) = (start, end) {
+        if e <= s {
+            return Err(ControlError::invalid(
+                "结束时间须晚于开始时间",
+                "the scheduled end must be after the start",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl ControlPlane {
+    fn channel_view(&self, row: &ChannelRow) -> Channel {
+        let urls = &self.config.public_urls;
+        Channel {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            department_id: row.department_id.clone(),
+            project_id: row.project_id.clone(),
+            owner_id: row.owner_id.clone(),
+            stream_name: row.stream_name.clone(),
+            state: ChannelState::parse(&row.state).unwrap_or(ChannelState::Idle),
+            audience: AudienceKind::parse(&row.audience_kind).unwrap_or(AudienceKind::Restricted),
+            audience_id: row.audience_id.clone(),
+            record_to_vod: row.record_to_vod != 0,
+            latency_mode: LatencyMode::parse(&row.latency_mode).unwrap_or_default(),
+            scheduled_start: row.scheduled_start,
+            scheduled_end: row.scheduled_end,
+            rtmp_url: format!(
+                "{}/{}",
+                urls.rtmp_base.trim_end_matches('/'),
+                row.stream_name
+            ),
+            whip_url: format!(
+                "{}/{}",
+                urls.whip_base.trim_end_matches('/'),
+                row.stream_name
+            ),
+            playback_url: format!(
+                "{}/live/{}/master.m3u8",
+                urls.playback_base.trim_end_matches('/'),
+                row.id
+            ),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+
+    async fn channel_row(&self, id: &str) -> ControlResult<ChannelRow> {
+        sqlx::query_as("SELECT * FROM channels WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id.to_owned())
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or(ControlError::NotFound("channel"))
+    }
+
+    /// Reads a channel without a permission check (in-process callers: ingest, playback).
+    pub async fn channel(&self, id: &str) -> ControlResult<Channel> {
+        Ok(self.channel_view(&self.channel_row(id).await?))
+    }
+
+    /// Reads a channel for `actor` (needs `ReadChannel` in scope).
+    pub async fn channel_for(&self, actor: &Actor, id: &str) -> ControlResult<Channel> {
+        let row = self.channel_row(id).await?;
+        actor.require(
+            Action::ReadChannel,
+            &actor.scope_of(Some(&row.department_id), Some(&row.owner_id)),
+        )?;
+        Ok(self.channel_view(&row))
+    }
+
+    async fn check_audience(
+        &self,
+        kind: AudienceKind,
+        audience_id: Option<&str>,
+    ) -> ControlResult<()> {
+        match (kind, audience_id) {
+            (AudienceKind::Restricted, None) => Err(ControlError::invalid(
+                "非公开频道须指定受众",
+                "a restricted channel needs an audience",
+            )),
+            (_, Some(id)) => self.audience(id).await.map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Creates a channel; the stream key is in the result and nowhere else.
+    pub async fn create_channel(
+        &self,
+        actor: &Actor,
+        new: NewChannel,
+        now: i64,
+    ) -> ControlResult<ChannelWithKey> {
+        if new.name.trim().is_empty() {
+            return Err(ControlError::invalid(
+                "频道名称不能为空",
+                "channel name must not be empty",
+            ));
+        }
+        self.department(&new.department_id).await?;
+        actor.require(
+            Action::ManageChannels,
+            &actor.scope_of(Some(&new.department_id), None),
+        )?;
+        if let Some(p) = &new.project_id {
+            if self.project(p).await?.department_id != new.department_id {
+                return Err(ControlError::invalid(
+                    "项目不属于该部门",
+                    "the project belongs to another department",
+                ));
+            }
+        }
+        self.check_audience(new.audience, new.audience_id.as_deref())
+            .await?;
+        check_schedule(new.scheduled_start, new.scheduled_end)?;
+        let id = new_id();
+        let stream_name = format!("ch-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let key = secrets::random_secret("sk_");
+        sqlx::query(
+            "INSERT INTO channels (id, name, department_id, project_id, owner_id, stream_name, \
+             stream_key_hash, state, audience_kind, audience_id, record_to_vod, latency_mode, \
+             scheduled_start, scheduled_end, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, $9, $10, $11, $12, $13, $14, $14)",
+        )
+        .bind(id.clone())
+        .bind(new.name.trim().to_owned())
+        .bind(new.department_id.clone())
+        .bind(new.project_id.clone())
+        .bind(actor.user_id.clone())
+        .bind(stream_name)
+        .bind(secrets::secret_hash(&key))
+        .bind(new.audience.as_str())
+        .bind(new.audience_id.clone())
+        .bind(i64::from(new.record_to_vod))
+        .bind(new.latency_mode.as_str())
+        .bind(new.scheduled_start)
+        .bind(new.scheduled_end)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        let detail = json!({"name": new.name, "department_id": new.department_id});
+        self.audit(
+            &actor.audit_ctx(),
+            "channel.create",
+            &format!("channel:{id}"),
+            Outcome::Success,
+            detail,
+            now,
+        )
+        .await?;
+        Ok(self.with_key(self.channel(&id).await?, key))
+    }
+
+    fn with_key(&self, channel: Channel, key: String) -> ChannelWithKey {
+        ChannelWithKey {
+            obs_server: self.config.public_urls.rtmp_base.clone(),
+            obs_stream_key: format!("{}?key={key}", channel.stream_name),
+            channel,
+            stream_key: key,
+        }
+    }
+
+    async fn channel_for_change(&self, actor: &Actor, id: &str) -> ControlResult<ChannelRow> {
+        let row = self.channel_row(id).await?;
+        actor.require(
+            Action::ManageChannels,
+            &actor.scope_of(Some(&row.department_id), Some(&row.owner_id)),
+        )?;
+        Ok(row)
+    }
+
+    /// Updates a channel.
+    pub async fn update_channel(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: ChannelPatch,
+        now: i64,
+    ) -> ControlResult<Channel> {
+        let row = self.channel_for_change(actor, id).await?;
+        let name = patch.name.clone().unwrap_or(row.name.clone());
+        if name.trim().is_empty() {
+            return Err(ControlError::invalid(
+                "频道名称不能为空",
+                "channel name must not be empty",
+            ));
+        }
+        let audience = patch
+            .audience
+            .unwrap_or(AudienceKind::parse(&row.audience_kind).unwrap_or_default());
+        let audience_id = patch.audience_id.clone().or(row.audience_id.clone());
+        self.check_audience(audience, audience_id.as_deref())
+            .await?;
+        let start = patch.scheduled_start.or(row.scheduled_start);
+        let end = patch.scheduled_end.or(row.scheduled_end);
+        check_schedule(start, end)?;
+        let state = patch
+            .state
+            .map(ChannelState::as_str)
+            .unwrap_or(&row.state)
+            .to_owned();
+        if patch.state == Some(ChannelState::Live) {
+            return Err(ControlError::invalid(
+                "直播状态由推流决定",
+                "the live state is set by publishing",
+            ));
+        }
+        sqlx::query(
+            "UPDATE channels SET name = $1, audience_kind = $2, audience_id = $3, record_to_vod = $4, \
+             latency_mode = $5, scheduled_start = $6, scheduled_end = $7, state = $8, updated_at = $9 \
+             WHERE id = $10",
+        )
+        .bind(name.trim().to_owned())
+        .bind(audience.as_str())
+        .bind(audience_id)
+        .bind(i64::from(patch.record_to_vod.unwrap_or(row.record_to_vod != 0)))
+        .bind(patch.latency_mode.map(LatencyMode::as_str).unwrap_or(&row.latency_mode).to_owned())
+        .bind(start)
+        .bind(end)
+        .bind(state)
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(self.db.pool())
+        .await?;
+        self.audit(
+            &actor.audit_ctx(),
+            "channel.update",
+            &format!("channel:{id}"),
+            Outcome::Success,
+            json!({}),
+            now,
+        )
+        .await?;
+        self.channel(id).await
+    }
+
+    /// Deletes a channel (it stops authorizing publishes at once).
+    pub async fn delete_channel(&self, actor: &Actor, id: &str, now: i64) -> ControlResult<()> {
+        self.channel_for_change(actor, id).await?;
+        sqlx::query("UPDATE channels SET deleted_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id.to_owned())
+            .execute(self.db.pool())
+            .await?;
+        self.audit(
+            &actor.audit_ctx(),
+            "channel.delete",
+            &format!("channel:{id}"),
+            Outcome::Success,
+            json!({}),
+            now,
+        )
+        .await
+    }
+
+    /// Replaces the stream key; the old key stops working at once.
+    pub async fn rotate_stream_key(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: i64,
+    ) -> ControlResult<ChannelWithKey> {
+        self.channel_for_change(actor, id).await?;
+        let key = secrets::random_secret("sk_");
+        sqlx::query("UPDATE channels SET stream_key_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(secrets::secret_hash(&key))
+            .bind(now)
+            .bind(id.to_owned())
+            .execute(self.db.pool())
+            .await?;
+        self.audit(
+            &actor.audit_ctx(),
+            "channel.rotate_key",
+            &format!("channel:{id}"),
+            Outcome::Success,
+            json!({}),
+            now,
+        )
+        .await?;
+        Ok(self.with_key(self.channel(id).await?, key))
+    }
+
+    /// Channels visible to `actor`: all for platform-wide readers, else their department's.
+    pub async fn list_channels(
+        &self,
+        actor: &Actor,
+        page: PageRequest,
+    ) -> ControlResult<Page<Channel>> {
+        let dept = if actor
+            .decide(Action::ReadChannel, &Scope::out_of_scope())
+            .allowed
+        {
+            None
+        } else {
+            actor.require(
+                Action::ReadChannel,
+                &actor.scope_of(actor.department_id.as_deref(), None),
+            )?;
+            actor.department_id.clone()
+        };
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM channels WHERE deleted_at IS NULL AND ($1 IS NULL OR department_id = $1)",
+        )
+        .bind(dept.clone())
+        .fetch_one(self.db.pool())
+        .await?;
+        let rows: Vec<ChannelRow> = sqlx::query_as(
+            "SELECT * FROM channels WHERE deleted_at IS NULL AND ($1 IS NULL OR department_id = $1) \
+             ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        )
+        .bind(dept)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(Page::new(
+            page,
+            rows.iter().map(|r| self.channel_view(r)).collect(),
+            total,
+        ))
+    }
+
+    async fn decide_publish(
+        &self,
+        stream_name: &str,
+        stream_key: &str,
+        now: i64,
+    ) -> ControlResult<Result<PublishGrant, (Option<String>, PublishDenied)>> {
+        let row: Option<ChannelRow> =
+            sqlx::query_as("SELECT * FROM channels WHERE stream_name = $1 AND deleted_at IS NULL")
+                .bind(stream_name.to_owned())
+                .fetch_optional(self.db.pool())
+                .await?;
+        let Some(row) = row else {
+            return Ok(Err((None, PublishDenied::UnknownChannel)));
+        };
+        let state = ChannelState::parse(&row.state).unwrap_or(ChannelState::Idle);
+        let key_ok = secrets::secret_matches(stream_key, &row.stream_key_hash);
+        if let Err(denied) =
+            publish_decision(state, row.scheduled_start, row.scheduled_end, key_ok, now)
+        {
+            return Ok(Err((Some(row.id), denied)));
+        }
+        sqlx::query("UPDATE channels SET state = 'live', updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(row.id.clone())
+            .execute(self.db.pool())
+            .await?;
+        let view = self.channel_view(&row);
+        Ok(Ok(PublishGrant {
+            channel_id: view.id,
+            stream_name: view.stream_name,
+            record_to_vod: view.record_to_vod,
+            latency_mode: view.latency_mode,
+        }))
+    }
+}
+
+#[async_trait]
+impl PublishAuthorizer for ControlPlane {
+    async fn authorize_publish(
+        &self,
+        stream_name: &str,
+        stream_key: &str,
+        source_addr: &str,
+        now: i64,
+    ) -> Result<PublishGrant, PublishDenied> {
+        let ctx = AuditCtx::service("ingest", source_addr);
+        let decision = match self.decide_publish(stream_name, stream_key, now).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "publish authorization failed");
+                return Err(PublishDenied::Unavailable);
+            }
+        };
+        let (target, outcome, detail, result) = match decision {
+            Ok(grant) => (
+                format!("channel:{}", grant.channel_id),
+                Outcome::Success,
+                json!({}),
+                Ok(grant),
+            ),
+            Err((channel, denied)) => (
+                format!("channel:{}", channel.unwrap_or_else(|| "-".into())),
+                Outcome::Denied,
+                json!({"stream_name": stream_name, "reason": denied}),
+                Err(denied),
+            ),
+        };
+        if let Err(e) = self
+            .audit(&ctx, "channel.publish", &target, outcome, detail, now)
+            .await
+        {
+            tracing::error!(error = %e, "audit append failed");
+            return Err(PublishDenied::Unavailable);
+        }
+        result
+    }
+
+    async fn publish_ended(&self, channel_id: &str, now: i64) -> Result<(), PublishDenied> {
+        let ctx = AuditCtx::service("ingest", "local");
+        let done = sqlx::query(
+            "UPDATE channels SET state = 'idle', updated_at = $1 WHERE id = $2 AND state = 'live'",
+        )
+        .bind(now)
+        .bind(channel_id.to_owned())
+        .execute(self.db.pool())
+        .await
+        .map_err(|_| PublishDenied::Unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(PublishDenied::UnknownChannel);
+        }
+        self.audit(
+            &ctx,
+            "channel.unpublish",
+            &format!("channel:{channel_id}"),
+            Outcome::Success,
+            json!({}),
+            now,
+        )
+        .await
+        .map_err(|_| PublishDenied::Unavailable)
+    }
+}
+
+impl ControlPlane {
+    /// The channel id for a stream name whose key matches (for the remote "ended" report).
+    pub async fn channel_by_stream(
+        &self,
+        stream_name: &str,
+        stream_key: &str,
+    ) -> ControlResult<Option<String>> {
+        let row: Option<ChannelRow> =
+            sqlx::query_as("SELECT * FROM channels WHERE stream_name = $1 AND deleted_at IS NULL")
+                .bind(stream_name.to_owned())
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(row
+            .filter(|r| secrets::secret_matches(stream_key, &r.stream_key_hash))
+            .map(|r| r.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_publish_needs_the_key_an_open_event_and_the_schedule_window() {
+        use ChannelState::*;
+        assert_eq!(publish_decision(Idle, None, None, true, 0), Ok(()));
+        assert_eq!(
+            publish_decision(Idle, None, None, false, 0),
+            Err(PublishDenied::WrongKey)
+        );
+        assert_eq!(
+            publish_decision(Ended, None, None, true, 0),
+            Err(PublishDenied::Ended)
+        );
+        let start = 10 * SCHEDULE_LEAD_MS;
+        assert_eq!(
+            publish_decision(Idle, Some(start), None, true, start - SCHEDULE_LEAD_MS - 1),
+            Err(PublishDenied::OutsideSchedule)
+        );
+        assert_eq!(
+            publish_decision(Idle, Some(start), None, true, start - SCHEDULE_LEAD_MS),
+            Ok(())
+        );
+        assert_eq!(
+            publish_decision(Live, Some(start), Some(start + 1), true, start + 1),
+            Err(PublishDenied::OutsideSchedule)
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! Playback authorization for HLS: public published resources (and public channels) are open;
+//! everything else needs a signed, expiring token bound to the viewer, their session and the
+//! resource or channel. [`ControlPlane::authorize_playback`] is the check the HLS-serving code
+//! calls on the master playlist, every media playlist and every segment. Tokens die with logout
+//! or account disablement because they are bound to a live credential.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit::Outcome;
+use crate::channels::AudienceKind;
+use crate::error::{ControlError, ControlResult};
+use crate::plane::{Actor, ControlPlane};
+use crate::policy::{Action, Scope};
+use crate::resources::Openness;
+use crate::secrets::{self, PlaybackClaims, TokenInvalid};
+
+/// What is being played.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum PlaybackTarget {
+    /// A VOD resource (its published revision).
+    Resource(String),
+    /// A live channel.
+    Channel(String),
+}
+
+impl PlaybackTarget {
+    fn claim(&self) -> String {
+        match self {
+            PlaybackTarget::Resource(id) => format!("r:{id}"),
+            PlaybackTarget::Channel(id) => format!("c:{id}"),
+        }
+    }
+}
+
+/// Why playback was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaybackDenied {
+    /// No such resource or channel, or not published.
+    NotAvailable,
+    /// A token is needed and none was given.
+    TokenRequired,
+    /// The token is malformed or its signature is wrong.
+    InvalidToken,
+    /// The token has expired.
+    TokenExpired,
+    /// The token was issued for another resource or channel.
+    WrongTarget,
+    /// The session behind the token ended (logout, eviction) or the account is disabled.
+    SessionEnded,
+    /// The control plane could not decide.
+    Unavailable,
+}
+
+impl PlaybackDenied {
+    /// The HTTP status an HLS server should answer with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            PlaybackDenied::NotAvailable => 404,
+            PlaybackDenied::TokenRequired
+            | PlaybackDenied::InvalidToken
+            | PlaybackDenied::TokenExpired
+            | PlaybackDenied::SessionEnded => 401,
+            PlaybackDenied::WrongTarget => 403,
+            PlaybackDenied::Unavailable => 503,
+        }
+    }
+}
+
+/// Why playback was allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+pub enum PlaybackAllowed {
+    /// The target is public.
+    Public,
+    /// A valid token for this viewer.
+    Token {
+        /// The viewer.
+        user_id: String,
+    },
+}
+
+/// A freshly issued playback token.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaybackGrant {
+    /// The token: append `?token=…` to playlist and segment URLs or send it as a bearer token.
+    pub token: Option<String>,
+    /// Expiry (ms), if a token was issued.
+    pub expires_at: Option<i64>,
+    /// The master playlist URL (with the token when one is needed).
+    pub playback_url: String,
+}
+
+/// The playback facts of a target: `(public, audience_id, department_id, owner_id)`, or `None`
+/// when it is not playable (missing, deleted, unpublished).
+type TargetFacts = (bool, Option<String>, String, String);
+
+impl ControlPlane {
+    async fn target_facts(&self, target: &PlaybackTarget) -> ControlResult<Option<TargetFacts>> {
+        match target {
+            PlaybackTarget::Resource(id) => {
+                let view = match self.resource(id).await {
+                    Ok(v) => v,
+                    Err(ControlError::NotFound(_)) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                Ok(view.published.map(|p| {
+                    (
+                        p.metadata.openness == Openness::Public,
+                        p.metadata.audience_id,
+                        view.department_id,
+                        view.owner_id,
+                    )
+                }))
+            }
+            PlaybackTarget::Channel(id) => match self.channel(id).await {
+                Ok(c) => Ok(Some((
+                    c.audience == AudienceKind::Public,
+                    c.audience_id,
+                    c.department_id,
+                    c.owner_id,
+                ))),
+                Err(ControlError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// The per-request check for HLS serving (master playlist, media playlists, segments):
+    /// `token` comes from the `token` query parameter or the `Authorization: Bearer` header.
+    pub async fn authorize_playback(
+        &self,
+        target: &PlaybackTarget,
+        token: Option<&str>,
+        now: i64,
+    ) -> Result<PlaybackAllowed, PlaybackDenied> {
+        let facts = self
+            .target_facts(target)
+            .await
+            .map_err(|_| PlaybackDenied::Unavailable)?;
+        let Some((public, ..)) = facts else {
+            return Err(PlaybackDenied::NotAvailable);
+        };
+        if public {
+            return Ok(PlaybackAllowed::Public);
+        }
+        let token = token.ok_or(PlaybackDenied::TokenRequired)?;
+        let claims =
+            secrets::verify_playback(&self.keys.playback_key_bytes(), token, &target.claim(), now)
+                .map_err(|e| match e {
+                    TokenInvalid::Expired => PlaybackDenied::TokenExpired,
+                    TokenInvalid::WrongTarget => PlaybackDenied::WrongTarget,
+                    TokenInvalid::Malformed | TokenInvalid::BadSignature => {
+                        PlaybackDenied::InvalidToken
+                    }
+                })?;
+        match self.credential_alive(&claims.session_id, now).await {
+            Ok(true) => Ok(PlaybackAllowed::Token {
+                user_id: claims.user_id,
+            }),
+            Ok(false) => Err(PlaybackDenied::SessionEnded),
+            Err(_) => Err(PlaybackDenied::Unavailable),
+        }
+    }
+
+    /// Issues a playback token to `viewer` for `target` if they may watch it: public targets
+    /// need none; restricted ones need audience membership or a staff role that may read it.
+    pub async fn issue_playback_token(
+        &self,
+        viewer: Option<&Actor>,
+        target: &PlaybackTarget,
+        now: i64,
+    ) -> ControlResult<PlaybackGrant> {
+        let facts = self.target_facts(target).await?;
+        let Some((public, audience_id, department_id, owner_id)) = facts else {
+            return Err(ControlError::NotFound("resource"));
+        };
+        let base = self
+            .config
+            .public_urls
+            .playback_base
+            .trim_end_matches('/')
+            .to_owned();
+        let url = match target {
+            PlaybackTarget::Resource(id) => format!("{base}/vod/{id}/master.m3u8"),
+            PlaybackTarget::Channel(id) => format!("{base}/live/{id}/master.m3u8"),
+        };
+        if public {
+            return Ok(PlaybackGrant {
+                token: None,
+                expires_at: None,
+                playback_url: url,
+            });
+        }
+        let viewer = viewer.ok_or(ControlError::Unauthenticated)?;
+        let in_audience = match &audience_id {
+            Some(a) => self.is_audience_member(a, &viewer.user_id).await?,
+            None => false,
+        };
+        let scope = Scope {
+            in_audience,
+            ..viewer.scope_of(Some(&department_id), Some(&owner_id))
+        };
+        let read_action = match target {
+            PlaybackTarget::Resource(_) => Action::ReadResource,
+            PlaybackTarget::Channel(_) => Action::ReadChannel,
+        };
+        let watch = viewer.decide(Action::Watch, &scope);
+        if !watch.allowed && !viewer.decide(read_action, &scope).allowed {
+            let detail = json!({"target": target});
+            self.audit(
+                &viewer.audit_ctx(),
+                "playback.token",
+                &target.claim(),
+                Outcome::Denied,
+                detail,
+                now,
+            )
+            .await?;
+            return Err(ControlError::Forbidden(watch.reason));
+        }
+        let expires_at = now + i64::from(self.config.tokens.playback_minutes) * 60_000;
+        let token = secrets::sign_playback(
+            &self.keys.playback_key_bytes(),
+            &PlaybackClaims {
+                user_id: viewer.user_id.clone(),
+                session_id: viewer.credential_id.clone(),
+                target: target.claim(),
+                expires_at,
+            },
+        );
+        Ok(PlaybackGrant {
+            playback_url: format!("{url}?token={token}"),
+            token: Some(token),
+            expires_at: Some(expires_at),
+        })
+    }
+}

@@ -1,0 +1,430 @@
+//! End to end with real media and no transcoder: the ffmpeg CLI encodes
+//! H.264 Annex B and ADTS AAC elementary streams, the test cuts them into
+//! samples, `VodPackager` writes a ladder into a `LocalDirStorage`, and
+//! ffmpeg/ffprobe must decode the result frame-exactly. Fails (never skips)
+//! when ffmpeg or ffprobe is missing. Set `YANXIU_KEEP_E2E_OUTPUT=1` to keep
+//! the written ladder for inspection.
+
+// Test code: a panic is how a failed expectation is reported.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../src/cmaf/test_box_reader.rs"]
+mod box_reader;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use yanxiu_packager::h264::{NAL_IDR, length_prefixed_nal_units, nal_type};
+use yanxiu_packager::media::{
+    AudioCodecConfig, Sample, TrackConfig, TrackInput, TrackKind, VideoCodecConfig,
+};
+use yanxiu_packager::storage::{LocalDirStorage, ObjectInfo, PutOptions, Storage, StorageError};
+use yanxiu_packager::{RenditionKind, RenditionSpec, VodOptions, VodPackager};
+
+use support::elementary::{audio_track, video_track};
+
+const FRAMES: usize = 180; // 6 s at 30 fps
+const TICKS_PER_FRAME: u32 = 3000; // 90 kHz
+
+/// A `LocalDirStorage` that also records the order of successful puts.
+#[derive(Debug)]
+struct RecordingStorage {
+    inner: LocalDirStorage,
+    puts: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl Storage for RecordingStorage {
+    async fn put(&self, key: &str, body: Bytes, opts: &PutOptions) -> Result<(), StorageError> {
+        self.inner.put(key, body, opts).await?;
+        self.puts.lock().unwrap().push(key.to_string());
+        Ok(())
+    }
+    async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        self.inner.get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Bytes, StorageError> {
+        self.inner.get_range(key, range).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
+        self.inner.head(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.inner.delete(key).await
+    }
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, StorageError> {
+        self.inner.delete_prefix(prefix).await
+    }
+}
+
+/// Runs a tool; panics with its stderr if it fails or is missing.
+fn run(tool: &str, args: &[&str]) -> String {
+    let output = Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} must be installed for this test: {e}"));
+    assert!(
+        output.status.success(),
+        "{tool} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn encode_video(dir: &Path, name: &str, size: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.h264"));
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size={size}:rate=30"),
+            "-frames:v",
+            &FRAMES.to_string(),
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-x264-params",
+            "keyint=30:min-keyint=30:scenecut=0:aud=1",
+            "-bsf:v",
+            "h264_mp4toannexb",
+            "-f",
+            "h264",
+            path.to_str().unwrap(),
+        ],
+    );
+    path
+}
+
+fn encode_audio(dir: &Path) -> PathBuf {
+    let path = dir.join("audio.aac");
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "6",
+            "-ac",
+            "2",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "adts",
+            path.to_str().unwrap(),
+        ],
+    );
+    path
+}
+
+fn probe(path: &Path, stream: &str, entries: &str) -> String {
+    run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-show_entries",
+            entries,
+            "-of",
+            "csv=p=0",
+            path.to_str().unwrap(),
+        ],
+    )
+}
+
+fn first_line(output: &str) -> &str {
+    output
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+fn count_frames(path: &Path, stream: &str) -> usize {
+    let output = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            path.to_str().unwrap(),
+        ],
+    );
+    // The HLS demuxer lists a stream once per program and once on its own.
+    first_line(&output)
+        .parse()
+        .unwrap_or_else(|e| panic!("frame count of {path:?}: {e}: {output:?}"))
+}
+
+async fn feed(
+    vod: &mut VodPackager,
+    id: yanxiu_packager::RenditionId,
+    config: TrackConfig,
+    samples: Vec<Sample>,
+) {
+    vod.handle(id, TrackInput::Config(config)).await.unwrap();
+    for sample in samples {
+        vod.handle(id, TrackInput::Sample(sample)).await.unwrap();
+    }
+    vod.handle(id, TrackInput::End).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_h264_and_aac_ladder_decodes_frame_exactly() {
+    let work = tempfile::tempdir().unwrap();
+    let sources = [("240p", "320x240", 320, 240), ("120p", "160x120", 160, 120)];
+    let video_files: Vec<_> = sources
+        .iter()
+        .map(|(name, size, _, _)| encode_video(work.path(), name, size))
+        .collect();
+    let audio_file = encode_audio(work.path());
+    assert_eq!(count_frames(&video_files[0], "v:0"), FRAMES);
+    let input_audio_frames = count_frames(&audio_file, "a:0");
+
+    let storage = Arc::new(RecordingStorage {
+        inner: LocalDirStorage::new(work.path().join("out")),
+        puts: Mutex::new(Vec::new()),
+    });
+    let mut vod = VodPackager::start(storage.clone(), "resources/9/", VodOptions::default())
+        .await
+        .unwrap();
+
+    let mut has_b_frames = false;
+    for ((name, _, width, height), file) in sources.iter().zip(&video_files) {
+        let track = video_track(&std::fs::read(file).unwrap(), TICKS_PER_FRAME);
+        assert_eq!(track.samples.len(), FRAMES);
+        has_b_frames |= track.samples.windows(2).any(|w| w[1].pts < w[0].pts);
+        let id = vod.add_rendition(RenditionSpec {
+            name: name.to_string(),
+            kind: RenditionKind::Video { frame_rate: 30.0 },
+        });
+        let config = TrackConfig {
+            timescale: 90_000,
+            kind: TrackKind::Video {
+                width: *width,
+                height: *height,
+                codec: VideoCodecConfig::H264(track.config),
+            },
+        };
+        feed(&mut vod, id, config, track.samples).await;
+    }
+    assert!(
+        has_b_frames,
+        "x264 defaults should produce reordered frames"
+    );
+
+    let audio = audio_track(&std::fs::read(&audio_file).unwrap());
+    assert_eq!(audio.frames.len(), input_audio_frames);
+    assert_eq!((audio.sample_rate, audio.channels), (48_000, 2));
+    let audio_id = vod.add_rendition(RenditionSpec {
+        name: "audio".into(),
+        kind: RenditionKind::Audio {
+            language: Some("zh".into()),
+            name: "中文".into(),
+        },
+    });
+    let audio_samples = audio
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(i, frame)| Sample {
+            dts: i as i64 * 1024,
+            pts: i as i64 * 1024,
+            duration: 1024,
+            is_sync: true,
+            data: frame.clone(),
+        })
+        .collect();
+    let audio_config = TrackConfig {
+        timescale: audio.sample_rate,
+        kind: TrackKind::Audio {
+            sample_rate: audio.sample_rate,
+            channels: audio.channels,
+            codec: AudioCodecConfig::Aac(audio.config),
+        },
+    };
+    feed(&mut vod, audio_id, audio_config, audio_samples).await;
+    let summary = vod.finish().await.unwrap();
+    if std::env::var_os("YANXIU_KEEP_E2E_OUTPUT").is_some() {
+        eprintln!("ladder kept in {:?}", work.path().join("out"));
+    }
+
+    // master.m3u8 is the last object written.
+    let puts = storage.puts.lock().unwrap().clone();
+    assert_eq!(puts.last().unwrap(), "resources/9/master.m3u8");
+    assert_eq!(
+        puts.iter().filter(|k| k.ends_with("master.m3u8")).count(),
+        1
+    );
+
+    let out = work.path().join("out/resources/9");
+    let master = out.join("master.m3u8");
+
+    // The whole ladder decodes without a single error message.
+    let decode = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-i",
+            master.to_str().unwrap(),
+            "-map",
+            "0",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg must be installed");
+    assert!(decode.status.success());
+    assert!(
+        decode.stderr.is_empty(),
+        "decoder complained: {}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+
+    for (name, _, width, height) in sources {
+        let playlist = out.join(name).join("index.m3u8");
+        assert_eq!(count_frames(&playlist, "v:0"), FRAMES, "{name} frame count");
+        let duration: f64 = first_line(&probe(&playlist, "v:0", "format=duration"))
+            .parse()
+            .unwrap();
+        assert!(
+            (duration - 6.0).abs() <= 1.0 / 30.0,
+            "{name} duration {duration}"
+        );
+        assert_eq!(
+            first_line(&probe(&playlist, "v:0", "stream=width,height")),
+            format!("{width},{height}")
+        );
+        // Presentation timestamps come out strictly increasing: the signed
+        // composition offsets put every reordered frame in its place.
+        let pts: Vec<i64> = probe(&playlist, "v:0", "frame=pts")
+            .lines()
+            .map(|l| l.trim().trim_end_matches(','))
+            .filter(|l| !l.is_empty())
+            .map(|l| l.parse().unwrap())
+            .collect();
+        assert_eq!(pts.len(), FRAMES);
+        assert!(
+            pts.windows(2).all(|w| w[1] == w[0] + 3000),
+            "{name} pts {pts:?}"
+        );
+        check_segments_start_with_keyframes(&out.join(name));
+    }
+
+    let audio_playlist = out.join("audio/index.m3u8");
+    assert_eq!(count_frames(&audio_playlist, "a:0"), input_audio_frames);
+    let audio_duration: f64 = first_line(&probe(&audio_playlist, "a:0", "format=duration"))
+        .parse()
+        .unwrap();
+    let expected_audio = input_audio_frames as f64 * 1024.0 / 48_000.0;
+    assert!((audio_duration - expected_audio).abs() < 1024.0 / 48_000.0);
+
+    // Summary and master playlist agree with what was measured.
+    let video = &summary.renditions[0];
+    assert_eq!(video.segments, 2, "4 s + 2 s");
+    assert!((video.duration_seconds - 6.0).abs() < 1e-9);
+    assert_eq!(video.codec, "avc1.64000d");
+    let audio_summary = &summary.renditions[2];
+    assert_eq!(audio_summary.codec, "mp4a.40.2");
+    let parsed = m3u8_rs::parse_master_playlist_res(&std::fs::read(&master).unwrap()).unwrap();
+    let bandwidths: Vec<u64> = parsed.variants.iter().map(|v| v.bandwidth).collect();
+    assert_eq!(
+        parsed.variants[0].uri, "120p/index.m3u8",
+        "ascending bandwidth"
+    );
+    assert_eq!(
+        bandwidths[1],
+        video.peak_bitrate + audio_summary.peak_bitrate
+    );
+    assert!(bandwidths[0] < bandwidths[1]);
+    assert_eq!(
+        parsed.variants[1].codecs.as_deref(),
+        Some("avc1.64000d,mp4a.40.2")
+    );
+    if std::env::var_os("YANXIU_KEEP_E2E_OUTPUT").is_some() {
+        let _kept = work.keep();
+    }
+}
+
+/// Every media segment's first sample is flagged sync, holds an IDR NAL unit,
+/// and decodes (init + segment alone) to a keyframe.
+fn check_segments_start_with_keyframes(rendition_dir: &Path) {
+    let init = std::fs::read(rendition_dir.join("init.mp4")).unwrap();
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(rendition_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "m4s"))
+        .collect();
+    segments.sort();
+    assert!(!segments.is_empty());
+    for segment_path in segments {
+        let segment = std::fs::read(&segment_path).unwrap();
+        let moof = box_reader::child(&segment, "moof");
+        let trun =
+            box_reader::parse_trun(box_reader::path(moof.payload, &["traf", "trun"]).payload);
+        assert_eq!(trun.samples[0].flags, Some(0x0200_0000), "{segment_path:?}");
+        let first_sample_start = moof.offset + trun.data_offset.unwrap() as usize;
+        let first_sample_size = trun.samples[0].size.unwrap() as usize;
+        let first_sample = &segment[first_sample_start..first_sample_start + first_sample_size];
+        assert!(
+            length_prefixed_nal_units(first_sample).any(|nal| nal_type(nal) == Some(NAL_IDR)),
+            "{segment_path:?} does not start with an IDR picture"
+        );
+
+        let standalone = segment_path.with_extension("mp4");
+        std::fs::write(&standalone, [init.as_slice(), segment.as_slice()].concat()).unwrap();
+        let first_frame = run(
+            "ffprobe",
+            &[
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-read_intervals",
+                "%+#1",
+                "-show_entries",
+                "frame=key_frame,pict_type",
+                "-of",
+                "csv=p=0",
+                standalone.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            first_line(&first_frame).trim_end_matches(','),
+            "1,I",
+            "{segment_path:?}"
+        );
+        std::fs::remove_file(standalone).unwrap();
+    }
+}

@@ -1,12 +1,173 @@
-//! `yanxiu admin` (being built).
+//! `yanxiu admin`: bootstrap accounts and departments from the machine's command line
+//! (recorded in the audit log as `cli`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use yanxiu_control::accounts::NewUser;
+use yanxiu_control::{Role, setup};
 
 /// Arguments of `yanxiu admin`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+/// Where the control plane's data lives.
+#[derive(Debug, clap::Args)]
+struct Store {
+    /// Data directory (SQLite database, key file).
+    #[arg(long, default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database URL (`sqlite://…` or `postgres://…`); default: SQLite file DIR/yanxiu.db.
+    #[arg(long, env = "YANXIU_DATABASE_URL")]
+    database_url: Option<String>,
+    /// TOML config file (password policy and hash cost come from its `[control]` table).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminCommand {
+    /// Create an account (roles: learner, producer, event_organiser, department_reviewer,
+    /// centre_reviewer, department_admin, system_admin, security_admin, audit_admin).
+    CreateUser {
+        #[command(flatten)]
+        store: Store,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Initial password (checked against the password policy).
+        #[arg(long, env = "YANXIU_ADMIN_PASSWORD")]
+        password: String,
+        /// Role; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+        /// Department name (created if missing).
+        #[arg(long)]
+        department: Option<String>,
+        /// Name shown to people.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Disable an account (ends its sessions, API and playback tokens).
+    DisableUser {
+        #[command(flatten)]
+        store: Store,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+    },
+    /// Re-enable an account.
+    EnableUser {
+        #[command(flatten)]
+        store: Store,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+    },
+    /// Create a department.
+    CreateDepartment {
+        #[command(flatten)]
+        store: Store,
+        /// Department name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+async fn open(store: &Store) -> anyhow::Result<std::sync::Arc<yanxiu_control::ControlPlane>> {
+    let config = match &store.config {
+        Some(path) => setup::load_config(path)?,
+        None => Default::default(),
+    };
+    Ok(setup::open(&store.data_dir, store.database_url.as_deref(), config).await?)
+}
 
 /// Runs `yanxiu admin`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("yanxiu admin is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let now = yanxiu_control::now_ms();
+        match args.command {
+            AdminCommand::CreateUser {
+                store,
+                username,
+                password,
+                roles,
+                department,
+                display_name,
+            } => {
+                let control = open(&store).await?;
+                let department_id = match department {
+                    None => None,
+                    Some(name) => Some(match control.department_by_name(&name).await? {
+                        Some(d) => d.id,
+                        None => control.create_department(None, &name, now).await?.id,
+                    }),
+                };
+                let new = NewUser {
+                    username,
+                    display_name,
+                    password,
+                    department_id,
+                    roles,
+                };
+                let user = control
+                    .bootstrap_user(new, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{} ({})", e.message_en(), e.message_zh()))?;
+                let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+                println!(
+                    "created user {} (id {}), roles: {}",
+                    user.username,
+                    user.id,
+                    roles.join(", ")
+                );
+                control.close().await;
+            }
+            AdminCommand::DisableUser { store, username } => {
+                set_disabled(&store, &username, true, now).await?
+            }
+            AdminCommand::EnableUser { store, username } => {
+                set_disabled(&store, &username, false, now).await?
+            }
+            AdminCommand::CreateDepartment { store, name } => {
+                let control = open(&store).await?;
+                let dept = control
+                    .create_department(None, &name, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{} ({})", e.message_en(), e.message_zh()))?;
+                println!("created department {} (id {})", dept.name, dept.id);
+                control.close().await;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn set_disabled(
+    store: &Store,
+    username: &str,
+    disabled: bool,
+    now: i64,
+) -> anyhow::Result<()> {
+    let control = open(store).await?;
+    let user = control
+        .user_by_name(username)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} ({})", e.message_en(), e.message_zh()))?;
+    control
+        .set_user_disabled(None, &user.id, disabled, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+    println!(
+        "{} user {}",
+        if disabled { "disabled" } else { "enabled" },
+        user.username
+    );
+    control.close().await;
+    Ok(())
 }

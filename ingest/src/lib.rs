@@ -1,1 +1,32 @@
-//! yanxiu-ingest (being built).
+//! yanxiu-ingest: reads uploaded media and checks it against the
+//! platform's technical rules before anything is transcoded or reviewed.
+//!
+//! - [`probe`] reads a file with libavformat, bounded in bytes, media time
+//!   and wall-clock time, into a [`MediaReport`] (or a [`ProbeError`]).
+//! - [`policy`] holds the rules as data ([`Policy`], TOML), with the
+//!   default for lecture video.
+//! - [`validate`] checks a report against a policy, pure, reporting every
+//!   broken rule with a stable code and zh-CN / English messages.
+//! - [`output`] and [`render`] turn the result into JSON or text for
+//!   `yanxiu probe`; [`messages`] is the bilingual message catalogue.
+//! - [`geometry`], [`classify`] and [`units`] are the pure helpers behind
+//!   the report (display size, rotation, container family, frame-rate
+//!   variability, human-readable quantities).
+
+pub mod classify;
+pub mod geometry;
+pub mod messages;
+pub mod output;
+pub mod policy;
+pub mod probe;
+pub mod render;
+pub mod report;
+pub mod units;
+pub mod validate;
+
+pub use messages::{Lang, ViolationCode};
+pub use output::{EXIT_ACCEPTED, EXIT_REJECTED, EXIT_UNREADABLE, ErrorReport, ProbeOutput};
+pub use policy::{Policy, PolicyError};
+pub use probe::{ProbeError, ProbeLimits, UnreadableReason, probe_file};
+pub use report::{AudioInfo, MediaReport, StreamKind, StreamReport, VideoInfo};
+pub use validate::{Validation, Violation, validate};

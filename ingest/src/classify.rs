@@ -1,0 +1,145 @@
+//! Pure classification of raw libav facts: which container family a demuxer
+//! belongs to, which demuxers read still images rather than media, and
+//! whether a stream's frame timestamps follow a constant rate.
+
+/// Codecs the WebM profile of Matroska allows; a `matroska,webm` file
+/// holding only these is reported as `"webm"`.
+const WEBM_CODECS: &[&str] = &["vp8", "vp9", "av1", "opus", "vorbis", "webvtt"];
+
+/// Normalises a libav demuxer name to the container family policies name:
+/// `"mp4"` (the MOV/MP4/M4A/3GP demuxer), `"webm"` or `"matroska"` (one
+/// demuxer; `"webm"` when every stream uses a WebM codec, as the WebM
+/// specification requires), `"mpegts"`, `"flv"`, `"avi"`, or
+/// `"other:<demuxer name>"` for everything else.
+pub fn container_family(demuxer: &str, stream_codecs: &[&str]) -> String {
+    match demuxer {
+        "mov,mp4,m4a,3gp,3g2,mj2" | "mov" | "mp4" => "mp4".to_owned(),
+        "matroska,webm" | "matroska" | "webm" => {
+            let webm =
+                !stream_codecs.is_empty() && stream_codecs.iter().all(|c| WEBM_CODECS.contains(c));
+            if webm { "webm" } else { "matroska" }.to_owned()
+        }
+        "mpegts" => "mpegts".to_owned(),
+        "flv" | "live_flv" => "flv".to_owned(),
+        "avi" => "avi".to_owned(),
+        other => format!("other:{other}"),
+    }
+}
+
+/// Whether a demuxer reads still images (libav's `image2` and `*_pipe`
+/// demuxers such as `png_pipe`, `jpeg_pipe`, `webp_pipe`): such a file is a
+/// picture, not audio or video, whatever its name says.
+pub fn is_still_image_demuxer(demuxer: &str) -> bool {
+    demuxer == "image2" || demuxer.ends_with("_pipe")
+}
+
+/// Verdict on frame timestamps (in any one time base, decode order is
+/// fine): `Some(true)` when the gaps between consecutive frames differ by
+/// more than half (e.g. 1/30 s then 1/15 s), `Some(false)` when they are
+/// even (rounding jitter such as 33/34 ms is even), `None` with fewer than
+/// four distinct timestamps.
+pub fn timestamps_are_variable(timestamps: &[i64]) -> Option<bool> {
+    let mut sorted = timestamps.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() < 4 {
+        return None;
+    }
+    let gaps = sorted.windows(2).map(|w| w[1].saturating_sub(w[0]));
+    let (min, max) = gaps.fold((i64::MAX, 0_i64), |(lo, hi), g| (lo.min(g), hi.max(g)));
+    // Integer form of max > 1.5 × min, robust to any time base.
+    Some(max.saturating_mul(2) > min.saturating_mul(3))
+}
+
+/// Whether a stream has a variable frame rate: the timestamp verdict when
+/// there is one, else whether the average and the real (base) frame rates
+/// disagree by more than 1 %.
+pub fn frame_rate_is_variable(
+    timestamp_verdict: Option<bool>,
+    avg_frame_rate: Option<f64>,
+    real_frame_rate: Option<f64>,
+) -> bool {
+    if let Some(verdict) = timestamp_verdict {
+        return verdict;
+    }
+    match (avg_frame_rate, real_frame_rate) {
+        (Some(avg), Some(real)) if avg > 0.0 && real > 0.0 => ((avg - real) / real).abs() > 0.01,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mov_demuxer_is_the_mp4_family() {
+        assert_eq!(
+            container_family("mov,mp4,m4a,3gp,3g2,mj2", &["h264", "aac"]),
+            "mp4"
+        );
+    }
+
+    #[test]
+    fn matroska_with_only_webm_codecs_is_webm_otherwise_matroska() {
+        assert_eq!(container_family("matroska,webm", &["vp9", "opus"]), "webm");
+        assert_eq!(
+            container_family("matroska,webm", &["h264", "aac"]),
+            "matroska"
+        );
+        assert_eq!(
+            container_family("matroska,webm", &["vp9", "aac"]),
+            "matroska"
+        );
+        assert_eq!(container_family("matroska,webm", &[]), "matroska");
+    }
+
+    #[test]
+    fn known_demuxers_map_to_their_family_and_others_are_tagged() {
+        assert_eq!(container_family("mpegts", &[]), "mpegts");
+        assert_eq!(container_family("flv", &[]), "flv");
+        assert_eq!(container_family("live_flv", &[]), "flv");
+        assert_eq!(container_family("avi", &[]), "avi");
+        assert_eq!(container_family("yuv4mpegpipe", &[]), "other:yuv4mpegpipe");
+    }
+
+    #[test]
+    fn image_demuxers_are_still_images() {
+        assert!(is_still_image_demuxer("png_pipe"));
+        assert!(is_still_image_demuxer("image2"));
+        assert!(!is_still_image_demuxer("mov,mp4,m4a,3gp,3g2,mj2"));
+        assert!(!is_still_image_demuxer("yuv4mpegpipe"));
+    }
+
+    #[test]
+    fn even_timestamps_are_constant_rate_even_with_rounding_jitter() {
+        let ms_2997: Vec<i64> = (0..60)
+            .map(|n| (n as f64 * 1001.0 / 30.0).round() as i64)
+            .collect();
+        assert_eq!(timestamps_are_variable(&ms_2997), Some(false));
+        let reordered = [0, 3000, 1000, 2000, 5000, 4000];
+        assert_eq!(timestamps_are_variable(&reordered), Some(false));
+    }
+
+    #[test]
+    fn a_rate_change_from_30_to_15_fps_is_variable() {
+        let mut ts: Vec<i64> = (0..30).map(|n| n * 512).collect();
+        ts.extend((0..30).map(|n| 30 * 512 + n * 1024));
+        assert_eq!(timestamps_are_variable(&ts), Some(true));
+    }
+
+    #[test]
+    fn too_few_timestamps_give_no_verdict() {
+        assert_eq!(timestamps_are_variable(&[0, 1, 2]), None);
+        assert_eq!(timestamps_are_variable(&[5, 5, 5, 5, 5]), None);
+    }
+
+    #[test]
+    fn without_a_timestamp_verdict_disagreeing_rates_mean_variable() {
+        assert!(frame_rate_is_variable(None, Some(22.78), Some(30.0)));
+        assert!(!frame_rate_is_variable(None, Some(29.97), Some(29.97)));
+        assert!(!frame_rate_is_variable(None, None, Some(30.0)));
+        assert!(!frame_rate_is_variable(Some(false), Some(22.0), Some(30.0)));
+        assert!(frame_rate_is_variable(Some(true), Some(30.0), Some(30.0)));
+    }
+}

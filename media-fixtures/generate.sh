@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Generates yanxiu's test media deterministically with the ffmpeg CLI.
+#
+# Usage: media-fixtures/generate.sh [OUTDIR]    (default: media-fixtures/generated)
+#
+# Same script + same ffmpeg build => byte-identical files. Safe to call from
+# several test processes at once: an flock serialises runs, a stamp file
+# (sha256 of this script and of `ffmpeg -version`) makes repeat calls a no-op,
+# and the set is built in a temporary directory that is renamed into place.
+# See README.md for what each file exercises and expectations.toml for the
+# outcome `yanxiu probe` must report under the default policy.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=${1:-"$SCRIPT_DIR/generated"}
+
+for tool in ffmpeg ffprobe flock sha256sum; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "generate.sh: '$tool' not found on PATH; install it (Debian: apt-get install ffmpeg util-linux coreutils)" >&2
+        exit 127
+    fi
+done
+
+mkdir -p "$(dirname "$OUT")"
+OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
+
+STAMP=$({ cat "${BASH_SOURCE[0]}"; ffmpeg -hide_banner -version | head -n 1; } | sha256sum | cut -d' ' -f1)
+
+exec 9>"$OUT.lock"
+flock 9
+if [[ -f "$OUT/.stamp" && "$(cat "$OUT/.stamp")" == "$STAMP" ]]; then
+    exit 0
+fi
+
+TMP=$(mktemp -d "$OUT.tmp.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+cd "$TMP"
+
+# Global options go before the inputs; OUTPUT options (bit-exact muxing and
+# encoding, no copied metadata, one thread per encoder so the output never
+# depends on scheduling) go after them.
+GLOBAL=(-hide_banner -nostdin -loglevel error -y)
+OUTPUT=(-fflags +bitexact -flags:v +bitexact -flags:a +bitexact -map_metadata -1 -map_chapters -1 -threads 1)
+X264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1 -x264-params threads=1:lookahead-threads=1)
+AAC=(-c:a aac -b:a 64k)
+
+# Speech-like audio: a voiced buzz (fundamental + two harmonics, pitch gliding
+# 95-145 Hz) shaped into ~3.7 syllables per second, with pauses between phrases.
+speech() { # $1 = sample rate, $2 = duration in seconds
+    local f='(120+25*sin(2*PI*0.8*t))'
+    local e="0.35*(sin(2*PI*$f*t)+0.5*sin(4*PI*$f*t)+0.25*sin(6*PI*$f*t))*pow(sin(PI*3.7*t),2)*gt(sin(2*PI*0.37*t)+0.6,0)"
+    echo "aevalsrc=exprs='$e':s=$1:d=$2"
+}
+
+# A talking-head style picture: test pattern card with a moving box.
+card() { # $1 = WxH, $2 = rate, $3 = duration
+    echo "testsrc2=s=$1:r=$2:d=$3,drawbox=x='mod(t*80,iw-80)':y=ih/3:w=80:h=80:color=0x2050c0:t=fill"
+}
+
+# lecture_1080p30.mp4: the reference lecture (1080p30 H.264 High + AAC-LC 48 kHz stereo,
+# still slides that change at 5 s, a moving speaker inset, speech-like audio); accepted.
+ffmpeg "${GLOBAL[@]}" -filter_complex "
+    color=c=0xf4f4f0:s=1920x1080:r=30:d=10,
+    drawbox=x=120:y=80:w=1680:h=120:color=0x1f3a93:t=fill,
+    drawbox=x=160:y=280:w=1000:h=36:color=0x444444:t=fill,
+    drawbox=x=160:y=360:w=880:h=36:color=0x444444:t=fill,
+    drawbox=x=160:y=440:w=1040:h=36:color=0x444444:t=fill,
+    drawbox=x=160:y=560:w=760:h=420:color=0xc03030:t=fill:enable='gte(t,5)'[slide];
+    testsrc2=s=360x480:r=30:d=10[speaker];
+    [slide][speaker]overlay=x='1440+60*sin(2*PI*t/5)':y=520:shortest=1[v];
+    $(speech 48000 10),aformat=channel_layouts=stereo[a]" "${OUTPUT[@]}" \
+    -map '[v]' -map '[a]' "${X264[@]}" -profile:v high -crf 30 "${AAC[@]}" -ar 48000 -ac 2 \
+    -movflags +faststart lecture_1080p30.mp4
+
+# talk_720p25.mp4: an ordinary 720p25 upload (H.264 Main + AAC 48 kHz stereo); accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 1280x720 25 8)" -f lavfi -i "$(speech 48000 8)" "${OUTPUT[@]}" \
+    "${X264[@]}" -profile:v main -crf 32 "${AAC[@]}" -ar 48000 -ac 2 -movflags +faststart talk_720p25.mp4
+
+# sd_4x3.mp4: standard-definition 4:3 picture (640x480); accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x480 25 6)" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 sd_4x3.mp4
+
+# phone_portrait_rotated.mp4: a phone clip coded 1280x720 with a 90-degree display
+# matrix (displays 720x1280 portrait); accepted, judged by its long/short edge.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 1280x720 30 6)" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 -movflags +faststart phone_portrait_rotated.mp4
+# This ffmpeg (5.1) has no -display_rotation and ignores the old `rotate` tag when
+# muxing, so write the matrix into the video track's tkhd box directly, as a phone
+# does: [a b u; c d v; tx ty w] = [0 1 0; -1 0 0; 720 0 1] (16.16 / 2.30 fixed point).
+tkhd=$(LC_ALL=C grep -obUa 'tkhd' phone_portrait_rotated.mp4 | head -n 1 | cut -d: -f1)
+printf '\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\xd0\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00' |
+    dd of=phone_portrait_rotated.mp4 bs=1 seek=$((tkhd + 44)) conv=notrunc status=none
+
+# anamorphic_sar.mp4: PAL 720x576 with SAR 64:45 (displays 16:9, 1024x576); accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 720x576 25 6),setsar=64/45" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 anamorphic_sar.mp4
+
+# odd_dimensions.mp4: odd coded size 853x479 (H.264 High 4:4:4, as screen recorders
+# make); accepted, display size rounds to 854x480.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 854x480 25 6),format=yuv444p,crop=853:479:0:0:exact=1" \
+    -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
+    -c:v libx264 -preset veryfast -pix_fmt yuv444p -threads 1 -x264-params threads=1:lookahead-threads=1 \
+    -crf 32 "${AAC[@]}" -ar 48000 -ac 2 odd_dimensions.mp4
+
+# ntsc_29_97.mp4: NTSC frame rate 30000/1001; accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 854x480 30000/1001 8)" -f lavfi -i "$(speech 48000 8)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 ntsc_29_97.mp4
+
+# vfr.mp4: variable frame rate (30 fps for 4 s, then every other frame dropped: 15 fps);
+# accepted, reported with frame_rate_is_variable = true.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 30 8),select='lt(t\,4)+not(mod(n\,2))'" \
+    -f lavfi -i "$(speech 48000 8)" "${OUTPUT[@]}" -fps_mode:v vfr \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 vfr.mp4
+
+# hevc.mp4: H.265 in MP4 tagged hvc1 (Apple-style); accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 1280x720 25 6)" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
+    -c:v libx265 -preset ultrafast -crf 34 -pix_fmt yuv420p \
+    -x265-params pools=none:frame-threads=1:wpp=0:log-level=error -tag:v hvc1 \
+    "${AAC[@]}" -ar 48000 -ac 2 hevc.mp4
+
+# vp9_opus.webm: WebM with VP9 video and Opus audio; accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 854x480 25 6)" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
+    -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -row-mt 0 -threads 1 -b:v 300k \
+    -c:a libopus -b:a 48k -ac 2 vp9_opus.webm
+
+# mpeg2.ts: MPEG-2 video + MP2 audio in an MPEG transport stream (broadcast capture); accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 1280x720 25 6)" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
+    -c:v mpeg2video -b:v 1500k -g 12 -c:a mp2 -b:a 128k -ar 48000 -ac 2 -f mpegts mpeg2.ts
+
+# h264.flv: H.264 + AAC 44.1 kHz in FLV (an old RTMP recording); accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 6)" -f lavfi -i "$(speech 44100 6)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 44100 -ac 2 h264.flv
+
+# mono_44k.mp4: mono 44.1 kHz AAC (a lapel microphone); accepted.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 6)" -f lavfi -i "$(speech 44100 6)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 44100 -ac 1 mono_44k.mp4
+
+# video_only.mp4: a screen recording without sound; rejected (audio.missing).
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 6)" "${OUTPUT[@]}" "${X264[@]}" -crf 32 video_only.mp4
+
+# audio_only.m4a: a podcast-style AAC file without picture; rejected (video.missing).
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" "${AAC[@]}" -ar 48000 -ac 2 audio_only.m4a
+
+# empty.mp4: a zero-byte upload; unreadable (probe.empty).
+: >empty.mp4
+
+# truncated.mp4: the first 40 % of a faststart MP4 (index complete, media data cut
+# off, as an interrupted upload leaves it); unreadable (probe.unreadable).
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 8)" -f lavfi -i "$(speech 48000 8)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 28 "${AAC[@]}" -ar 48000 -ac 2 -movflags +faststart source_faststart.mp4
+head -c $(($(stat -c %s source_faststart.mp4) * 40 / 100)) source_faststart.mp4 >truncated.mp4
+rm source_faststart.mp4
+
+# moov_cut.mp4: an MP4 written without faststart whose moov box (at the end) is cut
+# off after its first 64 bytes; unreadable (probe.unreadable).
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 6)" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 28 "${AAC[@]}" -ar 48000 -ac 2 source_moov_at_end.mp4
+moov=$(LC_ALL=C grep -obUa 'moov' source_moov_at_end.mp4 | tail -n 1 | cut -d: -f1)
+head -c $((moov - 4 + 64)) source_moov_at_end.mp4 >moov_cut.mp4
+rm source_moov_at_end.mp4
+
+# png_renamed.mp4: a still PNG image uploaded with a .mp4 name; unreadable (probe.not_media).
+ffmpeg "${GLOBAL[@]}" -f lavfi -i testsrc=s=320x240:r=1 "${OUTPUT[@]}" -frames:v 1 -c:v png -f image2 png_renamed.mp4
+
+# random.bin: 64 KiB of noise from a fixed seed (ffmpeg's own LFG, so identical
+# everywhere); unreadable (probe.not_media).
+ffmpeg "${GLOBAL[@]}" -f lavfi -i anoisesrc=seed=20261121:color=white:amplitude=1:r=8000 "${OUTPUT[@]}" \
+    -t 8.192 -f u8 -c:a pcm_u8 -ac 1 random.bin
+
+# huge_dimensions.y4m: a YUV4MPEG2 header claiming 16000x16000 (256 megapixels, one
+# frame would be 384 MB; small enough to pass libav's own size check, so only the
+# prober's dimension guard stands in the way) followed by 4 KiB of data; unreadable
+# (probe.unreadable), refused quickly without allocating.
+{ printf 'YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n'; head -c 4096 random.bin; } >huge_dimensions.y4m
+
+echo "$STAMP" >.stamp
+chmod 755 .
+cd /
+if [[ -d "$OUT" ]]; then
+    mv "$OUT" "$TMP.old"
+fi
+mv "$TMP" "$OUT"
+rm -rf "$TMP.old"
+trap - EXIT

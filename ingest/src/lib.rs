@@ -5,7 +5,7 @@
 //!   and wall-clock time, into a [`MediaReport`] (or a [`ProbeError`]).
 //! - [`policy`] holds the rules as data ([`Policy`], TOML), with the
 //!   default for lecture video.
-//! - [`validate`] checks a report against a policy, pure, reporting every
+//! - [`validate`](mod@validate) checks a report against a policy, pure, reporting every
 //!   broken rule with a stable code and zh-CN / English messages.
 //! - [`output`] and [`render`] turn the result into JSON or text for
 //!   `yanxiu probe`; [`messages`] is the bilingual message catalogue.

@@ -81,11 +81,12 @@ fn opt(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
+/// One parsed data row: its 1-based line and the metadata or the problem.
+pub type ParsedRow = (u64, Result<ResourceMetadata, ImportProblem>);
+
 /// Parses Table 2 CSV (zh or en headers, any column order). Each data row gives metadata or a
 /// problem. Pure.
-pub fn parse_csv(
-    text: &str,
-) -> Result<Vec<(u64, Result<ResourceMetadata, ImportProblem>)>, ImportProblem> {
+pub fn parse_csv(text: &str) -> Result<Vec<ParsedRow>, ImportProblem> {
     let text = text.trim_start_matches('\u{feff}');
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -361,7 +362,7 @@ mod tests {
                 ..Default::default()
             },
         };
-        let text = write_csv(&[entry.clone()]).expect("write");
+        let text = write_csv(std::slice::from_ref(&entry)).expect("write");
         let rows = parse_csv(&text).expect("parse");
         assert_eq!(rows[0].1.as_ref().expect("row"), &entry.metadata);
     }

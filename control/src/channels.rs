@@ -266,13 +266,13 @@ struct ChannelRow {
 }
 
 fn check_schedule(start: Option<i64>, end: Option<i64>) -> ControlResult<()> {
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            return Err(ControlError::invalid(
-                "结束时间须晚于开始时间",
-                "the scheduled end must be after the start",
-            ));
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && e <= s
+    {
+        return Err(ControlError::invalid(
+            "结束时间须晚于开始时间",
+            "the scheduled end must be after the start",
+        ));
     }
     Ok(())
 }
@@ -370,13 +370,13 @@ impl ControlPlane {
             Action::ManageChannels,
             &actor.scope_of(Some(&new.department_id), None),
         )?;
-        if let Some(p) = &new.project_id {
-            if self.project(p).await?.department_id != new.department_id {
-                return Err(ControlError::invalid(
-                    "项目不属于该部门",
-                    "the project belongs to another department",
-                ));
-            }
+        if let Some(p) = &new.project_id
+            && self.project(p).await?.department_id != new.department_id
+        {
+            return Err(ControlError::invalid(
+                "项目不属于该部门",
+                "the project belongs to another department",
+            ));
         }
         self.check_audience(new.audience, new.audience_id.as_deref())
             .await?;

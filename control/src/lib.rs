@@ -29,6 +29,7 @@ pub mod review_form;
 pub mod reviews;
 pub mod secrets;
 pub mod session_rules;
+pub mod sessions;
 pub mod setup;
 
 pub use config::{ControlConfig, Keys};

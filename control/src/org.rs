@@ -191,13 +191,13 @@ impl ControlPlane {
         .bind(now)
         .execute(self.db.pool())
         .await;
-        if let Err(sqlx::Error::Database(e)) = &inserted {
-            if e.is_unique_violation() {
-                return Err(ControlError::conflict(
-                    "该部门已有同名项目",
-                    "the department already has a project of that name",
-                ));
-            }
+        if let Err(sqlx::Error::Database(e)) = &inserted
+            && e.is_unique_violation()
+        {
+            return Err(ControlError::conflict(
+                "该部门已有同名项目",
+                "the department already has a project of that name",
+            ));
         }
         inserted?;
         self.audit(
@@ -243,13 +243,13 @@ impl ControlPlane {
     ) -> ControlResult<Audience> {
         non_empty(&new.name, "受众名称", "audience name")?;
         self.department(&new.department_id).await?;
-        if let Some(p) = &new.project_id {
-            if self.project(p).await?.department_id != new.department_id {
-                return Err(ControlError::invalid(
-                    "项目不属于该部门",
-                    "the project belongs to another department",
-                ));
-            }
+        if let Some(p) = &new.project_id
+            && self.project(p).await?.department_id != new.department_id
+        {
+            return Err(ControlError::invalid(
+                "项目不属于该部门",
+                "the project belongs to another department",
+            ));
         }
         actor.require(
             Action::ManageAudiences,

@@ -6,12 +6,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use crate::accounts::{ApiTokenGrant, ApiTokenInfo, LoginGrant, NewUser, UserInfo};
+use crate::accounts::{NewUser, UserInfo};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authed, ClientAddr};
 use crate::http::{AppState, RouteTable};
 use crate::plane::{Page, PageRequest};
 use crate::policy::{Action, Role};
+use crate::sessions::{ApiTokenGrant, ApiTokenInfo, LoginGrant};
 
 pub(super) fn routes(table: RouteTable) -> RouteTable {
     table

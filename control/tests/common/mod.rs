@@ -36,8 +36,7 @@ pub const T0: i64 = 1_767_225_600_000;
 
 /// Settings for tests: cheap argon2, otherwise production-like.
 pub fn test_config() -> ControlConfig {
-    let mut config = ControlConfig::default();
-    config.hash_cost = HashCost::cheap();
+    let mut config = ControlConfig { hash_cost: HashCost::cheap(), ..Default::default() };
     config.sessions.max_concurrent = 3;
     config
 }

@@ -11,7 +11,7 @@ use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, ControlPlane, new_id};
 use crate::policy::{Action, Role};
 use crate::resources::{ProcessingStatus, ResourceView};
-use crate::review_flow::{self, ReviewDecision, ReviewLevel, RevisionState, TransitionRefused};
+use crate::review_flow::{self, ReviewDecision, ReviewLevel, TransitionRefused};
 
 /// One signed review step.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -322,9 +322,4 @@ impl ControlPlane {
 
 fn actor_role_allows(role: Role, action: Action, scope: &crate::policy::Scope) -> bool {
     crate::policy::decide(role, action, scope).allowed
-}
-
-/// Whether a state means the resource can currently be watched.
-pub fn is_watchable(state: RevisionState) -> bool {
-    state == RevisionState::Published
 }

@@ -36,7 +36,10 @@ pub const T0: i64 = 1_767_225_600_000;
 
 /// Settings for tests: cheap argon2, otherwise production-like.
 pub fn test_config() -> ControlConfig {
-    let mut config = ControlConfig { hash_cost: HashCost::cheap(), ..Default::default() };
+    let mut config = ControlConfig {
+        hash_cost: HashCost::cheap(),
+        ..Default::default()
+    };
     config.sessions.max_concurrent = 3;
     config
 }

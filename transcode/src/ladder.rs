@@ -179,7 +179,10 @@ impl LadderConfig {
             ));
         }
         if !PRESETS.contains(&self.preset.as_str()) {
-            return Err(invalid("preset", format!("unknown x264 preset {:?}", self.preset)));
+            return Err(invalid(
+                "preset",
+                format!("unknown x264 preset {:?}", self.preset),
+            ));
         }
         if self.rungs.is_empty() || self.rungs.len() > 8 {
             return Err(invalid("rungs", "need 1 to 8 rungs".into()));
@@ -218,7 +221,10 @@ impl LadderConfig {
             ));
         }
         if ![32_000, 44_100, 48_000].contains(&a.sample_rate) {
-            return Err(invalid("audio.sample_rate", "must be 32000, 44100 or 48000".into()));
+            return Err(invalid(
+                "audio.sample_rate",
+                "must be 32000, 44100 or 48000".into(),
+            ));
         }
         Ok(())
     }
@@ -345,7 +351,9 @@ pub fn plan_ladder(
             .or(templates.last())
             .ok_or_else(|| LadderError::BadSource("no rung templates".into()))?;
         let (width, height) = fit(display, (source_short & !1).max(2));
-        let scale = (f64::from(source_short) / f64::from(base.height)).powi(2).min(1.0);
+        let scale = (f64::from(source_short) / f64::from(base.height))
+            .powi(2)
+            .min(1.0);
         let max_bitrate_kbps = ((f64::from(base.max_bitrate_kbps) * scale).round() as u32).max(100);
         rungs.push(PlannedRung {
             name: format!("{}p", width.min(height)),
@@ -523,10 +531,20 @@ mod tests {
 
     #[test]
     fn audio_is_downmixed_to_stereo_and_odd_rates_resampled() {
-        let p = plan_ladder(&LadderConfig::default(), &source(1280, 720), Some((6, 22_050))).unwrap();
+        let p = plan_ladder(
+            &LadderConfig::default(),
+            &source(1280, 720),
+            Some((6, 22_050)),
+        )
+        .unwrap();
         let a = p.audio.unwrap();
         assert_eq!((a.channels, a.sample_rate, a.bitrate), (2, 48_000, 128_000));
-        let p = plan_ladder(&LadderConfig::default(), &source(1280, 720), Some((1, 44_100))).unwrap();
+        let p = plan_ladder(
+            &LadderConfig::default(),
+            &source(1280, 720),
+            Some((1, 44_100)),
+        )
+        .unwrap();
         let a = p.audio.unwrap();
         assert_eq!((a.channels, a.sample_rate, a.bitrate), (1, 44_100, 64_000));
         let p = plan_ladder(&LadderConfig::default(), &source(1280, 720), None).unwrap();
@@ -576,7 +594,10 @@ mod tests {
     #[test]
     fn the_default_ladder_file_matches_the_built_in_default() {
         let text = include_str!("../ladders/lecture-default.toml");
-        assert_eq!(LadderConfig::from_toml_str(text).unwrap(), LadderConfig::default());
+        assert_eq!(
+            LadderConfig::from_toml_str(text).unwrap(),
+            LadderConfig::default()
+        );
     }
 
     #[test]

@@ -67,7 +67,11 @@ impl Progress {
     /// Speed as a multiple of realtime.
     pub fn speed(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 { self.media_seconds_done / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.media_seconds_done / secs
+        } else {
+            0.0
+        }
     }
 
     /// Estimated time left, once there is a speed to go by.

@@ -75,39 +75,47 @@ impl MonotonicClock {
     }
 }
 
-/// Shapes encoder packets into samples for the packager. Holds one packet
-/// back so each sample's duration is the distance to the next decode time;
-/// shifts decode times by a constant so the first is 0 when the encoder
-/// starts below zero (B-frame delay), keeping presentation times unchanged
-/// (the composition offset absorbs the shift).
+/// The presentation delay of the whole ladder, in seconds: every track's
+/// times are shifted by it, so decode times never go below zero (x264's
+/// B-frame reorder delay is at most two frames) and the AAC encoder's
+/// priming samples land before the first real sample instead of delaying
+/// the audio. Video and audio share it, so they stay in sync, and no
+/// composition offset is ever negative.
+pub fn presentation_delay(frame_rate: f64) -> f64 {
+    let two_frames = 2.0 / frame_rate.max(1.0);
+    // 1024 priming samples at 44.1 kHz are 23.2 ms.
+    two_frames.max(0.025)
+}
+
+/// Shapes encoder packets into samples for the packager. Adds the ladder's
+/// presentation delay (in track ticks) to decode and presentation times,
+/// and holds one packet back so each sample's duration is the distance to
+/// the next decode time.
 #[derive(Debug)]
 pub struct SampleShaper {
     last_duration: u32,
-    shift: Option<i64>,
+    shift: i64,
     pending: Option<Sample>,
 }
 
 impl SampleShaper {
-    /// `nominal_duration` is used for the last sample and when an encoder
-    /// repeats a decode time.
-    pub fn new(nominal_duration: u32) -> Self {
+    /// `nominal_duration` is used for the last sample; `shift` is the
+    /// presentation delay in ticks.
+    pub fn new(nominal_duration: u32, shift: i64) -> Self {
         Self {
             last_duration: nominal_duration.max(1),
-            shift: None,
+            shift,
             pending: None,
         }
     }
 
     /// Adds a packet (times in the track timescale); returns the previous
-    /// one, now that its duration is known.
+    /// one, now that its duration is known. Decode times are kept
+    /// non-negative and strictly increasing whatever the encoder says.
     pub fn push(&mut self, dts: i64, pts: i64, is_sync: bool, data: Bytes) -> Option<Sample> {
-        let shift = *self.shift.get_or_insert((-dts).max(0));
-        let mut dts = dts + shift;
-        if let Some(prev) = &self.pending
-            && dts <= prev.dts
-        {
-            dts = prev.dts + 1;
-        }
+        let floor = self.pending.as_ref().map_or(0, |p| p.dts + 1);
+        let dts = (dts + self.shift).max(floor);
+        let pts = (pts + self.shift).max(dts);
         let out = self.pending.take().map(|mut prev| {
             let d = u32::try_from(dts - prev.dts).unwrap_or(u32::MAX);
             prev.duration = d.max(1);
@@ -116,7 +124,7 @@ impl SampleShaper {
         });
         self.pending = Some(Sample {
             dts,
-            pts: pts.max(0),
+            pts,
             duration: self.last_duration,
             is_sync,
             data,
@@ -148,9 +156,7 @@ mod tests {
     #[test]
     fn keyframes_do_not_slip_at_29_97_fps() {
         let mut grid = KeyframeGrid::new(2.0, 30000.0 / 1001.0, 90_000);
-        let keys: Vec<i64> = (0..200)
-            .filter(|&n| grid.is_keyframe(n * 3003))
-            .collect();
+        let keys: Vec<i64> = (0..200).filter(|&n| grid.is_keyframe(n * 3003)).collect();
         assert_eq!(keys, vec![0, 60, 120, 180]);
     }
 
@@ -174,10 +180,23 @@ mod tests {
     }
 
     #[test]
-    fn shaped_samples_start_at_zero_and_keep_presentation_times() {
-        let mut s = SampleShaper::new(3000);
+    fn the_presentation_delay_covers_b_frames_and_aac_priming() {
+        assert!((presentation_delay(30.0) - 2.0 / 30.0).abs() < 1e-9);
+        assert!((presentation_delay(25.0) - 0.08).abs() < 1e-9);
+        // At high frame rates the AAC priming (1024 samples) decides.
+        assert!(presentation_delay(120.0) * 44_100.0 >= 1024.0);
+    }
+
+    #[test]
+    fn shaped_samples_are_delayed_and_keep_non_negative_offsets() {
+        let mut s = SampleShaper::new(3000, 6000);
         // x264 with B-frames: I(pts 0, dts -6000) P(9000, -3000) B(3000, 0) B(6000, 3000)
-        let input = [(-6000, 0, true), (-3000, 9000, false), (0, 3000, false), (3000, 6000, false)];
+        let input = [
+            (-6000, 0, true),
+            (-3000, 9000, false),
+            (0, 3000, false),
+            (3000, 6000, false),
+        ];
         let mut out: Vec<Sample> = input
             .into_iter()
             .filter_map(|(d, p, k)| s.push(d, p, k, Bytes::from_static(b"x")))
@@ -186,14 +205,30 @@ mod tests {
         let got: Vec<(i64, i64, u32)> = out.iter().map(|x| (x.dts, x.pts, x.duration)).collect();
         assert_eq!(
             got,
-            vec![(0, 0, 3000), (3000, 9000, 3000), (6000, 3000, 3000), (9000, 6000, 3000)]
+            vec![
+                (0, 6000, 3000),
+                (3000, 15000, 3000),
+                (6000, 9000, 3000),
+                (9000, 12000, 3000)
+            ]
         );
+        assert!(out.iter().all(|x| x.pts >= x.dts));
         assert!(out[0].is_sync && !out[1].is_sync);
     }
 
     #[test]
+    fn aac_priming_lands_before_the_delayed_start() {
+        // The AAC encoder's first packet is 1024 samples early.
+        let mut s = SampleShaper::new(1024, 3200);
+        let first = s.push(-1024, -1024, true, Bytes::new());
+        assert!(first.is_none());
+        let first = s.push(0, 0, true, Bytes::new()).unwrap();
+        assert_eq!((first.dts, first.pts, first.duration), (2176, 2176, 1024));
+    }
+
+    #[test]
     fn sample_durations_follow_decode_time_gaps() {
-        let mut s = SampleShaper::new(1024);
+        let mut s = SampleShaper::new(1024, 0);
         let mut out: Vec<Sample> = [0, 1024, 2048, 4096]
             .into_iter()
             .filter_map(|t| s.push(t, t, true, Bytes::new()))
@@ -205,7 +240,7 @@ mod tests {
 
     #[test]
     fn repeated_decode_times_are_pushed_forward() {
-        let mut s = SampleShaper::new(1000);
+        let mut s = SampleShaper::new(1000, 0);
         let mut out: Vec<Sample> = [0, 0, 1000]
             .into_iter()
             .filter_map(|t| s.push(t, t, true, Bytes::new()))

@@ -74,6 +74,7 @@ impl SampleQueue {
 /// Runs the audio rendition until its input ends or the packager goes.
 pub fn run(
     plan: PlannedAudio,
+    delay_seconds: f64,
     rendition: RenditionId,
     frames: Receiver<AudioFrame>,
     out: Sender<Output>,
@@ -101,13 +102,16 @@ pub fn run(
     let mut resampler: Option<software::resampling::Context> = None;
     let mut queue = SampleQueue::new(usize::from(plan.channels));
     let mut next_pts: Option<i64> = None;
-    let mut shaper = SampleShaper::new(frame_size as u32);
+    let shift = (delay_seconds * f64::from(plan.sample_rate)).round() as i64;
+    let mut shaper = SampleShaper::new(frame_size as u32, shift);
     let mut packet = codec::packet::Packet::empty();
     let mut encoded = 0u64;
     let err = |e| TranscodeError::encoder(STAGE, e);
 
     for AudioFrame(mut input) in frames {
-        if input.channel_layout().is_empty() || input.channel_layout().channels() != i32::from(input.channels()) {
+        if input.channel_layout().is_empty()
+            || input.channel_layout().channels() != i32::from(input.channels())
+        {
             input.set_channel_layout(ChannelLayout::default(i32::from(input.channels())));
         }
         if next_pts.is_none() {
@@ -117,7 +121,9 @@ pub fn run(
         }
         let stale = resampler.as_ref().is_none_or(|r| {
             let i = r.input();
-            i.format != input.format() || i.rate != input.rate() || i.channel_layout != input.channel_layout()
+            i.format != input.format()
+                || i.rate != input.rate()
+                || i.channel_layout != input.channel_layout()
         });
         if stale {
             resampler = Some(
@@ -132,9 +138,16 @@ pub fn run(
                 .map_err(|e| TranscodeError::encoder("audio resampler", e))?,
             );
         }
-        let r = resampler.as_mut().ok_or(TranscodeError::Internal("resampler"))?;
-        let capacity = input.samples() * plan.sample_rate as usize / input.rate().max(1) as usize + 256;
-        let mut converted = frame::Audio::new(format::Sample::F32(format::sample::Type::Planar), capacity, layout);
+        let r = resampler
+            .as_mut()
+            .ok_or(TranscodeError::Internal("resampler"))?;
+        let capacity =
+            input.samples() * plan.sample_rate as usize / input.rate().max(1) as usize + 256;
+        let mut converted = frame::Audio::new(
+            format::Sample::F32(format::sample::Type::Planar),
+            capacity,
+            layout,
+        );
         r.run(&input, &mut converted)
             .map_err(|e| TranscodeError::encoder("audio resampler", e))?;
         queue.push(&converted);
@@ -150,7 +163,11 @@ pub fn run(
     // Whatever the resampler still holds, then the short last frame.
     if let Some(r) = resampler.as_mut() {
         loop {
-            let mut tail = frame::Audio::new(format::Sample::F32(format::sample::Type::Planar), 4096, layout);
+            let mut tail = frame::Audio::new(
+                format::Sample::F32(format::sample::Type::Planar),
+                4096,
+                layout,
+            );
             if r.flush(&mut tail).is_err() || tail.samples() == 0 {
                 break;
             }

@@ -188,20 +188,31 @@ fn origin_microseconds(input: &format::context::Input, video: usize, audio: Opti
 }
 
 fn rescale(value: i64, from: Rational, to: Rational) -> i64 {
-    let num = i128::from(value) * i128::from(from.0) * i128::from(to.1);
-    let den = i128::from(from.1) * i128::from(to.0);
+    let mut num = i128::from(value) * i128::from(from.0) * i128::from(to.1);
+    let mut den = i128::from(from.1) * i128::from(to.0);
     if den == 0 {
         return 0;
     }
-    // Round to nearest.
-    let q = (2 * num + den.signum() * den) / (2 * den);
+    if den < 0 {
+        (num, den) = (-num, -den);
+    }
+    // Round half away from zero.
+    let q = if num >= 0 {
+        (2 * num + den) / (2 * den)
+    } else {
+        -((-2 * num + den) / (2 * den))
+    };
     q.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 fn to_ticks(ts: Option<i64>, tb: Rational, origin_us: i64) -> Option<i64> {
     ts.map(|t| {
         rescale(t, tb, Rational(1, VIDEO_TIMESCALE as i32))
-            - rescale(origin_us, Rational(1, 1_000_000), Rational(1, VIDEO_TIMESCALE as i32))
+            - rescale(
+                origin_us,
+                Rational(1, 1_000_000),
+                Rational(1, VIDEO_TIMESCALE as i32),
+            )
     })
 }
 
@@ -215,7 +226,8 @@ fn drain_audio(
     while dec.receive_frame(buf).is_ok() {
         let rate = buf.rate().max(1) as i32;
         let pts = buf.timestamp().map(|t| {
-            rescale(t, tb, Rational(1, rate)) - rescale(origin_us, Rational(1, 1_000_000), Rational(1, rate))
+            rescale(t, tb, Rational(1, rate))
+                - rescale(origin_us, Rational(1, 1_000_000), Rational(1, rate))
         });
         let mut f = std::mem::replace(buf, frame::Audio::empty());
         f.set_pts(pts);
@@ -248,7 +260,10 @@ impl VideoStage {
         if self.rotate.is_none() {
             self.rotate = Some(rotation_graph(decoded, chain)?);
         }
-        let graph = self.rotate.as_mut().ok_or(TranscodeError::Internal("rotation graph"))?;
+        let graph = self
+            .rotate
+            .as_mut()
+            .ok_or(TranscodeError::Internal("rotation graph"))?;
         graph
             .get("in")
             .ok_or(TranscodeError::Internal("rotation source"))?
@@ -276,7 +291,9 @@ impl VideoStage {
         if let Some(graph) = self.rotate.as_mut()
             && let Some(mut src) = graph.get("in")
         {
-            src.source().flush().map_err(|e| TranscodeError::filter(e))?;
+            src.source()
+                .flush()
+                .map_err(|e| TranscodeError::filter(e))?;
             self.pull_rotated()?;
         }
         Ok(())
@@ -295,9 +312,12 @@ impl VideoStage {
         let mut own = Some(picture);
         for (i, tx) in self.rungs.iter().enumerate() {
             let picture = if i == last {
-                own.take().ok_or(TranscodeError::Internal("frame fan-out"))?
+                own.take()
+                    .ok_or(TranscodeError::Internal("frame fan-out"))?
             } else {
-                let source = own.as_ref().ok_or(TranscodeError::Internal("frame fan-out"))?;
+                let source = own
+                    .as_ref()
+                    .ok_or(TranscodeError::Internal("frame fan-out"))?;
                 ffi::share(source).map_err(|e| TranscodeError::decoder("frame reference", e))?
             };
             if tx.send(RungFrame { picture, keyframe }).is_ok() {
@@ -315,7 +335,11 @@ impl VideoStage {
 fn rotation_graph(first: &frame::Video, chain: &str) -> Result<filter::Graph, TranscodeError> {
     let mut graph = filter::Graph::new();
     let sar = first.aspect_ratio();
-    let sar = if sar.0 <= 0 || sar.1 <= 0 { Rational(1, 1) } else { sar };
+    let sar = if sar.0 <= 0 || sar.1 <= 0 {
+        Rational(1, 1)
+    } else {
+        sar
+    };
     let pix: ffmpeg_next::ffi::AVPixelFormat = first.format().into();
     let args = format!(
         "video_size={}x{}:pix_fmt={}:time_base=1/{}:pixel_aspect={}/{}",
@@ -328,8 +352,12 @@ fn rotation_graph(first: &frame::Video, chain: &str) -> Result<filter::Graph, Tr
     );
     let buffer = filter::find("buffer").ok_or(TranscodeError::Internal("buffer filter"))?;
     let sink = filter::find("buffersink").ok_or(TranscodeError::Internal("buffersink filter"))?;
-    graph.add(&buffer, "in", &args).map_err(|e| TranscodeError::filter(e))?;
-    graph.add(&sink, "out", "").map_err(|e| TranscodeError::filter(e))?;
+    graph
+        .add(&buffer, "in", &args)
+        .map_err(|e| TranscodeError::filter(e))?;
+    graph
+        .add(&sink, "out", "")
+        .map_err(|e| TranscodeError::filter(e))?;
     graph
         .output("in", 0)
         .and_then(|p| p.input("out", 0))
@@ -346,7 +374,10 @@ mod tests {
     #[test]
     fn rescaling_rounds_to_nearest() {
         assert_eq!(rescale(1, Rational(1, 3), Rational(1, 90_000)), 30_000);
-        assert_eq!(rescale(1001, Rational(1, 30_000), Rational(1, 90_000)), 3003);
+        assert_eq!(
+            rescale(1001, Rational(1, 30_000), Rational(1, 90_000)),
+            3003
+        );
         assert_eq!(rescale(-1, Rational(1, 48_000), Rational(1, 90_000)), -2);
         assert_eq!(rescale(5, Rational(1, 0), Rational(1, 90_000)), 0);
     }

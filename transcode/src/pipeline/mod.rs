@@ -19,7 +19,7 @@ use yanxiu_packager::media::TrackInput;
 use yanxiu_packager::storage::{PutOptions, Storage};
 use yanxiu_packager::vod::{RenditionId, RenditionKind, RenditionSpec, VodOptions, VodPackager};
 
-use crate::timing::VIDEO_TIMESCALE;
+use crate::timing::{VIDEO_TIMESCALE, presentation_delay};
 use crate::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome};
 
 /// Pictures queued between the decoder and each rung.
@@ -71,7 +71,9 @@ pub async fn run(
         let (tx, rx) = sync_channel(FRAMES_IN_FLIGHT);
         rung_inputs.push(tx);
         let out = out_tx.clone();
-        threads.push(spawn(format!("rung-{}", r.name), move || rung::run(spec, rx, out))?);
+        threads.push(spawn(format!("rung-{}", r.name), move || {
+            rung::run(spec, rx, out)
+        })?);
     }
     let mut audio_input = None;
     if let (Some(a), Some(_)) = (&plan.audio, job.audio_stream) {
@@ -86,7 +88,10 @@ pub async fn run(
         audio_input = Some(tx);
         let out = out_tx.clone();
         let a = a.clone();
-        threads.push(spawn("audio".to_owned(), move || audio::run(a, id, rx, out))?);
+        let delay = presentation_delay(plan.frame_rate);
+        threads.push(spawn("audio".to_owned(), move || {
+            audio::run(a, delay, id, rx, out)
+        })?);
     }
     drop(out_tx);
 
@@ -110,12 +115,18 @@ pub async fn run(
     let mut poster_written = false;
     while let Some(message) = out_rx.recv().await {
         let step = match message {
-            Output::Track(id, input) => packager.handle(id, input).await.map_err(TranscodeError::from),
+            Output::Track(id, input) => packager
+                .handle(id, input)
+                .await
+                .map_err(TranscodeError::from),
             Output::Poster(jpeg) => {
                 let key = format!("{}poster.jpg", job.prefix);
                 let opts = PutOptions::for_key(&key);
                 poster_written = true;
-                storage.put(&key, jpeg, &opts).await.map_err(TranscodeError::from)
+                storage
+                    .put(&key, jpeg, &opts)
+                    .await
+                    .map_err(TranscodeError::from)
             }
         };
         if let Err(e) = step {

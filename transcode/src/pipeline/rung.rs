@@ -17,7 +17,7 @@ use super::poster::PosterGrabber;
 use super::{Output, ffi};
 use crate::TranscodeError;
 use crate::ladder::{LadderPlan, PlannedRung};
-use crate::timing::{SampleShaper, VIDEO_TIMESCALE};
+use crate::timing::{SampleShaper, VIDEO_TIMESCALE, presentation_delay};
 
 /// Everything one rung thread needs.
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub struct RungSpec {
     pub gop_frames: u32,
     /// Takes the poster from this rung's pictures, if set.
     pub poster: Option<PosterGrabber>,
+    /// The ladder's presentation delay in seconds.
+    pub delay_seconds: f64,
 }
 
 impl RungSpec {
@@ -46,6 +48,7 @@ impl RungSpec {
             frame_rate: plan.frame_rate,
             gop_frames: plan.gop_frames(),
             poster: None,
+            delay_seconds: presentation_delay(plan.frame_rate),
         }
     }
 }
@@ -53,7 +56,8 @@ impl RungSpec {
 /// Opens libx264 for a rung.
 fn open_encoder(spec: &RungSpec) -> Result<encoder::Video, TranscodeError> {
     let enc_err = |e| TranscodeError::encoder(&spec.rung.name, e);
-    let codec = encoder::find_by_name("libx264").ok_or(TranscodeError::MissingEncoder("libx264"))?;
+    let codec =
+        encoder::find_by_name("libx264").ok_or(TranscodeError::MissingEncoder("libx264"))?;
     let mut ctx = codec::context::Context::new_with_codec(codec);
     ctx.set_flags(codec::Flags::GLOBAL_HEADER);
     let mut video = ctx.encoder().video().map_err(enc_err)?;
@@ -99,7 +103,8 @@ pub fn run(
     send(&out, Output::Track(id, TrackInput::Config(track)))?;
 
     let nominal = (f64::from(VIDEO_TIMESCALE) / spec.frame_rate).round() as u32;
-    let mut shaper = SampleShaper::new(nominal);
+    let shift = (spec.delay_seconds * f64::from(VIDEO_TIMESCALE)).round() as i64;
+    let mut shaper = SampleShaper::new(nominal, shift);
     let mut scaler: Option<software::scaling::Context> = None;
     let mut packet = codec::packet::Packet::empty();
     let mut encoded = 0u64;
@@ -107,7 +112,11 @@ pub fn run(
     for RungFrame { picture, keyframe } in frames {
         let mut scaled = scale(&mut scaler, &picture, &spec)?;
         scaled.set_pts(picture.pts());
-        scaled.set_kind(if keyframe { picture::Type::I } else { picture::Type::None });
+        scaled.set_kind(if keyframe {
+            picture::Type::I
+        } else {
+            picture::Type::None
+        });
         if let Some(grabber) = spec.poster.as_mut()
             && let Some(jpeg) = grabber.offer(&scaled)?
         {
@@ -117,7 +126,8 @@ pub fn run(
             .map_err(|e| TranscodeError::encoder(&spec.rung.name, e))?;
         encoded += drain(&mut enc, &mut packet, &mut shaper, id, &out)?;
     }
-    enc.send_eof().map_err(|e| TranscodeError::encoder(&spec.rung.name, e))?;
+    enc.send_eof()
+        .map_err(|e| TranscodeError::encoder(&spec.rung.name, e))?;
     encoded += drain(&mut enc, &mut packet, &mut shaper, id, &out)?;
     if let Some(sample) = shaper.finish() {
         send(&out, Output::Track(id, TrackInput::Sample(sample)))?;

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use yanxiu_ingest::{EXIT_ACCEPTED, Lang, MediaReport, Policy, ProbeLimits, ProbeOutput, probe_file};
+use yanxiu_ingest::{
+    EXIT_ACCEPTED, Lang, MediaReport, Policy, ProbeLimits, ProbeOutput, probe_file,
+};
 use yanxiu_packager::storage::LocalDirStorage;
 use yanxiu_transcode::{
     LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, plan_ladder, transcode,
@@ -81,7 +83,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Policy::lecture_default(),
         Some(Ok(policy)) => policy,
         Some(Err(err)) => {
-            emit(&ProbeOutput::from_policy_error(&file, &err), args.json, lang)?;
+            emit(
+                &ProbeOutput::from_policy_error(&file, &err),
+                args.json,
+                lang,
+            )?;
             return Ok(ExitCode::from(2));
         }
     };
@@ -190,7 +196,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The job for an accepted source.
-fn job_for(args: &Args, report: &MediaReport, ladder: &LadderConfig) -> anyhow::Result<TranscodeJob> {
+fn job_for(
+    args: &Args,
+    report: &MediaReport,
+    ladder: &LadderConfig,
+) -> anyhow::Result<TranscodeJob> {
     let video_stream = report
         .primary_video()
         .context("the source has no video stream")?;

@@ -182,10 +182,10 @@ fn check_ladder(fx: &FixtureExpectation, source: &Path, out: &Path) -> Vec<Strin
         .iter()
         .filter(|a| a.uri.is_some())
         .collect();
-    if fx.has_audio != !audio_media.is_empty() {
+    let has_audio_rendition = !audio_media.is_empty();
+    if fx.has_audio != has_audio_rendition {
         fail(format!(
-            "audio rendition present = {}, expected {}",
-            !audio_media.is_empty(),
+            "audio rendition present = {has_audio_rendition}, expected {}",
             fx.has_audio
         ));
     }

@@ -326,7 +326,7 @@ pub fn plan_ladder(
     let source_short = display.short_edge();
 
     let mut templates = config.rungs.clone();
-    templates.sort_by(|a, b| b.height.cmp(&a.height));
+    templates.sort_by_key(|t| std::cmp::Reverse(t.height));
     let fitting: Vec<&RungTemplate> = templates
         .iter()
         .filter(|t| t.height <= source_short)

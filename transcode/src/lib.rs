@@ -183,9 +183,6 @@ impl TranscodeError {
     fn decoder(stage: &'static str, source: ffmpeg_next::Error) -> Self {
         Self::Decoder { stage, source }
     }
-    fn filter(source: ffmpeg_next::Error) -> Self {
-        Self::Filter(source)
-    }
     fn scaler(stage: &str, source: ffmpeg_next::Error) -> Self {
         Self::Scaler {
             stage: stage.to_owned(),

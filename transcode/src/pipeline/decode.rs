@@ -269,7 +269,7 @@ impl VideoStage {
             .ok_or(TranscodeError::Internal("rotation source"))?
             .source()
             .add(decoded)
-            .map_err(|e| TranscodeError::filter(e))?;
+            .map_err(TranscodeError::Filter)?;
         self.pull_rotated()
     }
 
@@ -291,9 +291,7 @@ impl VideoStage {
         if let Some(graph) = self.rotate.as_mut()
             && let Some(mut src) = graph.get("in")
         {
-            src.source()
-                .flush()
-                .map_err(|e| TranscodeError::filter(e))?;
+            src.source().flush().map_err(TranscodeError::Filter)?;
             self.pull_rotated()?;
         }
         Ok(())
@@ -354,16 +352,16 @@ fn rotation_graph(first: &frame::Video, chain: &str) -> Result<filter::Graph, Tr
     let sink = filter::find("buffersink").ok_or(TranscodeError::Internal("buffersink filter"))?;
     graph
         .add(&buffer, "in", &args)
-        .map_err(|e| TranscodeError::filter(e))?;
+        .map_err(TranscodeError::Filter)?;
     graph
         .add(&sink, "out", "")
-        .map_err(|e| TranscodeError::filter(e))?;
+        .map_err(TranscodeError::Filter)?;
     graph
         .output("in", 0)
         .and_then(|p| p.input("out", 0))
         .and_then(|p| p.parse(chain))
-        .map_err(|e| TranscodeError::filter(e))?;
-    graph.validate().map_err(|e| TranscodeError::filter(e))?;
+        .map_err(TranscodeError::Filter)?;
+    graph.validate().map_err(TranscodeError::Filter)?;
     Ok(graph)
 }
 

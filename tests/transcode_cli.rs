@@ -336,6 +336,51 @@ fn check_ladder(fx: &FixtureExpectation, source: &Path, out: &Path) -> Vec<Strin
             res.width, res.height
         ));
     }
+    // The storyboard: a WebVTT whose cues cover the source, every cue on a
+    // sheet that exists and is a JPEG large enough to hold its tile.
+    let vtt = std::fs::read_to_string(out.join("storyboard/storyboard.vtt")).unwrap_or_default();
+    let cues: Vec<&str> = vtt.lines().filter(|l| l.contains("#xywh=")).collect();
+    let expected_cues = (source_video / 2.0).ceil() as usize;
+    if !vtt.starts_with("WEBVTT") || cues.len().abs_diff(expected_cues) > 1 {
+        fail(format!(
+            "storyboard has {} cues, expected about {expected_cues}",
+            cues.len()
+        ));
+    }
+    for cue in &cues {
+        let (sheet, xywh) = cue.split_once("#xywh=").unwrap_or_default();
+        let dims: Vec<u64> = xywh.split(',').filter_map(|v| v.parse().ok()).collect();
+        let sheet_path = out.join("storyboard").join(sheet);
+        let info = tool(
+            "ffprobe",
+            &[
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "csv=p=0",
+                &sheet_path.to_string_lossy(),
+            ],
+        );
+        let parts: Vec<&str> = info.trim().split(',').collect();
+        let fits = dims.len() == 4
+            && parts.first() == Some(&"mjpeg")
+            && parts
+                .get(1)
+                .and_then(|w| w.parse::<u64>().ok())
+                .is_some_and(|w| w >= dims[0] + dims[2])
+            && parts
+                .get(2)
+                .and_then(|h| h.parse::<u64>().ok())
+                .is_some_and(|h| h >= dims[1] + dims[3]);
+        if !fits {
+            fail(format!(
+                "storyboard cue {cue} does not fit its sheet ({info})"
+            ));
+            break;
+        }
+    }
     // The master playlist was published last.
     let master_time = std::fs::metadata(out.join("master.m3u8"))
         .and_then(|m| m.modified())

@@ -42,6 +42,9 @@ pub struct Args {
     /// Skip the poster image.
     #[arg(long)]
     pub no_poster: bool,
+    /// Skip the storyboard (thumbnail sprite sheets and WebVTT).
+    #[arg(long)]
+    pub no_storyboard: bool,
     /// Language of messages: zh (default) or en; without it, LC_ALL /
     /// LC_MESSAGES / LANG starting with "en" choose English.
     #[arg(long, value_parser = ["zh", "en"])]
@@ -159,6 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let out = serde_json::json!({
             "master": args.out.join("master.m3u8"),
             "poster": outcome.poster,
+            "storyboard": outcome.storyboard,
             "renditions": renditions,
             "video_frames": outcome.video_frames,
             "corrupt_packets": outcome.corrupt_packets,
@@ -234,6 +238,7 @@ fn job_for(
         plan,
         prefix: String::new(),
         poster: !args.no_poster,
+        storyboard: !args.no_storyboard,
     })
 }
 

@@ -11,6 +11,7 @@
 pub mod ladder;
 mod pipeline;
 pub mod source;
+pub mod storyboard;
 pub mod timing;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ pub struct TranscodeJob {
     pub prefix: String,
     /// Whether to write `poster.jpg`.
     pub poster: bool,
+    /// Whether to write the storyboard (`storyboard/sheet-NNN.jpg` and
+    /// `storyboard/storyboard.vtt`) for scrubbing previews.
+    pub storyboard: bool,
 }
 
 /// How far a running job is.
@@ -92,6 +96,8 @@ pub struct TranscodeOutcome {
     pub ladder: LadderSummary,
     /// Key of the poster image, when written.
     pub poster: Option<String>,
+    /// Key of the storyboard WebVTT, when written.
+    pub storyboard: Option<String>,
     /// Pictures decoded.
     pub video_frames: u64,
     /// Source packets the decoder refused (damage it skipped over).

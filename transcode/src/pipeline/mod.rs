@@ -7,6 +7,7 @@ mod decode;
 mod ffi;
 mod poster;
 mod rung;
+mod storyboard;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -19,6 +20,7 @@ use yanxiu_packager::media::TrackInput;
 use yanxiu_packager::storage::{PutOptions, Storage};
 use yanxiu_packager::vod::{RenditionId, RenditionKind, RenditionSpec, VodOptions, VodPackager};
 
+use crate::storyboard::StoryboardLayout;
 use crate::timing::{VIDEO_TIMESCALE, presentation_delay};
 use crate::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome};
 
@@ -34,8 +36,9 @@ const SAMPLES_IN_FLIGHT: usize = 256;
 pub enum Output {
     /// Input for one rendition.
     Track(RenditionId, TrackInput),
-    /// The poster JPEG.
-    Poster(Bytes),
+    /// A file of the ladder (poster, storyboard), named relative to the
+    /// prefix.
+    File(String, Bytes),
 }
 
 /// Runs a job to completion. See [`crate::transcode`].
@@ -67,6 +70,13 @@ pub async fn run(
         let mut spec = rung::RungSpec::new(plan, r, id);
         if i == 0 && job.poster {
             spec.poster = Some(poster::PosterGrabber::new(poster_pts));
+        }
+        if i + 1 == plan.rungs.len() && job.storyboard {
+            let aspect = f64::from(r.width) / f64::from(r.height.max(1));
+            spec.storyboard = Some((
+                StoryboardLayout::for_source(job.duration_seconds, aspect),
+                job.duration_seconds,
+            ));
         }
         let (tx, rx) = sync_channel(FRAMES_IN_FLIGHT);
         rung_inputs.push(tx);
@@ -112,19 +122,19 @@ pub async fn run(
 
     // The packager loop: the only writer to storage.
     let mut packaging: Result<(), TranscodeError> = Ok(());
-    let mut poster_written = false;
+    let mut files = Vec::new();
     while let Some(message) = out_rx.recv().await {
         let step = match message {
             Output::Track(id, input) => packager
                 .handle(id, input)
                 .await
                 .map_err(TranscodeError::from),
-            Output::Poster(jpeg) => {
-                let key = format!("{}poster.jpg", job.prefix);
+            Output::File(name, body) => {
+                let key = format!("{}{name}", job.prefix);
                 let opts = PutOptions::for_key(&key);
-                poster_written = true;
+                files.push(name);
                 storage
-                    .put(&key, jpeg, &opts)
+                    .put(&key, body, &opts)
                     .await
                     .map_err(TranscodeError::from)
             }
@@ -169,7 +179,14 @@ pub async fn run(
     let ladder = packager.finish().await?;
     Ok(TranscodeOutcome {
         ladder,
-        poster: poster_written.then(|| format!("{}poster.jpg", job.prefix)),
+        poster: files
+            .iter()
+            .any(|f| f == poster::FILE)
+            .then(|| format!("{}{}", job.prefix, poster::FILE)),
+        storyboard: files
+            .iter()
+            .any(|f| f == storyboard::VTT)
+            .then(|| format!("{}{}", job.prefix, storyboard::VTT)),
         video_frames: decoded.video_frames,
         corrupt_packets: decoded.corrupt_packets,
         elapsed: started.elapsed(),

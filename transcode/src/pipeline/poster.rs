@@ -6,6 +6,9 @@ use ffmpeg_next::{Rational, codec, encoder, format, frame, software};
 use super::ffi;
 use crate::TranscodeError;
 
+/// The poster's file name, relative to the ladder's prefix.
+pub const FILE: &str = "poster.jpg";
+
 /// Watches a rung's pictures and encodes the first one at or after the
 /// target time as a JPEG (or the last one, for a source shorter than that).
 pub struct PosterGrabber {

@@ -13,10 +13,12 @@ use yanxiu_packager::media::{TrackConfig, TrackInput, TrackKind, VideoCodecConfi
 use yanxiu_packager::vod::RenditionId;
 
 use super::decode::RungFrame;
-use super::poster::PosterGrabber;
+use super::poster::{self, PosterGrabber};
+use super::storyboard::{self, StoryboardBuilder};
 use super::{Output, ffi};
 use crate::TranscodeError;
 use crate::ladder::{LadderPlan, PlannedRung};
+use crate::storyboard::StoryboardLayout;
 use crate::timing::{SampleShaper, VIDEO_TIMESCALE, presentation_delay};
 
 /// Everything one rung thread needs.
@@ -36,6 +38,9 @@ pub struct RungSpec {
     pub poster: Option<PosterGrabber>,
     /// The ladder's presentation delay in seconds.
     pub delay_seconds: f64,
+    /// Builds the storyboard (layout, source duration) from this rung's
+    /// pictures, if set.
+    pub storyboard: Option<(StoryboardLayout, f64)>,
 }
 
 impl RungSpec {
@@ -49,6 +54,7 @@ impl RungSpec {
             gop_frames: plan.gop_frames(),
             poster: None,
             delay_seconds: presentation_delay(plan.frame_rate),
+            storyboard: None,
         }
     }
 }
@@ -108,6 +114,9 @@ pub fn run(
     let mut scaler: Option<software::scaling::Context> = None;
     let mut packet = codec::packet::Packet::empty();
     let mut encoded = 0u64;
+    let mut board = spec
+        .storyboard
+        .map(|(layout, duration)| StoryboardBuilder::new(layout, duration));
 
     for RungFrame { picture, keyframe } in frames {
         let mut scaled = scale(&mut scaler, &picture, &spec)?;
@@ -120,7 +129,12 @@ pub fn run(
         if let Some(grabber) = spec.poster.as_mut()
             && let Some(jpeg) = grabber.offer(&scaled)?
         {
-            send(&out, Output::Poster(jpeg))?;
+            send(&out, Output::File(poster::FILE.to_owned(), jpeg))?;
+        }
+        if let Some(board) = board.as_mut()
+            && let Some((name, sheet)) = board.offer(&scaled)?
+        {
+            send(&out, Output::File(name, sheet))?;
         }
         enc.send_frame(&scaled)
             .map_err(|e| TranscodeError::encoder(&spec.rung.name, e))?;
@@ -135,7 +149,14 @@ pub fn run(
     if let Some(grabber) = spec.poster.as_mut()
         && let Some(jpeg) = grabber.finish()?
     {
-        send(&out, Output::Poster(jpeg))?;
+        send(&out, Output::File(poster::FILE.to_owned(), jpeg))?;
+    }
+    if let Some(board) = board.as_mut() {
+        let (last, vtt) = board.finish()?;
+        if let Some((name, sheet)) = last {
+            send(&out, Output::File(name, sheet))?;
+        }
+        send(&out, Output::File(storyboard::VTT.to_owned(), vtt))?;
     }
     send(&out, Output::Track(id, TrackInput::End))?;
     Ok(encoded)

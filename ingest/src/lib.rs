@@ -12,6 +12,8 @@
 //! - [`geometry`], [`classify`] and [`units`] are the pure helpers behind
 //!   the report (display size, rotation, container family, frame-rate
 //!   variability, human-readable quantities).
+//! - [`tus`] is the tus 1.0.0 resumable upload server (axum router, file
+//!   store, caller-supplied hooks for authorization and completion).
 
 pub mod classify;
 pub mod geometry;
@@ -21,6 +23,7 @@ pub mod policy;
 pub mod probe;
 pub mod render;
 pub mod report;
+pub mod tus;
 pub mod units;
 pub mod validate;
 

@@ -1,0 +1,423 @@
+//! The upload service: the thin async driver around the protocol core and the file store.
+//! It receives request bodies into the store in constant memory, keeps one writer per upload,
+//! calls the caller's hooks and purges expired uploads.
+//!
+//! Concurrency: one request at a time writes to an upload. A second `PATCH` (or a `DELETE`)
+//! waits up to [`LOCK_WAIT`] for the first to finish (a client resuming after a dropped
+//! connection usually arrives while the server still drains the old one) and then gets
+//! 409 `tus.upload_busy`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::OwnedMutexGuard;
+
+use super::checksum::ChunkHasher;
+use super::error::TusError;
+use super::hooks::{CompletedUpload, UploadHooks};
+use super::protocol::{
+    CreationRequest, PatchRequest, UploadChecksum, decide_head, decide_patch, expires_after,
+};
+use super::store::{FileStore, UploadInfo, to_ms};
+
+/// How long a request waits for another request on the same upload to finish.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// A request body that sends nothing for this long is treated as broken off.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// While a long `PATCH` streams, the offset is made durable every this many bytes, so a
+/// server crash loses at most this much.
+pub const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Configuration of the upload server.
+#[derive(Debug, Clone)]
+pub struct TusConfig {
+    /// Directory holding the uploads.
+    pub dir: PathBuf,
+    /// The URL path the routes live at, e.g. `/api/v1/uploads` (no trailing slash).
+    pub base_path: String,
+    /// The largest accepted `Upload-Length` (`Tus-Max-Size`).
+    pub max_size: u64,
+    /// How long an unfinished upload lives after its last activity.
+    pub expiration: Duration,
+}
+
+/// An upload as a response describes it.
+#[derive(Debug, Clone)]
+pub struct UploadView {
+    /// The stored description.
+    pub info: UploadInfo,
+    /// Extra response headers from the completed hook.
+    pub extra_headers: Vec<(String, String)>,
+}
+
+/// The tus upload service behind [`router`](super::router()).
+pub struct TusService {
+    config: TusConfig,
+    hooks: Arc<dyn UploadHooks>,
+    store: FileStore,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for TusService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TusService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TusService {
+    /// A service storing uploads in `config.dir` (created if missing). Uploads already there
+    /// (from before a restart) continue where they stopped.
+    pub fn new(config: TusConfig, hooks: Arc<dyn UploadHooks>) -> Result<TusService, TusError> {
+        let store = FileStore::open(&config.dir)?;
+        Ok(TusService {
+            config,
+            hooks,
+            store,
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TusConfig {
+        &self.config
+    }
+
+    /// The caller's hooks.
+    pub fn hooks(&self) -> &Arc<dyn UploadHooks> {
+        &self.hooks
+    }
+
+    /// Deletes every unfinished upload whose expiry time is at or before `now` (uploads being
+    /// written to are skipped). Returns how many were deleted.
+    pub async fn purge_expired(&self, now: SystemTime) -> Result<u64, TusError> {
+        let mut purged = 0;
+        for id in self.store.ids().await? {
+            let Some(info) = self.store.load(&id).await? else {
+                continue;
+            };
+            if !info.state().is_expired(now) {
+                continue;
+            }
+            let lock = self.lock_of(&id);
+            let Ok(_guard) = lock.try_lock_owned() else {
+                continue;
+            };
+            self.store.remove(&id).await?;
+            self.forget_lock(&id);
+            purged += 1;
+        }
+        Ok(purged)
+    }
+
+    fn lock_of(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Drop locks nobody holds any more, so the map stays as small as the active uploads.
+        if locks.len() > 1024 {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks.entry(id.to_owned()).or_default().clone()
+    }
+
+    fn forget_lock(&self, id: &str) {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.remove(id);
+    }
+
+    async fn lock(&self, id: &str) -> Result<OwnedMutexGuard<()>, TusError> {
+        tokio::time::timeout(LOCK_WAIT, self.lock_of(id).lock_owned())
+            .await
+            .map_err(|_| TusError::Busy)
+    }
+
+    /// The upload `id` if it exists and belongs to `owner` (404 otherwise).
+    async fn owned(&self, owner: &str, id: &str) -> Result<UploadInfo, TusError> {
+        match self.store.load(id).await? {
+            Some(info) if info.owner == owner => Ok(info),
+            _ => Err(TusError::NotFound),
+        }
+    }
+
+    /// Creates an upload for `owner`; with creation-with-upload, also stores `body`. A body
+    /// error does not undo the creation: it is returned beside the view, and the client
+    /// resumes from the stored offset.
+    pub(crate) async fn create(
+        &self,
+        owner: String,
+        request: CreationRequest,
+        body: Body,
+    ) -> Result<(UploadView, Option<TusError>), TusError> {
+        let now = SystemTime::now();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let info = UploadInfo {
+            id: id.clone(),
+            owner,
+            length: request.length,
+            offset: 0,
+            metadata: request.metadata,
+            created_ms: to_ms(now),
+            expires_ms: to_ms(expires_after(now, self.config.expiration)),
+            completed: false,
+            completion_headers: None,
+        };
+        let _guard = self.lock(&id).await?;
+        self.store.create(&info).await?;
+        tracing::info!(upload = %id, length = info.length, "tus upload created");
+        let mut info = info;
+        let body_error = if request.with_data {
+            self.receive(&mut info, body, request.checksum).await.err()
+        } else {
+            None
+        };
+        let (view, hook_error) = self.finish(info).await?;
+        Ok((view, body_error.or(hook_error)))
+    }
+
+    /// The state of an upload for `HEAD`; retries a failed completed hook.
+    pub(crate) async fn head(&self, owner: &str, id: &str) -> Result<UploadView, TusError> {
+        let info = self.owned(owner, id).await?;
+        decide_head(&info.state(), SystemTime::now())?;
+        if let (true, Some(headers)) = (info.completed, &info.completion_headers) {
+            let extra_headers = headers.clone();
+            return Ok(UploadView {
+                info,
+                extra_headers,
+            });
+        }
+        if !info.state().is_complete() {
+            return Ok(UploadView {
+                info,
+                extra_headers: Vec::new(),
+            });
+        }
+        let _guard = self.lock(id).await?;
+        let info = self.owned(owner, id).await?;
+        match self.finish(info).await? {
+            (view, None) => Ok(view),
+            (_, Some(err)) => Err(err),
+        }
+    }
+
+    /// Appends a `PATCH` body to an upload.
+    pub(crate) async fn patch(
+        &self,
+        owner: &str,
+        id: &str,
+        request: PatchRequest,
+        body: Body,
+    ) -> Result<UploadView, TusError> {
+        self.owned(owner, id).await?;
+        let _guard = self.lock(id).await?;
+        let mut info = self.owned(owner, id).await?;
+        decide_patch(&info.state(), &request, SystemTime::now())?;
+        let received = self.receive(&mut info, body, request.checksum).await;
+        let (view, hook_error) = self.finish(info).await?;
+        received?;
+        match hook_error {
+            Some(err) => Err(err),
+            None => Ok(view),
+        }
+    }
+
+    /// Deletes an upload (termination).
+    pub(crate) async fn terminate(&self, owner: &str, id: &str) -> Result<(), TusError> {
+        self.owned(owner, id).await?;
+        let _guard = self.lock(id).await?;
+        self.owned(owner, id).await?;
+        self.store.remove(id).await?;
+        self.forget_lock(id);
+        tracing::info!(upload = %id, "tus upload terminated");
+        Ok(())
+    }
+
+    /// Marks a fully received upload complete and runs the completed hook until it succeeds
+    /// once. Returns the view and the hook's rejection, if any.
+    async fn finish(
+        &self,
+        mut info: UploadInfo,
+    ) -> Result<(UploadView, Option<TusError>), TusError> {
+        if !info.state().is_complete() {
+            return Ok((
+                UploadView {
+                    info,
+                    extra_headers: Vec::new(),
+                },
+                None,
+            ));
+        }
+        if !info.completed {
+            info.completed = true;
+            self.store.save(&info).await?;
+            tracing::info!(upload = %info.id, size = info.length, "tus upload complete");
+        }
+        if let Some(headers) = &info.completion_headers {
+            let extra_headers = headers.clone();
+            return Ok((
+                UploadView {
+                    info,
+                    extra_headers,
+                },
+                None,
+            ));
+        }
+        let completed = CompletedUpload {
+            id: info.id.clone(),
+            owner: info.owner.clone(),
+            path: self.store.bin_path(&info.id),
+            size: info.length,
+            metadata: info.metadata.clone(),
+        };
+        match self.hooks.completed(completed).await {
+            Ok(headers) => {
+                info.completion_headers = Some(headers.clone());
+                self.store.save(&info).await?;
+                Ok((
+                    UploadView {
+                        info,
+                        extra_headers: headers,
+                    },
+                    None,
+                ))
+            }
+            Err(rejection) => {
+                tracing::warn!(upload = %info.id, code = %rejection.code, "tus completed hook failed");
+                Ok((
+                    UploadView {
+                        info,
+                        extra_headers: Vec::new(),
+                    },
+                    Some(TusError::Rejected(rejection)),
+                ))
+            }
+        }
+    }
+
+    /// Stores a request body at the upload's offset, keeping whatever durably arrived even
+    /// when the body breaks off. Refreshes the expiry time when bytes were stored.
+    async fn receive(
+        &self,
+        info: &mut UploadInfo,
+        body: Body,
+        checksum: Option<UploadChecksum>,
+    ) -> Result<(), TusError> {
+        let before = info.offset;
+        let result = match checksum {
+            None => self.receive_direct(info, body).await,
+            Some(checksum) => self.receive_checksummed(info, body, checksum).await,
+        };
+        if info.offset > before {
+            info.expires_ms = to_ms(expires_after(SystemTime::now(), self.config.expiration));
+            self.store.save(info).await?;
+        }
+        result
+    }
+
+    async fn receive_direct(&self, info: &mut UploadInfo, body: Body) -> Result<(), TusError> {
+        let mut file = self.store.open_for_append(&info.id, info.offset).await?;
+        let mut stream = body.into_data_stream();
+        let mut pending: u64 = 0;
+        let outcome = loop {
+            let chunk = match tokio::time::timeout(BODY_IDLE_TIMEOUT, stream.next()).await {
+                Ok(None) => break Ok(()),
+                Ok(Some(Ok(chunk))) => chunk,
+                Ok(Some(Err(_))) | Err(_) => break Err(TusError::BodyInterrupted),
+            };
+            let room = info.length - info.offset - pending;
+            let fits = chunk.len() as u64 <= room;
+            let take = if fits { chunk.len() } else { room as usize };
+            if let Err(e) = file.write_all(&chunk[..take]).await {
+                break Err(e.into());
+            }
+            pending += take as u64;
+            if !fits {
+                break Err(TusError::ExceedsLength);
+            }
+            if pending >= CHECKPOINT_BYTES {
+                file.flush().await?;
+                file.sync_data().await?;
+                info.offset += pending;
+                pending = 0;
+                self.store.save(info).await?;
+            }
+        };
+        file.flush().await?;
+        file.sync_data().await?;
+        info.offset += pending;
+        outcome
+    }
+
+    async fn receive_checksummed(
+        &self,
+        info: &mut UploadInfo,
+        body: Body,
+        checksum: UploadChecksum,
+    ) -> Result<(), TusError> {
+        let chunk_path = self.store.chunk_path(&info.id);
+        let result = self
+            .receive_verified_chunk(info, body, &checksum, &chunk_path)
+            .await;
+        let appended = match result {
+            Ok(()) => self.append_chunk(info, &chunk_path).await,
+            Err(e) => Err(e),
+        };
+        match tokio::fs::remove_file(&chunk_path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "could not remove a checksum chunk"),
+        }
+        appended
+    }
+
+    async fn receive_verified_chunk(
+        &self,
+        info: &UploadInfo,
+        body: Body,
+        checksum: &UploadChecksum,
+        chunk_path: &std::path::Path,
+    ) -> Result<(), TusError> {
+        let mut file = tokio::fs::File::create(chunk_path).await?;
+        let mut hasher = ChunkHasher::new(checksum.algorithm);
+        let mut stream = body.into_data_stream();
+        let room = info.length - info.offset;
+        let mut received: u64 = 0;
+        loop {
+            let chunk = match tokio::time::timeout(BODY_IDLE_TIMEOUT, stream.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(chunk))) => chunk,
+                Ok(Some(Err(_))) | Err(_) => return Err(TusError::IncompleteChecksummedBody),
+            };
+            received += chunk.len() as u64;
+            if received > room {
+                return Err(TusError::ExceedsLength);
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        if hasher.finish() != checksum.digest {
+            return Err(TusError::ChecksumMismatch);
+        }
+        file.sync_data().await?;
+        Ok(())
+    }
+
+    async fn append_chunk(
+        &self,
+        info: &mut UploadInfo,
+        chunk_path: &std::path::Path,
+    ) -> Result<(), TusError> {
+        let mut file = self.store.open_for_append(&info.id, info.offset).await?;
+        let mut chunk = tokio::fs::File::open(chunk_path).await?;
+        let copied = tokio::io::copy(&mut chunk, &mut file).await?;
+        file.flush().await?;
+        file.sync_data().await?;
+        info.offset += copied;
+        Ok(())
+    }
+}

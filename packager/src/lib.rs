@@ -6,7 +6,7 @@
 //! - [`cmaf`]: sans-IO init/media segment writing.
 //! - [`segmenter`]: sans-IO cutting of a track into segments.
 //! - [`hls`]: pure playlist state and rendering (m3u8-rs).
-//! - [`storage`]: the S3-shaped storage trait and its local/memory backends.
+//! - [`storage`]: the S3-shaped storage trait and its local, S3 and memory backends.
 //! - [`vod`]: the async driver that writes a VOD ladder through a storage.
 
 pub mod aac;
@@ -21,7 +21,9 @@ pub mod storage;
 pub mod vod;
 
 pub use media::{AudioCodecConfig, Sample, TrackConfig, TrackInput, TrackKind, VideoCodecConfig};
-pub use storage::{LocalDirStorage, MemoryStorage, PutOptions, Storage, StorageError};
+pub use storage::{
+    LocalDirStorage, MemoryStorage, PutOptions, S3Config, S3Storage, Storage, StorageError,
+};
 pub use vod::{
     LadderSummary, PackagerError, RenditionId, RenditionKind, RenditionSpec, RenditionSummary,
     VodOptions, VodPackager,

@@ -1,9 +1,14 @@
 //! One behaviour suite for every storage backend: each behaviour is a generic
-//! async fn over `&dyn Storage`, run against `MemoryStorage` and
-//! `LocalDirStorage`. Backend-specific guarantees follow at the end.
+//! async fn over `&dyn Storage`, run against `MemoryStorage`,
+//! `LocalDirStorage` and `S3Storage` (on a moto server the tests start, each
+//! test in its own bucket under a key prefix). Backend-specific guarantees
+//! follow at the end (S3 specifics are in `s3_storage.rs`).
 
 // Test code: a panic is how a failed expectation is reported.
 #![allow(clippy::unwrap_used)]
+
+#[path = "support/moto.rs"]
+mod moto;
 
 use std::sync::Arc;
 
@@ -204,6 +209,15 @@ macro_rules! for_every_backend {
                 async fn $behaviour() {
                     let dir = tempfile::tempdir().unwrap();
                     let storage = super::LocalDirStorage::new(dir.path().join("root"));
+                    super::$behaviour(&storage).await;
+                }
+            )*
+        }
+        mod s3 {
+            $(
+                #[tokio::test]
+                async fn $behaviour() {
+                    let storage = super::moto::storage(stringify!($behaviour), "yanxiu/").await;
                     super::$behaviour(&storage).await;
                 }
             )*

@@ -1,8 +1,9 @@
 //! End to end with real media and no transcoder: the ffmpeg CLI encodes
 //! H.264 Annex B and ADTS AAC elementary streams, the test cuts them into
-//! samples, `VodPackager` writes a ladder into a `LocalDirStorage`, and
-//! ffmpeg/ffprobe must decode the result frame-exactly. Fails (never skips)
-//! when ffmpeg or ffprobe is missing. Set `YANXIU_KEEP_E2E_OUTPUT=1` to keep
+//! samples, `VodPackager` writes a ladder into a `LocalDirStorage` (and,
+//! in a second test, into an `S3Storage` on a moto server, read back into a
+//! directory), and ffmpeg/ffprobe must decode the result frame-exactly.
+//! Fails (never skips) when ffmpeg, ffprobe or moto is missing. Set `YANXIU_KEEP_E2E_OUTPUT=1` to keep
 //! the written ladder for inspection.
 
 // Test code: a panic is how a failed expectation is reported.
@@ -10,6 +11,8 @@
 
 #[path = "../src/cmaf/test_box_reader.rs"]
 mod box_reader;
+#[path = "support/moto.rs"]
+mod moto;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -22,22 +25,31 @@ use yanxiu_packager::media::{
     AudioCodecConfig, Sample, TrackConfig, TrackInput, TrackKind, VideoCodecConfig,
 };
 use yanxiu_packager::storage::{LocalDirStorage, ObjectInfo, PutOptions, Storage, StorageError};
-use yanxiu_packager::{RenditionKind, RenditionSpec, VodOptions, VodPackager};
+use yanxiu_packager::{LadderSummary, RenditionKind, RenditionSpec, VodOptions, VodPackager};
 
 use support::elementary::{audio_track, video_track};
 
 const FRAMES: usize = 180; // 6 s at 30 fps
 const TICKS_PER_FRAME: u32 = 3000; // 90 kHz
 
-/// A `LocalDirStorage` that also records the order of successful puts.
+/// A storage that also records the order of successful puts.
 #[derive(Debug)]
-struct RecordingStorage {
-    inner: LocalDirStorage,
+struct RecordingStorage<S> {
+    inner: S,
     puts: Mutex<Vec<String>>,
 }
 
+impl<S> RecordingStorage<S> {
+    fn new(inner: S) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            puts: Mutex::new(Vec::new()),
+        })
+    }
+}
+
 #[async_trait::async_trait]
-impl Storage for RecordingStorage {
+impl<S: Storage> Storage for RecordingStorage<S> {
     async fn put(&self, key: &str, body: Bytes, opts: &PutOptions) -> Result<(), StorageError> {
         self.inner.put(key, body, opts).await?;
         self.puts.lock().unwrap().push(key.to_string());
@@ -199,28 +211,44 @@ async fn feed(
     vod.handle(id, TrackInput::End).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_h264_and_aac_ladder_decodes_frame_exactly() {
-    let work = tempfile::tempdir().unwrap();
-    let sources = [("240p", "320x240", 320, 240), ("120p", "160x120", 160, 120)];
-    let video_files: Vec<_> = sources
+const SOURCES: [(&str, &str, u32, u32); 2] =
+    [("240p", "320x240", 320, 240), ("120p", "160x120", 160, 120)];
+const LADDER_PREFIX: &str = "resources/9/";
+
+/// The encoded elementary streams of one test.
+struct EncodedSources {
+    video_files: Vec<PathBuf>,
+    audio_file: PathBuf,
+    input_audio_frames: usize,
+}
+
+fn encode_sources(dir: &Path) -> EncodedSources {
+    let video_files: Vec<_> = SOURCES
         .iter()
-        .map(|(name, size, _, _)| encode_video(work.path(), name, size))
+        .map(|(name, size, _, _)| encode_video(dir, name, size))
         .collect();
-    let audio_file = encode_audio(work.path());
+    let audio_file = encode_audio(dir);
     assert_eq!(count_frames(&video_files[0], "v:0"), FRAMES);
     let input_audio_frames = count_frames(&audio_file, "a:0");
+    EncodedSources {
+        video_files,
+        audio_file,
+        input_audio_frames,
+    }
+}
 
-    let storage = Arc::new(RecordingStorage {
-        inner: LocalDirStorage::new(work.path().join("out")),
-        puts: Mutex::new(Vec::new()),
-    });
-    let mut vod = VodPackager::start(storage.clone(), "resources/9/", VodOptions::default())
+/// Packages the sources into `storage` under [`LADDER_PREFIX`] and checks
+/// that `master.m3u8` was the last object written, once.
+async fn package<S: Storage>(
+    sources: &EncodedSources,
+    storage: Arc<RecordingStorage<S>>,
+) -> LadderSummary {
+    let mut vod = VodPackager::start(storage.clone(), LADDER_PREFIX, VodOptions::default())
         .await
         .unwrap();
 
     let mut has_b_frames = false;
-    for ((name, _, width, height), file) in sources.iter().zip(&video_files) {
+    for ((name, _, width, height), file) in SOURCES.iter().zip(&sources.video_files) {
         let track = video_track(&std::fs::read(file).unwrap(), TICKS_PER_FRAME);
         assert_eq!(track.samples.len(), FRAMES);
         has_b_frames |= track.samples.windows(2).any(|w| w[1].pts < w[0].pts);
@@ -243,8 +271,8 @@ async fn a_real_h264_and_aac_ladder_decodes_frame_exactly() {
         "x264 defaults should produce reordered frames"
     );
 
-    let audio = audio_track(&std::fs::read(&audio_file).unwrap());
-    assert_eq!(audio.frames.len(), input_audio_frames);
+    let audio = audio_track(&std::fs::read(&sources.audio_file).unwrap());
+    assert_eq!(audio.frames.len(), sources.input_audio_frames);
     assert_eq!((audio.sample_rate, audio.channels), (48_000, 2));
     let audio_id = vod.add_rendition(RenditionSpec {
         name: "audio".into(),
@@ -275,19 +303,93 @@ async fn a_real_h264_and_aac_ladder_decodes_frame_exactly() {
     };
     feed(&mut vod, audio_id, audio_config, audio_samples).await;
     let summary = vod.finish().await.unwrap();
-    if std::env::var_os("YANXIU_KEEP_E2E_OUTPUT").is_some() {
-        eprintln!("ladder kept in {:?}", work.path().join("out"));
-    }
 
     // master.m3u8 is the last object written.
     let puts = storage.puts.lock().unwrap().clone();
-    assert_eq!(puts.last().unwrap(), "resources/9/master.m3u8");
+    assert_eq!(puts.last().unwrap(), &format!("{LADDER_PREFIX}master.m3u8"));
     assert_eq!(
         puts.iter().filter(|k| k.ends_with("master.m3u8")).count(),
         1
     );
+    summary
+}
 
-    let out = work.path().join("out/resources/9");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_h264_and_aac_ladder_decodes_frame_exactly() {
+    let work = tempfile::tempdir().unwrap();
+    let sources = encode_sources(work.path());
+    let storage = RecordingStorage::new(LocalDirStorage::new(work.path().join("out")));
+    let summary = package(&sources, storage).await;
+    if std::env::var_os("YANXIU_KEEP_E2E_OUTPUT").is_some() {
+        eprintln!("ladder kept in {:?}", work.path().join("out"));
+    }
+    verify_ladder(
+        &work.path().join("out/resources/9"),
+        &summary,
+        sources.input_audio_frames,
+    );
+    if std::env::var_os("YANXIU_KEEP_E2E_OUTPUT").is_some() {
+        let _kept = work.keep();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ladder_written_to_s3_reads_back_and_decodes_frame_exactly() {
+    let work = tempfile::tempdir().unwrap();
+    let sources = encode_sources(work.path());
+    let s3 = moto::storage("vod-ladder", "media/").await;
+    let storage = RecordingStorage::new(s3.clone());
+    let summary = package(&sources, storage).await;
+
+    // Read the whole ladder back from the bucket into a directory.
+    let out = work.path().join("from-s3");
+    let objects = s3.list(LADDER_PREFIX).await.unwrap();
+    let mut names: Vec<_> = objects
+        .iter()
+        .map(|o| o.key[LADDER_PREFIX.len()..].to_string())
+        .collect();
+    names.sort();
+    assert!(names.contains(&"master.m3u8".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"240p/seg-00002.m4s".to_string()),
+        "{names:?}"
+    );
+    for object in &objects {
+        let body = s3.get(&object.key).await.unwrap();
+        assert_eq!(body.len() as u64, object.size);
+        let path = out.join(&object.key[LADDER_PREFIX.len()..]);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &body).unwrap();
+        let head = s3
+            .client()
+            .head_object()
+            .bucket(s3.bucket())
+            .key(s3.object_key(&object.key))
+            .send()
+            .await
+            .unwrap();
+        let (content_type, cache_control) = if object.key.ends_with(".m3u8") {
+            ("application/vnd.apple.mpegurl", "no-cache")
+        } else if object.key.ends_with(".m4s") {
+            ("video/iso.segment", "public, max-age=86400")
+        } else {
+            ("video/mp4", "public, max-age=86400")
+        };
+        assert_eq!(head.content_type(), Some(content_type), "{}", object.key);
+        assert_eq!(head.cache_control(), Some(cache_control), "{}", object.key);
+    }
+    let stored: u64 = objects
+        .iter()
+        .filter(|o| o.key.starts_with(&format!("{LADDER_PREFIX}240p/")))
+        .map(|o| o.size)
+        .sum();
+    assert_eq!(stored, summary.renditions[0].bytes);
+    verify_ladder(&out, &summary, sources.input_audio_frames);
+}
+
+/// Decodes the ladder in `out` (the directory holding `master.m3u8`) and
+/// checks it against the sources and the summary.
+fn verify_ladder(out: &Path, summary: &LadderSummary, input_audio_frames: usize) {
     let master = out.join("master.m3u8");
 
     // The whole ladder decodes without a single error message.
@@ -312,7 +414,7 @@ async fn a_real_h264_and_aac_ladder_decodes_frame_exactly() {
         String::from_utf8_lossy(&decode.stderr)
     );
 
-    for (name, _, width, height) in sources {
+    for (name, _, width, height) in SOURCES {
         let playlist = out.join(name).join("index.m3u8");
         assert_eq!(count_frames(&playlist, "v:0"), FRAMES, "{name} frame count");
         let duration: f64 = first_line(&probe(&playlist, "v:0", "format=duration"))
@@ -372,9 +474,6 @@ async fn a_real_h264_and_aac_ladder_decodes_frame_exactly() {
         parsed.variants[1].codecs.as_deref(),
         Some("avc1.64000d,mp4a.40.2")
     );
-    if std::env::var_os("YANXIU_KEEP_E2E_OUTPUT").is_some() {
-        let _kept = work.keep();
-    }
 }
 
 /// Every media segment's first sample is flagged sync, holds an IDR NAL unit,

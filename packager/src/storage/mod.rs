@@ -1,10 +1,12 @@
 //! Where packaged objects go: the S3-shaped [`Storage`] trait, its key rules,
-//! content types, and two backends — [`LocalDirStorage`] (a directory tree,
-//! atomic writes) and [`MemoryStorage`] (tests; records the order of puts).
+//! content types, and three backends — [`LocalDirStorage`] (a directory tree,
+//! atomic writes), [`S3Storage`] (a bucket through aws-sdk-s3) and
+//! [`MemoryStorage`] (tests; records the order of puts).
 
 mod key;
 mod local;
 mod memory;
+pub mod s3;
 
 use std::ops::Range;
 use std::time::SystemTime;
@@ -14,6 +16,7 @@ use bytes::Bytes;
 pub use key::{InvalidKeyReason, MAX_KEY_BYTES, validate_key, validate_prefix};
 pub use local::LocalDirStorage;
 pub use memory::MemoryStorage;
+pub use s3::{S3Config, S3ConfigError, S3Storage};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]

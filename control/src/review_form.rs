@@ -218,7 +218,7 @@ pub fn render_html(form: &ReviewForm) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{ProcessingStatus, ResourceMetadata};
+    use crate::resources::{MediaState, ResourceMetadata};
     use crate::review_flow::RevisionState;
 
     #[test]
@@ -231,9 +231,7 @@ mod tests {
                 name: "<script>".into(),
                 ..Default::default()
             },
-            media_ref: None,
-            processing_status: ProcessingStatus::None,
-            qc_report: None,
+            media: MediaState::default(),
             created_at: 0,
             updated_at: 0,
         };

@@ -10,7 +10,7 @@ use crate::audit::Outcome;
 use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, ControlPlane, new_id};
 use crate::policy::{Action, Role};
-use crate::resources::{ProcessingStatus, ResourceView};
+use crate::resources::{MediaState, ProcessingStatus, ResourceView};
 use crate::review_flow::{self, ReviewDecision, ReviewLevel, TransitionRefused};
 
 /// One signed review step.
@@ -106,7 +106,7 @@ impl ControlPlane {
         let next = review_flow::review(revision.state, req.level, req.decision, &req.comment)
             .map_err(refused)?;
         if req.level == ReviewLevel::Technical && req.decision == ReviewDecision::Approve {
-            match revision.processing_status {
+            match view.processing.status {
                 ProcessingStatus::Pending | ProcessingStatus::Processing => {
                     return Err(ControlError::conflict(
                         "媒体尚未处理完成，不能通过技术审核",
@@ -117,6 +117,12 @@ impl ControlPlane {
                     return Err(ControlError::conflict(
                         "媒体处理失败，不能通过技术审核",
                         "media processing failed",
+                    ));
+                }
+                ProcessingStatus::Rejected => {
+                    return Err(ControlError::conflict(
+                        "媒体文件不符合平台技术规范，不能通过技术审核",
+                        "the media file breaks the platform's technical rules",
                     ));
                 }
                 ProcessingStatus::None | ProcessingStatus::Ready => {}
@@ -133,7 +139,7 @@ impl ControlPlane {
         };
         let reviewer_name = self.user(&actor.user_id).await?.display_name;
         let qc = (req.level == ReviewLevel::Technical)
-            .then(|| revision.qc_report.as_ref().map(|v| v.to_string()))
+            .then(|| technical_qc_snapshot(&revision.media))
             .flatten();
         let mut tx = self.db.pool().begin().await?;
         let moved = sqlx::query("UPDATE resource_revisions SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
@@ -322,4 +328,20 @@ impl ControlPlane {
 
 fn actor_role_allows(role: Role, action: Action, scope: &crate::policy::Scope) -> bool {
     crate::policy::decide(role, action, scope).allowed
+}
+
+/// What a technical review record keeps of the media checks: the QC report when the pipeline
+/// wrote one, else the probe report, validation and renditions it recorded.
+fn technical_qc_snapshot(media: &MediaState) -> Option<String> {
+    if let Some(qc) = &media.qc_report {
+        return Some(qc.to_string());
+    }
+    if media.probe_report.is_none() && media.validation.is_none() && media.renditions.is_none() {
+        return None;
+    }
+    Some(
+        json!({"probe": media.probe_report, "validation": media.validation,
+            "renditions": media.renditions})
+        .to_string(),
+    )
 }

@@ -22,6 +22,7 @@ use axum::http::Method;
 use axum::routing::{self, MethodRouter};
 
 use crate::plane::ControlPlane;
+use crate::resources::{MediaJanitor, NoopJanitor};
 
 /// A source of the current time (ms since the Unix epoch). Tests use [`ManualClock`].
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -67,15 +68,28 @@ pub struct AppState {
     pub control: Arc<ControlPlane>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Removes the stored objects of deleted resources (default: removes nothing).
+    pub janitor: Arc<dyn MediaJanitor>,
 }
 
 impl AppState {
-    /// State over a control plane with the system clock.
+    /// State over a control plane with the system clock and no storage to clean.
     pub fn new(control: Arc<ControlPlane>) -> AppState {
         AppState {
             control,
             clock: Arc::new(SystemClock),
+            janitor: Arc::new(NoopJanitor),
         }
+    }
+
+    /// The same state with `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> AppState {
+        AppState { clock, ..self }
+    }
+
+    /// The same state with `janitor` removing the stored objects of deleted resources.
+    pub fn with_janitor(self, janitor: Arc<dyn MediaJanitor>) -> AppState {
+        AppState { janitor, ..self }
     }
     /// Now, from the state's clock.
     pub fn now(&self) -> i64 {

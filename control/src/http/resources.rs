@@ -13,7 +13,8 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Authed, MaybeAuthed};
 use crate::http::{AppState, RouteTable};
 use crate::plane::PageRequest;
-use crate::resources::{MediaUpdate, ResourceMetadata};
+use crate::resources::lifecycle::ResourceFilter;
+use crate::resources::{MediaUpdate, ProcessingStatus, ResourceMetadata};
 use crate::review_flow::RevisionState;
 use crate::review_form;
 use crate::reviews::ReviewRequest;
@@ -26,6 +27,7 @@ pub(super) fn routes(table: RouteTable) -> RouteTable {
         .patch("/api/v1/resources/{id}", update_resource)
         .delete("/api/v1/resources/{id}", delete_resource)
         .put("/api/v1/resources/{id}/media", attach_media)
+        .get("/api/v1/resources/{id}/jobs", resource_jobs)
         .post("/api/v1/resources/{id}/reviews", review)
         .get("/api/v1/resources/{id}/reviews", list_reviews)
         .post("/api/v1/resources/{id}/publish", publish)
@@ -62,6 +64,8 @@ struct ResourceListQuery {
     #[serde(default)]
     state: Option<RevisionState>,
     #[serde(default)]
+    processing: Option<ProcessingStatus>,
+    #[serde(default)]
     page: Option<u32>,
     #[serde(default)]
     per_page: Option<u32>,
@@ -81,8 +85,12 @@ async fn list_resources(
     Query(q): Query<ResourceListQuery>,
 ) -> ApiResult<Json<Value>> {
     let page = page_of(q.page, q.per_page);
+    let filter = ResourceFilter {
+        state: q.state,
+        processing: q.processing,
+    };
     Ok(Json(json!(
-        state.control.list_resources(&actor, q.state, page).await?
+        state.control.list_resources(&actor, filter, page).await?
     )))
 }
 
@@ -120,7 +128,7 @@ async fn delete_resource(
 ) -> ApiResult<StatusCode> {
     state
         .control
-        .delete_resource(&actor, &id, state.now())
+        .delete_resource(&actor, &id, state.janitor.as_ref(), state.now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -137,6 +145,20 @@ async fn attach_media(
             .attach_media_for(&actor, &id, update, state.now())
             .await?
     )))
+}
+
+async fn resource_jobs(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    state.control.resource_for(&actor, &id).await?;
+    let jobs = state
+        .control
+        .jobs_for_resource(&id)
+        .await
+        .map_err(crate::error::ControlError::from)?;
+    Ok(Json(json!({ "items": jobs })))
 }
 
 async fn review(

@@ -73,10 +73,7 @@ impl TestEnv {
                 .expect("open control plane"),
         );
         let clock = Arc::new(ManualClock::new(T0));
-        let state = AppState {
-            control: control.clone(),
-            clock: clock.clone(),
-        };
+        let state = AppState::new(control.clone()).with_clock(clock.clone());
         let app = yanxiu_control::router(state);
         TestEnv {
             backend,

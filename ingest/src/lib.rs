@@ -14,8 +14,11 @@
 //!   variability, human-readable quantities).
 //! - [`tus`] is the tus 1.0.0 resumable upload server (axum router, file
 //!   store, caller-supplied hooks for authorization and completion).
+//! - [`fetch`] imports a file by link (http(s) only, size cap, timeouts,
+//!   non-public addresses refused unless allowed).
 
 pub mod classify;
+pub mod fetch;
 pub mod geometry;
 pub mod messages;
 pub mod output;

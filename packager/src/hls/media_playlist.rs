@@ -1,5 +1,6 @@
 //! The state of one rendition's media playlist (its segments and init
-//! section) and its rendering as an HLS v7 VOD playlist.
+//! section) and its rendering as an HLS v7 playlist: VOD when complete,
+//! EVENT while it grows.
 
 use m3u8_rs::{Map, MediaPlaylist, MediaPlaylistType, MediaSegment};
 
@@ -119,6 +120,28 @@ impl MediaPlaylistState {
     /// `EXT-X-INDEPENDENT-SEGMENTS`, `EXT-X-TARGETDURATION`,
     /// `EXT-X-PLAYLIST-TYPE:VOD`, `EXT-X-MAP`, `EXTINF` with 3 decimals, `EXT-X-ENDLIST`.
     pub fn render_vod(&self) -> String {
+        self.render_as(MediaPlaylistType::Vod, self.target_duration(), true)
+    }
+
+    /// Renders the playlist while it is still growing: like
+    /// [`render_vod`](Self::render_vod) but `EXT-X-PLAYLIST-TYPE:EVENT` and
+    /// no `EXT-X-ENDLIST`, so players poll it for new segments.
+    ///
+    /// `EXT-X-TARGETDURATION` should not change while a playlist grows
+    /// (RFC 8216 6.2.1), so it is at least `min_target_duration` (the
+    /// segment target rounded up) and only exceeds it when an
+    /// already-written segment is longer.
+    pub fn render_event(&self, min_target_duration: u64) -> String {
+        let target = self.target_duration().max(min_target_duration);
+        self.render_as(MediaPlaylistType::Event, target, false)
+    }
+
+    fn render_as(
+        &self,
+        playlist_type: MediaPlaylistType,
+        target_duration: u64,
+        end_list: bool,
+    ) -> String {
         let segments = self
             .segments
             .iter()
@@ -135,11 +158,11 @@ impl MediaPlaylistState {
             .collect();
         let playlist = MediaPlaylist {
             version: Some(PLAYLIST_VERSION),
-            target_duration: self.target_duration(),
+            target_duration,
             media_sequence: 0,
             segments,
-            end_list: true,
-            playlist_type: Some(MediaPlaylistType::Vod),
+            end_list,
+            playlist_type: Some(playlist_type),
             independent_segments: true,
             ..MediaPlaylist::default()
         };

@@ -54,6 +54,38 @@ fn extinf_is_written_with_three_decimals() {
 }
 
 #[test]
+fn event_playlist_has_the_same_segments_without_endlist() {
+    let playlist = three_segment_playlist();
+    let text = playlist.render_event(4);
+    let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).unwrap();
+    assert_eq!(parsed.playlist_type, Some(MediaPlaylistType::Event));
+    assert!(!parsed.end_list);
+    assert!(!text.contains("#EXT-X-ENDLIST"), "{text}");
+    assert_eq!(parsed.segments.len(), 3);
+    assert_eq!(
+        parsed.target_duration, 5,
+        "a longer segment raises the target"
+    );
+    assert_eq!(
+        parsed.segments[0].map.as_ref().map(|m| m.uri.as_str()),
+        Some("init.mp4")
+    );
+}
+
+#[test]
+fn event_playlist_target_duration_starts_at_the_segment_target() {
+    let mut playlist = MediaPlaylistState::new("init.mp4");
+    playlist.push(segment("seg-00001.m4s", 180_000, 1000)); // 2 s
+    let parsed = m3u8_rs::parse_media_playlist_res(playlist.render_event(4).as_bytes()).unwrap();
+    assert_eq!(parsed.target_duration, 4);
+    let vod = m3u8_rs::parse_media_playlist_res(playlist.render_vod().as_bytes()).unwrap();
+    assert_eq!(
+        vod.target_duration, 2,
+        "the final playlist has the measured target"
+    );
+}
+
+#[test]
 fn target_duration_is_the_longest_segment_rounded_up() {
     let mut playlist = MediaPlaylistState::new("init.mp4");
     assert_eq!(playlist.target_duration(), 1, "empty playlist");

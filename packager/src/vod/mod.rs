@@ -1,7 +1,11 @@
 //! The async driver that writes a VOD HLS ladder through a [`Storage`]:
 //! per rendition `{name}/init.mp4`, `{name}/seg-NNNNN.m4s`, `{name}/index.m3u8`,
-//! then `master.m3u8` last. All decisions are made by the pure
-//! `RenditionState`; this module only stores what it returns.
+//! then `master.m3u8` last. With [`VodOptions::growing`] the ladder is
+//! playable while it is written: media playlists grow as EVENT playlists,
+//! a provisional master appears once every rendition has its first segment,
+//! and `finish` turns every playlist into VOD and rewrites the master.
+//! Per-rendition decisions are made by the pure `RenditionState`; this
+//! module only stores what it returns.
 
 mod rendition;
 
@@ -131,6 +135,16 @@ pub struct VodOptions {
     pub media_cache_control: Option<String>,
     /// `Cache-Control` for `index.m3u8` and `master.m3u8`.
     pub playlist_cache_control: Option<String>,
+    /// Fast start: after every segment, rewrite the rendition's
+    /// `index.m3u8` as a growing `EXT-X-PLAYLIST-TYPE:EVENT` playlist
+    /// (no `EXT-X-ENDLIST`); write `master.m3u8` as soon as every rendition
+    /// has its init segment, first segment and playlist (bandwidths from
+    /// [`VodPackager::declare_bitrate`], else measured so far); at
+    /// [`VodPackager::finish`] rewrite every playlist as VOD with
+    /// `EXT-X-ENDLIST`, then the master with measured figures. Add every
+    /// rendition before feeding any input. `playlist_cache_control` must
+    /// then let players refetch playlists (the default `no-cache` does).
+    pub growing: bool,
 }
 
 impl Default for VodOptions {
@@ -141,6 +155,7 @@ impl Default for VodOptions {
             segment_target: Duration::from_secs(4),
             media_cache_control: Some("public, max-age=86400".to_string()),
             playlist_cache_control: Some("no-cache".to_string()),
+            growing: false,
         }
     }
 }
@@ -216,6 +231,8 @@ pub struct VodPackager {
     prefix: String,
     options: VodOptions,
     renditions: Vec<RenditionState>,
+    /// A (provisional or final) `master.m3u8` is stored.
+    master_written: bool,
 }
 
 impl VodPackager {
@@ -242,6 +259,7 @@ impl VodPackager {
             prefix,
             options,
             renditions: Vec::new(),
+            master_written: false,
         })
     }
 
@@ -254,14 +272,41 @@ impl VodPackager {
                 .any(|r| r.spec.name == spec.name)
                 .then_some("used by another rendition (与其他清晰度重名)")
         });
-        self.renditions.push(RenditionState::new(spec, problem));
+        self.renditions
+            .push(RenditionState::new(spec, problem, self.options.growing));
         RenditionId(self.renditions.len() - 1)
     }
 
+    /// Announces the bitrate a rendition is encoded at, in bit/s (for video
+    /// the encoder's VBV maxrate, for audio its bitrate). With
+    /// [`VodOptions::growing`] the provisional master playlist advertises it
+    /// as the rendition's peak bandwidth, since little has been measured when
+    /// it is written; the final master always uses measured figures.
+    pub fn declare_bitrate(
+        &mut self,
+        id: RenditionId,
+        bits_per_second: u64,
+    ) -> Result<(), PackagerError> {
+        let rendition = self
+            .renditions
+            .get_mut(id.0)
+            .ok_or(PackagerError::UnknownRendition(id.0))?;
+        rendition.declared_bitrate = Some(bits_per_second);
+        Ok(())
+    }
+
+    /// Whether players can start: `master.m3u8` is stored (with
+    /// [`VodOptions::growing`], once every rendition has its first segment;
+    /// otherwise only `finish` writes it).
+    pub fn is_playable(&self) -> bool {
+        self.master_written
+    }
+
     /// `Config` writes `{name}/init.mp4`; `Sample` is segmented and each
-    /// finished segment written as `{name}/seg-00001.m4s`, ...; `End` flushes
-    /// the last segment, rewrites `init.mp4` with measured bitrates and
-    /// writes `{name}/index.m3u8`.
+    /// finished segment written as `{name}/seg-00001.m4s`, ... (followed,
+    /// when growing, by the EVENT `{name}/index.m3u8` and possibly the
+    /// provisional master); `End` flushes the last segment, rewrites
+    /// `init.mp4` with measured bitrates and writes `{name}/index.m3u8`.
     pub async fn handle(
         &mut self,
         id: RenditionId,
@@ -280,19 +325,45 @@ impl VodPackager {
         }
         let objects = match input {
             TrackInput::Config(config) => vec![rendition.config(config, segment_target)?],
-            TrackInput::Sample(sample) => rendition.sample(sample)?.into_iter().collect(),
+            TrackInput::Sample(sample) => rendition.sample(sample)?,
             TrackInput::End => rendition.end()?,
         };
+        let stored_any = !objects.is_empty();
         for object in objects {
             self.store(id.0, object).await?;
+        }
+        if stored_any && self.should_publish_provisional_master() {
+            self.put_master(true).await?;
+            tracing::info!(prefix = %self.prefix, "growing ladder is playable");
         }
         Ok(())
     }
 
-    /// Requires every rendition to have ended. Removes objects an earlier run
-    /// left in the rendition directories, writes `{prefix}master.m3u8` last
-    /// and returns the measured figures.
-    pub async fn finish(self) -> Result<LadderSummary, PackagerError> {
+    /// Growing, no master yet, and every rendition can be started.
+    fn should_publish_provisional_master(&self) -> bool {
+        self.options.growing
+            && !self.master_written
+            && !self.renditions.is_empty()
+            && self.renditions.iter().all(RenditionState::is_started)
+    }
+
+    /// Renders and stores `master.m3u8`; returns its key.
+    async fn put_master(&mut self, provisional: bool) -> Result<String, PackagerError> {
+        let master = self.master_playlist(provisional).render();
+        let master_key = format!("{}{MASTER_PLAYLIST_NAME}", self.prefix);
+        let options = PutOptions::for_key(&master_key)
+            .with_cache_control(self.options.playlist_cache_control.clone());
+        self.storage
+            .put(&master_key, Bytes::from(master), &options)
+            .await?;
+        self.master_written = true;
+        Ok(master_key)
+    }
+
+    /// Requires every rendition to have ended. Rewrites growing playlists as
+    /// VOD, removes objects an earlier run left in the rendition directories,
+    /// writes `{prefix}master.m3u8` last and returns the measured figures.
+    pub async fn finish(mut self) -> Result<LadderSummary, PackagerError> {
         if self.renditions.is_empty() {
             return Err(PackagerError::NoRenditions);
         }
@@ -309,18 +380,18 @@ impl VodPackager {
                 });
             }
         }
+        for index in 0..self.renditions.len() {
+            if self.renditions[index].playlist_is_growing() {
+                let playlist = self.renditions[index].final_playlist();
+                self.store(index, playlist).await?;
+            }
+        }
         for rendition in &self.renditions {
             self.remove_stale_objects(&rendition.spec.name, &rendition.written)
                 .await?;
         }
 
-        let master = self.master_playlist().render();
-        let master_key = format!("{}{MASTER_PLAYLIST_NAME}", self.prefix);
-        let options = PutOptions::for_key(&master_key)
-            .with_cache_control(self.options.playlist_cache_control.clone());
-        self.storage
-            .put(&master_key, Bytes::from(master), &options)
-            .await?;
+        let master_key = self.put_master(false).await?;
         tracing::info!(master = %master_key, renditions = self.renditions.len(), "VOD ladder written");
         Ok(LadderSummary {
             master_key,
@@ -365,13 +436,22 @@ impl VodPackager {
         Ok(())
     }
 
-    fn master_playlist(&self) -> MasterPlaylistSpec {
+    /// The master playlist; `provisional` while the ladder grows: a
+    /// declared bitrate stands in for the peak, the average is what has been
+    /// measured so far (never above the peak).
+    fn master_playlist(&self, provisional: bool) -> MasterPlaylistSpec {
         let mut spec = MasterPlaylistSpec::default();
         for rendition in &self.renditions {
             let Some(config) = rendition.track_config() else {
                 continue;
             };
             let playlist = rendition.playlist();
+            let (peak_bitrate, average_bitrate) = match rendition.declared_bitrate {
+                Some(declared) if provisional => {
+                    (declared, playlist.average_bitrate().min(declared))
+                }
+                _ => (playlist.peak_bitrate(), playlist.average_bitrate()),
+            };
             let uri = format!("{}/{PLAYLIST_NAME}", rendition.spec.name);
             match (&rendition.spec.kind, &config.kind) {
                 (RenditionKind::Video { frame_rate }, TrackKind::Video { width, height, .. }) => {
@@ -381,8 +461,8 @@ impl VodPackager {
                         width: *width,
                         height: *height,
                         frame_rate: *frame_rate,
-                        peak_bitrate: playlist.peak_bitrate(),
-                        average_bitrate: playlist.average_bitrate(),
+                        peak_bitrate,
+                        average_bitrate,
                     });
                 }
                 (RenditionKind::Audio { language, name }, TrackKind::Audio { channels, .. }) => {
@@ -392,8 +472,8 @@ impl VodPackager {
                         language: language.clone(),
                         channels: Some(*channels),
                         codec: config.codec_string(),
-                        peak_bitrate: playlist.peak_bitrate(),
-                        average_bitrate: playlist.average_bitrate(),
+                        peak_bitrate,
+                        average_bitrate,
                     });
                 }
                 // Rejected when the config arrived.

@@ -1,6 +1,7 @@
 //! Per-rendition state of a VOD ladder, without IO: input validation,
-//! segmentation, bitrate measurement and the media playlist. It returns the
-//! objects to store; the driver in `vod` stores them.
+//! segmentation, bitrate measurement and the media playlist (growing as an
+//! EVENT playlist when asked, VOD when complete). It returns the objects to
+//! store, in the order they must be stored; the driver in `vod` stores them.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -43,12 +44,23 @@ pub(crate) struct RenditionState {
     track: Option<ActiveTrack>,
     playlist: MediaPlaylistState,
     pub(crate) ended: bool,
+    /// Publish an EVENT playlist after every segment; the VOD playlist is
+    /// then written by [`RenditionState::final_playlist`].
+    growing: bool,
+    /// Bit/s announced for this rendition before it is measured.
+    pub(crate) declared_bitrate: Option<u64>,
+    /// `EXT-X-TARGETDURATION` floor of the EVENT playlist: the segment target rounded up.
+    min_target_duration: u64,
     /// Names written in this run (for removing stale objects of an earlier run).
     pub(crate) written: BTreeSet<String>,
     /// Size of the init segment as last stored.
     init_bytes: u64,
-    /// Size of the segments and the playlist stored.
-    other_bytes: u64,
+    /// Size of the playlist as last stored.
+    playlist_bytes: u64,
+    /// Size of the segments stored.
+    segment_bytes: u64,
+    /// Media segments stored so far.
+    segments_stored: u32,
 }
 
 #[derive(Debug)]
@@ -63,16 +75,25 @@ struct ActiveTrack {
 }
 
 impl RenditionState {
-    pub(crate) fn new(spec: RenditionSpec, spec_problem: Option<&'static str>) -> Self {
+    pub(crate) fn new(
+        spec: RenditionSpec,
+        spec_problem: Option<&'static str>,
+        growing: bool,
+    ) -> Self {
         Self {
             spec,
             spec_problem,
             track: None,
             playlist: MediaPlaylistState::new(INIT_NAME),
             ended: false,
+            growing,
+            declared_bitrate: None,
+            min_target_duration: 1,
             written: BTreeSet::new(),
             init_bytes: 0,
-            other_bytes: 0,
+            playlist_bytes: 0,
+            segment_bytes: 0,
+            segments_stored: 0,
         }
     }
 
@@ -83,13 +104,25 @@ impl RenditionState {
     /// Records that the driver stored `object`.
     pub(crate) fn stored(&mut self, object: &PendingObject) {
         let size = object.body.len() as u64;
-        if object.name == INIT_NAME {
-            // The init segment is rewritten at the end; the last size counts.
-            self.init_bytes = size;
-        } else {
-            self.other_bytes += size;
+        match (object.kind, object.name.as_str()) {
+            // The init segment and the playlist are rewritten; the last size counts.
+            (_, INIT_NAME) => self.init_bytes = size,
+            (_, PLAYLIST_NAME) => self.playlist_bytes = size,
+            (ObjectKind::Media, _) => {
+                self.segment_bytes += size;
+                self.segments_stored += 1;
+            }
+            (ObjectKind::Playlist, _) => self.playlist_bytes = size,
         }
         self.written.insert(object.name.clone());
+    }
+
+    /// Whether a player could start this rendition: its init segment, a
+    /// first media segment and a playlist listing it are stored.
+    pub(crate) fn is_started(&self) -> bool {
+        self.written.contains(INIT_NAME)
+            && self.written.contains(PLAYLIST_NAME)
+            && self.segments_stored > 0
     }
 
     pub(crate) fn config(
@@ -116,6 +149,7 @@ impl RenditionState {
             return Err(PackagerError::InvalidTimescale { rendition });
         }
         let init = cmaf::init_segment(&[(TRACK_ID, &config)]);
+        self.min_target_duration = segment_target.as_secs_f64().ceil().max(1.0) as u64;
         self.track = Some(ActiveTrack {
             segmenter: Segmenter::new(config.timescale, segment_target),
             meter: BitrateMeter::new(config.timescale),
@@ -132,10 +166,9 @@ impl RenditionState {
         })
     }
 
-    pub(crate) fn sample(
-        &mut self,
-        sample: Sample,
-    ) -> Result<Option<PendingObject>, PackagerError> {
+    /// The finished segment, if the sample completed one, followed (when
+    /// growing) by the EVENT playlist that lists it.
+    pub(crate) fn sample(&mut self, sample: Sample) -> Result<Vec<PendingObject>, PackagerError> {
         let rendition = self.error_context();
         if self.ended {
             return Err(PackagerError::InputAfterEnd { rendition });
@@ -179,14 +212,42 @@ impl RenditionState {
         track
             .meter
             .push(sample.dts, sample.duration, sample.data.len() as u64);
-        match track.segmenter.push(sample) {
-            Some(segment) => self.segment_object(segment).map(Some),
-            None => Ok(None),
+        let Some(segment) = track.segmenter.push(sample) else {
+            return Ok(Vec::new());
+        };
+        let mut objects = vec![self.segment_object(segment)?];
+        if self.growing {
+            objects.push(self.event_playlist());
+        }
+        Ok(objects)
+    }
+
+    fn event_playlist(&self) -> PendingObject {
+        PendingObject {
+            name: PLAYLIST_NAME.to_string(),
+            body: Bytes::from(self.playlist.render_event(self.min_target_duration)),
+            kind: ObjectKind::Playlist,
         }
     }
 
+    /// The complete VOD playlist of an ended rendition (written by `finish`
+    /// when the playlist grew as an EVENT playlist).
+    pub(crate) fn final_playlist(&self) -> PendingObject {
+        PendingObject {
+            name: PLAYLIST_NAME.to_string(),
+            body: Bytes::from(self.playlist.render_vod()),
+            kind: ObjectKind::Playlist,
+        }
+    }
+
+    /// Whether `finish` must rewrite the playlist as VOD.
+    pub(crate) fn playlist_is_growing(&self) -> bool {
+        self.growing
+    }
+
     /// Flushes the last segment, rewrites the init segment with measured
-    /// bitrates and renders the playlist, in that order.
+    /// bitrates and renders the playlist (VOD, or EVENT when growing: the
+    /// ladder becomes VOD as a whole in `finish`), in that order.
     pub(crate) fn end(&mut self) -> Result<Vec<PendingObject>, PackagerError> {
         let rendition = self.error_context();
         if self.ended {
@@ -216,10 +277,10 @@ impl RenditionState {
             body: Bytes::from(init),
             kind: ObjectKind::Media,
         });
-        objects.push(PendingObject {
-            name: PLAYLIST_NAME.to_string(),
-            body: Bytes::from(self.playlist.render_vod()),
-            kind: ObjectKind::Playlist,
+        objects.push(if self.growing {
+            self.event_playlist()
+        } else {
+            self.final_playlist()
         });
         self.ended = true;
         Ok(objects)
@@ -273,7 +334,7 @@ impl RenditionState {
             duration_seconds: self.playlist.duration_seconds(),
             peak_bitrate: self.playlist.peak_bitrate(),
             average_bitrate: self.playlist.average_bitrate(),
-            bytes: self.init_bytes + self.other_bytes,
+            bytes: self.init_bytes + self.segment_bytes + self.playlist_bytes,
             codec: self
                 .track_config()
                 .map(TrackConfig::codec_string)

@@ -394,3 +394,5 @@ async fn invalid_prefixes_are_rejected() {
         );
     }
 }
+
+mod growing;

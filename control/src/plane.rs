@@ -44,6 +44,12 @@ impl ControlPlane {
         &self.db
     }
 
+    /// A cheap database round trip (`SELECT 1`), for readiness checks.
+    pub async fn ping(&self) -> ControlResult<()> {
+        sqlx::query("SELECT 1").execute(self.db.pool()).await?;
+        Ok(())
+    }
+
     /// Closes the database pool.
     pub async fn close(&self) {
         self.db.close().await;

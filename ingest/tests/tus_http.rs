@@ -276,23 +276,7 @@ async fn an_expired_upload_is_410_and_purge_removes_its_files() {
 async fn a_body_that_breaks_off_keeps_what_arrived() {
     let (_dir, _hooks, server) = server_with(10_000_000, HOUR).await;
     let url = create(&server, ALICE, 1_000_000).await;
-    let path = url
-        .split_once(&server.addr.to_string())
-        .expect("path")
-        .1
-        .to_owned();
-    let mut socket = tokio::net::TcpStream::connect(server.addr)
-        .await
-        .expect("connect");
-    let request = format!(
-        "PATCH {path} HTTP/1.1\r\nhost: {}\r\ntus-resumable: 1.0.0\r\nauthorization: {ALICE}\r\n\
-         content-type: application/offset+octet-stream\r\nupload-offset: 0\r\n\
-         content-length: 1000000\r\n\r\n",
-        server.addr
-    );
-    socket.write_all(request.as_bytes()).await.expect("head");
-    socket.write_all(&vec![9u8; 300_000]).await.expect("part");
-    socket.flush().await.expect("flush");
+    let socket = hanging_patch(&server, &url, 1_000_000, 300_000).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(socket);
     let mut offset = 0;
@@ -304,7 +288,7 @@ async fn a_body_that_breaks_off_keeps_what_arrived() {
         }
     }
     assert_eq!(offset, 300_000, "the bytes that arrived are kept");
-    let response = patch(&url, ALICE, offset, vec![9u8; 700_000], None).await;
+    let response = patch(&url, ALICE, offset, vec![5u8; 700_000], None).await;
     assert_eq!(response.status(), 204);
     assert_eq!(offset_of(&response), 1_000_000);
 }
@@ -361,4 +345,86 @@ async fn head_reports_length_metadata_and_no_store() {
     assert_eq!(response.headers()["upload-offset"], "0");
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(response.headers()["tus-resumable"], "1.0.0");
+}
+
+/// Opens a PATCH that announces `announced` bytes but sends only `sent`, and keeps the
+/// connection open (the returned socket).
+async fn hanging_patch(
+    server: &Server,
+    url: &str,
+    announced: u64,
+    sent: usize,
+) -> tokio::net::TcpStream {
+    let path = url
+        .split_once(&server.addr.to_string())
+        .expect("path")
+        .1
+        .to_owned();
+    let mut socket = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "PATCH {path} HTTP/1.1\r\nhost: {}\r\ntus-resumable: 1.0.0\r\nauthorization: {ALICE}\r\n\
+         content-type: application/offset+octet-stream\r\nupload-offset: 0\r\n\
+         content-length: {announced}\r\n\r\n",
+        server.addr
+    );
+    socket.write_all(request.as_bytes()).await.expect("head");
+    socket.write_all(&vec![5u8; sent]).await.expect("part");
+    socket.flush().await.expect("flush");
+    socket
+}
+
+#[tokio::test]
+async fn a_second_patch_while_one_is_running_waits_then_gets_409() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hooks = Arc::new(RecordingHooks::default());
+    let service = yanxiu_ingest::tus::TusService::new(config(dir.path(), 1000, HOUR), hooks)
+        .expect("service")
+        .with_lock_wait(Duration::from_millis(300));
+    let server = start_service(service, local()).await;
+    let url = create(&server, ALICE, 100).await;
+    let socket = hanging_patch(&server, &url, 50, 20).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let response = patch(&url, ALICE, 0, vec![1; 10], None).await;
+    assert_eq!(response.status(), 409);
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "it waited first"
+    );
+    assert_eq!(json_of(response).await["error"]["code"], "tus.upload_busy");
+    drop(socket);
+    let mut offset = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        offset = offset_of(&head(&url, ALICE).await);
+        if offset == 20 {
+            break;
+        }
+    }
+    assert_eq!(offset, 20, "the first PATCH kept what arrived");
+    assert_eq!(
+        patch(&url, ALICE, 20, vec![1; 10], None).await.status(),
+        204
+    );
+}
+
+#[tokio::test]
+async fn bytes_past_the_durable_offset_from_a_crash_are_overwritten() {
+    let (dir, _hooks, server) = server_with(1000, HOUR).await;
+    let url = create(&server, ALICE, 20).await;
+    assert_eq!(patch(&url, ALICE, 0, vec![1; 10], None).await.status(), 204);
+    let id = url.rsplit('/').next().expect("id");
+    let bin = dir.path().join(format!("{id}.bin"));
+    // A crash after writing but before recording the offset leaves extra bytes behind.
+    let mut stale = std::fs::read(&bin).expect("bin");
+    stale.extend_from_slice(&[9; 7]);
+    std::fs::write(&bin, stale).expect("write");
+    assert_eq!(offset_of(&head(&url, ALICE).await), 10);
+    let response = patch(&url, ALICE, 10, vec![2; 10], None).await;
+    assert_eq!(response.status(), 204);
+    let mut expected = vec![1u8; 10];
+    expected.extend_from_slice(&[2; 10]);
+    assert_eq!(std::fs::read(&bin).expect("bin"), expected);
 }

@@ -3,7 +3,7 @@
 //! calls the caller's hooks and purges expired uploads.
 //!
 //! Concurrency: one request at a time writes to an upload. A second `PATCH` (or a `DELETE`)
-//! waits up to [`LOCK_WAIT`] for the first to finish (a client resuming after a dropped
+//! waits up to [`LOCK_WAIT`] (see [`TusService::with_lock_wait`]) for the first to finish (a client resuming after a dropped
 //! connection usually arrives while the server still drains the old one) and then gets
 //! 409 `tus.upload_busy`.
 
@@ -61,6 +61,7 @@ pub struct TusService {
     hooks: Arc<dyn UploadHooks>,
     store: FileStore,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    lock_wait: Duration,
 }
 
 impl std::fmt::Debug for TusService {
@@ -81,7 +82,15 @@ impl TusService {
             hooks,
             store,
             locks: Mutex::new(HashMap::new()),
+            lock_wait: LOCK_WAIT,
         })
+    }
+
+    /// Changes how long a request waits for another request on the same upload before it
+    /// gets 409 `tus.upload_busy` (default [`LOCK_WAIT`]).
+    pub fn with_lock_wait(mut self, wait: Duration) -> TusService {
+        self.lock_wait = wait;
+        self
     }
 
     /// The configuration.
@@ -131,7 +140,7 @@ impl TusService {
     }
 
     async fn lock(&self, id: &str) -> Result<OwnedMutexGuard<()>, TusError> {
-        tokio::time::timeout(LOCK_WAIT, self.lock_of(id).lock_owned())
+        tokio::time::timeout(self.lock_wait, self.lock_of(id).lock_owned())
             .await
             .map_err(|_| TusError::Busy)
     }

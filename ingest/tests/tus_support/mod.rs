@@ -88,7 +88,12 @@ pub fn config(dir: &Path, max_size: u64, expiration: Duration) -> TusConfig {
 
 /// Starts a server for `config` on `addr` (port 0 for a free one).
 pub async fn start(config: TusConfig, hooks: Arc<RecordingHooks>, addr: SocketAddr) -> Server {
-    let service = Arc::new(TusService::new(config, hooks).expect("tus service"));
+    start_service(TusService::new(config, hooks).expect("tus service"), addr).await
+}
+
+/// Starts a server for a prepared service on `addr`.
+pub async fn start_service(service: TusService, addr: SocketAddr) -> Server {
+    let service = Arc::new(service);
     let app = router(service.clone());
     let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().expect("local addr");

@@ -240,6 +240,33 @@ async fn an_upload_shows_its_progress_and_results_in_the_resource_detail(env: Te
     assert_eq!(status, StatusCode::OK);
     assert_eq!(jobs["items"][0]["state"], "succeeded");
 
+    // The OpenAPI document describes every field the detail returns.
+    let (_, doc) = env.call("GET", "/api/v1/openapi.json", None, None).await;
+    let schemas = &doc["components"]["schemas"];
+    for (object, schema) in [
+        (&body, "Resource"),
+        (&body["latest"], "Revision"),
+        (&body["processing"], "Processing"),
+        (&body["processing"]["job"], "JobProgressSummary"),
+        (&jobs["items"][0], "Job"),
+    ] {
+        for key in object.as_object().unwrap().keys() {
+            assert!(
+                schemas[schema]["properties"].get(key).is_some(),
+                "{schema} lacks {key}"
+            );
+        }
+    }
+    assert_eq!(
+        doc["paths"]["/api/v1/resources/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/Resource"
+    );
+    let list_params = doc["paths"]["/api/v1/resources"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(list_params.iter().any(|p| p["name"] == "processing"));
+
     let counts = c.resource_counts_by_processing_status().await.unwrap();
     assert!(counts.contains(&(ProcessingStatus::Ready, 1)), "{counts:?}");
     assert!(
@@ -419,6 +446,48 @@ async fn a_new_file_makes_the_old_job_obsolete(env: TestEnv) {
     assert_eq!(body["processing"]["job"]["id"], new_job.as_str());
 }
 
+async fn a_follow_up_job_takes_over_the_processing_of_the_same_file(env: TestEnv) {
+    let (token, id, probe_job) = uploaded(&env, 3).await;
+    let c = &env.control;
+    let probe = c
+        .claim_job("w", &["media"], LEASE, env.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let transcode = c
+        .chain_processing_job(
+            &id,
+            &probe_job,
+            NewJob {
+                kind: "transcode".into(),
+                ..media_job(3)
+            },
+            env.now(),
+        )
+        .await
+        .unwrap();
+    c.complete_job(&probe.claim, json!({}), env.now())
+        .await
+        .unwrap();
+    let p = detail(&env, &token, &id).await["processing"].clone();
+    assert_eq!(p["job"]["id"], transcode.as_str());
+    assert_eq!(p["job"]["kind"], "transcode");
+    assert!(
+        c.chain_processing_job(&id, &probe_job, media_job(1), env.now())
+            .await
+            .is_err(),
+        "the probe job no longer owns the revision"
+    );
+    c.record_processing(
+        &id,
+        &transcode,
+        MediaUpdate::status(ProcessingStatus::Processing),
+        env.now(),
+    )
+    .await
+    .unwrap();
+}
+
 /// Records what it was asked to remove; fails while `fail` is set.
 #[derive(Debug, Default)]
 struct RecordingJanitor {
@@ -546,6 +615,7 @@ both_backends!(
     a_file_that_breaks_the_rules_is_rejected_with_its_codes_and_cannot_pass_review,
     a_job_that_runs_out_of_attempts_shows_as_failed_with_its_reason,
     a_new_file_makes_the_old_job_obsolete,
+    a_follow_up_job_takes_over_the_processing_of_the_same_file,
     deleting_a_resource_cancels_its_jobs_and_removes_its_stored_objects,
     uploads_are_authorized_for_producers_with_a_department_and_audited,
 );

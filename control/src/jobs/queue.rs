@@ -435,6 +435,20 @@ impl ControlPlane {
         .rows_affected())
     }
 
+    /// Cancels one job if it is queued or running. Returns whether it was.
+    pub async fn cancel_job(&self, id: &str, now: i64) -> Result<bool, JobError> {
+        Ok(sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', claim_id = NULL, lease_until = NULL, \
+             updated_at = $1, finished_at = $1 WHERE id = $2 AND state IN ('queued', 'running')",
+        )
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(self.db.pool())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
     /// A job by id.
     pub async fn job(&self, id: &str) -> Result<Job, JobError> {
         let row: JobRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(

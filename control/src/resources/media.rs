@@ -175,6 +175,55 @@ impl ControlPlane {
         Ok((self.resource(resource_id).await?, job_id))
     }
 
+    /// Queues a follow-up job for the same file (e.g. a transcode after a probe) and hands the
+    /// revision over to it from `after_job_id`. A conflict when the revision no longer waits
+    /// for `after_job_id` (a newer file replaced it).
+    pub async fn chain_processing_job(
+        &self,
+        resource_id: &str,
+        after_job_id: &str,
+        job: NewJob,
+        now: i64,
+    ) -> ControlResult<JobId> {
+        self.resource_row(resource_id).await?;
+        let obsolete = || {
+            ControlError::conflict(
+                "该资源的媒体已被替换，此处理任务已作废",
+                "the resource's media was replaced; this processing job is obsolete",
+            )
+        };
+        let revision = self
+            .revision_for_job(resource_id, after_job_id)
+            .await?
+            .ok_or_else(obsolete)?;
+        let job_id = self
+            .enqueue_job(
+                NewJob {
+                    resource_id: Some(resource_id.to_owned()),
+                    ..job
+                },
+                now,
+            )
+            .await?;
+        let moved = sqlx::query(
+            "UPDATE resource_revisions SET processing_job_id = $1, updated_at = $2 \
+             WHERE id = $3 AND processing_job_id = $4",
+        )
+        .bind(job_id.clone())
+        .bind(now)
+        .bind(revision.id.clone())
+        .bind(after_job_id.to_owned())
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            // Replaced between our read and our write: the new job is obsolete already.
+            self.cancel_job(&job_id, now).await?;
+            return Err(obsolete());
+        }
+        Ok(job_id)
+    }
+
     /// Records what the job `job_id` learned or produced for the revision it processes
     /// (status, probe report, validation, renditions, ladder prefix, poster, storyboard,
     /// failure). The review state does not change. A conflict when the revision no longer

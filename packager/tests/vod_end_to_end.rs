@@ -1,10 +1,11 @@
 //! End to end with real media and no transcoder: the ffmpeg CLI encodes
 //! H.264 Annex B and ADTS AAC elementary streams, the test cuts them into
-//! samples, `VodPackager` writes a ladder into a `LocalDirStorage` (and,
-//! in a second test, into an `S3Storage` on a moto server, read back into a
-//! directory), and ffmpeg/ffprobe must decode the result frame-exactly.
-//! Fails (never skips) when ffmpeg, ffprobe or moto is missing. Set `YANXIU_KEEP_E2E_OUTPUT=1` to keep
-//! the written ladder for inspection.
+//! samples, `VodPackager` writes a ladder into a `LocalDirStorage` (also into
+//! an `S3Storage` on a moto server, read back into a directory; and as a
+//! growing ladder that a player starts on before it is finished), and
+//! ffmpeg/ffprobe must decode the result frame-exactly. Fails (never skips)
+//! when ffmpeg, ffprobe or moto is missing. Set `YANXIU_KEEP_E2E_OUTPUT=1` to
+//! keep the written ladder for inspection.
 
 // Test code: a panic is how a failed expectation is reported.
 #![allow(clippy::unwrap_used)]
@@ -237,34 +238,37 @@ fn encode_sources(dir: &Path) -> EncodedSources {
     }
 }
 
-/// Packages the sources into `storage` under [`LADDER_PREFIX`] and checks
-/// that `master.m3u8` was the last object written, once.
-async fn package<S: Storage>(
-    sources: &EncodedSources,
-    storage: Arc<RecordingStorage<S>>,
-) -> LadderSummary {
-    let mut vod = VodPackager::start(storage.clone(), LADDER_PREFIX, VodOptions::default())
-        .await
-        .unwrap();
+/// One rendition's spec, track config and samples, cut from the sources.
+struct RenditionTrack {
+    spec: RenditionSpec,
+    config: TrackConfig,
+    samples: Vec<Sample>,
+}
 
+/// Cuts the encoded sources into the ladder's renditions: the videos in
+/// [`SOURCES`] order, then the audio.
+fn rendition_tracks(sources: &EncodedSources) -> Vec<RenditionTrack> {
+    let mut tracks = Vec::new();
     let mut has_b_frames = false;
     for ((name, _, width, height), file) in SOURCES.iter().zip(&sources.video_files) {
         let track = video_track(&std::fs::read(file).unwrap(), TICKS_PER_FRAME);
         assert_eq!(track.samples.len(), FRAMES);
         has_b_frames |= track.samples.windows(2).any(|w| w[1].pts < w[0].pts);
-        let id = vod.add_rendition(RenditionSpec {
-            name: name.to_string(),
-            kind: RenditionKind::Video { frame_rate: 30.0 },
-        });
-        let config = TrackConfig {
-            timescale: 90_000,
-            kind: TrackKind::Video {
-                width: *width,
-                height: *height,
-                codec: VideoCodecConfig::H264(track.config),
+        tracks.push(RenditionTrack {
+            spec: RenditionSpec {
+                name: name.to_string(),
+                kind: RenditionKind::Video { frame_rate: 30.0 },
             },
-        };
-        feed(&mut vod, id, config, track.samples).await;
+            config: TrackConfig {
+                timescale: 90_000,
+                kind: TrackKind::Video {
+                    width: *width,
+                    height: *height,
+                    codec: VideoCodecConfig::H264(track.config),
+                },
+            },
+            samples: track.samples,
+        });
     }
     assert!(
         has_b_frames,
@@ -274,34 +278,51 @@ async fn package<S: Storage>(
     let audio = audio_track(&std::fs::read(&sources.audio_file).unwrap());
     assert_eq!(audio.frames.len(), sources.input_audio_frames);
     assert_eq!((audio.sample_rate, audio.channels), (48_000, 2));
-    let audio_id = vod.add_rendition(RenditionSpec {
-        name: "audio".into(),
-        kind: RenditionKind::Audio {
-            language: Some("zh".into()),
-            name: "中文".into(),
+    tracks.push(RenditionTrack {
+        spec: RenditionSpec {
+            name: "audio".into(),
+            kind: RenditionKind::Audio {
+                language: Some("zh".into()),
+                name: "中文".into(),
+            },
         },
+        config: TrackConfig {
+            timescale: audio.sample_rate,
+            kind: TrackKind::Audio {
+                sample_rate: audio.sample_rate,
+                channels: audio.channels,
+                codec: AudioCodecConfig::Aac(audio.config),
+            },
+        },
+        samples: audio
+            .frames
+            .iter()
+            .enumerate()
+            .map(|(i, frame)| Sample {
+                dts: i as i64 * 1024,
+                pts: i as i64 * 1024,
+                duration: 1024,
+                is_sync: true,
+                data: frame.clone(),
+            })
+            .collect(),
     });
-    let audio_samples = audio
-        .frames
-        .iter()
-        .enumerate()
-        .map(|(i, frame)| Sample {
-            dts: i as i64 * 1024,
-            pts: i as i64 * 1024,
-            duration: 1024,
-            is_sync: true,
-            data: frame.clone(),
-        })
-        .collect();
-    let audio_config = TrackConfig {
-        timescale: audio.sample_rate,
-        kind: TrackKind::Audio {
-            sample_rate: audio.sample_rate,
-            channels: audio.channels,
-            codec: AudioCodecConfig::Aac(audio.config),
-        },
-    };
-    feed(&mut vod, audio_id, audio_config, audio_samples).await;
+    tracks
+}
+
+/// Packages the sources into `storage` under [`LADDER_PREFIX`] and checks
+/// that `master.m3u8` was the last object written, once.
+async fn package<S: Storage>(
+    sources: &EncodedSources,
+    storage: Arc<RecordingStorage<S>>,
+) -> LadderSummary {
+    let mut vod = VodPackager::start(storage.clone(), LADDER_PREFIX, VodOptions::default())
+        .await
+        .unwrap();
+    for track in rendition_tracks(sources) {
+        let id = vod.add_rendition(track.spec);
+        feed(&mut vod, id, track.config, track.samples).await;
+    }
     let summary = vod.finish().await.unwrap();
 
     // master.m3u8 is the last object written.
@@ -384,6 +405,120 @@ async fn a_ladder_written_to_s3_reads_back_and_decodes_frame_exactly() {
         .map(|o| o.size)
         .sum();
     assert_eq!(stored, summary.renditions[0].bytes);
+    verify_ladder(&out, &summary, sources.input_audio_frames);
+}
+
+/// Runs ffmpeg, killing it (and failing) if it has not exited within `limit`.
+fn run_with_deadline(args: &[&str], limit: std::time::Duration) -> std::process::Output {
+    let mut child = Command::new("ffmpeg")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ffmpeg must be installed");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("ffmpeg {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_ladder_plays_from_its_first_segments_and_ends_as_the_same_vod() {
+    let work = tempfile::tempdir().unwrap();
+    let sources = encode_sources(work.path());
+    let storage = RecordingStorage::new(LocalDirStorage::new(work.path().join("out")));
+    let options = VodOptions {
+        growing: true,
+        ..VodOptions::default()
+    };
+    let mut vod = VodPackager::start(storage.clone(), LADDER_PREFIX, options)
+        .await
+        .unwrap();
+    let tracks = rendition_tracks(&sources);
+    let mut fed = Vec::new();
+    for track in tracks {
+        let id = vod.add_rendition(track.spec.clone());
+        vod.declare_bitrate(id, 500_000).unwrap();
+        vod.handle(id, TrackInput::Config(track.config.clone()))
+            .await
+            .unwrap();
+        fed.push((id, track));
+    }
+    // Each rendition up to 4.5 s: its first segment (4 s) is cut, nothing more.
+    let mut rest = Vec::new();
+    for (id, track) in fed {
+        let cut = i64::from(track.config.timescale) * 9 / 2;
+        let (first, later): (Vec<_>, Vec<_>) = track.samples.into_iter().partition(|s| s.dts < cut);
+        assert!(!vod.is_playable());
+        for sample in first {
+            vod.handle(id, TrackInput::Sample(sample)).await.unwrap();
+        }
+        rest.push((id, later));
+    }
+    assert!(vod.is_playable(), "every rendition has a first segment");
+
+    let out = work.path().join("out/resources/9");
+    let master = out.join("master.m3u8");
+    let provisional = m3u8_rs::parse_master_playlist_res(&std::fs::read(&master).unwrap()).unwrap();
+    assert_eq!(provisional.variants.len(), 2);
+    assert!(
+        provisional
+            .variants
+            .iter()
+            .all(|v| v.bandwidth == 1_000_000)
+    );
+    let growing_playlist = std::fs::read_to_string(out.join("240p/index.m3u8")).unwrap();
+    assert!(
+        growing_playlist.contains("#EXT-X-PLAYLIST-TYPE:EVENT")
+            && !growing_playlist.contains("#EXT-X-ENDLIST"),
+        "{growing_playlist}"
+    );
+    // A player starts now: the first 3 s decode from the growing ladder.
+    let decoded = run_with_deadline(
+        &[
+            "-v",
+            "error",
+            "-live_start_index",
+            "0",
+            "-i",
+            master.to_str().unwrap(),
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0",
+            "-t",
+            "3",
+            "-f",
+            "framecrc",
+            "-",
+        ],
+        std::time::Duration::from_secs(30),
+    );
+    assert!(
+        decoded.status.success() && decoded.stderr.is_empty(),
+        "decoding the growing ladder failed: {}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+    let frames = String::from_utf8(decoded.stdout).unwrap();
+    let count = |stream: &str| frames.lines().filter(|l| l.starts_with(stream)).count();
+    // About 3 s of each (-t counts from the earliest stream start).
+    assert!((85..=90).contains(&count("0,")), "video: {}", count("0,"));
+    assert!(count("1,") >= 130, "audio: {}", count("1,"));
+
+    for (id, later) in rest {
+        for sample in later {
+            vod.handle(id, TrackInput::Sample(sample)).await.unwrap();
+        }
+        vod.handle(id, TrackInput::End).await.unwrap();
+    }
+    let summary = vod.finish().await.unwrap();
+    let puts = storage.puts.lock().unwrap().clone();
+    assert_eq!(puts.last().unwrap(), &format!("{LADDER_PREFIX}master.m3u8"));
     verify_ladder(&out, &summary, sources.input_audio_frames);
 }
 

@@ -1,10 +1,12 @@
 //! yanxiu-control: the control plane of the yanxiu video back end — accounts, roles and
 //! separated admin duties, organisation (departments, projects, audiences), live channels,
-//! resources and their three-level review, the hash-chained audit log, playback authorization,
-//! and the REST API (`/api/v1`) over all of it.
+//! resources and their three-level review, the processing state of their media, the durable
+//! job queue of the media workers ([`jobs`]), the hash-chained audit log, playback
+//! authorization, and the REST API (`/api/v1`) over all of it.
 //!
 //! Pure decisions live in modules without IO or clock: [`policy`], [`password`], [`lockout`],
-//! [`session_rules`], [`review_flow`], [`audit_chain`], [`secrets`]. The [`ControlPlane`] wraps
+//! [`session_rules`], [`review_flow`], [`audit_chain`], [`secrets`], [`jobs::rules`],
+//! [`resources::processing`]. The [`ControlPlane`] wraps
 //! them with sqlx (SQLite or PostgreSQL through one `Any` pool) and [`http`] exposes it with axum.
 //! Times are `i64` milliseconds since the Unix epoch (UTC) everywhere.
 

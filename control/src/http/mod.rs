@@ -12,6 +12,7 @@ pub mod extract;
 pub mod openapi;
 mod org_audit;
 mod resources;
+pub mod schemas;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

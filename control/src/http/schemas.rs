@@ -1,0 +1,77 @@
+//! JSON Schemas of the API's resource, processing and job objects, for the OpenAPI document
+//! ([`super::openapi`]). A test compares them with real responses field by field.
+
+use serde_json::{Value, json};
+
+fn nullable(ty: &str) -> Value {
+    json!({"type": [ty, "null"]})
+}
+
+/// The schemas of resources, their processing and jobs.
+pub fn resource_schemas() -> Value {
+    let violation = json!({"type": "object", "required": ["code", "message_zh", "message_en"], "properties": {
+        "code": {"type": "string", "description": "stable code, e.g. video.codec_not_allowed"},
+        "message_zh": {"type": "string"}, "message_en": {"type": "string"},
+        "actual": nullable("string"), "limit": nullable("string")}});
+    let failure = json!({"type": ["object", "null"], "required": ["code", "message_zh", "message_en"], "properties": {
+        "code": {"type": "string"}, "message_zh": {"type": "string"}, "message_en": {"type": "string"}}});
+    let status = json!({"type": "string", "enum": ["none", "pending", "processing", "ready", "rejected", "failed"]});
+    let job_state = json!({"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]});
+    let job_error = json!({"type": ["object", "null"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}});
+    json!({
+        "Validation": {"type": "object", "required": ["accepted", "violations"], "properties": {
+            "accepted": {"type": "boolean"},
+            "violations": {"type": "array", "items": violation}}},
+        "ProcessingFailure": failure,
+        "JobProgressSummary": {"type": "object", "description": "The job behind the processing, from its last heartbeat",
+            "properties": {
+                "id": {"type": "string"}, "kind": {"type": "string"}, "state": job_state,
+                "stage": nullable("string"), "percent": nullable("number"),
+                "speed": {"type": ["number", "null"], "description": "multiple of real time"},
+                "attempts": {"type": "integer"}, "max_attempts": {"type": "integer"},
+                "retry_at": {"type": ["integer", "null"], "description": "next try (ms) after a failed attempt"},
+                "error": job_error, "updated_at": {"type": "integer"}}},
+        "Processing": {"type": "object", "required": ["status"], "properties": {
+            "status": status,
+            "job": {"oneOf": [{"$ref": "#/components/schemas/JobProgressSummary"}, {"type": "null"}]},
+            "probe": {"type": ["object", "null"], "description": "probe report"},
+            "validation": {"oneOf": [{"$ref": "#/components/schemas/Validation"}, {"type": "null"}]},
+            "renditions": {"type": ["array", "null"], "items": {"type": "object"}},
+            "failure": {"$ref": "#/components/schemas/ProcessingFailure"},
+            "playback_url": {"type": ["string", "null"], "description": "/play/{id}/master.m3u8 once playable"},
+            "poster_url": {"type": ["string", "null"], "description": "/play/{id}/poster.jpg"},
+            "storyboard_url": {"type": ["string", "null"], "description": "/play/{id}/storyboard.vtt"}}},
+        "Revision": {"type": "object", "properties": {
+            "id": {"type": "string"}, "number": {"type": "integer"}, "state": {"type": "string"},
+            "metadata": {"type": "object"}, "media_ref": nullable("string"), "processing_status": status,
+            "qc_report": {"type": ["object", "null"]}, "processing_job_id": nullable("string"),
+            "probe_report": {"type": ["object", "null"]},
+            "validation": {"oneOf": [{"$ref": "#/components/schemas/Validation"}, {"type": "null"}]},
+            "renditions": {"type": ["array", "null"], "items": {"type": "object"}},
+            "ladder_prefix": nullable("string"), "poster_key": nullable("string"),
+            "storyboard_key": nullable("string"),
+            "processing_error": {"$ref": "#/components/schemas/ProcessingFailure"},
+            "created_at": {"type": "integer"}, "updated_at": {"type": "integer"}}},
+        "Resource": {"type": "object", "required": ["id", "latest", "processing"], "properties": {
+            "id": {"type": "string"}, "department_id": {"type": "string"}, "owner_id": {"type": "string"},
+            "created_at": {"type": "integer"},
+            "published": {"oneOf": [{"$ref": "#/components/schemas/Revision"}, {"type": "null"}]},
+            "latest": {"$ref": "#/components/schemas/Revision"},
+            "processing": {"$ref": "#/components/schemas/Processing"}}},
+        "ResourcePage": {"type": "object", "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Resource"}},
+            "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}},
+        "Job": {"type": "object", "properties": {
+            "id": {"type": "string"}, "kind": {"type": "string"}, "resource_id": nullable("string"),
+            "payload": {"type": "object"}, "state": job_state,
+            "attempts": {"type": "integer"}, "max_attempts": {"type": "integer"},
+            "run_at": {"type": "integer"}, "worker_id": nullable("string"), "lease_until": nullable("integer"),
+            "progress": {"type": ["object", "null"], "properties": {"stage": {"type": "string"},
+                "percent": {"type": "number"}, "speed": nullable("number"), "detail": {}}},
+            "result": {}, "error": job_error,
+            "created_at": {"type": "integer"}, "updated_at": {"type": "integer"},
+            "started_at": nullable("integer"), "finished_at": nullable("integer")}},
+        "JobList": {"type": "object", "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}
+    })
+}

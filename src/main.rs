@@ -1,7 +1,11 @@
 //! The `yanxiu` binary: wires the pipeline crates (ingest, transcode,
 //! packager) and the control plane into one command-line program.
 
+mod app;
 mod cli;
+mod config;
+mod media;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -21,8 +25,10 @@ enum Command {
     Probe(cli::probe::Args),
     /// Validate a media file and transcode it into an HLS (CMAF) ladder.
     Transcode(cli::transcode::Args),
-    /// Run the HTTP API and services in one process.
+    /// Run the HTTP API, uploads, playback and workers in one process.
     Serve(cli::serve::Args),
+    /// Run processing workers only, sharing a server's database and storage.
+    Worker(cli::worker::Args),
     /// Administration: bootstrap accounts and departments.
     Admin(cli::admin::Args),
     /// Audit log tools: verify the hash chain.
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => cli::probe::run(args),
         Command::Transcode(args) => cli::transcode::run(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Worker(args) => cli::worker::run(args),
         Command::Admin(args) => cli::admin::run(args),
         Command::Audit(args) => cli::audit::run(args),
     };

@@ -6,3 +6,4 @@ pub mod audit;
 pub mod probe;
 pub mod serve;
 pub mod transcode;
+pub mod worker;

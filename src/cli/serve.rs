@@ -1,53 +1,193 @@
-//! `yanxiu serve`: runs the control plane's HTTP API (`/api/v1`, `/healthz`) until SIGTERM or
-//! Ctrl-C, then shuts down gracefully.
+//! `yanxiu serve`: one process with the HTTP API (control plane, uploads,
+//! playback, metrics), the processing workers and the upload sweeper.
+//! SIGTERM or Ctrl-C: stop accepting, give running jobs back to the queue,
+//! close the database.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::watch;
 use yanxiu_control::http::AppState;
 use yanxiu_control::setup;
+use yanxiu_ingest::tus::{TusConfig, TusService};
+
+use crate::app::metrics::Metrics;
+use crate::app::uploads::{StorageJanitor, UploadPipeline};
+use crate::app::{self, AppContext};
+use crate::config::{ConfigArgs, ServeConfig, init_logging};
+use crate::worker::{self, Worker};
 
 /// Arguments of `yanxiu serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Data directory (SQLite database, key file).
-    #[arg(long, default_value = "./data")]
-    pub data_dir: PathBuf,
-    /// HTTP listen address.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub http_addr: String,
-    /// Database URL (`sqlite://…` or `postgres://…`); default: SQLite file DIR/yanxiu.db.
-    #[arg(long, env = "YANXIU_DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// TOML config file (the `[control]` table configures the control plane).
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// HTTP listen address [default: 127.0.0.1:8080].
     #[arg(long)]
-    pub config: Option<PathBuf>,
+    http_addr: Option<String>,
+    /// Jobs processed at once in this process (0: leave processing to
+    /// `yanxiu worker` processes) [default: 1].
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 /// Runs `yanxiu serve`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-    let config = match &args.config {
-        Some(path) => setup::load_config(path)?,
-        None => Default::default(),
-    };
+    let mut config = ServeConfig::load(&args.config)?;
+    if let Some(addr) = args.http_addr {
+        config.http_addr = addr;
+    }
+    if let Some(n) = args.workers {
+        config.workers.concurrency = n;
+    }
+    init_logging(config.log_format);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let control = setup::open(&args.data_dir, args.database_url.as_deref(), config).await?;
-        let app = yanxiu_control::router(AppState::new(control.clone()));
-        setup::serve(&args.http_addr, app, setup::shutdown_signal(), |addr| {
-            tracing::info!(%addr, "yanxiu control plane listening");
-            println!("yanxiu: listening on http://{addr}");
-        })
-        .await?;
-        control.close().await;
-        tracing::info!("shut down");
-        Ok(ExitCode::SUCCESS)
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    let services = Services::open(&config).await?;
+    let janitor = Arc::new(StorageJanitor {
+        storage: services.storage.clone(),
+        sources_dir: config.sources_dir(),
+    });
+    let mut control_state = AppState::new(services.control.clone());
+    control_state.janitor = janitor;
+
+    let max_size = config
+        .uploads
+        .max_size_bytes
+        .unwrap_or(services.policy.file.max_size_bytes);
+    let uploads = Arc::new(TusService::new(
+        TusConfig {
+            dir: config.uploads_dir(),
+            base_path: "/api/v1/uploads".to_owned(),
+            max_size,
+            expiration: Duration::from_secs(config.uploads.expiration_hours.max(1) * 3600),
+        },
+        Arc::new(UploadPipeline {
+            control: services.control.clone(),
+            sources_dir: config.sources_dir(),
+            max_attempts: config.workers.max_attempts,
+            metrics: services.metrics.clone(),
+        }),
+    )?);
+    let context = Arc::new(AppContext {
+        control: services.control.clone(),
+        storage: services.storage.clone(),
+        s3: services.s3.clone(),
+        delivery: config.storage.s3_delivery,
+        metrics: services.metrics.clone(),
+    });
+    let router = app::router(context, control_state, uploads.clone());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let workers = services.spawn_workers(&config, config.workers.concurrency, &stop_rx);
+    let sweeper = tokio::spawn(sweep_uploads(uploads, stop_rx.clone()));
+
+    let shutdown = async move {
+        setup::shutdown_signal().await;
+        tracing::info!("shutting down: no new requests, giving running jobs back");
+        let _ = stop_tx.send(true);
+    };
+    setup::serve(&config.http_addr, router, shutdown, |addr| {
+        tracing::info!(%addr, "yanxiu listening");
+        println!("yanxiu: listening on http://{addr}");
     })
+    .await?;
+    for w in workers {
+        let _ = w.await;
+    }
+    sweeper.abort();
+    services.control.close().await;
+    tracing::info!("shut down");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes expired unfinished uploads every ten minutes.
+async fn sweep_uploads(uploads: Arc<TusService>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                match uploads.purge_expired(std::time::SystemTime::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
+                    Err(e) => tracing::warn!(error = %e, "cannot purge expired uploads"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The long-lived parts `serve` and `worker` share.
+#[derive(Debug)]
+pub struct Services {
+    /// The control plane.
+    pub control: Arc<yanxiu_control::ControlPlane>,
+    /// Ladder storage.
+    pub storage: Arc<dyn yanxiu_packager::storage::Storage>,
+    /// The same storage as S3, when it is.
+    pub s3: Option<Arc<yanxiu_packager::storage::S3Storage>>,
+    /// Validation policy.
+    pub policy: yanxiu_ingest::Policy,
+    /// Ladder.
+    pub ladder: yanxiu_transcode::LadderConfig,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Services {
+    /// Opens the database, storage, policy and ladder.
+    pub async fn open(config: &ServeConfig) -> anyhow::Result<Self> {
+        let control = setup::open(
+            &config.data_dir,
+            config.database_url.as_deref(),
+            config.control.clone(),
+        )
+        .await?;
+        let (storage, s3) = config.open_storage().await?;
+        let policy = match &config.media.policy_file {
+            Some(p) => yanxiu_ingest::Policy::from_file(p)?,
+            None => yanxiu_ingest::Policy::lecture_default(),
+        };
+        let ladder = match &config.media.ladder_file {
+            Some(p) => yanxiu_transcode::LadderConfig::from_file(p)?,
+            None => yanxiu_transcode::LadderConfig::default(),
+        };
+        Ok(Self {
+            control,
+            storage,
+            s3,
+            policy,
+            ladder,
+            metrics: Arc::new(Metrics::new()?),
+        })
+    }
+
+    /// Starts `n` worker tasks that stop when `stop` turns true.
+    pub fn spawn_workers(
+        &self,
+        config: &ServeConfig,
+        n: usize,
+        stop: &watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..n)
+            .map(|slot| {
+                let w = Arc::new(Worker {
+                    id: Worker::make_id(slot),
+                    control: self.control.clone(),
+                    storage: self.storage.clone(),
+                    policy: self.policy.clone(),
+                    ladder: self.ladder.clone(),
+                    config: config.workers.clone(),
+                    metrics: self.metrics.clone(),
+                });
+                tokio::spawn(worker::run(w, stop.clone()))
+            })
+            .collect()
+    }
 }

@@ -13,13 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use yanxiu_ingest::{
-    EXIT_ACCEPTED, Lang, MediaReport, Policy, ProbeLimits, ProbeOutput, probe_file,
-};
+use yanxiu_ingest::{EXIT_ACCEPTED, Lang, Policy, ProbeLimits, ProbeOutput, probe_file};
 use yanxiu_packager::storage::LocalDirStorage;
-use yanxiu_transcode::{
-    LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, plan_ladder, transcode,
-};
+use yanxiu_transcode::{LadderConfig, Progress, transcode};
+
+use crate::media::{Extras, job_for};
 
 /// Arguments of `yanxiu transcode`.
 #[derive(Debug, clap::Args)]
@@ -110,7 +108,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let job = job_for(&args, report, &ladder)?;
+    let job = job_for(
+        &args.file,
+        report,
+        &ladder,
+        "",
+        Extras {
+            poster: !args.no_poster,
+            storyboard: !args.no_storyboard,
+        },
+    )?;
     if !args.json {
         for r in &job.plan.rungs {
             eprintln!(
@@ -197,49 +204,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The job for an accepted source.
-fn job_for(
-    args: &Args,
-    report: &MediaReport,
-    ladder: &LadderConfig,
-) -> anyhow::Result<TranscodeJob> {
-    let video_stream = report
-        .primary_video()
-        .context("the source has no video stream")?;
-    let info = video_stream
-        .video
-        .as_ref()
-        .context("the video stream has no picture information")?;
-    let frame_rate = info
-        .avg_frame_rate
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .or(info.real_frame_rate.filter(|r| r.is_finite() && *r > 0.0))
-        .unwrap_or(25.0);
-    let source = SourceVideo {
-        width: info.width,
-        height: info.height,
-        sample_aspect_ratio: info.sample_aspect_ratio,
-        rotation: Rotation::from_degrees(i64::from(info.rotation)),
-        frame_rate,
-    };
-    let audio = report.primary_audio();
-    let audio_format = audio
-        .and_then(|a| a.audio.as_ref())
-        .map(|a| (a.channels, a.sample_rate));
-    let plan = plan_ladder(ladder, &source, audio_format)?;
-    Ok(TranscodeJob {
-        input: args.file.clone(),
-        source,
-        video_stream: video_stream.index,
-        audio_stream: audio.map(|a| a.index),
-        duration_seconds: report.duration_seconds.unwrap_or(0.0),
-        plan,
-        prefix: String::new(),
-        poster: !args.no_poster,
-        storyboard: !args.no_storyboard,
-    })
 }
 
 async fn print_progress(mut rx: tokio::sync::watch::Receiver<Progress>) {

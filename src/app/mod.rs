@@ -1,0 +1,94 @@
+//! The HTTP application of `yanxiu serve`: the control plane's API, the tus
+//! upload server, playback, metrics and health checks in one router, and
+//! the state they share.
+
+pub mod metrics;
+pub mod playback;
+pub mod playlist;
+pub mod uploads;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use yanxiu_control::ControlPlane;
+use yanxiu_ingest::tus::TusService;
+use yanxiu_packager::storage::{S3Storage, Storage};
+
+use crate::config::S3Delivery;
+use metrics::Metrics;
+
+/// What the playback, metrics and health handlers share.
+#[derive(Debug)]
+pub struct AppContext {
+    /// The control plane.
+    pub control: Arc<ControlPlane>,
+    /// The ladder storage.
+    pub storage: Arc<dyn Storage>,
+    /// The same storage as S3, when it is (for presigned redirects).
+    pub s3: Option<Arc<S3Storage>>,
+    /// How S3 objects reach players.
+    pub delivery: S3Delivery,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The whole HTTP surface: control plane (`/api/v1`, `/healthz`), uploads
+/// (`/api/v1/uploads`), playback (`/play/{id}/…`), `/metrics`, `/readyz`.
+pub fn router(
+    context: Arc<AppContext>,
+    control: yanxiu_control::AppState,
+    uploads: Arc<TusService>,
+) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers([header::RANGE, header::AUTHORIZATION])
+        .expose_headers([
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+        ]);
+    let play = Router::new()
+        .route("/play/{resource_id}/{*path}", get(playback::play))
+        .layer(cors)
+        .with_state(context.clone());
+    let ops = Router::new()
+        .route("/metrics", get(render_metrics))
+        .route("/readyz", get(readyz))
+        .with_state(context);
+    yanxiu_ingest::tus::router(uploads)
+        .merge(play)
+        .merge(ops)
+        .merge(yanxiu_control::router(control))
+}
+
+async fn render_metrics(State(app): State<Arc<AppContext>>) -> Response {
+    let text = app.metrics.render(&app.control).await;
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+/// Ready when the database answers and the storage can be listed.
+async fn readyz(State(app): State<Arc<AppContext>>) -> Response {
+    let db = app.control.ping().await.is_ok();
+    let storage = app.storage.list("readyz-probe/").await.is_ok();
+    let status = if db && storage {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({ "database": db, "storage": storage })),
+    )
+        .into_response()
+}

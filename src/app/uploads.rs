@@ -1,0 +1,253 @@
+//! What a finished upload becomes: the tus server's hooks, wired to the
+//! control plane. Only a producer (or whoever the policy lets upload) with a
+//! department may upload; a complete upload becomes a draft resource owned
+//! by them, its file is kept under `sources/`, and a processing job is
+//! queued. Also the janitor that removes a deleted resource's objects.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use yanxiu_control::jobs::NewJob;
+use yanxiu_control::resources::ResourceMetadata;
+use yanxiu_control::resources::janitor::{JanitorError, MediaJanitor, StoredMedia};
+use yanxiu_control::{ControlError, ControlPlane, now_ms};
+use yanxiu_ingest::tus::{CompletedUpload, HookRejection, UploadHooks};
+use yanxiu_packager::storage::Storage;
+
+use super::metrics::Metrics;
+use crate::worker::{PROCESS_UPLOAD, ProcessPayload};
+
+/// The response header naming the resource an upload became.
+pub const RESOURCE_HEADER: &str = "Yanxiu-Resource-Id";
+
+/// The upload hooks of `yanxiu serve`.
+#[derive(Debug)]
+pub struct UploadPipeline {
+    /// Accounts, resources, the job queue.
+    pub control: Arc<ControlPlane>,
+    /// Where accepted sources are kept (`DATA_DIR/sources`).
+    pub sources_dir: PathBuf,
+    /// Attempts per processing job.
+    pub max_attempts: u32,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+fn rejection(e: &ControlError, status: u16) -> HookRejection {
+    HookRejection {
+        status,
+        code: e.code().to_owned(),
+        message_zh: e.message_zh(),
+        message_en: e.message_en(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> HookRejection {
+    tracing::error!(error = %e, "upload completion failed");
+    HookRejection {
+        status: 500,
+        code: "internal".to_owned(),
+        message_zh: "服务器内部错误，请稍后重试".to_owned(),
+        message_en: "internal server error; please retry later".to_owned(),
+    }
+}
+
+/// The Bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+#[async_trait::async_trait]
+impl UploadHooks for UploadPipeline {
+    async fn authorize(&self, headers: &HeaderMap) -> Result<String, HookRejection> {
+        let token = bearer(headers).unwrap_or_default();
+        let uploader = self
+            .control
+            .authorize_upload(token, "upload", now_ms())
+            .await
+            .map_err(|e| {
+                let status = yanxiu_control::http::error::status_of(&e).as_u16();
+                rejection(&e, status)
+            })?;
+        Ok(format!("{}/{}", uploader.user_id, uploader.department_id))
+    }
+
+    async fn completed(
+        &self,
+        upload: CompletedUpload,
+    ) -> Result<Vec<(String, String)>, HookRejection> {
+        // Idempotent: a retried completion finds the resource it made.
+        let marker = self.sources_dir.join("by-upload").join(&upload.id);
+        if let Ok(id) = tokio::fs::read_to_string(&marker).await {
+            return Ok(vec![(RESOURCE_HEADER.to_owned(), id.trim().to_owned())]);
+        }
+        let (user_id, department_id) = upload
+            .owner
+            .split_once('/')
+            .ok_or_else(|| internal("upload owner is malformed"))?;
+        let file_name = upload
+            .metadata
+            .get("filename")
+            .cloned()
+            .unwrap_or_else(|| format!("{}.bin", upload.id));
+        let meta = |k: &str| {
+            upload
+                .metadata
+                .get(k)
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+        };
+        let lecturer = match meta("lecturer") {
+            Some(l) => l,
+            None => self.control.user(user_id).await.map_err(internal)?.username,
+        };
+        let unit = match meta("lecturer_unit") {
+            Some(u) => u,
+            None => {
+                self.control
+                    .department(department_id)
+                    .await
+                    .map_err(internal)?
+                    .name
+            }
+        };
+        let metadata = ResourceMetadata {
+            name: meta("title").unwrap_or_else(|| stem(&file_name)),
+            lecturer_name: lecturer,
+            lecturer_unit: unit,
+            summary: meta("summary").unwrap_or_default(),
+            ..Default::default()
+        };
+        let now = now_ms();
+        let resource = self
+            .control
+            .create_resource_for(user_id, department_id, metadata, now)
+            .await
+            .map_err(|e| rejection(&e, 400))?;
+
+        // Keep the source beside the uploads (a hard link: no copy).
+        let dir = self.sources_dir.join(&resource.id);
+        let source = dir.join(format!("{}{}", upload.id, extension(&file_name)));
+        link_or_copy(&upload.path, &dir, &source)
+            .await
+            .map_err(internal)?;
+        let payload = serde_json::to_value(ProcessPayload {
+            source: source.clone(),
+            file_name,
+        })
+        .map_err(internal)?;
+        self.control
+            .start_processing(
+                &resource.id,
+                &source.to_string_lossy(),
+                NewJob {
+                    kind: PROCESS_UPLOAD.to_owned(),
+                    resource_id: Some(resource.id.clone()),
+                    payload,
+                    max_attempts: self.max_attempts,
+                },
+                now,
+            )
+            .await
+            .map_err(internal)?;
+        if let Some(parent) = marker.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(internal)?;
+        }
+        tokio::fs::write(&marker, &resource.id)
+            .await
+            .map_err(internal)?;
+        self.metrics.upload_completed(upload.size);
+        tracing::info!(resource = %resource.id, bytes = upload.size, "upload became a resource");
+        Ok(vec![(RESOURCE_HEADER.to_owned(), resource.id)])
+    }
+}
+
+fn stem(file_name: &str) -> String {
+    Path::new(file_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| file_name.to_owned())
+}
+
+/// `.mp4` for `talk.MP4`; nothing when the name has no usable extension.
+fn extension(file_name: &str) -> String {
+    Path::new(file_name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default()
+}
+
+async fn link_or_copy(from: &Path, dir: &Path, to: &Path) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    if tokio::fs::hard_link(from, to).await.is_err() {
+        tokio::fs::copy(from, to).await?;
+    }
+    Ok(())
+}
+
+/// Removes a deleted resource's objects from storage and its sources from
+/// the data directory.
+#[derive(Debug)]
+pub struct StorageJanitor {
+    /// The ladder storage.
+    pub storage: Arc<dyn Storage>,
+    /// `DATA_DIR/sources`.
+    pub sources_dir: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl MediaJanitor for StorageJanitor {
+    async fn remove_media(
+        &self,
+        resource_id: &str,
+        media: &StoredMedia,
+    ) -> Result<(), JanitorError> {
+        let fail = |e: &dyn std::fmt::Display| JanitorError(e.to_string());
+        for prefix in &media.ladder_prefixes {
+            self.storage
+                .delete_prefix(prefix)
+                .await
+                .map_err(|e| fail(&e))?;
+        }
+        for key in &media.keys {
+            self.storage.delete(key).await.map_err(|e| fail(&e))?;
+        }
+        let dir = self.sources_dir.join(resource_id);
+        if tokio::fs::metadata(&dir).await.is_ok() {
+            tokio::fs::remove_dir_all(&dir)
+                .await
+                .map_err(|e| fail(&e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_are_kept_lowercase_and_sane() {
+        assert_eq!(extension("Talk.MP4"), ".mp4");
+        assert_eq!(extension("noext"), "");
+        assert_eq!(extension("x.a/b"), "");
+        assert_eq!(stem("课程 1.mov"), "课程 1");
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert("authorization", "Bearer abc ".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+    }
+}

@@ -1,0 +1,275 @@
+//! Configuration of `yanxiu serve` and `yanxiu worker`: one TOML file
+//! (`--config`), every key overridable by an environment variable named
+//! `YANXIU_` + the key path joined by `__` (`YANXIU_STORAGE__BACKEND=s3`,
+//! `YANXIU_WORKERS__CONCURRENCY=2`), then by command-line flags. Without a
+//! file: embedded defaults (SQLite and local storage in the data directory).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use yanxiu_control::ControlConfig;
+use yanxiu_packager::storage::{LocalDirStorage, S3Config, S3Storage, Storage};
+
+/// Everything `serve` and `worker` read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Data directory: SQLite database, keys, uploads, local media.
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    pub http_addr: String,
+    /// `postgres://…` for PostgreSQL; default: SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// `text` (default) or `json` logs on stderr.
+    pub log_format: LogFormat,
+    /// The control plane (passwords, lockout, sessions, tokens, public URLs).
+    pub control: ControlConfig,
+    /// Where ladders are stored.
+    pub storage: StorageConfig,
+    /// Background processing.
+    pub workers: WorkerConfig,
+    /// Resumable uploads.
+    pub uploads: UploadConfig,
+    /// Import by link.
+    pub imports: ImportConfig,
+    /// Validation policy and ladder files.
+    pub media: MediaConfig,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            http_addr: "127.0.0.1:8080".to_owned(),
+            database_url: None,
+            log_format: LogFormat::Text,
+            control: ControlConfig::default(),
+            storage: StorageConfig::default(),
+            workers: WorkerConfig::default(),
+            uploads: UploadConfig::default(),
+            imports: ImportConfig::default(),
+            media: MediaConfig::default(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The storage backend for ladders, posters and storyboards.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `local` (default) or `s3`.
+    pub backend: StorageBackend,
+    /// Directory of the local backend; default `DATA_DIR/media`.
+    pub local_dir: Option<PathBuf>,
+    /// The S3 backend (`[storage.s3]`).
+    pub s3: Option<S3Config>,
+    /// How `/play` delivers objects from S3: `proxy` (default) streams
+    /// them through yanxiu; `redirect` answers with presigned URLs.
+    pub s3_delivery: S3Delivery,
+}
+
+/// Storage backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A local directory.
+    #[default]
+    Local,
+    /// An S3-compatible object store.
+    S3,
+}
+
+/// How playback reaches objects in S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum S3Delivery {
+    /// yanxiu streams the object.
+    #[default]
+    Proxy,
+    /// yanxiu redirects to a presigned URL (media segments only; playlists
+    /// are always served by yanxiu so tokens can be carried).
+    Redirect,
+}
+
+/// Background workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs processed at once inside `serve` (0: none, leave it to
+    /// `yanxiu worker` processes). Each transcode uses every core.
+    pub concurrency: usize,
+    /// Seconds a claimed job stays ours without a heartbeat; a worker that
+    /// dies loses its job to another after this.
+    pub lease_seconds: u64,
+    /// Seconds between heartbeats (well under the lease).
+    pub heartbeat_seconds: u64,
+    /// Milliseconds between polls of an empty queue.
+    pub poll_ms: u64,
+    /// Attempts per job before it fails for good.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            lease_seconds: 30,
+            heartbeat_seconds: 3,
+            poll_ms: 500,
+            max_attempts: 3,
+        }
+    }
+}
+
+/// Resumable uploads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadConfig {
+    /// Largest upload in bytes; default: the policy's maximum file size.
+    pub max_size_bytes: Option<u64>,
+    /// Hours an unfinished upload is kept.
+    pub expiration_hours: u64,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self {
+            max_size_bytes: None,
+            expiration_hours: 24,
+        }
+    }
+}
+
+/// Import by link.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Allow links to loopback and private addresses (test and intranet
+    /// deployments only).
+    pub allow_private: bool,
+    /// Seconds an import may take.
+    pub timeout_seconds: u64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            timeout_seconds: 3600,
+        }
+    }
+}
+
+/// Validation policy and ladder.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Policy file; default: the built-in lecture policy.
+    pub policy_file: Option<PathBuf>,
+    /// Ladder file; default: the built-in lecture ladder.
+    pub ladder_file: Option<PathBuf>,
+}
+
+/// Command-line values that override the file and the environment.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML config file (see deploy/yanxiu.example.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (`postgres://…`); default: SQLite in the data directory.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl ServeConfig {
+    /// Loads defaults, then the file, then `YANXIU_*` variables, then flags.
+    pub fn load(args: &ConfigArgs) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(path) = &args.config {
+            anyhow::ensure!(path.is_file(), "config file {} not found", path.display());
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("YANXIU_").split("__"));
+        let mut config: ServeConfig = figment.extract().context("invalid configuration")?;
+        if let Some(d) = &args.data_dir {
+            config.data_dir = d.clone();
+        }
+        if let Some(u) = &args.database_url {
+            config.database_url = Some(u.clone());
+        }
+        if let Some(f) = args.log_format {
+            config.log_format = f;
+        }
+        Ok(config)
+    }
+
+    /// Where unfinished and finished uploads live.
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.data_dir.join("uploads")
+    }
+
+    /// Where accepted source files are kept for processing.
+    pub fn sources_dir(&self) -> PathBuf {
+        self.data_dir.join("sources")
+    }
+
+    /// Opens the configured storage backend (and, for S3, the same store as
+    /// S3 for presigned redirects).
+    pub async fn open_storage(&self) -> anyhow::Result<(Arc<dyn Storage>, Option<Arc<S3Storage>>)> {
+        match self.storage.backend {
+            StorageBackend::Local => {
+                let dir = self
+                    .storage
+                    .local_dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("media"));
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                Ok((Arc::new(LocalDirStorage::new(dir)), None))
+            }
+            StorageBackend::S3 => {
+                let s3 = self
+                    .storage
+                    .s3
+                    .clone()
+                    .context("storage.backend = \"s3\" needs a [storage.s3] table")?;
+                let store = Arc::new(S3Storage::new(s3).await?);
+                Ok((store.clone(), Some(store)))
+            }
+        }
+    }
+}
+
+/// Sets up `tracing` on stderr in the configured format.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

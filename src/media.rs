@@ -1,0 +1,64 @@
+//! From a probed source to a transcode job: the picture facts the planner
+//! needs, the plan, and the job. Shared by `yanxiu transcode` and the
+//! workers, so both make the same ladder from the same file.
+
+use std::path::Path;
+
+use anyhow::Context;
+use yanxiu_ingest::MediaReport;
+use yanxiu_transcode::{LadderConfig, Rotation, SourceVideo, TranscodeJob, plan_ladder};
+
+/// What to write besides the ladder.
+#[derive(Debug, Clone, Copy)]
+pub struct Extras {
+    /// Write `poster.jpg`.
+    pub poster: bool,
+    /// Write the storyboard.
+    pub storyboard: bool,
+}
+
+/// The transcode job for an accepted source, writing under `prefix`.
+pub fn job_for(
+    input: &Path,
+    report: &MediaReport,
+    ladder: &LadderConfig,
+    prefix: &str,
+    extras: Extras,
+) -> anyhow::Result<TranscodeJob> {
+    let video_stream = report
+        .primary_video()
+        .context("the source has no video stream")?;
+    let info = video_stream
+        .video
+        .as_ref()
+        .context("the video stream has no picture information")?;
+    let usable = |r: &f64| r.is_finite() && *r > 0.0;
+    let frame_rate = info
+        .avg_frame_rate
+        .filter(usable)
+        .or(info.real_frame_rate.filter(usable))
+        .unwrap_or(25.0);
+    let source = SourceVideo {
+        width: info.width,
+        height: info.height,
+        sample_aspect_ratio: info.sample_aspect_ratio,
+        rotation: Rotation::from_degrees(i64::from(info.rotation)),
+        frame_rate,
+    };
+    let audio = report.primary_audio();
+    let audio_format = audio
+        .and_then(|a| a.audio.as_ref())
+        .map(|a| (a.channels, a.sample_rate));
+    let plan = plan_ladder(ladder, &source, audio_format)?;
+    Ok(TranscodeJob {
+        input: input.to_path_buf(),
+        source,
+        video_stream: video_stream.index,
+        audio_stream: audio.map(|a| a.index),
+        duration_seconds: report.duration_seconds.unwrap_or(0.0),
+        plan,
+        prefix: prefix.to_owned(),
+        poster: extras.poster,
+        storyboard: extras.storyboard,
+    })
+}

@@ -1,0 +1,304 @@
+//! One `process_upload` job: probe and validate the source (a rejection
+//! keeps its coded reasons on the resource), transcode it into a ladder in
+//! storage while heartbeats report progress, and record the outcome.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::watch;
+use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobError, JobFailure, JobProgress, JobState};
+use yanxiu_control::now_ms;
+use yanxiu_control::resources::{
+    MediaUpdate, MediaValidation, MediaViolation, ProcessingFailure, ProcessingStatus,
+};
+use yanxiu_ingest::{EXIT_ACCEPTED, ProbeLimits, ProbeOutput, probe_file};
+use yanxiu_transcode::{Progress, TranscodeError, transcode};
+
+use super::Worker;
+use crate::media::{Extras, job_for};
+
+/// The job kind: process an uploaded or imported source file.
+pub const PROCESS_UPLOAD: &str = "process_upload";
+
+/// Input of a `process_upload` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessPayload {
+    /// The source file on the worker's file system.
+    pub source: PathBuf,
+    /// The name the producer gave the file.
+    pub file_name: String,
+}
+
+/// How an attempt ended, for the logs.
+#[derive(Debug)]
+enum Ended {
+    Done,
+    Rejected,
+    Failed,
+    LeaseLost,
+    Released,
+}
+
+/// Runs one claimed job to an end the queue knows about.
+pub async fn run(worker: &Worker, claimed: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
+    let ClaimedJob { claim, job } = claimed;
+    let started = std::time::Instant::now();
+    let ended = match attempt(
+        worker,
+        &claim,
+        job.resource_id.as_deref(),
+        &job.payload,
+        shutdown,
+    )
+    .await
+    {
+        Ok(ended) => ended,
+        Err(failure) => {
+            tracing::warn!(job = %claim.job_id, code = %failure.code, message = %failure.message, "job attempt failed");
+            fail(worker, &claim, job.resource_id.as_deref(), failure).await;
+            Ended::Failed
+        }
+    };
+    worker
+        .metrics
+        .job_finished(&ended_label(&ended), started.elapsed());
+    tracing::info!(worker = %worker.id, job = %claim.job_id, outcome = ?ended, "job attempt ended");
+}
+
+fn ended_label(ended: &Ended) -> String {
+    match ended {
+        Ended::Done => "done",
+        Ended::Rejected => "rejected",
+        Ended::Failed => "failed",
+        Ended::LeaseLost => "lease_lost",
+        Ended::Released => "released",
+    }
+    .to_owned()
+}
+
+fn failure(retryable: bool, code: &str, message: impl Into<String>) -> JobFailure {
+    JobFailure {
+        retryable,
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+async fn attempt(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: Option<&str>,
+    payload: &serde_json::Value,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Ended, JobFailure> {
+    let resource_id =
+        resource_id.ok_or_else(|| failure(false, "job.no_resource", "job has no resource"))?;
+    let payload: ProcessPayload = serde_json::from_value(payload.clone())
+        .map_err(|e| failure(false, "job.bad_payload", e.to_string()))?;
+    let control = &worker.control;
+    let record = |update: MediaUpdate| async move {
+        control
+            .record_processing(resource_id, &claim.job_id, update, now_ms())
+            .await
+            .map_err(|e| failure(true, "control.record", e.to_string()))
+    };
+    record(MediaUpdate::status(ProcessingStatus::Processing)).await?;
+
+    // Probe and validate, off the async threads.
+    let policy = worker.policy.clone();
+    let source = payload.source.clone();
+    let name = payload.file_name.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        let probed = probe_file(&source, &ProbeLimits::default());
+        ProbeOutput::from_probe(&name, probed, &policy)
+    })
+    .await
+    .map_err(|e| failure(true, "probe.panicked", e.to_string()))?;
+    let probe_report = output
+        .report
+        .as_ref()
+        .and_then(|r| serde_json::to_value(r).ok());
+    let validation = output.validation.as_ref().map(|v| MediaValidation {
+        accepted: v.accepted,
+        violations: v
+            .violations
+            .iter()
+            .map(|x| MediaViolation {
+                code: x.code.clone(),
+                message_zh: x.message_zh.clone(),
+                message_en: x.message_en.clone(),
+                actual: x.actual.clone(),
+                limit: x.limit.clone(),
+            })
+            .collect(),
+    });
+    let report = match (output.report.clone(), output.exit_code) {
+        (Some(report), EXIT_ACCEPTED) => report,
+        _ => {
+            // Not media, or media that breaks the rules: a final answer, not
+            // a failure worth retrying.
+            let failure_info = output.error.as_ref().map(|e| ProcessingFailure {
+                code: e.code.clone(),
+                message_zh: e.message_zh.clone(),
+                message_en: e.message_en.clone(),
+            });
+            // An unreadable file breaks the first rule of all: be media.
+            let validation = validation.or_else(|| {
+                output.error.as_ref().map(|e| MediaValidation {
+                    accepted: false,
+                    violations: vec![MediaViolation {
+                        code: e.code.clone(),
+                        message_zh: e.message_zh.clone(),
+                        message_en: e.message_en.clone(),
+                        actual: None,
+                        limit: None,
+                    }],
+                })
+            });
+            record(MediaUpdate {
+                processing_status: ProcessingStatus::Rejected,
+                probe_report,
+                validation,
+                failure: failure_info,
+                ..Default::default()
+            })
+            .await?;
+            worker
+                .control
+                .complete_job(
+                    claim,
+                    json!({ "outcome": "rejected", "exit_code": output.exit_code }),
+                    now_ms(),
+                )
+                .await
+                .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
+            return Ok(Ended::Rejected);
+        }
+    };
+    record(MediaUpdate {
+        processing_status: ProcessingStatus::Processing,
+        probe_report,
+        validation,
+        ..Default::default()
+    })
+    .await?;
+
+    let prefix = format!("ladders/{resource_id}/{}/", claim.job_id);
+    let job = job_for(
+        &payload.source,
+        &report,
+        &worker.ladder,
+        &prefix,
+        Extras {
+            poster: true,
+            storyboard: true,
+        },
+    )
+    .map_err(|e| failure(false, "transcode.plan", format!("{e:#}")))?;
+
+    let (tx, rx) = watch::channel(Progress::default());
+    let work = transcode(job, worker.storage.clone(), tx);
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval(std::time::Duration::from_secs(
+        worker.config.heartbeat_seconds.max(1),
+    ));
+    let outcome = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = beat.tick() => {
+                let p = *rx.borrow();
+                let progress = JobProgress {
+                    stage: "transcode".to_owned(),
+                    percent: (p.fraction() * 100.0).clamp(0.0, 100.0),
+                    speed: Some(p.speed()).filter(|s| s.is_finite() && *s > 0.0),
+                    detail: None,
+                };
+                match worker.control.heartbeat_job(claim, progress, worker.lease(), now_ms()).await {
+                    Ok(_) => {}
+                    Err(JobError::LeaseLost) => return Ok(Ended::LeaseLost),
+                    Err(e) => tracing::warn!(job = %claim.job_id, error = %e, "heartbeat failed"),
+                }
+            }
+            _ = shutdown.changed() => {
+                // Dropping the transcode stops its threads; the job goes back
+                // to the queue for the next worker.
+                if let Err(e) = worker.control.release_job(claim, now_ms()).await {
+                    tracing::warn!(job = %claim.job_id, error = %e, "cannot release the job");
+                }
+                return Ok(Ended::Released);
+            }
+        }
+    };
+    let outcome = outcome.map_err(|e| failure(retryable(&e), "transcode.failed", e.to_string()))?;
+    worker.metrics.transcoded(&outcome);
+    let renditions = outcome
+        .ladder
+        .renditions
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect();
+    record(MediaUpdate {
+        processing_status: ProcessingStatus::Ready,
+        renditions: Some(renditions),
+        ladder_prefix: Some(prefix),
+        poster_key: outcome.poster.clone(),
+        storyboard_key: outcome.storyboard.clone(),
+        ..Default::default()
+    })
+    .await?;
+    worker
+        .control
+        .complete_job(
+            claim,
+            json!({ "master": outcome.ladder.master_key, "frames": outcome.video_frames,
+                    "seconds": outcome.elapsed.as_secs_f64() }),
+            now_ms(),
+        )
+        .await
+        .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
+    Ok(Ended::Done)
+}
+
+/// Whether another attempt may succeed: storage and infrastructure faults
+/// yes, a source the decoder cannot read no.
+fn retryable(e: &TranscodeError) -> bool {
+    !matches!(
+        e,
+        TranscodeError::Open { .. }
+            | TranscodeError::NoVideo
+            | TranscodeError::NoAudio
+            | TranscodeError::NoFrames
+            | TranscodeError::Decoder { .. }
+            | TranscodeError::Bitstream(_)
+    )
+}
+
+async fn fail(worker: &Worker, claim: &JobClaim, resource_id: Option<&str>, failure: JobFailure) {
+    let code = failure.code.clone();
+    let message = failure.message.clone();
+    match worker.control.fail_job(claim, failure, now_ms()).await {
+        Ok(job) if job.state == JobState::Failed => {
+            if let Some(id) = resource_id {
+                let update = MediaUpdate {
+                    processing_status: ProcessingStatus::Failed,
+                    failure: Some(ProcessingFailure {
+                        code,
+                        message_zh: format!("处理失败：{message}"),
+                        message_en: format!("processing failed: {message}"),
+                    }),
+                    ..Default::default()
+                };
+                if let Err(e) = worker
+                    .control
+                    .record_processing(id, &claim.job_id, update, now_ms())
+                    .await
+                {
+                    tracing::warn!(job = %claim.job_id, error = %e, "cannot record the failure");
+                }
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(job = %claim.job_id, error = %e, "cannot fail the job"),
+    }
+}

@@ -1,3 +1,6 @@
 //! Helpers shared by the root crate's integration tests (`mod common;`).
+//! Each test binary uses part of them.
+#![allow(dead_code)]
 
 pub mod fixtures;
+pub mod server;

@@ -1,0 +1,344 @@
+//! A `yanxiu serve` process for end-to-end tests: a temporary data
+//! directory, bootstrapped accounts, a free port, and the client side of
+//! uploads (tuspy), the API and processing.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+#[path = "../../ingest/tests/tus_support/mod.rs"]
+mod tus_support;
+
+/// The password of every test account.
+pub const PASSWORD: &str = "Lecture-2026-pass!";
+
+/// A running `yanxiu serve`, killed on drop.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its data directory.
+    pub data: tempfile::TempDir,
+    /// Its config file.
+    pub config: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary under test.
+pub fn yanxiu() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_yanxiu"))
+}
+
+/// Cheap password hashing keeps account set-up fast; short leases let a
+/// dead worker's job move on quickly.
+pub const TEST_CONFIG: &str = "[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\n[workers]\nlease_seconds = 5\nheartbeat_seconds = 1\npoll_ms = 200\n";
+
+fn admin(data: &Path, config: &Path, args: &[&str]) {
+    let out = yanxiu()
+        .arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run yanxiu admin");
+    assert!(
+        out.status.success(),
+        "yanxiu admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A data directory with a config and the accounts `producer`,
+/// `dept-reviewer` and `centre-reviewer`.
+pub fn prepare(extra_config: &str) -> (tempfile::TempDir, PathBuf) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("yanxiu.toml");
+    std::fs::write(&config, format!("{TEST_CONFIG}{extra_config}")).expect("write config");
+    for (user, role, dept) in [
+        ("producer", "producer", "物理教研室"),
+        ("dept-reviewer", "department_reviewer", "物理教研室"),
+        ("centre-reviewer", "centre_reviewer", "教师网络研修中心"),
+    ] {
+        admin(
+            data.path(),
+            &config,
+            &[
+                "create-user",
+                "--username",
+                user,
+                "--password",
+                PASSWORD,
+                "--role",
+                role,
+                "--department",
+                dept,
+            ],
+        );
+    }
+    (data, config)
+}
+
+/// Starts `yanxiu serve` on a free port over a prepared data directory.
+pub fn serve(data: tempfile::TempDir, config: PathBuf, workers: usize) -> Server {
+    let mut child = yanxiu()
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--workers",
+            &workers.to_string(),
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn yanxiu serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let base = line
+        .trim()
+        .strip_prefix("yanxiu: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Server {
+        child,
+        base,
+        data,
+        config,
+    }
+}
+
+/// A prepared server with one in-process worker.
+pub fn start() -> Server {
+    let (data, config) = prepare("");
+    serve(data, config, 1)
+}
+
+/// An HTTP client.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// One API call: status and JSON body (null when not JSON).
+pub async fn api(
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http().request(method, format!("{}{path}", s.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let value = resp.json().await.unwrap_or(Value::Null);
+    (status, value)
+}
+
+/// Logs `user` in; returns the bearer token.
+pub async fn login(s: &Server, user: &str) -> String {
+    let (status, body) = api(
+        s,
+        reqwest::Method::POST,
+        "/api/v1/sessions",
+        None,
+        Some(json!({ "username": user, "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(status, 201, "login {user}: {body}");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+/// Uploads `file` with tuspy: with `stop_at`, the first run stops after
+/// that many bytes (the client "loses its connection") and a second run
+/// resumes from the stored URL. Returns the resource id the upload became.
+pub async fn upload(s: &Server, token: &str, file: &Path, stop_at: Option<u64>) -> String {
+    let python = tus_support::tuspy_python();
+    let work = tempfile::tempdir().expect("tempdir");
+    let script = work.path().join("tus_upload.py");
+    std::fs::write(&script, tus_support::TUSPY_SCRIPT).expect("write script");
+    let endpoint = format!("{}/api/v1/uploads", s.base);
+    let run = |stop: Option<u64>| {
+        let out = Command::new(&python)
+            .arg(&script)
+            .arg(&endpoint)
+            .arg(file)
+            .arg(work.path().join("urls.json"))
+            .arg("262144")
+            .arg(stop.unwrap_or(0).to_string())
+            .arg(format!("Bearer {token}"))
+            .arg("1")
+            .output()
+            .expect("run tuspy");
+        assert!(
+            out.status.success(),
+            "tuspy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let last = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_owned();
+        serde_json::from_str::<Value>(&last).expect("tuspy output")
+    };
+    let size = std::fs::metadata(file).expect("file").len();
+    if let Some(stop) = stop_at {
+        let first = run(Some(stop));
+        let offset = first["offset"].as_u64().expect("offset");
+        assert!(
+            offset > 0 && offset < size,
+            "the first run should stop halfway, at {offset} of {size}"
+        );
+        let second = run(None);
+        assert_eq!(
+            second["start_offset"].as_u64(),
+            Some(offset),
+            "the second run resumes"
+        );
+        assert_eq!(second["url"], first["url"], "the same upload is resumed");
+    } else {
+        run(None);
+    }
+    newest_resource(s, token).await
+}
+
+/// The id of the caller's newest resource.
+pub async fn newest_resource(s: &Server, token: &str) -> String {
+    let (status, list) = api(
+        s,
+        reqwest::Method::GET,
+        "/api/v1/resources?per_page=100",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    list["items"]
+        .as_array()
+        .and_then(|items| items.iter().max_by_key(|r| r["created_at"].as_i64()))
+        .and_then(|r| r["id"].as_str())
+        .expect("a resource for the upload")
+        .to_owned()
+}
+
+/// The resource as the API shows it.
+pub async fn resource(s: &Server, token: &str, id: &str) -> Value {
+    let (status, body) = api(
+        s,
+        reqwest::Method::GET,
+        &format!("/api/v1/resources/{id}"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Polls the resource until processing reaches a final status.
+pub async fn processed(s: &Server, token: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let body = resource(s, token, id).await;
+        let state = body["processing"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if ["ready", "rejected", "failed"].contains(&state.as_str()) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {state} after 240 s: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Takes a ready resource through the three review levels and publishes it.
+pub async fn review_and_publish(s: &Server, producer: &str, id: &str) {
+    let review = |level: &'static str| json!({ "level": level, "decision": "approve", "comment": "符合要求" });
+    let reviews = format!("/api/v1/resources/{id}/reviews");
+    let (st, b) = api(
+        s,
+        reqwest::Method::POST,
+        &reviews,
+        Some(producer),
+        Some(review("self")),
+    )
+    .await;
+    assert!(st < 300, "self review: {b}");
+    let dept = login(s, "dept-reviewer").await;
+    let (st, b) = api(
+        s,
+        reqwest::Method::POST,
+        &reviews,
+        Some(&dept),
+        Some(review("department")),
+    )
+    .await;
+    assert!(st < 300, "department review: {b}");
+    let centre = login(s, "centre-reviewer").await;
+    let (st, b) = api(
+        s,
+        reqwest::Method::POST,
+        &reviews,
+        Some(&centre),
+        Some(review("technical")),
+    )
+    .await;
+    assert!(st < 300, "technical review: {b}");
+    let (st, b) = api(
+        s,
+        reqwest::Method::POST,
+        &format!("/api/v1/resources/{id}/publish"),
+        Some(&centre),
+        Some(json!({})),
+    )
+    .await;
+    assert!(st < 300, "publish: {b}");
+}
+
+/// The sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> String {
+    tus_support::sha256_hex(&std::fs::read(path).expect("read"))
+}
+
+/// The source file kept for a resource.
+pub fn stored_source(data: &Path, resource: &str) -> PathBuf {
+    let dir = data.join("sources").join(resource);
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("a stored source")
+}

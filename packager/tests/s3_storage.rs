@@ -1,8 +1,9 @@
 //! `S3Storage` specifics against a real S3-compatible server (moto, started
 //! by `support::moto`): multipart uploads, object metadata as the SDK sees
 //! it, presigned URLs, the key prefix inside the bucket, pagination and
-//! batched deletes, retries. The shared behaviour suite runs against S3 in
-//! `storage_behaviour.rs`.
+//! batched deletes. Retries and the abort of a failed multipart upload are
+//! checked against a scripted fake endpoint, since a healthy server never
+//! fails. The shared behaviour suite runs against S3 in `storage_behaviour.rs`.
 
 // Test code: a panic is how a failed expectation is reported.
 #![allow(clippy::unwrap_used)]
@@ -10,8 +11,7 @@
 #[path = "support/moto.rs"]
 mod moto;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -296,53 +296,134 @@ async fn listing_follows_pages_and_delete_prefix_batches_over_a_thousand_keys() 
     assert!(storage.list("").await.unwrap().is_empty());
 }
 
-/// A server that answers every request with 503 and counts the requests.
-async fn always_unavailable() -> (String, Arc<AtomicUsize>) {
+/// A fake S3 endpoint on a loopback port: reads each request (head and
+/// body), records its request line and answers with what `respond` returns
+/// for it. Returns the endpoint URL and the recorded request lines.
+async fn fake_s3(respond: fn(&str) -> &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(AtomicUsize::new(0));
-    let counter = requests.clone();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let recorded = requests.clone();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let counter = counter.clone();
+            let recorded = recorded.clone();
             tokio::spawn(async move {
                 let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let mut buffer = vec![0u8; 64 * 1024];
+                let head_end = loop {
+                    if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break end + 4;
+                    }
                     match stream.read(&mut buffer).await {
                         Ok(0) | Err(_) => return,
                         Ok(n) => request.extend_from_slice(&buffer[..n]),
                     }
+                };
+                let head = String::from_utf8_lossy(&request[..head_end]).to_string();
+                let body_length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                let mut received = request.len() - head_end;
+                while received < body_length {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => received += n,
+                    }
                 }
-                counter.fetch_add(1, Ordering::SeqCst);
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    )
-                    .await;
+                let request_line = head.lines().next().unwrap_or("").to_string();
+                let response = respond(&request_line);
+                recorded.lock().unwrap().push(request_line);
+                let _ = stream.write_all(response.as_bytes()).await;
             });
         }
     });
     (endpoint, requests)
 }
 
-#[tokio::test]
-async fn transient_failures_are_retried_up_to_max_attempts() {
-    let (endpoint, requests) = always_unavailable().await;
-    let storage = S3Storage::new(S3Config {
+fn fake_config(endpoint: String) -> S3Config {
+    S3Config {
         endpoint: Some(endpoint),
         path_style: true,
         access_key_id: Some("k".into()),
         secret_access_key: Some("s".into()),
+        ..S3Config::new("us-east-1", "fake")
+    }
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_up_to_max_attempts() {
+    let (endpoint, requests) =
+        fake_s3(|_| "HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await;
+    let storage = S3Storage::new(S3Config {
         max_attempts: 3,
-        ..S3Config::new("us-east-1", "unavailable")
+        ..fake_config(endpoint)
     })
     .await
     .unwrap();
     let error = storage.get("a/b.m4s").await.unwrap_err();
     assert!(matches!(error, StorageError::Io { .. }), "{error}");
     assert!(error.to_string().contains("GetObject"), "{error}");
-    assert_eq!(requests.load(Ordering::SeqCst), 3);
+    assert_eq!(requests.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_multipart_upload_whose_part_fails_is_aborted() {
+    let (endpoint, requests) = fake_s3(|request_line| {
+        if request_line.starts_with("POST") && request_line.contains("uploads") {
+            concat!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 131\r\nConnection: close\r\n\r\n",
+                "<InitiateMultipartUploadResult><Bucket>fake</Bucket><Key>big.mp4</Key><UploadId>upload-1</UploadId></InitiateMultipartUploadResult>"
+            )
+        } else if request_line.starts_with("DELETE") {
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+        } else {
+            concat!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: 73\r\nConnection: close\r\n\r\n",
+                "<Error><Code>InvalidRequest</Code><Message>part refused</Message></Error>"
+            )
+        }
+    })
+    .await;
+    let storage = S3Storage::new(S3Config {
+        max_attempts: 1,
+        multipart_threshold: 1024,
+        part_size: 5 * MIB as u64,
+        ..fake_config(endpoint)
+    })
+    .await
+    .unwrap();
+    let error = storage
+        .put(
+            "big.mp4",
+            pseudo_random(6 * MIB, 5),
+            &PutOptions::for_key("big.mp4"),
+        )
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("UploadPart"), "{error}");
+    let requests = requests.lock().unwrap().clone();
+    assert!(
+        requests[0].starts_with("POST /fake/big.mp4?uploads"),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("DELETE /fake/big.mp4?") && r.contains("uploadId=upload-1")),
+        "no AbortMultipartUpload in {requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("POST") && r.contains("uploadId=")),
+        "completed: {requests:?}"
+    );
 }
 
 #[tokio::test]

@@ -34,9 +34,11 @@ impl Drop for Server {
     }
 }
 
-/// The binary under test.
+/// The binary under test (warnings and errors only in its logs).
 pub fn yanxiu() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_yanxiu"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_yanxiu"));
+    c.env("RUST_LOG", "warn");
+    c
 }
 
 /// Cheap password hashing keeps account set-up fast; short leases let a
@@ -92,6 +94,16 @@ pub fn prepare(extra_config: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// Starts `yanxiu serve` on a free port over a prepared data directory.
 pub fn serve(data: tempfile::TempDir, config: PathBuf, workers: usize) -> Server {
+    let (child, base) = launch(data.path(), &config, workers);
+    Server {
+        child,
+        base,
+        data,
+        config,
+    }
+}
+
+fn launch(data: &Path, config: &Path, workers: usize) -> (Child, String) {
     let mut child = yanxiu()
         .args([
             "serve",
@@ -101,9 +113,9 @@ pub fn serve(data: tempfile::TempDir, config: PathBuf, workers: usize) -> Server
             &workers.to_string(),
             "--data-dir",
         ])
-        .arg(data.path())
+        .arg(data)
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -118,11 +130,51 @@ pub fn serve(data: tempfile::TempDir, config: PathBuf, workers: usize) -> Server
         .strip_prefix("yanxiu: listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    Server {
-        child,
-        base,
-        data,
-        config,
+    (child, base)
+}
+
+impl Server {
+    /// Sends `signal` (`TERM`, `KILL`) and waits for the process to end.
+    pub fn stop(&mut self, signal: &str) {
+        signal_process(&mut self.child, signal);
+    }
+
+    /// Starts `yanxiu serve` again over the same data directory.
+    pub fn relaunch(&mut self, workers: usize) {
+        let (child, base) = launch(self.data.path(), &self.config, workers);
+        self.child = child;
+        self.base = base;
+    }
+
+    /// Starts a separate `yanxiu worker` process over the same database.
+    pub fn worker(&self) -> Child {
+        yanxiu()
+            .args(["worker", "--data-dir"])
+            .arg(self.data.path())
+            .arg("--config")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn yanxiu worker")
+    }
+}
+
+/// Sends `signal` to `child` with kill(1) and waits for it to end.
+pub fn signal_process(child: &mut Child, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill(1) must be installed (util-linux)");
+    assert!(status.success(), "kill -{signal} failed");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("try_wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the process did not end after SIG{signal}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -261,6 +313,23 @@ pub async fn resource(s: &Server, token: &str, id: &str) -> Value {
     .await;
     assert_eq!(status, 200, "{body}");
     body
+}
+
+/// Polls until the resource's job is transcoding (progress above zero).
+pub async fn transcoding(s: &Server, token: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let body = resource(s, token, id).await;
+        let job = &body["processing"]["job"];
+        if job["stage"] == "transcode" && job["percent"].as_f64().is_some_and(|p| p > 0.0) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never started transcoding: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls the resource until processing reaches a final status.

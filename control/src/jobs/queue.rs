@@ -266,8 +266,21 @@ impl ControlPlane {
         Ok(None)
     }
 
-    /// Fails running jobs of `kinds` whose lease expired on their last attempt.
+    /// Fails running jobs of `kinds` whose lease expired on their last attempt. Looks first, so
+    /// that idle polling stays read-only (a SQLite write takes the database's write lock).
     async fn fail_exhausted_leases(&self, kinds: &[&str], now: i64) -> Result<u64, JobError> {
+        let probe = format!(
+            "SELECT id FROM jobs WHERE state = 'running' AND lease_until <= $1 \
+             AND attempts >= max_attempts AND kind IN ({kinds}) LIMIT 1",
+            kinds = placeholders(2, kinds.len()),
+        );
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(probe)).bind(now);
+        for kind in kinds {
+            query = query.bind((*kind).to_owned());
+        }
+        if query.fetch_optional(self.db.pool()).await?.is_none() {
+            return Ok(0);
+        }
         let sql = format!(
             "UPDATE jobs SET state = 'failed', claim_id = NULL, lease_until = NULL, \
              error_code = '{LEASE_EXPIRED}', \

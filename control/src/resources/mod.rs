@@ -2,7 +2,7 @@
 //! each revision. A change to a published resource opens a new revision that goes through
 //! review while the published one stays online.
 //!
-//! Files by idea: this one holds the types; [`store`] reads and writes rows; [`lifecycle`]
+//! Files by idea: this one holds the types; `store` reads and writes rows; [`lifecycle`]
 //! creates, changes, lists and deletes resources; [`media`] is the upload/transcode pipeline's
 //! entry points ([`ControlPlane::create_resource_for`], [`ControlPlane::start_processing`],
 //! [`ControlPlane::record_processing`]); [`processing`] is the pure processing state and its

@@ -234,6 +234,16 @@ impl ServeConfig {
         self.data_dir.join("sources")
     }
 
+    /// Limits for imports by link; files up to `max_bytes`.
+    pub fn fetch_limits(&self, max_bytes: u64) -> yanxiu_ingest::fetch::FetchLimits {
+        yanxiu_ingest::fetch::FetchLimits {
+            max_bytes,
+            total_timeout: std::time::Duration::from_secs(self.imports.timeout_seconds.max(1)),
+            allow_private: self.imports.allow_private,
+            ..Default::default()
+        }
+    }
+
     /// Opens the configured storage backend (and, for S3, the same store as
     /// S3 for presigned redirects).
     pub async fn open_storage(&self) -> anyhow::Result<(Arc<dyn Storage>, Option<Arc<S3Storage>>)> {

@@ -10,8 +10,10 @@ mod common;
 use std::process::Command;
 
 use common::server::{
-    http, login, processed, review_and_publish, sha256_file, start, stored_source, upload,
+    api, http, login, prepare, processed, review_and_publish, serve, sha256_file, start,
+    stored_source, upload,
 };
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_that_resumes_becomes_a_reviewed_published_ladder_read_over_http() {
@@ -182,5 +184,97 @@ async fn broken_and_rule_breaking_uploads_are_rejected_with_their_codes() {
         r["processing"]["validation"]["violations"][0]["message_zh"]
             .as_str()
             .is_some_and(|m| !m.is_empty())
+    );
+}
+
+/// Serves the fixtures directory over HTTP on 127.0.0.1 (a "cloud drive").
+async fn file_server() -> String {
+    use axum::extract::Path as UrlPath;
+    let dir = common::fixtures::fixtures_dir();
+    let app = axum::Router::new().route(
+        "/files/{name}",
+        axum::routing::get(move |UrlPath(name): UrlPath<String>| {
+            let path = dir.join(name);
+            async move { std::fs::read(path).map_err(|_| axum::http::StatusCode::NOT_FOUND) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/files")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_by_link_are_fetched_and_processed_and_private_links_refused_by_default() {
+    let files = file_server().await;
+    let url = format!("{files}/talk_720p25.mp4");
+
+    // Default configuration: a link to a private address is refused.
+    let s = start();
+    let producer = login(&s, "producer").await;
+    let (st, body) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/imports",
+        Some(&producer),
+        Some(json!({ "url": url })),
+    )
+    .await;
+    assert_eq!(st, 202, "{body}");
+    let id = body["resource_id"]
+        .as_str()
+        .expect("resource_id")
+        .to_owned();
+    let r = processed(&s, &producer, &id).await;
+    assert_eq!(r["processing"]["status"], "rejected", "{r}");
+    assert_eq!(
+        r["processing"]["failure"]["code"], "fetch.private_address",
+        "{r}"
+    );
+    let (st, _) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/imports",
+        Some(&producer),
+        Some(json!({ "url": "ftp://x/y.mp4" })),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (st, _) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/imports",
+        None,
+        Some(json!({ "url": url })),
+    )
+    .await;
+    assert_eq!(st, 401);
+    drop(s);
+
+    // An intranet deployment allows it: the file is fetched and processed.
+    let (data, config) = prepare("\n[imports]\nallow_private = true\n");
+    let s = serve(data, config, 1);
+    let producer = login(&s, "producer").await;
+    let (st, body) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/imports",
+        Some(&producer),
+        Some(json!({ "url": url, "title": "教学案例 课堂实录" })),
+    )
+    .await;
+    assert_eq!(st, 202, "{body}");
+    let id = body["resource_id"]
+        .as_str()
+        .expect("resource_id")
+        .to_owned();
+    let r = processed(&s, &producer, &id).await;
+    assert_eq!(r["processing"]["status"], "ready", "{r}");
+    assert_eq!(r["latest"]["metadata"]["name"], "教学案例 课堂实录");
+    assert_eq!(
+        sha256_file(&stored_source(s.data.path(), &id)),
+        sha256_file(&common::fixtures::fixtures_dir().join("talk_720p25.mp4"))
     );
 }

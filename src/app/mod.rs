@@ -2,6 +2,7 @@
 //! upload server, playback, metrics and health checks in one router, and
 //! the state they share.
 
+pub mod imports;
 pub mod metrics;
 pub mod playback;
 pub mod playlist;
@@ -43,6 +44,7 @@ pub fn router(
     context: Arc<AppContext>,
     control: yanxiu_control::AppState,
     uploads: Arc<TusService>,
+    pipeline: Arc<uploads::UploadPipeline>,
 ) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
@@ -57,12 +59,16 @@ pub fn router(
         .route("/play/{resource_id}/{*path}", get(playback::play))
         .layer(cors)
         .with_state(context.clone());
+    let imports = Router::new()
+        .route("/api/v1/imports", axum::routing::post(imports::create))
+        .with_state(pipeline);
     let ops = Router::new()
         .route("/metrics", get(render_metrics))
         .route("/readyz", get(readyz))
         .with_state(context);
     yanxiu_ingest::tus::router(uploads)
         .merge(play)
+        .merge(imports)
         .merge(ops)
         .merge(yanxiu_control::router(control))
 }

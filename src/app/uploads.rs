@@ -4,13 +4,14 @@
 //! by them, its file is kept under `sources/`, and a processing job is
 //! queued. Also the janitor that removes a deleted resource's objects.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use yanxiu_control::jobs::NewJob;
-use yanxiu_control::resources::ResourceMetadata;
 use yanxiu_control::resources::janitor::{JanitorError, MediaJanitor, StoredMedia};
+use yanxiu_control::resources::{ResourceMetadata, ResourceView};
 use yanxiu_control::{ControlError, ControlPlane, now_ms};
 use yanxiu_ingest::tus::{CompletedUpload, HookRejection, UploadHooks};
 use yanxiu_packager::storage::Storage;
@@ -34,7 +35,7 @@ pub struct UploadPipeline {
     pub metrics: Arc<Metrics>,
 }
 
-fn rejection(e: &ControlError, status: u16) -> HookRejection {
+pub(super) fn rejection(e: &ControlError, status: u16) -> HookRejection {
     HookRejection {
         status,
         code: e.code().to_owned(),
@@ -43,7 +44,7 @@ fn rejection(e: &ControlError, status: u16) -> HookRejection {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> HookRejection {
+pub(super) fn internal(e: impl std::fmt::Display) -> HookRejection {
     tracing::error!(error = %e, "upload completion failed");
     HookRejection {
         status: 500,
@@ -96,40 +97,15 @@ impl UploadHooks for UploadPipeline {
             .get("filename")
             .cloned()
             .unwrap_or_else(|| format!("{}.bin", upload.id));
-        let meta = |k: &str| {
-            upload
-                .metadata
-                .get(k)
-                .filter(|v| !v.trim().is_empty())
-                .cloned()
-        };
-        let lecturer = match meta("lecturer") {
-            Some(l) => l,
-            None => self.control.user(user_id).await.map_err(internal)?.username,
-        };
-        let unit = match meta("lecturer_unit") {
-            Some(u) => u,
-            None => {
-                self.control
-                    .department(department_id)
-                    .await
-                    .map_err(internal)?
-                    .name
-            }
-        };
-        let metadata = ResourceMetadata {
-            name: meta("title").unwrap_or_else(|| stem(&file_name)),
-            lecturer_name: lecturer,
-            lecturer_unit: unit,
-            summary: meta("summary").unwrap_or_default(),
-            ..Default::default()
-        };
+        let resource = create_draft(
+            &self.control,
+            user_id,
+            department_id,
+            &upload.metadata,
+            &file_name,
+        )
+        .await?;
         let now = now_ms();
-        let resource = self
-            .control
-            .create_resource_for(user_id, department_id, metadata, now)
-            .await
-            .map_err(|e| rejection(&e, 400))?;
 
         // Keep the source beside the uploads (a hard link: no copy).
         let dir = self.sources_dir.join(&resource.id);
@@ -137,25 +113,21 @@ impl UploadHooks for UploadPipeline {
         link_or_copy(&upload.path, &dir, &source)
             .await
             .map_err(internal)?;
-        let payload = serde_json::to_value(ProcessPayload {
+        let payload = ProcessPayload {
             source: source.clone(),
             file_name,
-        })
+            url: None,
+        };
+        queue_processing(
+            &self.control,
+            &resource.id,
+            &source.to_string_lossy(),
+            payload,
+            self.max_attempts,
+            now,
+        )
+        .await
         .map_err(internal)?;
-        self.control
-            .start_processing(
-                &resource.id,
-                &source.to_string_lossy(),
-                NewJob {
-                    kind: PROCESS_UPLOAD.to_owned(),
-                    resource_id: Some(resource.id.clone()),
-                    payload,
-                    max_attempts: self.max_attempts,
-                },
-                now,
-            )
-            .await
-            .map_err(internal)?;
         if let Some(parent) = marker.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(internal)?;
         }
@@ -168,6 +140,71 @@ impl UploadHooks for UploadPipeline {
     }
 }
 
+/// A draft resource for `user_id` from the fields a producer sent with a
+/// file (`title`, `lecturer`, `lecturer_unit`, `summary`); missing names
+/// fall back to the file name, the producer's name and department.
+pub async fn create_draft(
+    control: &ControlPlane,
+    user_id: &str,
+    department_id: &str,
+    fields: &BTreeMap<String, String>,
+    file_name: &str,
+) -> Result<ResourceView, HookRejection> {
+    let field = |k: &str| fields.get(k).filter(|v| !v.trim().is_empty()).cloned();
+    let lecturer = match field("lecturer") {
+        Some(l) => l,
+        None => control.user(user_id).await.map_err(internal)?.username,
+    };
+    let unit = match field("lecturer_unit") {
+        Some(u) => u,
+        None => {
+            control
+                .department(department_id)
+                .await
+                .map_err(internal)?
+                .name
+        }
+    };
+    let metadata = ResourceMetadata {
+        name: field("title").unwrap_or_else(|| stem(file_name)),
+        lecturer_name: lecturer,
+        lecturer_unit: unit,
+        summary: field("summary").unwrap_or_default(),
+        ..Default::default()
+    };
+    control
+        .create_resource_for(user_id, department_id, metadata, now_ms())
+        .await
+        .map_err(|e| rejection(&e, 400))
+}
+
+/// Queues the processing of `media_ref` for a resource.
+pub async fn queue_processing(
+    control: &ControlPlane,
+    resource_id: &str,
+    media_ref: &str,
+    payload: ProcessPayload,
+    max_attempts: u32,
+    now: i64,
+) -> Result<String, ControlError> {
+    let payload =
+        serde_json::to_value(payload).map_err(|e| ControlError::Internal(e.to_string()))?;
+    let (_, job_id) = control
+        .start_processing(
+            resource_id,
+            media_ref,
+            NewJob {
+                kind: PROCESS_UPLOAD.to_owned(),
+                resource_id: Some(resource_id.to_owned()),
+                payload,
+                max_attempts,
+            },
+            now,
+        )
+        .await?;
+    Ok(job_id)
+}
+
 fn stem(file_name: &str) -> String {
     Path::new(file_name)
         .file_stem()
@@ -177,7 +214,7 @@ fn stem(file_name: &str) -> String {
 }
 
 /// `.mp4` for `talk.MP4`; nothing when the name has no usable extension.
-fn extension(file_name: &str) -> String {
+pub(super) fn extension(file_name: &str) -> String {
     Path::new(file_name)
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())

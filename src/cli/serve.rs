@@ -56,6 +56,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     let mut control_state = AppState::new(services.control.clone());
     control_state.janitor = janitor;
 
+    let pipeline = Arc::new(UploadPipeline {
+        control: services.control.clone(),
+        sources_dir: config.sources_dir(),
+        max_attempts: config.workers.max_attempts,
+        metrics: services.metrics.clone(),
+    });
     let max_size = config
         .uploads
         .max_size_bytes
@@ -67,12 +73,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
             max_size,
             expiration: Duration::from_secs(config.uploads.expiration_hours.max(1) * 3600),
         },
-        Arc::new(UploadPipeline {
-            control: services.control.clone(),
-            sources_dir: config.sources_dir(),
-            max_attempts: config.workers.max_attempts,
-            metrics: services.metrics.clone(),
-        }),
+        pipeline.clone(),
     )?);
     let context = Arc::new(AppContext {
         control: services.control.clone(),
@@ -81,7 +82,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         delivery: config.storage.s3_delivery,
         metrics: services.metrics.clone(),
     });
-    let router = app::router(context, control_state, uploads.clone());
+    let router = app::router(context, control_state, uploads.clone(), pipeline);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = services.spawn_workers(&config, config.workers.concurrency, &stop_rx);
@@ -185,6 +186,7 @@ impl Services {
                     ladder: self.ladder.clone(),
                     config: config.workers.clone(),
                     metrics: self.metrics.clone(),
+                    imports: config.fetch_limits(self.policy.file.max_size_bytes),
                 });
                 tokio::spawn(worker::run(w, stop.clone()))
             })

@@ -37,6 +37,8 @@ pub struct Worker {
     pub config: WorkerConfig,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Limits of imports by link.
+    pub imports: yanxiu_ingest::fetch::FetchLimits,
 }
 
 impl Worker {

@@ -12,7 +12,8 @@ use yanxiu_control::now_ms;
 use yanxiu_control::resources::{
     MediaUpdate, MediaValidation, MediaViolation, ProcessingFailure, ProcessingStatus,
 };
-use yanxiu_ingest::{EXIT_ACCEPTED, ProbeLimits, ProbeOutput, probe_file};
+use yanxiu_ingest::fetch::{FetchError, fetch_to_file};
+use yanxiu_ingest::{EXIT_ACCEPTED, Lang, ProbeLimits, ProbeOutput, probe_file};
 use yanxiu_transcode::{Progress, TranscodeError, transcode};
 
 use super::Worker;
@@ -28,6 +29,9 @@ pub struct ProcessPayload {
     pub source: PathBuf,
     /// The name the producer gave the file.
     pub file_name: String,
+    /// For an import by link: where to fetch `source` from first.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// How an attempt ended, for the logs.
@@ -104,6 +108,43 @@ async fn attempt(
             .map_err(|e| failure(true, "control.record", e.to_string()))
     };
     record(MediaUpdate::status(ProcessingStatus::Processing)).await?;
+
+    if let Some(url) = &payload.url
+        && !payload.source.exists()
+    {
+        if let Err(e) = fetch(worker, claim, url, &payload.source).await {
+            if e.retryable {
+                return Err(e.into());
+            }
+            // A link that can never work is a rejection with its reason.
+            record(MediaUpdate {
+                processing_status: ProcessingStatus::Rejected,
+                validation: Some(MediaValidation {
+                    accepted: false,
+                    violations: vec![MediaViolation {
+                        code: e.code.clone(),
+                        message_zh: e.message_zh.clone(),
+                        message_en: e.message_en.clone(),
+                        actual: Some(url.clone()),
+                        limit: None,
+                    }],
+                }),
+                failure: Some(ProcessingFailure {
+                    code: e.code,
+                    message_zh: e.message_zh,
+                    message_en: e.message_en,
+                }),
+                ..Default::default()
+            })
+            .await?;
+            worker
+                .control
+                .complete_job(claim, json!({ "outcome": "rejected" }), now_ms())
+                .await
+                .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
+            return Ok(Ended::Rejected);
+        }
+    }
 
     // Probe and validate, off the async threads.
     let policy = worker.policy.clone();
@@ -258,6 +299,77 @@ async fn attempt(
         .await
         .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
     Ok(Ended::Done)
+}
+
+/// A fetch that failed: whether to retry, and the reason in both languages.
+struct FetchFailure {
+    retryable: bool,
+    code: String,
+    message_zh: String,
+    message_en: String,
+}
+
+impl From<FetchFailure> for JobFailure {
+    fn from(f: FetchFailure) -> Self {
+        failure(f.retryable, &f.code, f.message_en)
+    }
+}
+
+/// Fetches an imported file, reporting the stage in heartbeats.
+async fn fetch(
+    worker: &Worker,
+    claim: &JobClaim,
+    url: &str,
+    dest: &std::path::Path,
+) -> Result<(), FetchFailure> {
+    let progress = JobProgress {
+        stage: "fetch".to_owned(),
+        percent: 0.0,
+        speed: None,
+        detail: None,
+    };
+    let _ = worker
+        .control
+        .heartbeat_job(claim, progress, worker.lease(), now_ms())
+        .await;
+    if let Some(dir) = dest.parent() {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| FetchFailure {
+                retryable: true,
+                code: "fetch.storage".to_owned(),
+                message_zh: format!("无法保存文件：{e}"),
+                message_en: format!("cannot store the file: {e}"),
+            })?;
+    }
+    // Keep the lease alive while a long download runs.
+    let download = fetch_to_file(url, dest, &worker.imports);
+    tokio::pin!(download);
+    let mut beat = tokio::time::interval(std::time::Duration::from_secs(
+        worker.config.heartbeat_seconds.max(1),
+    ));
+    let result = loop {
+        tokio::select! {
+            r = &mut download => break r,
+            _ = beat.tick() => {
+                let progress = JobProgress { stage: "fetch".to_owned(), percent: 0.0, speed: None, detail: None };
+                let _ = worker.control.heartbeat_job(claim, progress, worker.lease(), now_ms()).await;
+            }
+        }
+    };
+    result.map(|_| ()).map_err(|e| FetchFailure {
+        retryable: matches!(
+            e,
+            FetchError::Resolve(_)
+                | FetchError::Connect(_)
+                | FetchError::Timeout
+                | FetchError::Network(_)
+                | FetchError::Storage(_)
+        ) || matches!(e, FetchError::HttpStatus(s) if s >= 500),
+        code: e.code().to_owned(),
+        message_zh: e.message(Lang::Zh),
+        message_en: e.message(Lang::En),
+    })
 }
 
 /// Whether another attempt may succeed: storage and infrastructure faults

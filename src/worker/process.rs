@@ -111,39 +111,38 @@ async fn attempt(
 
     if let Some(url) = &payload.url
         && !payload.source.exists()
+        && let Err(e) = fetch(worker, claim, url, &payload.source).await
     {
-        if let Err(e) = fetch(worker, claim, url, &payload.source).await {
-            if e.retryable {
-                return Err(e.into());
-            }
-            // A link that can never work is a rejection with its reason.
-            record(MediaUpdate {
-                processing_status: ProcessingStatus::Rejected,
-                validation: Some(MediaValidation {
-                    accepted: false,
-                    violations: vec![MediaViolation {
-                        code: e.code.clone(),
-                        message_zh: e.message_zh.clone(),
-                        message_en: e.message_en.clone(),
-                        actual: Some(url.clone()),
-                        limit: None,
-                    }],
-                }),
-                failure: Some(ProcessingFailure {
-                    code: e.code,
-                    message_zh: e.message_zh,
-                    message_en: e.message_en,
-                }),
-                ..Default::default()
-            })
-            .await?;
-            worker
-                .control
-                .complete_job(claim, json!({ "outcome": "rejected" }), now_ms())
-                .await
-                .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
-            return Ok(Ended::Rejected);
+        if e.retryable {
+            return Err(e.into());
         }
+        // A link that can never work is a rejection with its reason.
+        record(MediaUpdate {
+            processing_status: ProcessingStatus::Rejected,
+            validation: Some(MediaValidation {
+                accepted: false,
+                violations: vec![MediaViolation {
+                    code: e.code.clone(),
+                    message_zh: e.message_zh.clone(),
+                    message_en: e.message_en.clone(),
+                    actual: Some(url.clone()),
+                    limit: None,
+                }],
+            }),
+            failure: Some(ProcessingFailure {
+                code: e.code,
+                message_zh: e.message_zh,
+                message_en: e.message_en,
+            }),
+            ..Default::default()
+        })
+        .await?;
+        worker
+            .control
+            .complete_job(claim, json!({ "outcome": "rejected" }), now_ms())
+            .await
+            .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
+        return Ok(Ended::Rejected);
     }
 
     // Probe and validate, off the async threads.

@@ -18,7 +18,15 @@ packages=(
   postgresql
   # tools the scripts use
   util-linux python3 ca-certificates
+  # headless browser for tests/browser_playback.rs (hls.js plays a published resource)
+  chromium
 )
+
+# Node.js and npm run the browser test's driver (hls.js and playwright-core
+# from npm, Node 18 or newer). NodeSource's nodejs bundles npm and conflicts
+# with Debian's npm package: ask for Debian's only when a command is missing.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,137 @@
+// The driver of tests/browser_playback.rs: serves index.html and hls.js on
+// 127.0.0.1 (port 0), opens the page in Debian's headless Chromium through
+// playwright-core (never a downloaded browser), lets hls.js play the master
+// playlist, forces the lowest then the highest level while playback goes on,
+// and prints one JSON line:
+//   {currentTime, duration, levels, levelHeights, switchedLevels, playedLevels,
+//    forced: [{level, from, to}], ended, errors, failure}
+// `failure` is null when every step finished in time; the Rust test asserts on the rest.
+//
+// Usage: node play.cjs <node_modules dir> <master playlist URL>
+'use strict';
+
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+
+const [modules, master] = process.argv.slice(2);
+if (!modules || !master) {
+  console.error('usage: node play.cjs <node_modules dir> <master playlist URL>');
+  process.exit(2);
+}
+const { chromium } = require(path.join(modules, 'playwright-core'));
+const executablePath = process.env.YANXIU_TEST_CHROMIUM || '/usr/bin/chromium';
+
+/** The page and hls.js from a tiny static server, so the master is fetched cross-origin (CORS). */
+function serveStatic() {
+  const files = {
+    '/index.html': [path.join(__dirname, 'index.html'), 'text/html; charset=utf-8'],
+    '/hls.min.js': [path.join(modules, 'hls.js', 'dist', 'hls.min.js'), 'text/javascript'],
+  };
+  const server = http.createServer((req, res) => {
+    const file = files[new URL(req.url, 'http://localhost').pathname];
+    if (!file) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': file[1] });
+    fs.createReadStream(file[0]).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function main() {
+  const report = {
+    currentTime: 0, duration: null, levels: 0, levelHeights: [], switchedLevels: [],
+    playedLevels: [], forced: [], ended: false, errors: [], failure: null,
+  };
+  const server = await serveStatic();
+  const browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+  const page = await browser.newPage();
+  page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));
+  const state = () => page.evaluate(() => ({
+    currentTime: document.getElementById('video').currentTime,
+    duration: document.getElementById('video').duration,
+    levels: window.hls ? window.hls.levels.length : 0,
+    levelHeights: window.hls ? window.hls.levels.map((l) => l.height) : [],
+    ...window.playback,
+  }));
+  const fatal = () => window.playback.errors.some((e) => e.fatal);
+  const noFatal = async () => {
+    if (await page.evaluate(fatal)) throw new Error('the page reported a fatal error');
+  };
+  let step = 'opening the page';
+  try {
+    const { port } = server.address();
+    await page.goto(`http://127.0.0.1:${port}/index.html?src=${encodeURIComponent(master)}`);
+
+    step = 'waiting for video.currentTime > 3';
+    await page.waitForFunction(
+      `(${fatal})() || document.getElementById('video').currentTime > 3`, null, { timeout: 60000 });
+    await noFatal();
+
+    // Force the lowest, then the highest level: a fragment of that level must
+    // start playing and the clock must keep running for a second after it.
+    const levels = (await state()).levels;
+    for (const level of levels >= 2 ? [0, levels - 1] : []) {
+      step = `forcing level ${level}`;
+      const before = await state();
+      await page.evaluate((l) => { window.hls.currentLevel = l; }, level);
+      step = `waiting for a fragment of level ${level} to play and the clock to advance`;
+      await page.waitForFunction(([l, seen]) => {
+        const p = window.playback;
+        const played = p.fragsPlaying.slice(seen).findIndex((f) => f.level === l);
+        if (played >= 0 && p.playingSince === undefined) {
+          p.playingSince = document.getElementById('video').currentTime;
+        }
+        return p.errors.some((e) => e.fatal)
+          || (p.playingSince !== undefined && document.getElementById('video').currentTime > p.playingSince + 1);
+      }, [level, before.fragsPlaying.length], { timeout: 20000, polling: 50 });
+      await noFatal();
+      const after = await state();
+      report.forced.push({ level, from: before.currentTime, to: after.currentTime });
+      await page.evaluate(() => { delete window.playback.playingSince; });
+    }
+
+    step = 'playing to the end';
+    await page.waitForFunction(`(${fatal})() || window.playback.ended`, null, { timeout: 30000 });
+    await noFatal();
+    step = 'done';
+  } catch (e) {
+    report.failure = `${step}: ${e.message.split('\n')[0]}`;
+  }
+  try {
+    const s = await state();
+    Object.assign(report, {
+      currentTime: s.currentTime,
+      duration: Number.isFinite(s.duration) ? s.duration : null,
+      levels: s.levels,
+      levelHeights: s.levelHeights,
+      switchedLevels: s.levelSwitched,
+      playedLevels: s.fragsPlaying.map((f) => f.level),
+      ended: s.ended,
+      errors: report.errors.concat(s.errors),
+    });
+  } catch (e) {
+    report.failure = report.failure || `reading the page state: ${e.message}`;
+  }
+  await browser.close();
+  server.closeAllConnections();
+  server.close();
+  console.log(JSON.stringify(report));
+}
+
+setTimeout(() => {
+  console.error('play.cjs: no result after 150 s');
+  process.exit(3);
+}, 150000).unref();
+main().catch((e) => {
+  console.error(`play.cjs: ${e.stack || e}`);
+  process.exit(1);
+});

@@ -1,0 +1,225 @@
+//! End-to-end in a real browser: a producer uploads the 10 s lecture
+//! fixture to `yanxiu serve`, the in-process worker builds the ladder, the
+//! resource goes through the three review levels and is published, and
+//! hls.js (pinned, from npm) in Debian's headless Chromium plays the public
+//! master playlist cross-origin: the clock passes 3 s, the ladder offers every
+//! rung, forcing the lowest and then the highest level keeps playback going,
+//! and it plays to the end without a fatal error.
+//!
+//! The browser is driven by `tests/browser/play.cjs` through playwright-core,
+//! which launches `/usr/bin/chromium` and never downloads a browser. The npm
+//! packages are installed once per target directory under a file lock
+//! (`target/test-tools/browser`). Chromium, Node.js and npm come from
+//! `scripts/install-deps.sh`; the test fails, never skips, without them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use common::server::{login, processed, review_and_publish, start, upload};
+
+/// The Chromium the driver launches (Debian's package).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// How long the driver may take once the resource is published.
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// This folder of the repository: page, driver, package.json and lock.
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Runs `program --version`, failing with what to install when it is missing.
+fn require_tool(program: &str) -> String {
+    let out = Command::new(program)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the browser playback test needs `{program}` ({e}); run scripts/install-deps.sh \
+                 (Debian packages chromium, nodejs, npm)"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "`{program} --version` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `node_modules` with the pinned hls.js and playwright-core, installed with
+/// `npm ci` from the committed lock once per lock content, under a file lock.
+fn browser_node_modules() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let tools = target.join("test-tools");
+    std::fs::create_dir_all(&tools).expect("create target/test-tools");
+    let prefix = tools.join("browser");
+    let modules = prefix.join("node_modules");
+    let marker = prefix.join(".installed-lock");
+    let manifest = std::fs::read(browser_dir().join("package.json")).expect("package.json");
+    let lockfile = std::fs::read(browser_dir().join("package-lock.json")).expect("package-lock");
+    let wanted = [manifest.as_slice(), lockfile.as_slice()].concat();
+
+    let lock = std::fs::File::create(tools.join("browser.lock")).expect("browser tools lock file");
+    lock.lock().expect("lock the browser tools");
+    if std::fs::read(&marker).ok().as_deref() != Some(wanted.as_slice()) {
+        let _ = std::fs::remove_dir_all(&prefix);
+        std::fs::create_dir_all(&prefix).expect("create target/test-tools/browser");
+        std::fs::write(prefix.join("package.json"), &manifest).expect("copy package.json");
+        std::fs::write(prefix.join("package-lock.json"), &lockfile).expect("copy package-lock");
+        let out = Command::new("npm")
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&prefix)
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .output()
+            .expect("run npm");
+        assert!(
+            out.status.success(),
+            "could not install hls.js and playwright-core from the npm registry (needed by this \
+             test, never skipped): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&marker, &wanted).expect("write the install marker");
+    }
+    modules
+}
+
+/// One step of the driver's forced level switches.
+#[derive(Debug, Deserialize)]
+struct ForcedLevel {
+    level: usize,
+    from: f64,
+    to: f64,
+}
+
+/// The JSON line `tests/browser/play.cjs` prints.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlaybackReport {
+    current_time: f64,
+    duration: Option<f64>,
+    levels: usize,
+    level_heights: Vec<u32>,
+    switched_levels: Vec<usize>,
+    played_levels: Vec<usize>,
+    forced: Vec<ForcedLevel>,
+    ended: bool,
+    errors: Vec<serde_json::Value>,
+    failure: Option<String>,
+}
+
+/// Runs the driver on `master`, killing it after [`DRIVER_TIMEOUT`].
+async fn play_in_chromium(modules: &Path, master: &str) -> PlaybackReport {
+    let child = tokio::process::Command::new("node")
+        .arg(browser_dir().join("play.cjs"))
+        .arg(modules)
+        .arg(master)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .env("YANXIU_TEST_CHROMIUM", CHROMIUM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn node");
+    let out = tokio::time::timeout(DRIVER_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the browser driver gave no result in {DRIVER_TIMEOUT:?}"))
+        .expect("wait for node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser driver failed ({}):\n{stderr}",
+        out.status
+    );
+    let line = stdout.trim().lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("driver output {line:?} is not a report ({e}):\n{stderr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_in_headless_chromium_plays_a_published_resource_and_switches_levels() {
+    let chromium = require_tool(CHROMIUM);
+    let node = require_tool("node");
+    require_tool("npm");
+    let modules = browser_node_modules();
+
+    let s = start();
+    let producer = login(&s, "producer").await;
+    let source = common::fixtures::fixtures_dir().join("lecture_1080p30.mp4");
+    let id = upload(&s, &producer, &source, None).await;
+    let resource = processed(&s, &producer, &id).await;
+    assert_eq!(resource["processing"]["status"], "ready", "{resource}");
+    review_and_publish(&s, &producer, &id).await;
+
+    let master = format!("{}/play/{id}/master.m3u8", s.base);
+    let started = Instant::now();
+    let report = play_in_chromium(&modules, &master).await;
+    eprintln!(
+        "{chromium}, node {node}: played {master} in {:.1} s: {report:?}",
+        started.elapsed().as_secs_f64()
+    );
+
+    let fatal: Vec<_> = report
+        .errors
+        .iter()
+        .filter(|e| e["fatal"] == true)
+        .collect();
+    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
+    assert_eq!(report.failure, None, "{report:?}");
+    assert_eq!(report.levels, 4, "hls.js sees every video rung: {report:?}");
+    let mut heights = report.level_heights.clone();
+    heights.sort_unstable();
+    heights.dedup();
+    assert_eq!(heights.len(), 4, "four distinct heights: {report:?}");
+    let top = report.levels - 1;
+    // Both forced levels were switched to, fragments of each played, and the
+    // clock went on for at least a second after each.
+    assert_eq!(
+        report.forced.iter().map(|f| f.level).collect::<Vec<_>>(),
+        vec![0, top],
+        "{report:?}"
+    );
+    for forced in &report.forced {
+        assert!(
+            forced.to > forced.from + 1.0,
+            "playback went on after forcing level {}: {report:?}",
+            forced.level
+        );
+    }
+    for level in [0, top] {
+        assert!(
+            report.switched_levels.contains(&level),
+            "LEVEL_SWITCHED to {level}: {report:?}"
+        );
+        assert!(
+            report.played_levels.contains(&level),
+            "a fragment of level {level} played: {report:?}"
+        );
+    }
+    // It played the whole 10 s lecture.
+    assert!(report.ended, "playback reached the end: {report:?}");
+    let duration = report.duration.unwrap_or_default();
+    assert!(
+        (duration - 10.0).abs() < 0.5,
+        "duration about 10 s: {report:?}"
+    );
+    assert!(
+        report.current_time > duration - 0.5,
+        "the clock reached the end: {report:?}"
+    );
+}

@@ -271,7 +271,8 @@ async fn objects_outside_the_prefix_are_invisible_and_untouched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_follows_pages_and_delete_prefix_batches_over_a_thousand_keys() {
     let storage = Arc::new(moto::storage("paging", "p/").await);
-    let count = 1_203;
+    // One more than a page (and a DeleteObjects batch) holds.
+    let count = 1_001;
     let mut puts = tokio::task::JoinSet::new();
     for n in 0..count {
         let storage = storage.clone();
@@ -291,7 +292,7 @@ async fn listing_follows_pages_and_delete_prefix_batches_over_a_thousand_keys() 
     let listed = storage.list("res/9/").await.unwrap();
     assert_eq!(listed.len(), count);
     assert!(listed.windows(2).all(|w| w[0].key < w[1].key));
-    assert_eq!(listed[1_202].key, "res/9/720p/seg-01202.m4s");
+    assert_eq!(listed[1_000].key, "res/9/720p/seg-01000.m4s");
     assert_eq!(storage.delete_prefix("res/9/").await.unwrap(), count as u64);
     assert!(storage.list("").await.unwrap().is_empty());
 }

@@ -83,6 +83,9 @@ fn moto_server_executable() -> PathBuf {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                // Byte-compiling all of botocore doubles the install time;
+                // the modules moto imports are compiled on first start.
+                "--no-compile",
                 &format!("moto[server]=={MOTO_VERSION}"),
             ]),
             "pip to install moto[server] from PyPI",
@@ -105,7 +108,8 @@ fn free_port() -> u16 {
 fn start() -> MotoServer {
     let executable = moto_server_executable();
     let port = free_port();
-    let log_path = tools_dir().join(format!("moto-{port}.log"));
+    // One log per test binary, overwritten by its next run.
+    let log_path = tools_dir().join(format!("moto-{}.log", env!("CARGO_CRATE_NAME")));
     let log = File::create(&log_path).unwrap_or_else(|e| panic!("cannot create {log_path:?}: {e}"));
     let log_err = log.try_clone().unwrap_or_else(|e| panic!("{e}"));
     // The shell starts moto, then waits for EOF on stdin: the test process

@@ -40,7 +40,11 @@ pub const MAX_PRESIGNED_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Objects in one bucket under a key prefix.
 ///
 /// Content type and cache control are stored with each object and served by
-/// the object store. A multipart upload that fails is aborted; one cut short
+/// the object store. The credentials need `s3:GetObject`, `s3:PutObject`,
+/// `s3:DeleteObject`, `s3:AbortMultipartUpload` on the objects and
+/// `s3:ListBucket` on the bucket (without it S3 answers a read of a missing
+/// key with 403 instead of 404, which surfaces as an I/O error rather than
+/// [`StorageError::NotFound`]). A multipart upload that fails is aborted; one cut short
 /// by the process dying is left to the bucket's lifecycle rule
 /// (`AbortIncompleteMultipartUpload`), which every bucket used for media
 /// should have.
@@ -418,11 +422,13 @@ impl Storage for S3Storage {
             });
         }
         validate_prefix(prefix)?;
+        // Every object under the prefix goes, including any whose key this
+        // storage could not address (put there by other tools).
         let keys: Vec<String> = self
-            .list(prefix)
+            .list_full(&self.object_key(prefix), prefix)
             .await?
             .into_iter()
-            .map(|object| self.object_key(&object.key))
+            .map(|object| object.key)
             .collect();
         let mut deleted = 0u64;
         for batch in keys.chunks(DELETE_BATCH) {

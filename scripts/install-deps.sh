@@ -17,7 +17,7 @@ packages=(
   # PostgreSQL server binaries: the control-plane tests start throwaway clusters
   postgresql
   # tools the scripts use
-  util-linux python3 ca-certificates
+  util-linux python3 python3-venv ca-certificates curl
   # headless browser for tests/browser_playback.rs (hls.js plays a published resource)
   chromium
 )

@@ -15,6 +15,8 @@ pub struct Extras {
     pub poster: bool,
     /// Write the storyboard.
     pub storyboard: bool,
+    /// Publish growing playlists while encoding (fast start).
+    pub growing: bool,
 }
 
 /// The transcode job for an accepted source, writing under `prefix`.
@@ -60,5 +62,6 @@ pub fn job_for(
         prefix: prefix.to_owned(),
         poster: extras.poster,
         storyboard: extras.storyboard,
+        growing: extras.growing,
     })
 }

@@ -116,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Extras {
             poster: !args.no_poster,
             storyboard: !args.no_storyboard,
+            growing: false,
         },
     )?;
     if !args.json {

@@ -233,6 +233,7 @@ async fn attempt(
         Extras {
             poster: true,
             storyboard: true,
+            growing: true,
         },
     )
     .map_err(|e| failure(false, "transcode.plan", format!("{e:#}")))?;
@@ -243,11 +244,22 @@ async fn attempt(
     let mut beat = tokio::time::interval(std::time::Duration::from_secs(
         worker.config.heartbeat_seconds.max(1),
     ));
+    let mut announced = false;
     let outcome = loop {
         tokio::select! {
             result = &mut work => break result,
             _ = beat.tick() => {
                 let p = *rx.borrow();
+                if p.playable && !announced {
+                    // Fast start: the growing ladder can be played already.
+                    announced = true;
+                    record(MediaUpdate {
+                        processing_status: ProcessingStatus::Processing,
+                        ladder_prefix: Some(prefix.clone()),
+                        ..Default::default()
+                    })
+                    .await?;
+                }
                 let progress = JobProgress {
                     stage: "transcode".to_owned(),
                     percent: (p.fraction() * 100.0).clamp(0.0, 100.0),

@@ -45,6 +45,11 @@ pub struct TranscodeJob {
     /// Whether to write the storyboard (`storyboard/sheet-NNN.jpg` and
     /// `storyboard/storyboard.vtt`) for scrubbing previews.
     pub storyboard: bool,
+    /// Fast start: publish growing EVENT playlists and a provisional master
+    /// as soon as every rendition has a segment (players can start before
+    /// the ladder is finished); the final master still comes last. Without
+    /// it nothing is playable until the whole ladder is written.
+    pub growing: bool,
 }
 
 /// How far a running job is.
@@ -56,6 +61,8 @@ pub struct Progress {
     pub media_seconds_total: f64,
     /// Wall time since the job started.
     pub elapsed: Duration,
+    /// Whether a (provisional) master playlist is written: players can start.
+    pub playable: bool,
 }
 
 impl Progress {

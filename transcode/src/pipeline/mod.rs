@@ -52,6 +52,7 @@ pub async fn run(
     let plan = &job.plan;
     let options = VodOptions {
         segment_target: Duration::from_secs_f64(plan.segment_seconds),
+        growing: job.growing,
         ..VodOptions::default()
     };
     let mut packager = VodPackager::start(storage.clone(), &job.prefix, options).await?;
@@ -67,6 +68,7 @@ pub async fn run(
                 frame_rate: plan.frame_rate,
             },
         });
+        packager.declare_bitrate(id, u64::from(r.max_bitrate_kbps) * 1000)?;
         let mut spec = rung::RungSpec::new(plan, r, id);
         if i == 0 && job.poster {
             spec.poster = Some(poster::PosterGrabber::new(poster_pts));
@@ -94,6 +96,7 @@ pub async fn run(
                 name: "default".to_owned(),
             },
         });
+        packager.declare_bitrate(id, u64::from(a.bitrate))?;
         let (tx, rx) = sync_channel(AUDIO_FRAMES_IN_FLIGHT);
         audio_input = Some(tx);
         let out = out_tx.clone();
@@ -148,6 +151,7 @@ pub async fn run(
             media_seconds_done: done,
             media_seconds_total: job.duration_seconds,
             elapsed: started.elapsed(),
+            playable: packager.is_playable(),
         });
     }
     // Closing the receiver stops every thread blocked on a send.

@@ -17,6 +17,7 @@ use yanxiu_control::now_ms;
 
 use super::uploads::{UploadPipeline, create_draft, extension, internal, queue_processing};
 use crate::worker::ProcessPayload;
+use yanxiu_ingest::tus::error::lang_of;
 use yanxiu_ingest::tus::{HookRejection, UploadHooks};
 
 /// The request body.
@@ -39,12 +40,10 @@ pub struct ImportRequest {
 }
 
 fn refuse(r: HookRejection, headers: &HeaderMap) -> Response {
-    let en = headers
-        .get(axum::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("en"));
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let message = if en { r.message_en } else { r.message_zh };
+    let message = lang_of(headers)
+        .pick(&r.message_zh, &r.message_en)
+        .to_owned();
     (
         status,
         Json(json!({ "error": { "code": r.code, "message": message } })),

@@ -18,6 +18,7 @@ use serde_json::json;
 use yanxiu_control::now_ms;
 use yanxiu_control::playback::{PlaybackAllowed, PlaybackDenied, PlaybackTarget};
 use yanxiu_control::resources::ProcessingStatus;
+use yanxiu_ingest::tus::error::lang_of;
 use yanxiu_packager::storage::{StorageError, content_type_for};
 
 use super::AppContext;
@@ -31,15 +32,8 @@ pub struct PlayQuery {
     pub token: Option<String>,
 }
 
-fn lang_en(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("en"))
-}
-
 fn error(status: StatusCode, code: &str, zh: &str, en: &str, headers: &HeaderMap) -> Response {
-    let message = if lang_en(headers) { en } else { zh };
+    let message = lang_of(headers).pick(zh, en);
     (
         status,
         Json(json!({ "error": { "code": code, "message": message } })),

@@ -137,11 +137,7 @@ async fn attempt(
             ..Default::default()
         })
         .await?;
-        worker
-            .control
-            .complete_job(claim, json!({ "outcome": "rejected" }), now_ms())
-            .await
-            .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
+        complete(worker, claim, json!({ "outcome": "rejected" })).await?;
         return Ok(Ended::Rejected);
     }
 
@@ -204,15 +200,12 @@ async fn attempt(
                 ..Default::default()
             })
             .await?;
-            worker
-                .control
-                .complete_job(
-                    claim,
-                    json!({ "outcome": "rejected", "exit_code": output.exit_code }),
-                    now_ms(),
-                )
-                .await
-                .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
+            complete(
+                worker,
+                claim,
+                json!({ "outcome": "rejected", "exit_code": output.exit_code }),
+            )
+            .await?;
             return Ok(Ended::Rejected);
         }
     };
@@ -299,17 +292,24 @@ async fn attempt(
         ..Default::default()
     })
     .await?;
+    let result = json!({ "master": outcome.ladder.master_key, "frames": outcome.video_frames,
+                         "seconds": outcome.elapsed.as_secs_f64() });
+    complete(worker, claim, result).await?;
+    Ok(Ended::Done)
+}
+
+/// Marks the job done with `result`.
+async fn complete(
+    worker: &Worker,
+    claim: &JobClaim,
+    result: serde_json::Value,
+) -> Result<(), JobFailure> {
     worker
         .control
-        .complete_job(
-            claim,
-            json!({ "master": outcome.ladder.master_key, "frames": outcome.video_frames,
-                    "seconds": outcome.elapsed.as_secs_f64() }),
-            now_ms(),
-        )
+        .complete_job(claim, result, now_ms())
         .await
-        .map_err(|e| failure(true, "queue.complete", e.to_string()))?;
-    Ok(Ended::Done)
+        .map(|_| ())
+        .map_err(|e| failure(true, "queue.complete", e.to_string()))
 }
 
 /// A fetch that failed: whether to retry, and the reason in both languages.

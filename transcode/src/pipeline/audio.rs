@@ -13,7 +13,7 @@ use yanxiu_packager::media::{AudioCodecConfig, TrackConfig, TrackInput, TrackKin
 use yanxiu_packager::vod::RenditionId;
 
 use super::decode::AudioFrame;
-use super::rung::send;
+use super::rung::{drain, send};
 use super::{Output, ffi};
 use crate::TranscodeError;
 use crate::ladder::PlannedAudio;
@@ -157,7 +157,14 @@ pub fn run(
             f.set_pts(Some(pts));
             next_pts = Some(pts + frame_size as i64);
             enc.send_frame(&f).map_err(err)?;
-            encoded += drain(&mut enc, &mut packet, &mut shaper, rendition, &out)?;
+            encoded += drain(
+                &mut enc,
+                &mut packet,
+                &mut shaper,
+                rendition,
+                &out,
+                aac_sample,
+            )?;
         }
     }
     // Whatever the resampler still holds, then the short last frame.
@@ -181,10 +188,24 @@ pub fn run(
         f.set_pts(Some(pts));
         next_pts = Some(pts + n as i64);
         enc.send_frame(&f).map_err(err)?;
-        encoded += drain(&mut enc, &mut packet, &mut shaper, rendition, &out)?;
+        encoded += drain(
+            &mut enc,
+            &mut packet,
+            &mut shaper,
+            rendition,
+            &out,
+            aac_sample,
+        )?;
     }
     enc.send_eof().map_err(err)?;
-    encoded += drain(&mut enc, &mut packet, &mut shaper, rendition, &out)?;
+    encoded += drain(
+        &mut enc,
+        &mut packet,
+        &mut shaper,
+        rendition,
+        &out,
+        aac_sample,
+    )?;
     if let Some(sample) = shaper.finish() {
         send(&out, Output::Track(rendition, TrackInput::Sample(sample)))?;
     }
@@ -192,21 +213,13 @@ pub fn run(
     Ok(encoded)
 }
 
-fn drain(
-    enc: &mut encoder::Audio,
-    packet: &mut codec::packet::Packet,
-    shaper: &mut SampleShaper,
-    id: RenditionId,
-    out: &Sender<Output>,
-) -> Result<u64, TranscodeError> {
-    let mut n = 0;
-    while enc.receive_packet(packet).is_ok() {
-        let pts = packet.pts().unwrap_or(0);
-        let data = Bytes::copy_from_slice(packet.data().unwrap_or_default());
-        if let Some(sample) = shaper.push(pts, pts, true, data) {
-            send(out, Output::Track(id, TrackInput::Sample(sample)))?;
-        }
-        n += 1;
-    }
-    Ok(n)
+/// An AAC packet as a sample: every frame is a sync sample, dts = pts.
+fn aac_sample(packet: &codec::packet::Packet) -> (i64, i64, bool, Bytes) {
+    let pts = packet.pts().unwrap_or(0);
+    (
+        pts,
+        pts,
+        true,
+        Bytes::copy_from_slice(packet.data().unwrap_or_default()),
+    )
 }

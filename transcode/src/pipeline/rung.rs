@@ -138,11 +138,11 @@ pub fn run(
         }
         enc.send_frame(&scaled)
             .map_err(|e| TranscodeError::encoder(&spec.rung.name, e))?;
-        encoded += drain(&mut enc, &mut packet, &mut shaper, id, &out)?;
+        encoded += drain(&mut enc, &mut packet, &mut shaper, id, &out, h264_sample)?;
     }
     enc.send_eof()
         .map_err(|e| TranscodeError::encoder(&spec.rung.name, e))?;
-    encoded += drain(&mut enc, &mut packet, &mut shaper, id, &out)?;
+    encoded += drain(&mut enc, &mut packet, &mut shaper, id, &out, h264_sample)?;
     if let Some(sample) = shaper.finish() {
         send(&out, Output::Track(id, TrackInput::Sample(sample)))?;
     }
@@ -200,25 +200,33 @@ fn scale(
     Ok(out)
 }
 
-fn drain(
-    enc: &mut encoder::Video,
+/// Moves every packet the encoder has ready through `shaper` to the
+/// packager; `split` gives a packet's (dts, pts, is_sync, sample data).
+pub(super) fn drain(
+    enc: &mut encoder::Encoder,
     packet: &mut codec::packet::Packet,
     shaper: &mut SampleShaper,
     id: RenditionId,
     out: &Sender<Output>,
+    split: impl Fn(&codec::packet::Packet) -> (i64, i64, bool, Bytes),
 ) -> Result<u64, TranscodeError> {
     let mut n = 0;
     while enc.receive_packet(packet).is_ok() {
-        let data = packet.data().unwrap_or_default();
-        let avcc = Bytes::from(annexb_to_length_prefixed(data));
-        let dts = packet.dts().or(packet.pts()).unwrap_or(0);
-        let pts = packet.pts().unwrap_or(dts);
-        if let Some(sample) = shaper.push(dts, pts, packet.is_key(), avcc) {
+        let (dts, pts, is_sync, data) = split(packet);
+        if let Some(sample) = shaper.push(dts, pts, is_sync, data) {
             send(out, Output::Track(id, TrackInput::Sample(sample)))?;
         }
         n += 1;
     }
     Ok(n)
+}
+
+/// An H.264 packet as a sample: AVCC data, decode and presentation times.
+fn h264_sample(packet: &codec::packet::Packet) -> (i64, i64, bool, Bytes) {
+    let avcc = Bytes::from(annexb_to_length_prefixed(packet.data().unwrap_or_default()));
+    let dts = packet.dts().or(packet.pts()).unwrap_or(0);
+    let pts = packet.pts().unwrap_or(dts);
+    (dts, pts, packet.is_key(), avcc)
 }
 
 /// Sends to the packager; fails when it has gone (it reports why).

@@ -283,3 +283,51 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<ServeConfig, figment::Error> {
+        Figment::new().merge(Toml::string(toml)).extract()
+    }
+
+    #[test]
+    fn the_example_config_file_is_valid() {
+        let text = include_str!("../deploy/yanxiu.example.toml");
+        let config = load(text).expect("deploy/yanxiu.example.toml parses");
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/yanxiu"));
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.workers.lease_seconds, 30);
+    }
+
+    #[test]
+    fn an_empty_file_means_embedded_defaults() {
+        let config = load("").expect("empty config");
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.http_addr, "127.0.0.1:8080");
+        assert_eq!(config.storage.backend, StorageBackend::Local);
+        assert!(config.database_url.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = load("[workers]\nconcurency = 2\n").unwrap_err().to_string();
+        assert!(err.contains("concurency"), "{err}");
+    }
+
+    #[test]
+    fn environment_variables_override_nested_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("YANXIU_WORKERS__CONCURRENCY", "3");
+            jail.set_env("YANXIU_STORAGE__BACKEND", "s3");
+            let config: ServeConfig = Figment::new()
+                .merge(Toml::string("[workers]\nconcurrency = 1\n"))
+                .merge(Env::prefixed("YANXIU_").split("__"))
+                .extract()?;
+            assert_eq!(config.workers.concurrency, 3);
+            assert_eq!(config.storage.backend, StorageBackend::S3);
+            Ok(())
+        });
+    }
+}

@@ -288,8 +288,11 @@ pub fn init_logging(format: LogFormat) {
 mod tests {
     use super::*;
 
-    fn load(toml: &str) -> Result<ServeConfig, figment::Error> {
-        Figment::new().merge(Toml::string(toml)).extract()
+    fn load(toml: &str) -> Result<ServeConfig, Box<figment::Error>> {
+        Figment::new()
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(Box::new)
     }
 
     #[test]
@@ -317,6 +320,8 @@ mod tests {
     }
 
     #[test]
+    // figment's Jail fixes the closure's error type.
+    #[allow(clippy::result_large_err)]
     fn environment_variables_override_nested_keys() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("YANXIU_WORKERS__CONCURRENCY", "3");

@@ -148,6 +148,26 @@ async fn an_upload_that_resumes_becomes_a_reviewed_published_ladder_read_over_ht
         metrics.contains("yanxiu_jobs{state=\"succeeded\"} 1"),
         "{metrics}"
     );
+    // One OpenAPI document covers the whole server.
+    let doc: serde_json::Value = http()
+        .get(format!("{}/api/v1/openapi.json", s.base))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    for path in [
+        "/api/v1/uploads",
+        "/api/v1/imports",
+        "/play/{resource_id}/{path}",
+        "/api/v1/resources/{id}",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
     let ready = http()
         .get(format!("{}/readyz", s.base))
         .send()
@@ -169,6 +189,22 @@ async fn broken_and_rule_breaking_uploads_are_rejected_with_their_codes() {
         .as_str()
         .unwrap_or_default();
     assert!(code.starts_with("probe."), "{r}");
+
+    // Deleting a rejected resource removes its stored source too.
+    let source = stored_source(s.data.path(), &id);
+    let (st, b) = api(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/resources/{id}"),
+        Some(&producer),
+        None,
+    )
+    .await;
+    assert!(st < 300, "delete: {b}");
+    assert!(
+        !source.exists(),
+        "the source of a deleted resource is removed"
+    );
 
     let id = upload(&s, &producer, &dir.join("video_only.mp4"), None).await;
     let r = processed(&s, &producer, &id).await;

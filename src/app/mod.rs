@@ -2,6 +2,7 @@
 //! upload server, playback, metrics and health checks in one router, and
 //! the state they share.
 
+pub mod api_doc;
 pub mod imports;
 pub mod metrics;
 pub mod playback;

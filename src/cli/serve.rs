@@ -53,8 +53,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         storage: services.storage.clone(),
         sources_dir: config.sources_dir(),
     });
-    let mut control_state = AppState::new(services.control.clone());
-    control_state.janitor = janitor;
+    let control_state = AppState::new(services.control.clone())
+        .with_janitor(janitor)
+        .with_api_extensions(app::api_doc::OPERATIONS);
 
     let pipeline = Arc::new(UploadPipeline {
         control: services.control.clone(),

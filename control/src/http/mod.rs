@@ -71,6 +71,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Removes the stored objects of deleted resources (default: removes nothing).
     pub janitor: Arc<dyn MediaJanitor>,
+    /// Operations served beside the control plane by the same server (uploads,
+    /// playback, …), listed in the OpenAPI document too.
+    pub api_extensions: &'static [openapi::Operation],
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             control,
             clock: Arc::new(SystemClock),
             janitor: Arc::new(NoopJanitor),
+            api_extensions: &[],
         }
     }
 
@@ -91,6 +95,15 @@ impl AppState {
     /// The same state with `janitor` removing the stored objects of deleted resources.
     pub fn with_janitor(self, janitor: Arc<dyn MediaJanitor>) -> AppState {
         AppState { janitor, ..self }
+    }
+
+    /// The same state documenting `operations` (served by the same server) in
+    /// the OpenAPI document.
+    pub fn with_api_extensions(self, api_extensions: &'static [openapi::Operation]) -> AppState {
+        AppState {
+            api_extensions,
+            ..self
+        }
     }
     /// Now, from the state's clock.
     pub fn now(&self) -> i64 {

@@ -35,7 +35,8 @@ pub struct Operation {
     pub ok: u16,
 }
 
-const fn op(
+/// An operation (for tables of them).
+pub const fn op(
     method: &'static str,
     path: &'static str,
     tag: &'static str,
@@ -645,10 +646,16 @@ fn path_params(path: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The OpenAPI document.
+/// The OpenAPI document of the control plane.
 pub fn document() -> Value {
+    document_with(&[])
+}
+
+/// The OpenAPI document of the control plane and `extensions` (operations the
+/// same server serves beside it).
+pub fn document_with(extensions: &[Operation]) -> Value {
     let mut paths = serde_json::Map::new();
-    for o in OPERATIONS {
+    for o in OPERATIONS.iter().chain(extensions) {
         let mut operation = json!({
             "summary": o.summary,
             "tags": [o.tag],
@@ -706,6 +713,8 @@ pub fn document() -> Value {
 }
 
 /// `GET /api/v1/openapi.json`.
-pub async fn serve() -> Json<Value> {
-    Json(document())
+pub async fn serve(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+) -> Json<Value> {
+    Json(document_with(state.api_extensions))
 }

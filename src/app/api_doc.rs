@@ -1,0 +1,95 @@
+//! The operations this server adds beside the control plane, for the one
+//! OpenAPI document at `/api/v1/openapi.json`.
+
+use yanxiu_control::http::openapi::{Auth, Operation, op};
+
+/// Uploads, imports, playback and operations endpoints.
+pub const OPERATIONS: &[Operation] = &[
+    op(
+        "OPTIONS",
+        "/api/v1/uploads",
+        "uploads",
+        "tus 1.0.0 discovery (Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm)",
+        Auth::None,
+        None,
+        204,
+    ),
+    op(
+        "POST",
+        "/api/v1/uploads",
+        "uploads",
+        "Create a resumable upload (tus creation, creation-with-upload); Upload-Length and Upload-Metadata (filename, title, lecturer, lecturer_unit, summary) headers",
+        Auth::Bearer,
+        None,
+        201,
+    ),
+    op(
+        "HEAD",
+        "/api/v1/uploads/{upload_id}",
+        "uploads",
+        "The upload's offset (Upload-Offset), length and, once complete, Yanxiu-Resource-Id",
+        Auth::Bearer,
+        None,
+        200,
+    ),
+    op(
+        "PATCH",
+        "/api/v1/uploads/{upload_id}",
+        "uploads",
+        "Append bytes at Upload-Offset (application/offset+octet-stream, optional Upload-Checksum); the last byte turns the upload into a draft resource",
+        Auth::Bearer,
+        None,
+        204,
+    ),
+    op(
+        "DELETE",
+        "/api/v1/uploads/{upload_id}",
+        "uploads",
+        "Terminate an upload",
+        Auth::Bearer,
+        None,
+        204,
+    ),
+    op(
+        "POST",
+        "/api/v1/imports",
+        "uploads",
+        "Create a resource from a link; a worker fetches and processes it",
+        Auth::Bearer,
+        Some(&[
+            "url:string",
+            "title:string?",
+            "lecturer:string?",
+            "lecturer_unit:string?",
+            "summary:string?",
+        ]),
+        202,
+    ),
+    op(
+        "GET",
+        "/play/{resource_id}/{path}",
+        "playback",
+        "The ladder (master.m3u8, media playlists, init and media segments), poster.jpg and storyboard/ of a published resource; byte ranges; non-public resources need ?token= (a playback token)",
+        Auth::Optional,
+        None,
+        200,
+    ),
+    op(
+        "GET",
+        "/metrics",
+        "operations",
+        "Prometheus metrics",
+        Auth::None,
+        None,
+        200,
+    ),
+    op(
+        "GET",
+        "/readyz",
+        "operations",
+        "Ready when the database and the storage answer",
+        Auth::None,
+        None,
+        200,
+    ),
+];

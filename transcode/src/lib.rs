@@ -9,6 +9,7 @@
 //! [`TranscodeJob`] and reports [`Progress`] and a [`TranscodeOutcome`].
 
 pub mod ladder;
+pub mod live;
 mod pipeline;
 pub mod source;
 pub mod storyboard;

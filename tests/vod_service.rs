@@ -52,6 +52,58 @@ async fn an_upload_that_resumes_becomes_a_reviewed_published_ladder_read_over_ht
         404
     );
 
+    // The producer previews it with a playback token; the token is carried
+    // into every URI of the playlists.
+    let (st, grant) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/playback-tokens",
+        Some(&producer),
+        Some(json!({ "resource_id": id })),
+    )
+    .await;
+    assert!(st < 300, "playback token: {grant}");
+    let token = grant["token"]
+        .as_str()
+        .expect("a token for an unpublished resource");
+    let preview = http()
+        .get(format!("{master}?token={token}"))
+        .send()
+        .await
+        .expect("preview master")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        preview.contains(&format!("360p/index.m3u8?token={token}")),
+        "{preview}"
+    );
+    let media = http()
+        .get(format!(
+            "{}/play/{id}/360p/index.m3u8?token={token}",
+            s.base
+        ))
+        .send()
+        .await
+        .expect("preview media")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        media.contains(&format!("init.mp4?token={token}")),
+        "{media}"
+    );
+    let segment = http()
+        .get(format!("{}/play/{id}/360p/seg-00001.m4s", s.base))
+        .send()
+        .await
+        .expect("segment without token");
+    assert_eq!(
+        segment.status().as_u16(),
+        404,
+        "without a token an unpublished resource does not exist"
+    );
+
     review_and_publish(&s, &producer, &id).await;
 
     // A public resource plays without a token; ffprobe and ffmpeg read it over HTTP.

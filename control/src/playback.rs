@@ -93,9 +93,10 @@ pub struct PlaybackGrant {
     pub playback_url: String,
 }
 
-/// The playback facts of a target: `(public, audience_id, department_id, owner_id)`, or `None`
-/// when it is not playable (missing, deleted, unpublished).
-type TargetFacts = (bool, Option<String>, String, String);
+/// The playback facts of a target: `(public, audience_id, department_id, owner_id, published)`,
+/// or `None` when it does not exist. An unpublished resource is never public: only people who
+/// may read it (its producer, its reviewers) get tokens for it, to preview it during review.
+type TargetFacts = (bool, Option<String>, String, String, bool);
 
 impl ControlPlane {
     async fn target_facts(&self, target: &PlaybackTarget) -> ControlResult<Option<TargetFacts>> {
@@ -106,13 +107,15 @@ impl ControlPlane {
                     Err(ControlError::NotFound(_)) => return Ok(None),
                     Err(e) => return Err(e),
                 };
-                Ok(view.published.map(|p| {
-                    (
+                Ok(Some(match view.published {
+                    Some(p) => (
                         p.metadata.openness == Openness::Public,
                         p.metadata.audience_id,
                         view.department_id,
                         view.owner_id,
-                    )
+                        true,
+                    ),
+                    None => (false, None, view.department_id, view.owner_id, false),
                 }))
             }
             PlaybackTarget::Channel(id) => match self.channel(id).await {
@@ -121,6 +124,7 @@ impl ControlPlane {
                     c.audience_id,
                     c.department_id,
                     c.owner_id,
+                    true,
                 ))),
                 Err(ControlError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),
@@ -140,9 +144,13 @@ impl ControlPlane {
             .target_facts(target)
             .await
             .map_err(|_| PlaybackDenied::Unavailable)?;
-        let Some((public, ..)) = facts else {
+        let Some((public, _, _, _, published)) = facts else {
             return Err(PlaybackDenied::NotAvailable);
         };
+        // Unpublished content exists only for those holding a preview token.
+        if !published && token.is_none() {
+            return Err(PlaybackDenied::NotAvailable);
+        }
         if public {
             return Ok(PlaybackAllowed::Public);
         }
@@ -174,7 +182,7 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<PlaybackGrant> {
         let facts = self.target_facts(target).await?;
-        let Some((public, audience_id, department_id, owner_id)) = facts else {
+        let Some((public, audience_id, department_id, owner_id, published)) = facts else {
             return Err(ControlError::NotFound("resource"));
         };
         let base = self
@@ -207,8 +215,11 @@ impl ControlPlane {
             PlaybackTarget::Resource(_) => Action::ReadResource,
             PlaybackTarget::Channel(_) => Action::ReadChannel,
         };
+        // The audience watches what is published; a preview before publication is for those
+        // who may read the resource (its producer and reviewers).
         let watch = viewer.decide(Action::Watch, &scope);
-        if !watch.allowed && !viewer.decide(read_action, &scope).allowed {
+        let watch_allowed = published && watch.allowed;
+        if !watch_allowed && !viewer.decide(read_action, &scope).allowed {
             let detail = json!({"target": target});
             self.audit(
                 &viewer.audit_ctx(),

@@ -151,12 +151,15 @@ pub async fn play(
         Ok(r) => r,
         Err(_) => return denied(PlaybackDenied::NotAvailable, &headers),
     };
+    // Learners watch the published revision; a preview token (producer,
+    // reviewers) plays the latest one, even while its ladder is still growing.
     let revision = resource.published.as_ref().unwrap_or(&resource.latest);
-    let prefix = match (
-        &revision.media.ladder_prefix,
+    let playable = matches!(
         revision.media.processing_status,
-    ) {
-        (Some(p), ProcessingStatus::Ready) => p.clone(),
+        ProcessingStatus::Ready | ProcessingStatus::Processing
+    );
+    let prefix = match (&revision.media.ladder_prefix, playable) {
+        (Some(p), true) => p.clone(),
         _ => {
             return error(
                 StatusCode::NOT_FOUND,

@@ -26,16 +26,19 @@ make_source() { # kind -> path of the source
     if [ "$kind" = lecture ]; then
       video="[0:v]fps=30,boxblur=1[bg]"
       set -- -f lavfi -i "testsrc2=size=1920x1080:rate=1/10:duration=${secs}"
+      cap=()
     else
       video="[0:v]noise=alls=12:allf=t[bg]"
       set -- -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=${secs}"
+      # A camera-like 20 Mbit/s (the lecture policy allows up to 60).
+      cap=(-maxrate 20M -bufsize 40M)
     fi
     # Encoded at high quality so decoding costs like a camera file.
     ffmpeg -v error -y "$@" \
       -f lavfi -i "color=c=0x204060:size=360x480:rate=30:duration=${secs}" \
       -f lavfi -i "sine=frequency=180:sample_rate=48000:duration=${secs}" \
       -filter_complex "$video;[bg][1:v]overlay=x='1500+60*sin(t/2)':y='560+20*sin(t)'[v];[2:a]volume='0.5+0.5*sin(2*PI*3*t)':eval=frame,aformat=channel_layouts=stereo[a]" \
-      -map "[v]" -map "[a]" -c:v libx264 -preset medium -crf 18 -pix_fmt yuv420p \
+      -map "[v]" -map "[a]" -c:v libx264 -preset medium -crf 18 "${cap[@]}" -pix_fmt yuv420p \
       -c:a aac -b:a 192k -movflags +faststart "$src"
   fi
   echo "$src"

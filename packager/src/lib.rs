@@ -15,6 +15,7 @@ mod bits;
 pub mod cmaf;
 pub mod h264;
 pub mod hls;
+pub mod live;
 pub mod media;
 pub mod segmenter;
 pub mod storage;

@@ -2,6 +2,9 @@
 //! state (segments, target duration, measured bitrates) and the master
 //! playlist of a ladder. No IO; callers store the rendered text.
 
+pub mod live_playlist;
+pub mod live_reload;
+mod live_writer;
 mod master_playlist;
 mod media_playlist;
 

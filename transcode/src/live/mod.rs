@@ -3,7 +3,219 @@
 //!
 //! - [`timestamps`]: pure timestamp repair (wraps, jumps, duplicates,
 //!   non-monotonic DTS) with typed repair events.
+//! - [`plan_live_ladder`]: pure choice of the live rungs for a source.
+//! - [`LiveTranscoder`]: decodes H.264 and AAC once and encodes every rung
+//!   (plus an optional passthrough of the source H.264) in its own thread,
+//!   keyframes forced on the segment grid, and hands `TrackInput`s per
+//!   rendition to the live packager on bounded channels.
 
+mod encode;
+mod ffi;
 pub mod timestamps;
+mod transcoder;
 
+use bytes::Bytes;
+use yanxiu_packager::media::TrackInput;
+
+use crate::ladder::{LadderConfig, LadderError, LadderPlan, plan_ladder};
+use crate::source::{Rotation, SourceVideo};
 pub use timestamps::{LiveTrack, RepairConfig, RepairEvent, RepairedTime, TimestampRepair};
+pub use transcoder::LiveTranscoder;
+
+/// One typed input access unit, as an RTMP server receives it (FLV tags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveInput {
+    /// The H.264 sequence header: an avcC record.
+    VideoConfig {
+        /// AVCDecoderConfigurationRecord.
+        avcc: Bytes,
+    },
+    /// One H.264 access unit.
+    Video {
+        /// Presentation time, RTMP milliseconds (32-bit, wrapping).
+        pts: u32,
+        /// Decode time, RTMP milliseconds (32-bit, wrapping).
+        dts: u32,
+        /// Whether the unit is a keyframe (IDR).
+        keyframe: bool,
+        /// 4-byte length-prefixed NAL units.
+        data: Bytes,
+    },
+    /// The AAC sequence header: an AudioSpecificConfig.
+    AudioConfig {
+        /// AudioSpecificConfig bytes.
+        asc: Bytes,
+    },
+    /// One raw AAC frame.
+    Audio {
+        /// Time, RTMP milliseconds (32-bit, wrapping).
+        pts: u32,
+        /// The raw AAC frame.
+        data: Bytes,
+    },
+    /// The stream ended (unpublish after the reconnect window).
+    End,
+}
+
+/// Settings of a live transcode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveConfig {
+    /// The ladder templates, GOP/segment timing and x264 preset; rungs are
+    /// never above the source.
+    pub ladder: LadderConfig,
+    /// Also offer the source H.264 as a rendition (no re-encode); encoded
+    /// rungs at or above the source size are then left out.
+    pub passthrough: bool,
+    /// x264 `tune=zerolatency`: no B-frames and no lookahead (LL-HLS).
+    pub zero_latency: bool,
+    /// Frame rate assumed for encoder rate control and gap filling.
+    pub frame_rate: f64,
+    /// Timestamp repair settings.
+    pub repair: RepairConfig,
+    /// Samples buffered per rendition channel.
+    pub channel_capacity: usize,
+}
+
+impl Default for LiveConfig {
+    /// 720p/480p/360p below the source plus passthrough, `veryfast`,
+    /// 2 s GOPs and segments, zerolatency, 30 fps nominal.
+    fn default() -> Self {
+        let vod = LadderConfig::default();
+        Self {
+            ladder: LadderConfig {
+                gop_seconds: 2.0,
+                segment_seconds: 2.0,
+                rungs: vod.rungs.into_iter().filter(|r| r.height <= 720).collect(),
+                source_rung_threshold: 0.5,
+                ..vod
+            },
+            passthrough: true,
+            zero_latency: true,
+            frame_rate: 30.0,
+            repair: RepairConfig::default(),
+            channel_capacity: 256,
+        }
+    }
+}
+
+/// Plans the live rungs for a `width`x`height` source (and its audio
+/// channels and rate): the ladder's templates at or below the source; with
+/// `passthrough`, only those strictly below it.
+pub fn plan_live_ladder(
+    config: &LiveConfig,
+    width: u32,
+    height: u32,
+    audio: Option<(u16, u32)>,
+) -> Result<LadderPlan, LadderError> {
+    let source = SourceVideo {
+        width,
+        height,
+        sample_aspect_ratio: (1, 1),
+        rotation: Rotation::None,
+        frame_rate: config.frame_rate,
+    };
+    let mut plan = plan_ladder(&config.ladder, &source, audio)?;
+    if config.passthrough {
+        let short = width.min(height);
+        plan.rungs.retain(|r| r.width.min(r.height) < short);
+    }
+    Ok(plan)
+}
+
+/// What a rendition is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveRenditionKind {
+    /// The source H.264, repackaged without re-encoding.
+    Passthrough {
+        /// Picture width.
+        width: u32,
+        /// Picture height.
+        height: u32,
+    },
+    /// An encoded rung.
+    Video {
+        /// Picture width.
+        width: u32,
+        /// Picture height.
+        height: u32,
+    },
+    /// The AAC rendition.
+    Audio,
+}
+
+/// One output rendition: its name, kind, declared peak bitrate and the
+/// channel its `TrackInput`s arrive on (one `Config`, samples, one `End`).
+#[derive(Debug)]
+pub struct LiveRendition {
+    /// Name, e.g. `source`, `480p`, `audio`.
+    pub name: String,
+    /// What it is.
+    pub kind: LiveRenditionKind,
+    /// Declared peak bitrate in bit/s (0 when unknown: passthrough).
+    pub bitrate: u64,
+    /// Its track inputs.
+    pub samples: tokio::sync::mpsc::Receiver<TrackInput>,
+}
+
+/// Figures of a finished live transcode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveReport {
+    /// Pictures decoded.
+    pub video_frames: u64,
+    /// Access units the decoders refused (damage skipped over).
+    pub corrupt_units: u64,
+    /// Units dropped by the repair (before the start of the timeline) or
+    /// because they came before their configuration.
+    pub dropped_units: u64,
+    /// Timestamp repairs made.
+    pub repairs: u64,
+}
+
+/// Live transcode failures.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// A codec (decoder, encoder, scaler, resampler) failed.
+    #[error("{stage}: {source}")]
+    Codec {
+        /// Which stage.
+        stage: String,
+        /// The libav error.
+        source: ffmpeg_next::Error,
+    },
+    /// A codec this build needs is missing.
+    #[error("codec {0} is not available in this FFmpeg build")]
+    MissingCodec(&'static str),
+    /// The input's codec headers are not usable.
+    #[error("input headers not usable: {0}")]
+    Bitstream(String),
+    /// No ladder fits the source.
+    #[error(transparent)]
+    Ladder(#[from] LadderError),
+    /// The ladder's audio encoder could not start.
+    #[error(transparent)]
+    Transcode(#[from] crate::TranscodeError),
+    /// The input ended before any picture could be decoded.
+    #[error("the stream ended before any picture was decoded")]
+    NoFrames,
+    /// A rendition's consumer went away.
+    #[error("a rendition consumer stopped")]
+    ConsumerGone,
+    /// A thread could not start.
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+    /// A stage panicked.
+    #[error("a live transcode stage panicked")]
+    Panicked,
+    /// A broken invariant.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl LiveError {
+    fn codec(stage: &str, source: ffmpeg_next::Error) -> Self {
+        Self::Codec {
+            stage: stage.to_owned(),
+            source,
+        }
+    }
+}

@@ -21,7 +21,7 @@ use crate::timing::SampleShaper;
 
 const STAGE: &str = "audio";
 
-fn open_encoder(plan: &PlannedAudio) -> Result<encoder::Audio, TranscodeError> {
+pub(crate) fn open_encoder(plan: &PlannedAudio) -> Result<encoder::Audio, TranscodeError> {
     let err = |e| TranscodeError::encoder(STAGE, e);
     let codec = encoder::find(codec::Id::AAC).ok_or(TranscodeError::MissingEncoder("aac"))?;
     let mut ctx = codec::context::Context::new_with_codec(codec);
@@ -37,29 +37,29 @@ fn open_encoder(plan: &PlannedAudio) -> Result<encoder::Audio, TranscodeError> {
 
 /// Planar float samples waiting to fill an encoder frame.
 #[derive(Debug)]
-struct SampleQueue {
+pub(crate) struct SampleQueue {
     channels: Vec<VecDeque<f32>>,
 }
 
 impl SampleQueue {
-    fn new(channels: usize) -> Self {
+    pub(crate) fn new(channels: usize) -> Self {
         Self {
             channels: vec![VecDeque::new(); channels],
         }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.channels.first().map_or(0, VecDeque::len)
     }
 
-    fn push(&mut self, f: &frame::Audio) {
+    pub(crate) fn push(&mut self, f: &frame::Audio) {
         let n = f.samples();
         for (c, queue) in self.channels.iter_mut().enumerate() {
             queue.extend(f.plane::<f32>(c).iter().take(n).copied());
         }
     }
 
-    fn pop_frame(&mut self, n: usize, layout: ChannelLayout, rate: u32) -> frame::Audio {
+    pub(crate) fn pop_frame(&mut self, n: usize, layout: ChannelLayout, rate: u32) -> frame::Audio {
         let mut f = frame::Audio::new(format::Sample::F32(format::sample::Type::Planar), n, layout);
         f.set_rate(rate);
         for (c, queue) in self.channels.iter_mut().enumerate() {
@@ -214,7 +214,7 @@ pub fn run(
 }
 
 /// An AAC packet as a sample: every frame is a sync sample, dts = pts.
-fn aac_sample(packet: &codec::packet::Packet) -> (i64, i64, bool, Bytes) {
+pub(crate) fn aac_sample(packet: &codec::packet::Packet) -> (i64, i64, bool, Bytes) {
     let pts = packet.pts().unwrap_or(0);
     (
         pts,

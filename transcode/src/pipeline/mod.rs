@@ -2,9 +2,9 @@
 //! audio thread, bounded channels between them, and the async packager loop
 //! that writes the ladder (master playlist last).
 
-mod audio;
+pub(crate) mod audio;
 mod decode;
-mod ffi;
+pub(crate) mod ffi;
 mod poster;
 mod rung;
 mod storyboard;

@@ -1,0 +1,291 @@
+//! The live encoder threads: one per video rung (scale, x264 with keyframes
+//! forced on the shared grid, optional `zerolatency` tuning) and one for
+//! AAC audio. Each sends `TrackInput`s for its rendition on its own bounded
+//! channel.
+
+use std::sync::mpsc::Receiver;
+
+use bytes::Bytes;
+use ffmpeg_next::{ChannelLayout, Dictionary, Rational, codec, encoder, format, frame, picture};
+use tokio::sync::mpsc::Sender;
+use yanxiu_packager::aac::AudioSpecificConfig;
+use yanxiu_packager::h264::{AvcDecoderConfig, annexb_to_length_prefixed};
+use yanxiu_packager::media::{
+    AudioCodecConfig, TrackConfig, TrackInput, TrackKind, VideoCodecConfig,
+};
+
+use super::LiveError;
+use crate::ladder::{PlannedAudio, PlannedRung};
+use crate::pipeline::audio::{SampleQueue, aac_sample, open_encoder as open_aac};
+use crate::pipeline::ffi;
+use crate::timing::{SampleShaper, VIDEO_TIMESCALE};
+
+/// A decoded picture for a rung; `pts` in 90 kHz ticks.
+pub struct LiveFrame {
+    /// The shared picture.
+    pub picture: frame::Video,
+    /// Whether it must start a closed GOP.
+    pub keyframe: bool,
+}
+
+/// What one rung thread needs.
+#[derive(Debug, Clone)]
+pub struct RungJob {
+    /// Size and rate settings.
+    pub rung: PlannedRung,
+    /// x264 preset.
+    pub preset: String,
+    /// x264 `tune=zerolatency` (no B-frames, no lookahead).
+    pub zero_latency: bool,
+    /// Nominal frame rate.
+    pub frame_rate: f64,
+    /// Frames per GOP (the keyframe grid forces the real ones).
+    pub gop_frames: u32,
+    /// Presentation delay in ticks added to every time.
+    pub shift: i64,
+}
+
+fn open_x264(job: &RungJob) -> Result<encoder::Video, LiveError> {
+    let err = |e| LiveError::codec(&job.rung.name, e);
+    let codec = encoder::find_by_name("libx264").ok_or(LiveError::MissingCodec("libx264"))?;
+    let mut ctx = codec::context::Context::new_with_codec(codec);
+    ctx.set_flags(codec::Flags::GLOBAL_HEADER);
+    let mut video = ctx.encoder().video().map_err(err)?;
+    video.set_width(job.rung.width);
+    video.set_height(job.rung.height);
+    video.set_format(format::Pixel::YUV420P);
+    video.set_time_base(Rational(1, VIDEO_TIMESCALE as i32));
+    video.set_frame_rate(Some(Rational::from(job.frame_rate)));
+    video.set_aspect_ratio(Rational(1, 1));
+    video.set_gop(job.gop_frames);
+    let mut opts = Dictionary::new();
+    opts.set("preset", &job.preset);
+    if job.zero_latency {
+        opts.set("tune", "zerolatency");
+    }
+    opts.set("profile", &job.rung.profile);
+    opts.set("crf", &job.rung.crf.to_string());
+    opts.set("maxrate", &format!("{}k", job.rung.max_bitrate_kbps));
+    opts.set("bufsize", &format!("{}k", job.rung.buffer_kbits));
+    opts.set("forced-idr", "1");
+    opts.set(
+        "x264-params",
+        &format!("scenecut=0:open-gop=0:min-keyint={}", job.gop_frames),
+    );
+    video.open_with(opts).map_err(err)
+}
+
+/// Runs one rung until its frames end; returns the packets encoded.
+pub fn run_rung(
+    job: RungJob,
+    frames: Receiver<LiveFrame>,
+    out: Sender<TrackInput>,
+) -> Result<u64, LiveError> {
+    let name = job.rung.name.clone();
+    let err = |e| LiveError::codec(&name, e);
+    let mut enc = open_x264(&job)?;
+    let config = AvcDecoderConfig::from_extradata(&ffi::extradata(&enc))
+        .map_err(|e| LiveError::Bitstream(format!("{name}: {e}")))?;
+    send(
+        &out,
+        TrackInput::Config(TrackConfig {
+            timescale: VIDEO_TIMESCALE,
+            kind: TrackKind::Video {
+                width: job.rung.width,
+                height: job.rung.height,
+                codec: VideoCodecConfig::H264(config),
+            },
+        }),
+    )?;
+    let nominal = (f64::from(VIDEO_TIMESCALE) / job.frame_rate).round() as u32;
+    let mut shaper = SampleShaper::new(nominal, job.shift);
+    let mut scaler: Option<ffmpeg_next::software::scaling::Context> = None;
+    let mut packet = codec::packet::Packet::empty();
+    let mut encoded = 0;
+    for LiveFrame { picture, keyframe } in frames {
+        let mut scaled = scale(&mut scaler, &picture, &job.rung)?;
+        scaled.set_pts(picture.pts());
+        scaled.set_kind(if keyframe {
+            picture::Type::I
+        } else {
+            picture::Type::None
+        });
+        enc.send_frame(&scaled).map_err(err)?;
+        encoded += drain(&mut enc, &mut packet, &mut shaper, &out, h264_sample)?;
+    }
+    enc.send_eof().map_err(err)?;
+    encoded += drain(&mut enc, &mut packet, &mut shaper, &out, h264_sample)?;
+    if let Some(sample) = shaper.finish() {
+        send(&out, TrackInput::Sample(sample))?;
+    }
+    send(&out, TrackInput::End)?;
+    Ok(encoded)
+}
+
+fn scale(
+    scaler: &mut Option<ffmpeg_next::software::scaling::Context>,
+    picture: &frame::Video,
+    rung: &PlannedRung,
+) -> Result<frame::Video, LiveError> {
+    use ffmpeg_next::software::scaling::{Context, Flags};
+    let err = |e| LiveError::codec(&rung.name, e);
+    let stale = scaler.as_ref().is_none_or(|s| {
+        let i = s.input();
+        i.width != picture.width() || i.height != picture.height() || i.format != picture.format()
+    });
+    if stale {
+        *scaler = Some(
+            Context::get(
+                picture.format(),
+                picture.width(),
+                picture.height(),
+                format::Pixel::YUV420P,
+                rung.width,
+                rung.height,
+                Flags::BICUBIC,
+            )
+            .map_err(err)?,
+        );
+    }
+    let mut out = frame::Video::new(format::Pixel::YUV420P, rung.width, rung.height);
+    scaler
+        .as_mut()
+        .ok_or(LiveError::Internal("scaler"))?
+        .run(picture, &mut out)
+        .map_err(err)?;
+    Ok(out)
+}
+
+/// Decoded audio for the AAC encoder; `pts` in samples of its own rate on
+/// the repaired timeline.
+pub struct LiveAudioFrame(pub frame::Audio);
+
+/// Runs the AAC encoder until its frames end. Output times follow the
+/// input: a gap in the input (bridged jump) becomes a gap in the output.
+pub fn run_audio(
+    plan: PlannedAudio,
+    shift_seconds: f64,
+    frames: Receiver<LiveAudioFrame>,
+    out: Sender<TrackInput>,
+) -> Result<u64, LiveError> {
+    let err = |e| LiveError::codec("audio", e);
+    let mut enc = open_aac(&plan)?;
+    let asc = AudioSpecificConfig::from_bytes(&ffi::extradata(&enc))
+        .map_err(|e| LiveError::Bitstream(format!("audio: {e}")))?;
+    send(
+        &out,
+        TrackInput::Config(TrackConfig {
+            timescale: plan.sample_rate,
+            kind: TrackKind::Audio {
+                sample_rate: plan.sample_rate,
+                channels: plan.channels,
+                codec: AudioCodecConfig::Aac(asc),
+            },
+        }),
+    )?;
+    let frame_size = (enc.frame_size() as usize).max(1);
+    let layout = ChannelLayout::default(i32::from(plan.channels));
+    let planar = format::Sample::F32(format::sample::Type::Planar);
+    let mut resampler: Option<ffmpeg_next::software::resampling::Context> = None;
+    let mut queue = SampleQueue::new(usize::from(plan.channels));
+    // Output time of the first sample in the queue.
+    let mut queue_pts: Option<i64> = None;
+    let shift = (shift_seconds * f64::from(plan.sample_rate)).round() as i64;
+    let mut shaper = SampleShaper::new(frame_size as u32, shift);
+    let mut packet = codec::packet::Packet::empty();
+    let mut encoded = 0;
+    for LiveAudioFrame(mut input) in frames {
+        if input.channel_layout().is_empty()
+            || input.channel_layout().channels() != i32::from(input.channels())
+        {
+            input.set_channel_layout(ChannelLayout::default(i32::from(input.channels())));
+        }
+        let in_rate = i64::from(input.rate().max(1));
+        let at = input.pts().unwrap_or(0) * i64::from(plan.sample_rate) / in_rate;
+        let expected = queue_pts.map(|p| p + queue.len() as i64);
+        // Resynchronise after a gap of more than one frame (a bridged jump
+        // or lost audio); small differences are resampler rounding.
+        if expected.is_none_or(|e| at - e > frame_size as i64) {
+            queue_pts = Some(at - queue.len() as i64);
+        }
+        let stale = resampler.as_ref().is_none_or(|r| {
+            let i = r.input();
+            i.format != input.format()
+                || i.rate != input.rate()
+                || i.channel_layout != input.channel_layout()
+        });
+        if stale {
+            resampler = Some(
+                ffmpeg_next::software::resampling::Context::get(
+                    input.format(),
+                    input.channel_layout(),
+                    input.rate(),
+                    planar,
+                    layout,
+                    plan.sample_rate,
+                )
+                .map_err(|e| LiveError::codec("audio resampler", e))?,
+            );
+        }
+        let capacity = input.samples() * plan.sample_rate as usize / in_rate as usize + 256;
+        let mut converted = frame::Audio::new(planar, capacity, layout);
+        resampler
+            .as_mut()
+            .ok_or(LiveError::Internal("resampler"))?
+            .run(&input, &mut converted)
+            .map_err(|e| LiveError::codec("audio resampler", e))?;
+        queue.push(&converted);
+        while queue.len() >= frame_size {
+            let mut f = queue.pop_frame(frame_size, layout, plan.sample_rate);
+            let pts = queue_pts.unwrap_or(0);
+            f.set_pts(Some(pts));
+            queue_pts = Some(pts + frame_size as i64);
+            enc.send_frame(&f).map_err(err)?;
+            encoded += drain(&mut enc, &mut packet, &mut shaper, &out, aac_sample)?;
+        }
+    }
+    if queue.len() > 0 {
+        let n = queue.len();
+        let mut f = queue.pop_frame(n, layout, plan.sample_rate);
+        f.set_pts(queue_pts);
+        enc.send_frame(&f).map_err(err)?;
+    }
+    enc.send_eof().map_err(err)?;
+    encoded += drain(&mut enc, &mut packet, &mut shaper, &out, aac_sample)?;
+    if let Some(sample) = shaper.finish() {
+        send(&out, TrackInput::Sample(sample))?;
+    }
+    send(&out, TrackInput::End)?;
+    Ok(encoded)
+}
+
+fn drain(
+    enc: &mut encoder::Encoder,
+    packet: &mut codec::packet::Packet,
+    shaper: &mut SampleShaper,
+    out: &Sender<TrackInput>,
+    split: impl Fn(&codec::packet::Packet) -> (i64, i64, bool, Bytes),
+) -> Result<u64, LiveError> {
+    let mut n = 0;
+    while enc.receive_packet(packet).is_ok() {
+        let (dts, pts, is_sync, data) = split(packet);
+        if let Some(sample) = shaper.push(dts, pts, is_sync, data) {
+            send(out, TrackInput::Sample(sample))?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn h264_sample(packet: &codec::packet::Packet) -> (i64, i64, bool, Bytes) {
+    let avcc = Bytes::from(annexb_to_length_prefixed(packet.data().unwrap_or_default()));
+    let dts = packet.dts().or(packet.pts()).unwrap_or(0);
+    let pts = packet.pts().unwrap_or(dts);
+    (dts, pts, packet.is_key(), avcc)
+}
+
+/// Sends to a rendition's consumer; fails when it has gone.
+pub fn send(out: &Sender<TrackInput>, input: TrackInput) -> Result<(), LiveError> {
+    out.blocking_send(input)
+        .map_err(|_| LiveError::ConsumerGone)
+}

@@ -6,6 +6,7 @@
 //! - [`cmaf`]: sans-IO init/media segment writing.
 //! - [`segmenter`]: sans-IO cutting of a track into segments.
 //! - [`hls`]: pure playlist state and rendering (m3u8-rs).
+//! - [`live`]: live packaging: part cutter, in-memory LL-HLS origin.
 //! - [`storage`]: the S3-shaped storage trait and its local, S3 and memory backends.
 //! - [`vod`]: the async driver that writes a VOD ladder through a storage.
 

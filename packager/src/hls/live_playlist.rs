@@ -295,6 +295,17 @@ impl LiveMediaPlaylist {
 
     /// Renders the playlist.
     pub fn render(&self, mode: LivePlaylistMode) -> String {
+        self.render_with_reports(mode, &[])
+    }
+
+    /// Renders the playlist; in LL-HLS mode, followed by an
+    /// `EXT-X-RENDITION-REPORT` for each of the other renditions of the same
+    /// master playlist, so players switch renditions without a plain reload.
+    pub fn render_with_reports(
+        &self,
+        mode: LivePlaylistMode,
+        reports: &[RenditionReport],
+    ) -> String {
         let low_latency = mode == LivePlaylistMode::LowLatency;
         let mut w = LivePlaylistWriter::new();
         w.line(LiveLine::Header);
@@ -348,6 +359,18 @@ impl LiveMediaPlaylist {
             w.line(LiveLine::PreloadHintPart {
                 uri: &part_uri(self.next_part()),
             });
+        }
+        if low_latency {
+            for report in reports {
+                let Some((last_msn, last_part)) = report.last_position() else {
+                    continue;
+                };
+                w.line(LiveLine::RenditionReport {
+                    uri: &report.uri,
+                    last_msn,
+                    last_part,
+                });
+            }
         }
         w.finish()
     }
@@ -411,6 +434,27 @@ impl LiveMediaPlaylist {
                 segment.parts.clear();
             }
             newer_ticks += segment.duration_ticks;
+        }
+    }
+}
+
+/// Where another rendition of the same master playlist stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionReport {
+    /// Its media playlist, relative to the playlist being rendered.
+    pub uri: String,
+    /// Its position.
+    pub position: PlaylistPosition,
+}
+
+impl RenditionReport {
+    /// `LAST-MSN` and `LAST-PART`: its last part, or its last segment when
+    /// it has no parts; `None` while it has nothing.
+    fn last_position(&self) -> Option<(u64, Option<u64>)> {
+        match (self.position.last_part, self.position.last_segment) {
+            (Some(part), _) => Some((part.msn, Some(part.part))),
+            (None, Some(msn)) => Some((msn, None)),
+            (None, None) => None,
         }
     }
 }

@@ -344,3 +344,31 @@ fn resource_names_round_trip_and_foreign_names_are_refused() {
         assert_eq!(LiveResource::parse(name), None, "{name}");
     }
 }
+
+#[test]
+fn rendition_reports_follow_the_playlist_in_low_latency_mode_only() {
+    let mut playlist = LiveMediaPlaylist::new(config(LiveWindow::Segments(3)));
+    push_segment(&mut playlist, None);
+    let audio = RenditionReport {
+        uri: "../audio/live.m3u8".to_string(),
+        position: PlaylistPosition {
+            last_segment: Some(0),
+            last_part: Some(PartId { msn: 1, part: 2 }),
+            ended: false,
+        },
+    };
+    let empty = RenditionReport {
+        uri: "../360p/live.m3u8".to_string(),
+        position: PlaylistPosition::default(),
+    };
+    let reports = [audio, empty];
+    let text = playlist.render_with_reports(LivePlaylistMode::LowLatency, &reports);
+    assert_eq!(
+        lines_starting(&text, "#EXT-X-RENDITION-REPORT"),
+        ["#EXT-X-RENDITION-REPORT:URI=\"../audio/live.m3u8\",LAST-MSN=1,LAST-PART=2"]
+    );
+    assert!(text.ends_with("LAST-PART=2\n"));
+    parse(&text);
+    let standard = playlist.render_with_reports(LivePlaylistMode::Standard, &reports);
+    assert!(!standard.contains("RENDITION-REPORT"));
+}

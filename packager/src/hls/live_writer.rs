@@ -72,6 +72,15 @@ pub(crate) enum LiveLine<'a> {
         /// The next part, not yet available.
         uri: &'a str,
     },
+    /// `#EXT-X-RENDITION-REPORT:URI="...",LAST-MSN=n[,LAST-PART=p]`
+    RenditionReport {
+        /// Another rendition's media playlist, relative to this one.
+        uri: &'a str,
+        /// Its last media sequence number (of its last segment or open part).
+        last_msn: u64,
+        /// Its last part index in that segment, if it has parts.
+        last_part: Option<u64>,
+    },
     /// `#EXT-X-ENDLIST`
     EndList,
 }
@@ -136,6 +145,20 @@ impl LivePlaylistWriter {
             LiveLine::PreloadHintPart { uri } => {
                 writeln!(out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{uri}\"")
             }
+            LiveLine::RenditionReport {
+                uri,
+                last_msn,
+                last_part,
+            } => match last_part {
+                Some(part) => writeln!(
+                    out,
+                    "#EXT-X-RENDITION-REPORT:URI=\"{uri}\",LAST-MSN={last_msn},LAST-PART={part}"
+                ),
+                None => writeln!(
+                    out,
+                    "#EXT-X-RENDITION-REPORT:URI=\"{uri}\",LAST-MSN={last_msn}"
+                ),
+            },
             LiveLine::EndList => writeln!(out, "#EXT-X-ENDLIST"),
         };
     }
@@ -185,6 +208,11 @@ mod tests {
             OffsetDateTime::from_unix_timestamp_nanos(1_763_711_381_123_456_789).expect("in range"),
         ));
         writer.line(LiveLine::PreloadHintPart { uri: "c.m4s" });
+        writer.line(LiveLine::RenditionReport {
+            uri: "../audio/live.m3u8",
+            last_msn: 7,
+            last_part: Some(2),
+        });
         assert_eq!(
             writer.finish(),
             "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500,HOLD-BACK=12.000\n\
@@ -193,7 +221,8 @@ mod tests {
              #EXT-X-PART:DURATION=0.467,URI=\"b.m4s\"\n\
              #EXTINF:4.000,\ns.m4s\n\
              #EXT-X-PROGRAM-DATE-TIME:2025-11-21T07:49:41.123Z\n\
-             #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"c.m4s\"\n"
+             #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"c.m4s\"\n\
+             #EXT-X-RENDITION-REPORT:URI=\"../audio/live.m3u8\",LAST-MSN=7,LAST-PART=2\n"
         );
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::LiveError;
 use crate::hls::live_playlist::{
     LiveMediaPlaylist, LivePart, LivePlaylistConfig, LivePlaylistMode, LiveResource,
+    RenditionReport,
 };
 use crate::hls::live_reload::{
     PartId, PlaylistPosition, ReloadDecision, ReloadRequest, decide_reload,
@@ -96,6 +97,39 @@ impl LiveOrigin {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         renditions.remove(key)
+    }
+
+    /// The LL-HLS (or standard) playlist of `key`; in LL-HLS mode with an
+    /// `EXT-X-RENDITION-REPORT` for every other rendition of the channel,
+    /// whose playlist URI (relative to this one) `report_uri` builds from its
+    /// rendition name. `None` when the rendition is not open.
+    pub fn playlist(
+        &self,
+        key: &RenditionKey,
+        mode: LivePlaylistMode,
+        report_uri: impl Fn(&str) -> String,
+    ) -> Option<String> {
+        let (rendition, reports) = {
+            let renditions = self
+                .renditions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let rendition = renditions.get(key).cloned()?;
+            let mut others: Vec<(&RenditionKey, &Arc<LiveRendition>)> = renditions
+                .iter()
+                .filter(|(other, _)| other.channel == key.channel && *other != key)
+                .collect();
+            others.sort_by(|a, b| a.0.cmp(b.0));
+            let reports: Vec<RenditionReport> = others
+                .into_iter()
+                .map(|(other, other_rendition)| RenditionReport {
+                    uri: report_uri(&other.rendition),
+                    position: other_rendition.position(),
+                })
+                .collect();
+            (rendition, reports)
+        };
+        Some(rendition.read(|store| store.playlist.render_with_reports(mode, &reports)))
     }
 
     /// The renditions of a channel, sorted.

@@ -6,7 +6,9 @@
 //! before the sample that would make it longer than the part target, so
 //! every part lasts at most the part target (RFC 8216bis 4.4.4.9) unless a
 //! single sample is longer; parts need not start on a keyframe, and the last
-//! part of a segment may be short.
+//! part of a segment may be short. Samples before the first sync sample
+//! are dropped (no player could decode them), so every segment, the first
+//! included, starts with a keyframe.
 
 use std::time::Duration;
 
@@ -37,6 +39,7 @@ pub struct PartCutter {
     pending: Vec<Sample>,
     pending_ticks: u64,
     segment_start_pts: Option<i64>,
+    dropped_before_sync: u64,
 }
 
 impl PartCutter {
@@ -50,11 +53,16 @@ impl PartCutter {
             pending: Vec::new(),
             pending_ticks: 0,
             segment_start_pts: None,
+            dropped_before_sync: 0,
         }
     }
 
     /// Adds a sample; returns the part it closes, if any.
     pub fn push(&mut self, sample: Sample) -> Option<CutPart> {
+        if self.pending.is_empty() && self.segment_start_pts.is_none() && !sample.is_sync {
+            self.dropped_before_sync += 1;
+            return None;
+        }
         // The segmenter only decides where segments end; the samples it
         // returns are the ones already handed out as parts.
         let segment_ends = self.segmenter.push(sample.clone()).is_some();
@@ -68,6 +76,11 @@ impl PartCutter {
         self.pending_ticks += u64::from(sample.duration);
         self.pending.push(sample);
         finished
+    }
+
+    /// Samples dropped because they came before the first sync sample.
+    pub fn dropped_before_sync(&self) -> u64 {
+        self.dropped_before_sync
     }
 
     /// Flushes the last part; it ends its segment.
@@ -165,6 +178,23 @@ mod tests {
         let total: u64 = parts.iter().map(|p| p.duration_ticks).sum();
         assert_eq!(total, 600 * 3003);
         assert!(parts.last().is_some_and(|p| p.ends_segment));
+    }
+
+    #[test]
+    fn samples_before_the_first_keyframe_are_dropped() {
+        // A publisher joining mid-GOP: the keyframe comes at frame 10.
+        let mut cutter =
+            PartCutter::new(90_000, Duration::from_secs(2), Duration::from_millis(500));
+        let parts = cut_all(
+            &mut cutter,
+            (0..100).map(|i| frame(i, 3000, i % 30 == 10)).collect(),
+        );
+        assert_eq!(cutter.dropped_before_sync(), 10);
+        assert!(parts[0].independent);
+        assert_eq!(parts[0].samples[0].pts, 10 * 3000);
+        assert_eq!(parts[0].segment_start_pts, 10 * 3000);
+        let total: usize = parts.iter().map(|p| p.samples.len()).sum();
+        assert_eq!(total, 90);
     }
 
     #[test]

@@ -218,3 +218,42 @@ fn a_reconnect_keeps_the_old_init_while_segments_use_it() {
     assert!(origin.close(&key("720p")).is_some());
     assert!(origin.get(&key("720p")).is_none());
 }
+
+#[test]
+fn an_origin_playlist_reports_the_other_renditions_of_the_channel() {
+    let origin = LiveOrigin::new(LiveOriginConfig::default());
+    let video = origin.open(key("720p"), playlist_config(4));
+    let audio = origin.open(key("audio"), playlist_config(4));
+    let elsewhere = origin.open(
+        RenditionKey {
+            channel: "another-channel".to_string(),
+            rendition: "720p".to_string(),
+        },
+        playlist_config(4),
+    );
+    publish_segment(&video, 10);
+    publish_segment(&audio, 10);
+    audio
+        .publish_part(Bytes::from_static(b"a"), PART, None)
+        .expect("live");
+    publish_segment(&elsewhere, 10);
+    let text = origin
+        .playlist(&key("720p"), LivePlaylistMode::LowLatency, |name| {
+            format!("../{name}/live.m3u8")
+        })
+        .expect("open rendition");
+    let reports: Vec<_> = text
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-RENDITION-REPORT"))
+        .collect();
+    assert_eq!(
+        reports,
+        ["#EXT-X-RENDITION-REPORT:URI=\"../audio/live.m3u8\",LAST-MSN=1,LAST-PART=0"]
+    );
+    assert!(
+        origin
+            .playlist(&key("360p"), LivePlaylistMode::LowLatency, |n| n
+                .to_string())
+            .is_none()
+    );
+}

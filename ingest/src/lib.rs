@@ -16,6 +16,9 @@
 //!   store, caller-supplied hooks for authorization and completion).
 //! - [`fetch`] imports a file by link (http(s) only, size cap, timeouts,
 //!   non-public addresses refused unless allowed).
+//! - [`rtmp`] is the RTMP publish server for live channels (stream key
+//!   checked by a caller-supplied gate before media flows, typed H.264/AAC
+//!   events on bounded channels, reconnect replaces the old publisher).
 
 pub mod classify;
 pub mod fetch;
@@ -26,6 +29,7 @@ pub mod policy;
 pub mod probe;
 pub mod render;
 pub mod report;
+pub mod rtmp;
 pub mod tus;
 pub mod units;
 pub mod validate;

@@ -439,3 +439,61 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     running.shutdown.cancel();
     running.server.await.expect("server task");
 }
+
+#[tokio::test]
+async fn a_slow_consumer_slows_the_publisher_instead_of_losing_frames_or_cutting_it() {
+    let mut running = start(RtmpConfig {
+        event_buffer: 4,
+        idle_timeout: Duration::from_secs(1),
+        ..RtmpConfig::default()
+    })
+    .await;
+    let mut ffmpeg = ffmpeg_push(running.addr, GOOD_KEY, 3);
+    let mut session = next_session(&mut running.notices, Duration::from_secs(15)).await;
+    // Read nothing for longer than the idle timeout: the channel (4 events)
+    // fills, the server stops reading, the encoder waits on TCP.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(session.events.len() <= 4, "the event channel stays bounded");
+    let events = collect_events(&mut session, Duration::from_secs(30)).await;
+    assert_publish_is_complete(&events, true);
+    assert!(
+        matches!(
+            end_reason(&events),
+            EndReason::Unpublished | EndReason::ClientClosed
+        ),
+        "waiting on the consumer is not idleness, got {:?}",
+        end_reason(&events)
+    );
+    assert!(
+        wait_exit(&mut ffmpeg, Duration::from_secs(10))
+            .await
+            .success()
+    );
+    running.shutdown.cancel();
+    running.server.await.expect("server task");
+}
+
+#[tokio::test]
+async fn dropping_the_event_receiver_ends_the_publish() {
+    let mut running = start(RtmpConfig::default()).await;
+    let mut ffmpeg = ffmpeg_push(running.addr, GOOD_KEY, 30);
+    let session = next_session(&mut running.notices, Duration::from_secs(15)).await;
+    drop(session);
+    let status = wait_exit(&mut ffmpeg, Duration::from_secs(15)).await;
+    assert!(
+        !status.success(),
+        "the publisher is cut off once nobody consumes its stream"
+    );
+    // The channel is free again: a new publish is accepted.
+    let mut again = ffmpeg_push(running.addr, GOOD_KEY, 1);
+    let mut session = next_session(&mut running.notices, Duration::from_secs(15)).await;
+    let events = collect_events(&mut session, Duration::from_secs(20)).await;
+    assert!(matches!(events[0], LiveEvent::Started { .. }));
+    assert!(
+        wait_exit(&mut again, Duration::from_secs(10))
+            .await
+            .success()
+    );
+    running.shutdown.cancel();
+    running.server.await.expect("server task");
+}

@@ -301,4 +301,27 @@ mod tests {
             })
         );
     }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_slices_stay_inside_the_body() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for _ in 0..20_000 {
+            let len = rng.gen_range(0..24);
+            let body: Bytes = (0..len)
+                .map(|_| rng.r#gen::<u8>())
+                .collect::<Vec<u8>>()
+                .into();
+            if let Ok(VideoTag::Frame { data, .. } | VideoTag::Config { avcc: data }) =
+                parse_video(&body)
+            {
+                assert_eq!(data.len() + 5, body.len());
+            }
+            if let Ok(AudioTag::Frame { data } | AudioTag::Config { asc: data }) =
+                parse_audio(&body)
+            {
+                assert_eq!(data.len() + 2, body.len());
+            }
+        }
+    }
 }

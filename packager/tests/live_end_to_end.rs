@@ -49,8 +49,11 @@ fn run(tool: &str, args: &[&str]) -> String {
 }
 
 fn encode(dir: &Path) -> (Vec<u8>, Vec<u8>) {
-    let video = dir.join("video.h264");
-    let audio = dir.join("audio.aac");
+    (encode_video(dir, "320x240"), encode_audio(dir))
+}
+
+fn encode_video(dir: &Path, size: &str) -> Vec<u8> {
+    let video = dir.join(format!("video-{size}.h264"));
     run(
         "ffmpeg",
         &[
@@ -60,7 +63,7 @@ fn encode(dir: &Path) -> (Vec<u8>, Vec<u8>) {
             "-f",
             "lavfi",
             "-i",
-            "testsrc2=size=320x240:rate=30",
+            &format!("testsrc2=size={size}:rate=30"),
             "-frames:v",
             &FRAMES.to_string(),
             "-pix_fmt",
@@ -76,6 +79,11 @@ fn encode(dir: &Path) -> (Vec<u8>, Vec<u8>) {
             video.to_str().unwrap(),
         ],
     );
+    std::fs::read(video).unwrap()
+}
+
+fn encode_audio(dir: &Path) -> Vec<u8> {
+    let audio = dir.join("audio.aac");
     run(
         "ffmpeg",
         &[
@@ -99,7 +107,7 @@ fn encode(dir: &Path) -> (Vec<u8>, Vec<u8>) {
             audio.to_str().unwrap(),
         ],
     );
-    (std::fs::read(video).unwrap(), std::fs::read(audio).unwrap())
+    std::fs::read(audio).unwrap()
 }
 
 /// `ffprobe -count_frames` of the first stream of `path`.
@@ -353,4 +361,128 @@ async fn real_h264_and_aac_through_the_cutter_and_origin_decode_frame_exactly() 
     let playlist_path = write_playlist_dir(&dir.path().join("240p"), &video_rendition);
     decode_cleanly(&playlist_path);
     assert_eq!(count_frames(&playlist_path), FRAMES);
+}
+
+fn video_config(width: u32, height: u32, track: &support::elementary::VideoTrack) -> TrackConfig {
+    TrackConfig {
+        timescale: 90_000,
+        kind: TrackKind::Video {
+            width,
+            height,
+            codec: VideoCodecConfig::H264(track.config.clone()),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_publisher_reconnect_continues_the_playlist_after_a_discontinuity() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = video_track(&encode_video(dir.path(), "320x240"), TICKS_PER_FRAME);
+    let second = video_track(&encode_video(dir.path(), "160x120"), TICKS_PER_FRAME);
+    let origin = LiveOrigin::new(LiveOriginConfig::default());
+    let rendition = origin.open(
+        RenditionKey {
+            channel: "evening-seminar".into(),
+            rendition: "source".into(),
+        },
+        playlist_config(90_000),
+    );
+    let started = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+    let mut packager = LiveTrackPackager::new(
+        Arc::clone(&rendition),
+        video_config(320, 240, &first),
+        SEGMENT_TARGET,
+        PART_TARGET,
+        Some(WallClockAnchor {
+            pts: 0,
+            at: started,
+        }),
+    );
+    // The first publisher drops after 3 s.
+    for sample in first.samples.iter().take(90).cloned() {
+        packager.push(sample).unwrap();
+    }
+    // OBS reconnects 10 s later at a lower resolution; its timestamps restart at 0.
+    packager
+        .reconnect(
+            video_config(160, 120, &second),
+            Some(WallClockAnchor {
+                pts: 0,
+                at: started + time::Duration::seconds(13),
+            }),
+        )
+        .unwrap();
+    for sample in second.samples.iter().cloned() {
+        packager.push(sample).unwrap();
+    }
+    packager.finish().unwrap();
+
+    let text = rendition.playlist(LivePlaylistMode::LowLatency);
+    let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).unwrap();
+    let uris: Vec<_> = parsed.segments.iter().map(|s| s.uri.as_str()).collect();
+    assert_eq!(
+        uris,
+        [
+            "seg-0.m4s",
+            "seg-1.m4s",
+            "seg-2.m4s",
+            "seg-3.m4s",
+            "seg-4.m4s"
+        ]
+    );
+    let discontinuities: Vec<_> = parsed.segments.iter().map(|s| s.discontinuity).collect();
+    assert_eq!(discontinuities, [false, false, true, false, false]);
+    let maps: Vec<_> = parsed
+        .segments
+        .iter()
+        .map(|s| s.map.as_ref().map(|m| m.uri.as_str()))
+        .collect();
+    assert_eq!(
+        maps,
+        [Some("init-0.mp4"), None, Some("init-1.mp4"), None, None]
+    );
+    let times: Vec<_> = parsed
+        .segments
+        .iter()
+        .map(|s| s.program_date_time.unwrap().timestamp() - 1_795_000_000)
+        .collect();
+    assert_eq!(times, [0, 2, 13, 15, 17]);
+
+    // Each publisher's run (its init section and segments) decodes frame-exactly.
+    let resource = |r| rendition.resource(r).unwrap();
+    let first_run = dir.path().join("first-publisher.mp4");
+    write_concatenated(
+        &first_run,
+        &resource(LiveResource::Init(0)),
+        (0..2).map(|msn| resource(LiveResource::Segment(msn))),
+    );
+    assert_eq!(count_frames(&first_run), 90);
+    let second_run = dir.path().join("second-publisher.mp4");
+    write_concatenated(
+        &second_run,
+        &resource(LiveResource::Init(1)),
+        (2..5).map(|msn| resource(LiveResource::Segment(msn))),
+    );
+    assert_eq!(count_frames(&second_run), FRAMES);
+    // ffmpeg's HLS demuxer reads the whole playlist across the discontinuity
+    // without a decoding error (it demuxes all 270 frames; its h264 decoder
+    // drops some at the resolution change, so frames are counted per run above).
+    let playlist_path = write_playlist_dir(&dir.path().join("source"), &rendition);
+    decode_cleanly(&playlist_path);
+    let packets = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "0",
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+            playlist_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(packets.lines().next().map(str::trim), Some("270"));
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -493,6 +493,43 @@ async fn dropping_the_event_receiver_ends_the_publish() {
         wait_exit(&mut again, Duration::from_secs(10))
             .await
             .success()
+    );
+    running.shutdown.cancel();
+    running.server.await.expect("server task");
+}
+
+#[tokio::test]
+async fn a_client_trickling_bytes_without_publishing_is_cut_at_the_publish_deadline() {
+    let running = start(RtmpConfig {
+        idle_timeout: Duration::from_millis(500),
+        publish_deadline: Duration::from_secs(1),
+        ..RtmpConfig::default()
+    })
+    .await;
+    let mut socket = tokio::net::TcpStream::connect(running.addr)
+        .await
+        .expect("connects");
+    let opened = Instant::now();
+    // One byte of handshake every 200 ms: never idle, never done.
+    let closed_after = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let alive = socket.write_all(&[3]).await.is_ok();
+        let mut buf = [0u8; 64];
+        let closed = matches!(
+            timeout(Duration::from_millis(1), socket.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        );
+        if !alive || closed {
+            break opened.elapsed();
+        }
+        assert!(
+            opened.elapsed() < Duration::from_secs(5),
+            "the trickling client was never cut off"
+        );
+    };
+    assert!(
+        closed_after >= Duration::from_millis(900) && closed_after < Duration::from_millis(2500),
+        "cut by the 1 s publish deadline, after {closed_after:?}"
     );
     running.shutdown.cancel();
     running.server.await.expect("server task");

@@ -8,13 +8,17 @@ use std::time::Duration;
 pub struct RtmpConfig {
     /// Address to listen on (port 0 picks a free port).
     pub listen: SocketAddr,
-    /// A connection that sends no bytes for this long is cut off. The
-    /// protocol crate also gives up on a read that waits longer than 2.5 s,
-    /// so values above that have no further effect.
+    /// A connection that sends no bytes for this long is cut off, and so
+    /// is one that does not take our responses for this long. Time spent
+    /// waiting on a slow consumer of the events does not count.
     pub idle_timeout: Duration,
-    /// Largest audio, video or data message accepted; a bigger one cuts
-    /// the client off. (The protocol crate itself never buffers more than
-    /// 10 MB for one message.)
+    /// A connection must have its publish accepted within this time of
+    /// connecting (handshake, connect, publish); otherwise it is cut off,
+    /// so trickling clients cannot hold connection slots.
+    pub publish_deadline: Duration,
+    /// Largest audio or video message accepted; a bigger one cuts the
+    /// client off. (RTMP message lengths are 24-bit, so the protocol crate
+    /// never assembles more than 16 MiB for one message.)
     pub max_message_bytes: usize,
     /// How many channels may be live at once. Replacing the publisher of a
     /// live channel does not count as a new one.
@@ -33,6 +37,7 @@ impl Default for RtmpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 1935)),
             idle_timeout: Duration::from_secs(10),
+            publish_deadline: Duration::from_secs(15),
             max_message_bytes: 8 * 1024 * 1024,
             max_publishers: 64,
             max_connections: 256,

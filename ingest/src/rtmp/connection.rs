@@ -19,7 +19,7 @@ use rml_rtmp::sessions::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -104,7 +104,9 @@ pub(crate) async fn serve_connection(
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
+    let publish_by = Instant::now() + shared.config.publish_deadline;
     let mut conn = Connection {
+        publish_by,
         shared,
         stream,
         peer,
@@ -131,6 +133,8 @@ pub(crate) async fn serve_connection(
 enum Never {}
 
 struct Connection {
+    /// Until a publish is accepted, the connection must get there by then.
+    publish_by: Instant,
     shared: Arc<ServerShared>,
     stream: TcpStream,
     peer: SocketAddr,
@@ -181,13 +185,22 @@ impl Connection {
         }
     }
 
-    /// Reads some bytes; ends the connection on close, idle or a stop.
+    /// Reads some bytes; ends the connection on close, idle, a missed
+    /// publish deadline or a stop.
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, EndReason> {
-        let idle = self.shared.config.idle_timeout;
+        let idle_at = Instant::now() + self.shared.config.idle_timeout;
+        let (deadline, missed) = if self.live.is_none() && self.publish_by < idle_at {
+            (
+                self.publish_by,
+                EndReason::Protocol("no publish within the publish deadline".into()),
+            )
+        } else {
+            (idle_at, EndReason::Idle)
+        };
         tokio::select! {
             () = self.stop.token.cancelled() => Err(self.stop.reason()),
-            read = timeout(idle, self.stream.read(buf)) => match read {
-                Err(_) => Err(EndReason::Idle),
+            read = timeout_at(deadline, self.stream.read(buf)) => match read {
+                Err(_) => Err(missed),
                 Ok(Ok(0) | Err(_)) => Err(EndReason::ClientClosed),
                 Ok(Ok(n)) => Ok(n),
             },

@@ -242,8 +242,10 @@ async fn real_h264_and_aac_through_the_cutter_and_origin_decode_frame_exactly() 
         channel: "opening-ceremony".into(),
         rendition: rendition.into(),
     };
-    let video_rendition = origin.open(key("240p"), playlist_config(90_000));
-    let audio_rendition = origin.open(key("audio"), playlist_config(audio.sample_rate));
+    let video_rendition = origin.open(key("240p"), playlist_config(90_000)).unwrap();
+    let audio_rendition = origin
+        .open(key("audio"), playlist_config(audio.sample_rate))
+        .unwrap();
     let started = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
     let video_packager = LiveTrackPackager::new(
         Arc::clone(&video_rendition),
@@ -380,13 +382,15 @@ async fn a_publisher_reconnect_continues_the_playlist_after_a_discontinuity() {
     let first = video_track(&encode_video(dir.path(), "320x240"), TICKS_PER_FRAME);
     let second = video_track(&encode_video(dir.path(), "160x120"), TICKS_PER_FRAME);
     let origin = LiveOrigin::new(LiveOriginConfig::default());
-    let rendition = origin.open(
-        RenditionKey {
-            channel: "evening-seminar".into(),
-            rendition: "source".into(),
-        },
-        playlist_config(90_000),
-    );
+    let rendition = origin
+        .open(
+            RenditionKey {
+                channel: "evening-seminar".into(),
+                rendition: "source".into(),
+            },
+            playlist_config(90_000),
+        )
+        .unwrap();
     let started = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
     let mut packager = LiveTrackPackager::new(
         Arc::clone(&rendition),

@@ -24,6 +24,9 @@ const PART_HOLD_BACK_PART_TARGETS: f64 = 3.0;
 /// `HOLD-BACK` in target durations (at least 3, RFC 8216bis 4.4.3.8).
 const HOLD_BACK_TARGET_DURATIONS: f64 = 3.0;
 
+/// The shortest window, in segment targets.
+const MIN_WINDOW_TARGET_DURATIONS: u32 = 3;
+
 /// How many complete segments the playlist lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveWindow {
@@ -55,6 +58,29 @@ pub struct LivePlaylistConfig {
     pub window: LiveWindow,
 }
 
+impl LivePlaylistConfig {
+    /// Checks the configuration: a positive timescale, a part target
+    /// between zero and the segment target, and a window of at least three
+    /// target durations (RFC 8216 6.2.2: a live playlist never gets shorter).
+    pub fn validate(&self) -> Result<(), LivePlaylistError> {
+        if self.timescale == 0 {
+            return Err(LivePlaylistError::ZeroTimescale);
+        }
+        if self.part_target.is_zero() || self.part_target > self.segment_target {
+            return Err(LivePlaylistError::PartTargetOutOfRange);
+        }
+        let shortest = self.segment_target * MIN_WINDOW_TARGET_DURATIONS;
+        let too_short = match self.window {
+            LiveWindow::Segments(count) => count < MIN_WINDOW_TARGET_DURATIONS as usize,
+            LiveWindow::Dvr(window) => window < shortest,
+        };
+        if too_short {
+            return Err(LivePlaylistError::WindowTooShort);
+        }
+        Ok(())
+    }
+}
+
 /// One published part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LivePart {
@@ -73,6 +99,19 @@ pub enum LivePlaylistError {
     /// A segment cannot be completed without parts.
     #[error("no open segment to complete (没有可结束的分片)")]
     NoOpenSegment,
+    /// The timescale was zero.
+    #[error("the timescale must be positive (时间刻度必须为正数)")]
+    ZeroTimescale,
+    /// The part target was zero or longer than the segment target.
+    #[error(
+        "the part target must be positive and at most the segment target (部分分片目标时长必须大于零且不超过分片目标时长)"
+    )]
+    PartTargetOutOfRange,
+    /// The window was shorter than three segment targets.
+    #[error(
+        "the live window must hold at least three segment targets (直播窗口至少要包含三个分片时长)"
+    )]
+    WindowTooShort,
     /// A discontinuity or the end needs the open segment completed first.
     #[error("the open segment must be completed first (必须先结束当前分片)")]
     SegmentStillOpen,

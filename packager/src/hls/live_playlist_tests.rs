@@ -372,3 +372,46 @@ fn rendition_reports_follow_the_playlist_in_low_latency_mode_only() {
     let standard = playlist.render_with_reports(LivePlaylistMode::Standard, &reports);
     assert!(!standard.contains("RENDITION-REPORT"));
 }
+
+#[test]
+fn configurations_that_cannot_make_a_valid_live_playlist_are_refused() {
+    assert_eq!(config(LiveWindow::Segments(3)).validate(), Ok(()));
+    assert_eq!(
+        config(LiveWindow::Dvr(Duration::from_secs(6))).validate(),
+        Ok(())
+    );
+    let cases = [
+        (
+            LivePlaylistConfig {
+                timescale: 0,
+                ..config(LiveWindow::Segments(6))
+            },
+            LivePlaylistError::ZeroTimescale,
+        ),
+        (
+            LivePlaylistConfig {
+                part_target: Duration::ZERO,
+                ..config(LiveWindow::Segments(6))
+            },
+            LivePlaylistError::PartTargetOutOfRange,
+        ),
+        (
+            LivePlaylistConfig {
+                part_target: Duration::from_secs(3),
+                ..config(LiveWindow::Segments(6))
+            },
+            LivePlaylistError::PartTargetOutOfRange,
+        ),
+        (
+            config(LiveWindow::Segments(2)),
+            LivePlaylistError::WindowTooShort,
+        ),
+        (
+            config(LiveWindow::Dvr(Duration::from_secs(5))),
+            LivePlaylistError::WindowTooShort,
+        ),
+    ];
+    for (config, expected) in cases {
+        assert_eq!(config.validate(), Err(expected), "{config:?}");
+    }
+}

@@ -66,19 +66,22 @@ impl LiveOrigin {
         }
     }
 
-    /// The rendition under `key`, created with `playlist` if absent. An
-    /// existing rendition is returned unchanged, so a reconnecting publisher
-    /// continues the same playlist.
-    pub fn open(&self, key: RenditionKey, playlist: LivePlaylistConfig) -> Arc<LiveRendition> {
+    /// The rendition under `key`, created with `playlist` (validated) if
+    /// absent. An existing rendition is returned unchanged, so a reconnecting
+    /// publisher continues the same playlist.
+    pub fn open(
+        &self,
+        key: RenditionKey,
+        playlist: LivePlaylistConfig,
+    ) -> Result<Arc<LiveRendition>, LiveError> {
+        playlist.validate()?;
         let mut renditions = self
             .renditions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(
-            renditions
-                .entry(key)
-                .or_insert_with(|| Arc::new(LiveRendition::new(playlist, self.config))),
-        )
+        Ok(Arc::clone(renditions.entry(key).or_insert_with(|| {
+            Arc::new(LiveRendition::new(playlist, self.config))
+        })))
     }
 
     /// The rendition under `key`, if open.

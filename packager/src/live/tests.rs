@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
+use crate::hls::live_playlist::LivePlaylistError;
 use crate::hls::live_playlist::{
     LivePart, LivePlaylistConfig, LivePlaylistMode, LiveResource, LiveWindow,
 };
@@ -45,7 +46,9 @@ fn publish_segment(rendition: &LiveRendition, part_bytes: usize) {
 #[tokio::test]
 async fn wait_for_wakes_when_the_requested_part_arrives() {
     let origin = LiveOrigin::new(LiveOriginConfig::default());
-    let rendition = origin.open(key("720p"), playlist_config(4));
+    let rendition = origin
+        .open(key("720p"), playlist_config(4))
+        .expect("valid config");
     publish_segment(&rendition, 10);
     let waiter = {
         let rendition = Arc::clone(&rendition);
@@ -80,7 +83,9 @@ async fn wait_for_wakes_when_the_requested_part_arrives() {
 #[tokio::test]
 async fn wait_for_times_out_when_nothing_arrives_and_refuses_requests_too_far_ahead() {
     let origin = LiveOrigin::new(LiveOriginConfig::default());
-    let rendition = origin.open(key("720p"), playlist_config(4));
+    let rendition = origin
+        .open(key("720p"), playlist_config(4))
+        .expect("valid config");
     publish_segment(&rendition, 10);
     let started = Instant::now();
     assert_eq!(
@@ -103,7 +108,9 @@ async fn wait_for_times_out_when_nothing_arrives_and_refuses_requests_too_far_ah
 #[tokio::test]
 async fn the_end_of_the_stream_answers_every_waiter() {
     let origin = LiveOrigin::new(LiveOriginConfig::default());
-    let rendition = origin.open(key("audio"), playlist_config(4));
+    let rendition = origin
+        .open(key("audio"), playlist_config(4))
+        .expect("valid config");
     publish_segment(&rendition, 10);
     let waiter = {
         let rendition = Arc::clone(&rendition);
@@ -124,7 +131,9 @@ async fn the_end_of_the_stream_answers_every_waiter() {
 #[tokio::test]
 async fn a_preload_hint_request_gets_the_part_bytes_once_published() {
     let origin = LiveOrigin::new(LiveOriginConfig::default());
-    let rendition = origin.open(key("720p"), playlist_config(4));
+    let rendition = origin
+        .open(key("720p"), playlist_config(4))
+        .expect("valid config");
     let waiter = {
         let rendition = Arc::clone(&rendition);
         tokio::spawn(async move {
@@ -146,7 +155,9 @@ async fn a_preload_hint_request_gets_the_part_bytes_once_published() {
 #[test]
 fn segments_are_the_concatenation_of_their_parts_and_leave_memory_with_the_window() {
     let origin = LiveOrigin::new(LiveOriginConfig::default());
-    let rendition = origin.open(key("720p"), playlist_config(3));
+    let rendition = origin
+        .open(key("720p"), playlist_config(3))
+        .expect("valid config");
     rendition.set_init(Bytes::from_static(b"init"));
     for _ in 0..5 {
         publish_segment(&rendition, 100);
@@ -179,7 +190,9 @@ fn memory_stays_within_the_budget_while_older_segments_stay_listed() {
     let origin = LiveOrigin::new(LiveOriginConfig {
         max_rendition_bytes: 10_000,
     });
-    let rendition = origin.open(key("1080p"), playlist_config(10));
+    let rendition = origin
+        .open(key("1080p"), playlist_config(10))
+        .expect("valid config");
     for _ in 0..10 {
         publish_segment(&rendition, 1000);
         assert!(rendition.bytes_in_memory() <= 10_000);
@@ -194,7 +207,9 @@ fn memory_stays_within_the_budget_while_older_segments_stay_listed() {
 #[test]
 fn a_reconnect_keeps_the_old_init_while_segments_use_it() {
     let origin = LiveOrigin::new(LiveOriginConfig::default());
-    let rendition = origin.open(key("720p"), playlist_config(2));
+    let rendition = origin
+        .open(key("720p"), playlist_config(3))
+        .expect("valid config");
     rendition.set_init(Bytes::from_static(b"old"));
     publish_segment(&rendition, 10);
     rendition
@@ -210,9 +225,13 @@ fn a_reconnect_keeps_the_old_init_while_segments_use_it() {
         Some(Bytes::from_static(b"new"))
     );
     publish_segment(&rendition, 10);
+    assert!(rendition.resource(LiveResource::Init(0)).is_some());
+    publish_segment(&rendition, 10);
     assert_eq!(rendition.resource(LiveResource::Init(0)), None);
     // Reopening the same key continues the same rendition.
-    let again = origin.open(key("720p"), playlist_config(2));
+    let again = origin
+        .open(key("720p"), playlist_config(3))
+        .expect("valid config");
     assert!(Arc::ptr_eq(&again, &rendition));
     assert_eq!(origin.renditions_of("lecture-hall"), ["720p"]);
     assert!(origin.close(&key("720p")).is_some());
@@ -222,15 +241,21 @@ fn a_reconnect_keeps_the_old_init_while_segments_use_it() {
 #[test]
 fn an_origin_playlist_reports_the_other_renditions_of_the_channel() {
     let origin = LiveOrigin::new(LiveOriginConfig::default());
-    let video = origin.open(key("720p"), playlist_config(4));
-    let audio = origin.open(key("audio"), playlist_config(4));
-    let elsewhere = origin.open(
-        RenditionKey {
-            channel: "another-channel".to_string(),
-            rendition: "720p".to_string(),
-        },
-        playlist_config(4),
-    );
+    let video = origin
+        .open(key("720p"), playlist_config(4))
+        .expect("valid config");
+    let audio = origin
+        .open(key("audio"), playlist_config(4))
+        .expect("valid config");
+    let elsewhere = origin
+        .open(
+            RenditionKey {
+                channel: "another-channel".to_string(),
+                rendition: "720p".to_string(),
+            },
+            playlist_config(4),
+        )
+        .expect("valid config");
     publish_segment(&video, 10);
     publish_segment(&audio, 10);
     audio
@@ -256,4 +281,14 @@ fn an_origin_playlist_reports_the_other_renditions_of_the_channel() {
                 .to_string())
             .is_none()
     );
+}
+
+#[test]
+fn an_invalid_playlist_configuration_opens_nothing() {
+    let origin = LiveOrigin::new(LiveOriginConfig::default());
+    assert_eq!(
+        origin.open(key("720p"), playlist_config(1)).err(),
+        Some(LiveError::Playlist(LivePlaylistError::WindowTooShort))
+    );
+    assert!(origin.get(&key("720p")).is_none());
 }

@@ -5,8 +5,8 @@
 //!
 //! Memory is bounded twice: nothing outside the playlist window is kept,
 //! and per rendition at most `max_rendition_bytes` of segment bytes stay in
-//! memory (older listed segments must then come from storage; the newest
-//! segment and the open one are always kept).
+//! memory (older listed segments and parts must then come from storage; the
+//! newest segment and the newest part are always kept).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -366,16 +366,11 @@ impl RenditionStore {
             .retain(|&generation, _| generation >= oldest_init);
         // Over budget: drop the oldest segments from memory (still listed;
         // served from storage), always keeping the newest one.
-        let open_bytes: usize = self
-            .parts
-            .range(
-                PartId {
-                    msn: self.playlist.next_part().msn,
-                    part: 0,
-                }..,
-            )
-            .map(|(_, b)| b.len())
-            .sum();
+        let open_from = PartId {
+            msn: self.playlist.next_part().msn,
+            part: 0,
+        };
+        let mut open_bytes: usize = self.parts.range(open_from..).map(|(_, b)| b.len()).sum();
         let mut complete_bytes: usize = self.segments.values().map(Bytes::len).sum();
         while complete_bytes + open_bytes > max_bytes && self.segments.len() > 1 {
             let Some((msn, bytes)) = self.segments.pop_first() else {
@@ -383,6 +378,16 @@ impl RenditionStore {
             };
             complete_bytes -= bytes.len();
             self.parts.retain(|id, _| id.msn != msn);
+        }
+        // Still over budget (a stream without keyframes never closes its
+        // segment): drop the open segment's oldest parts, keeping the newest.
+        while complete_bytes + open_bytes > max_bytes && self.parts.range(open_from..).count() > 1 {
+            let Some((&oldest, _)) = self.parts.range(open_from..).next() else {
+                break;
+            };
+            if let Some(bytes) = self.parts.remove(&oldest) {
+                open_bytes -= bytes.len();
+            }
         }
         self.segment_bytes = complete_bytes + open_bytes;
     }

@@ -292,3 +292,25 @@ fn an_invalid_playlist_configuration_opens_nothing() {
     );
     assert!(origin.get(&key("720p")).is_none());
 }
+
+#[test]
+fn a_segment_that_never_ends_still_stays_within_the_memory_budget() {
+    let origin = LiveOrigin::new(LiveOriginConfig {
+        max_rendition_bytes: 1000,
+    });
+    let rendition = origin
+        .open(key("720p"), playlist_config(3))
+        .expect("valid config");
+    for _ in 0..50 {
+        rendition
+            .publish_part(Bytes::from(vec![7u8; 100]), PART, None)
+            .expect("live");
+        assert!(rendition.bytes_in_memory() <= 1000);
+    }
+    let newest = PartId { msn: 0, part: 49 };
+    assert!(rendition.resource(LiveResource::Part(newest)).is_some());
+    assert_eq!(
+        rendition.resource(LiveResource::Part(PartId { msn: 0, part: 0 })),
+        None
+    );
+}

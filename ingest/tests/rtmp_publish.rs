@@ -23,6 +23,8 @@ use yanxiu_ingest::rtmp::{
 
 const GOOD_KEY: &str = "good-key-0001";
 const OTHER_KEY: &str = "other-key-0002";
+/// A key the gate takes 10 s to answer (a control plane that hangs).
+const SLOW_KEY: &str = "slow-key-0003";
 
 /// Knows two keys, each of its own channel.
 struct KeyGate {
@@ -37,6 +39,9 @@ impl PublishGate for KeyGate {
         key: &str,
         _peer: SocketAddr,
     ) -> Result<PublishTicket, PublishRefusal> {
+        if key == SLOW_KEY {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
         match self.keys.get(key) {
             Some(channel) if app == "live" => Ok(PublishTicket {
                 channel_id: (*channel).to_owned(),
@@ -530,6 +535,37 @@ async fn a_client_trickling_bytes_without_publishing_is_cut_at_the_publish_deadl
     assert!(
         closed_after >= Duration::from_millis(900) && closed_after < Duration::from_millis(2500),
         "cut by the 1 s publish deadline, after {closed_after:?}"
+    );
+    running.shutdown.cancel();
+    running.server.await.expect("server task");
+}
+
+#[tokio::test]
+async fn a_gate_that_does_not_answer_in_time_refuses_the_publish() {
+    let mut running = start(RtmpConfig {
+        idle_timeout: Duration::from_secs(1),
+        ..RtmpConfig::default()
+    })
+    .await;
+    let asked = Instant::now();
+    let mut ffmpeg = ffmpeg_push(running.addr, SLOW_KEY, 3);
+    match timeout(Duration::from_secs(8), running.notices.recv())
+        .await
+        .expect("in time")
+    {
+        Some(RtmpNotice::Refused(refused)) => {
+            assert_eq!(refused.refusal.code, PublishRefusal::GATE_TIMEOUT)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(
+        asked.elapsed() < Duration::from_secs(8),
+        "refused long before the gate would answer"
+    );
+    assert!(
+        !wait_exit(&mut ffmpeg, Duration::from_secs(15))
+            .await
+            .success()
     );
     running.shutdown.cancel();
     running.server.await.expect("server task");

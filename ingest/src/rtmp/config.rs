@@ -10,7 +10,8 @@ pub struct RtmpConfig {
     pub listen: SocketAddr,
     /// A connection that sends no bytes for this long is cut off, and so
     /// is one that does not take our responses for this long. Time spent
-    /// waiting on a slow consumer of the events does not count.
+    /// waiting on a slow consumer of the events does not count. It is also
+    /// how long the [`PublishGate`](super::PublishGate) may take to answer.
     pub idle_timeout: Duration,
     /// A connection must have its publish accepted within this time of
     /// connecting (handshake, connect, publish); otherwise it is cut off,

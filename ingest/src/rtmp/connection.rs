@@ -324,9 +324,25 @@ impl Connection {
                 "second publish on one connection".into(),
             ));
         }
-        let ticket = match self.shared.gate.authorize(app, key, self.peer).await {
-            Ok(ticket) => ticket,
-            Err(refusal) => return self.refuse(session, request_id, app, key, refusal).await,
+        // The gate gets the idle timeout to answer; a stop still ends the wait.
+        let answer = tokio::select! {
+            () = self.stop.token.cancelled() => return Err(self.stop.reason()),
+            answer = timeout(self.shared.config.idle_timeout, self.shared.gate.authorize(app, key, self.peer)) => answer,
+        };
+        let ticket = match answer {
+            Ok(Ok(ticket)) => ticket,
+            Ok(Err(refusal)) => return self.refuse(session, request_id, app, key, refusal).await,
+            Err(_) => {
+                return self
+                    .refuse(
+                        session,
+                        request_id,
+                        app,
+                        key,
+                        PublishRefusal::gate_timeout(),
+                    )
+                    .await;
+            }
         };
         let session_id = Uuid::new_v4();
         let (admission, live_channels) = {

@@ -29,6 +29,18 @@ pub struct PublishRefusal {
 impl PublishRefusal {
     /// Code used by the server itself when too many channels are live.
     pub const SERVER_BUSY: &'static str = "server_busy";
+    /// Code used by the server itself when the gate does not answer in time.
+    pub const GATE_TIMEOUT: &'static str = "gate_timeout";
+
+    /// The refusal the server gives when the gate does not answer within
+    /// the idle timeout (e.g. the control plane is unreachable).
+    pub fn gate_timeout() -> Self {
+        Self {
+            code: Self::GATE_TIMEOUT.into(),
+            message_zh: "暂时无法验证推流密钥，请稍后重试".into(),
+            message_en: "The stream key could not be checked in time; try again shortly".into(),
+        }
+    }
 
     /// The refusal the server gives when `max_publishers` channels are live.
     pub fn server_busy() -> Self {
@@ -79,9 +91,13 @@ mod tests {
     }
 
     #[test]
-    fn server_busy_refusal_is_bilingual() {
-        let refusal = PublishRefusal::server_busy();
-        assert_eq!(refusal.code, "server_busy");
-        assert!(!refusal.message_zh.is_empty() && !refusal.message_en.is_empty());
+    fn server_refusals_are_bilingual() {
+        for (refusal, code) in [
+            (PublishRefusal::server_busy(), "server_busy"),
+            (PublishRefusal::gate_timeout(), "gate_timeout"),
+        ] {
+            assert_eq!(refusal.code, code);
+            assert!(!refusal.message_zh.is_empty() && !refusal.message_en.is_empty());
+        }
     }
 }

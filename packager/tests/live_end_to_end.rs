@@ -419,6 +419,8 @@ async fn a_publisher_reconnect_continues_the_playlist_after_a_discontinuity() {
     for sample in second.samples.iter().cloned() {
         packager.push(sample).unwrap();
     }
+    assert_eq!(packager.dropped_before_keyframe(), 0);
+    assert!(Arc::ptr_eq(packager.rendition(), &rendition));
     packager.finish().unwrap();
 
     let text = rendition.playlist(LivePlaylistMode::LowLatency);

@@ -39,6 +39,7 @@ pub struct LiveTrackPackager {
     cutter: PartCutter,
     anchor: Option<WallClockAnchor>,
     sequence_number: u32,
+    dropped_by_earlier_cutters: u64,
 }
 
 impl LiveTrackPackager {
@@ -60,6 +61,7 @@ impl LiveTrackPackager {
             part_target,
             anchor,
             sequence_number: 0,
+            dropped_by_earlier_cutters: 0,
         }
     }
 
@@ -83,10 +85,22 @@ impl LiveTrackPackager {
         let new_init =
             (config != self.config).then(|| Bytes::from(init_segment(&[(TRACK_ID, &config)])));
         self.rendition.start_discontinuity(new_init)?;
+        self.dropped_by_earlier_cutters += self.cutter.dropped_before_sync();
         self.cutter = PartCutter::new(config.timescale, self.segment_target, self.part_target);
         self.config = config;
         self.anchor = anchor;
         Ok(())
+    }
+
+    /// Samples dropped because they came before a publisher's first keyframe
+    /// (for the channel's dropped-frames figure).
+    pub fn dropped_before_keyframe(&self) -> u64 {
+        self.dropped_by_earlier_cutters + self.cutter.dropped_before_sync()
+    }
+
+    /// The rendition this packager writes into.
+    pub fn rendition(&self) -> &Arc<LiveRendition> {
+        &self.rendition
     }
 
     /// Flushes the last part and ends the playlist.

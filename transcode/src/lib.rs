@@ -14,6 +14,7 @@ mod pipeline;
 pub mod source;
 pub mod storyboard;
 pub mod timing;
+pub mod x264;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 use std::sync::mpsc::Receiver;
 
 use bytes::Bytes;
-use ffmpeg_next::{ChannelLayout, Dictionary, Rational, codec, encoder, format, frame, picture};
+use ffmpeg_next::{ChannelLayout, codec, encoder, format, frame, picture};
 use tokio::sync::mpsc::Sender;
 use yanxiu_packager::aac::AudioSpecificConfig;
 use yanxiu_packager::h264::{AvcDecoderConfig, annexb_to_length_prefixed};
@@ -19,6 +19,7 @@ use crate::ladder::{PlannedAudio, PlannedRung};
 use crate::pipeline::audio::{SampleQueue, aac_sample, open_encoder as open_aac};
 use crate::pipeline::ffi;
 use crate::timing::{SampleShaper, VIDEO_TIMESCALE};
+use crate::x264::{self, X264Error, X264Settings};
 
 /// A decoded picture for a rung; `pts` in 90 kHz ticks.
 pub struct LiveFrame {
@@ -46,33 +47,16 @@ pub struct RungJob {
 }
 
 fn open_x264(job: &RungJob) -> Result<encoder::Video, LiveError> {
-    let err = |e| LiveError::codec(&job.rung.name, e);
-    let codec = encoder::find_by_name("libx264").ok_or(LiveError::MissingCodec("libx264"))?;
-    let mut ctx = codec::context::Context::new_with_codec(codec);
-    ctx.set_flags(codec::Flags::GLOBAL_HEADER);
-    let mut video = ctx.encoder().video().map_err(err)?;
-    video.set_width(job.rung.width);
-    video.set_height(job.rung.height);
-    video.set_format(format::Pixel::YUV420P);
-    video.set_time_base(Rational(1, VIDEO_TIMESCALE as i32));
-    video.set_frame_rate(Some(Rational::from(job.frame_rate)));
-    video.set_aspect_ratio(Rational(1, 1));
-    video.set_gop(job.gop_frames);
-    let mut opts = Dictionary::new();
-    opts.set("preset", &job.preset);
-    if job.zero_latency {
-        opts.set("tune", "zerolatency");
-    }
-    opts.set("profile", &job.rung.profile);
-    opts.set("crf", &job.rung.crf.to_string());
-    opts.set("maxrate", &format!("{}k", job.rung.max_bitrate_kbps));
-    opts.set("bufsize", &format!("{}k", job.rung.buffer_kbits));
-    opts.set("forced-idr", "1");
-    opts.set(
-        "x264-params",
-        &format!("scenecut=0:open-gop=0:min-keyint={}", job.gop_frames),
-    );
-    video.open_with(opts).map_err(err)
+    let settings = X264Settings {
+        preset: &job.preset,
+        frame_rate: job.frame_rate,
+        gop_frames: job.gop_frames,
+        zero_latency: job.zero_latency,
+    };
+    x264::open(&job.rung, settings).map_err(|e| match e {
+        X264Error::Missing => LiveError::MissingCodec("libx264"),
+        X264Error::Open(e) => LiveError::codec(&job.rung.name, e),
+    })
 }
 
 /// Runs one rung until its frames end; returns the packets encoded.

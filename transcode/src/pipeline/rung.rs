@@ -6,7 +6,7 @@
 use std::sync::mpsc::Receiver;
 
 use bytes::Bytes;
-use ffmpeg_next::{Dictionary, Rational, codec, encoder, format, frame, picture, software};
+use ffmpeg_next::{codec, encoder, format, frame, picture, software};
 use tokio::sync::mpsc::Sender;
 use yanxiu_packager::h264::{AvcDecoderConfig, annexb_to_length_prefixed};
 use yanxiu_packager::media::{TrackConfig, TrackInput, TrackKind, VideoCodecConfig};
@@ -20,6 +20,7 @@ use crate::TranscodeError;
 use crate::ladder::{LadderPlan, PlannedRung};
 use crate::storyboard::StoryboardLayout;
 use crate::timing::{SampleShaper, VIDEO_TIMESCALE, presentation_delay};
+use crate::x264::{self, X264Error, X264Settings};
 
 /// Everything one rung thread needs.
 #[derive(Debug)]
@@ -61,31 +62,16 @@ impl RungSpec {
 
 /// Opens libx264 for a rung.
 fn open_encoder(spec: &RungSpec) -> Result<encoder::Video, TranscodeError> {
-    let enc_err = |e| TranscodeError::encoder(&spec.rung.name, e);
-    let codec =
-        encoder::find_by_name("libx264").ok_or(TranscodeError::MissingEncoder("libx264"))?;
-    let mut ctx = codec::context::Context::new_with_codec(codec);
-    ctx.set_flags(codec::Flags::GLOBAL_HEADER);
-    let mut video = ctx.encoder().video().map_err(enc_err)?;
-    video.set_width(spec.rung.width);
-    video.set_height(spec.rung.height);
-    video.set_format(format::Pixel::YUV420P);
-    video.set_time_base(Rational(1, VIDEO_TIMESCALE as i32));
-    video.set_frame_rate(Some(Rational::from(spec.frame_rate)));
-    video.set_aspect_ratio(Rational(1, 1));
-    video.set_gop(spec.gop_frames);
-    let mut opts = Dictionary::new();
-    opts.set("preset", &spec.preset);
-    opts.set("profile", &spec.rung.profile);
-    opts.set("crf", &spec.rung.crf.to_string());
-    opts.set("maxrate", &format!("{}k", spec.rung.max_bitrate_kbps));
-    opts.set("bufsize", &format!("{}k", spec.rung.buffer_kbits));
-    opts.set("forced-idr", "1");
-    opts.set(
-        "x264-params",
-        &format!("scenecut=0:open-gop=0:min-keyint={}", spec.gop_frames),
-    );
-    video.open_with(opts).map_err(enc_err)
+    let settings = X264Settings {
+        preset: &spec.preset,
+        frame_rate: spec.frame_rate,
+        gop_frames: spec.gop_frames,
+        zero_latency: false,
+    };
+    x264::open(&spec.rung, settings).map_err(|e| match e {
+        X264Error::Missing => TranscodeError::MissingEncoder("libx264"),
+        X264Error::Open(e) => TranscodeError::encoder(&spec.rung.name, e),
+    })
 }
 
 /// Runs the rung until its input ends or the packager goes away.

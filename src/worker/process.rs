@@ -66,19 +66,21 @@ pub async fn run(worker: &Worker, claimed: ClaimedJob, shutdown: &mut watch::Rec
     };
     worker
         .metrics
-        .job_finished(&ended_label(&ended), started.elapsed());
+        .job_finished(ended.label(), started.elapsed());
     tracing::info!(worker = %worker.id, job = %claim.job_id, outcome = ?ended, "job attempt ended");
 }
 
-fn ended_label(ended: &Ended) -> String {
-    match ended {
-        Ended::Done => "done",
-        Ended::Rejected => "rejected",
-        Ended::Failed => "failed",
-        Ended::LeaseLost => "lease_lost",
-        Ended::Released => "released",
+impl Ended {
+    /// The metric label.
+    fn label(&self) -> &'static str {
+        match self {
+            Ended::Done => "done",
+            Ended::Rejected => "rejected",
+            Ended::Failed => "failed",
+            Ended::LeaseLost => "lease_lost",
+            Ended::Released => "released",
+        }
     }
-    .to_owned()
 }
 
 fn failure(retryable: bool, code: &str, message: impl Into<String>) -> JobFailure {

@@ -12,7 +12,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,85 +28,21 @@ use yanxiu_packager::live::{
 use yanxiu_packager::media::{AudioCodecConfig, Sample, TrackConfig, TrackKind, VideoCodecConfig};
 
 use support::elementary::{audio_track, video_track};
+use support::ffmpeg::{FRAMES, encode_audio, encode_video, run};
 
-const FRAMES: usize = 180; // 6 s at 30 fps
 const TICKS_PER_FRAME: u32 = 3000; // 90 kHz
 const SEGMENT_TARGET: Duration = Duration::from_secs(2);
 const PART_TARGET: Duration = Duration::from_millis(500);
 
-fn run(tool: &str, args: &[&str]) -> String {
-    let output = Command::new(tool)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{tool} must be installed for this test: {e}"));
-    assert!(
-        output.status.success(),
-        "{tool} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 fn encode(dir: &Path) -> (Vec<u8>, Vec<u8>) {
-    (encode_video(dir, "320x240"), encode_audio(dir))
+    (
+        read(encode_video(dir, "video-320x240", "320x240")),
+        read(encode_audio(dir)),
+    )
 }
 
-fn encode_video(dir: &Path, size: &str) -> Vec<u8> {
-    let video = dir.join(format!("video-{size}.h264"));
-    run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size={size}:rate=30"),
-            "-frames:v",
-            &FRAMES.to_string(),
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-x264-params",
-            "keyint=30:min-keyint=30:scenecut=0:aud=1",
-            "-bsf:v",
-            "h264_mp4toannexb",
-            "-f",
-            "h264",
-            video.to_str().unwrap(),
-        ],
-    );
-    std::fs::read(video).unwrap()
-}
-
-fn encode_audio(dir: &Path) -> Vec<u8> {
-    let audio = dir.join("audio.aac");
-    run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "6",
-            "-ac",
-            "2",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-f",
-            "adts",
-            audio.to_str().unwrap(),
-        ],
-    );
-    std::fs::read(audio).unwrap()
+fn read(path: std::path::PathBuf) -> Vec<u8> {
+    std::fs::read(path).unwrap()
 }
 
 /// `ffprobe -count_frames` of the first stream of `path`.
@@ -379,8 +314,14 @@ fn video_config(width: u32, height: u32, track: &support::elementary::VideoTrack
 #[tokio::test]
 async fn a_publisher_reconnect_continues_the_playlist_after_a_discontinuity() {
     let dir = tempfile::tempdir().unwrap();
-    let first = video_track(&encode_video(dir.path(), "320x240"), TICKS_PER_FRAME);
-    let second = video_track(&encode_video(dir.path(), "160x120"), TICKS_PER_FRAME);
+    let first = video_track(
+        &read(encode_video(dir.path(), "video-320x240", "320x240")),
+        TICKS_PER_FRAME,
+    );
+    let second = video_track(
+        &read(encode_video(dir.path(), "video-160x120", "160x120")),
+        TICKS_PER_FRAME,
+    );
     let origin = LiveOrigin::new(LiveOriginConfig::default());
     let rendition = origin
         .open(

@@ -29,8 +29,8 @@ use yanxiu_packager::storage::{LocalDirStorage, ObjectInfo, PutOptions, Storage,
 use yanxiu_packager::{LadderSummary, RenditionKind, RenditionSpec, VodOptions, VodPackager};
 
 use support::elementary::{audio_track, video_track};
+use support::ffmpeg::{FRAMES, encode_audio, encode_video, run};
 
-const FRAMES: usize = 180; // 6 s at 30 fps
 const TICKS_PER_FRAME: u32 = 3000; // 90 kHz
 
 /// A storage that also records the order of successful puts.
@@ -81,77 +81,6 @@ impl<S: Storage> Storage for RecordingStorage<S> {
 }
 
 /// Runs a tool; panics with its stderr if it fails or is missing.
-fn run(tool: &str, args: &[&str]) -> String {
-    let output = Command::new(tool)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{tool} must be installed for this test: {e}"));
-    assert!(
-        output.status.success(),
-        "{tool} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn encode_video(dir: &Path, name: &str, size: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.h264"));
-    run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size={size}:rate=30"),
-            "-frames:v",
-            &FRAMES.to_string(),
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-x264-params",
-            "keyint=30:min-keyint=30:scenecut=0:aud=1",
-            "-bsf:v",
-            "h264_mp4toannexb",
-            "-f",
-            "h264",
-            path.to_str().unwrap(),
-        ],
-    );
-    path
-}
-
-fn encode_audio(dir: &Path) -> PathBuf {
-    let path = dir.join("audio.aac");
-    run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-t",
-            "6",
-            "-ac",
-            "2",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-f",
-            "adts",
-            path.to_str().unwrap(),
-        ],
-    );
-    path
-}
-
 fn probe(path: &Path, stream: &str, entries: &str) -> String {
     run(
         "ffprobe",

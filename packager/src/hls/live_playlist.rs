@@ -128,6 +128,23 @@ struct SegmentState {
     parts: Vec<LivePart>,
 }
 
+/// A complete segment as the live playlist lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListedSegment {
+    /// Media sequence number.
+    pub msn: u64,
+    /// Duration in track ticks.
+    pub duration_ticks: u64,
+    /// Ticks per second.
+    pub timescale: u32,
+    /// Whether an `EXT-X-DISCONTINUITY` precedes it.
+    pub discontinuity: bool,
+    /// The init section generation it uses ([`init_uri`]).
+    pub init_generation: u64,
+    /// Wall-clock time of its first sample, if known.
+    pub program_date_time: Option<OffsetDateTime>,
+}
+
 /// The state of one live rendition's media playlist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveMediaPlaylist {
@@ -289,6 +306,22 @@ impl LiveMediaPlaylist {
             self.config.segment_target,
             self.config.part_target,
         )
+    }
+
+    /// The facts of complete segment `msn` while it is listed in the window
+    /// (for persisting it and listing it in a recording's VOD playlist).
+    pub fn listed_segment(&self, msn: u64) -> Option<ListedSegment> {
+        self.segments
+            .iter()
+            .find(|s| s.msn == msn)
+            .map(|s| ListedSegment {
+                msn: s.msn,
+                duration_ticks: s.duration_ticks,
+                timescale: self.config.timescale,
+                discontinuity: s.discontinuity,
+                init_generation: s.init_generation,
+                program_date_time: s.program_date_time,
+            })
     }
 
     /// True while segment `msn` is listed (complete) in the window.

@@ -415,3 +415,19 @@ fn configurations_that_cannot_make_a_valid_live_playlist_are_refused() {
         assert_eq!(config.validate(), Err(expected), "{config:?}");
     }
 }
+
+#[test]
+fn a_listed_segment_reports_its_duration_discontinuity_and_init_generation() {
+    let mut playlist = LiveMediaPlaylist::new(config(LiveWindow::Segments(2)));
+    let first = push_segment(&mut playlist, None);
+    playlist.start_discontinuity(true).unwrap();
+    let second = push_segment(&mut playlist, None);
+    let facts = playlist.listed_segment(second).unwrap();
+    assert!(facts.discontinuity);
+    assert_eq!(facts.init_generation, 1);
+    assert_eq!(facts.timescale, 90_000);
+    assert!(facts.duration_ticks > 0);
+    assert!(!playlist.listed_segment(first).unwrap().discontinuity);
+    push_segment(&mut playlist, None);
+    assert_eq!(playlist.listed_segment(first), None, "slid out of the window");
+}

@@ -39,6 +39,10 @@ impl SegmentEntry {
 pub struct MediaPlaylistState {
     init_uri: String,
     segments: Vec<SegmentEntry>,
+    /// Segments (by index) preceded by `EXT-X-DISCONTINUITY`, with the init
+    /// section they switch to when it changes.
+    breaks: Vec<(usize, Option<String>)>,
+    pending_break: Option<Option<String>>,
 }
 
 impl MediaPlaylistState {
@@ -47,12 +51,34 @@ impl MediaPlaylistState {
         Self {
             init_uri: init_uri.into(),
             segments: Vec::new(),
+            breaks: Vec::new(),
+            pending_break: None,
         }
     }
 
     /// Appends a segment.
     pub fn push(&mut self, segment: SegmentEntry) {
+        if let Some(new_init) = self.pending_break.take() {
+            if self.segments.is_empty() {
+                // Nothing to separate: the first segment just uses that init.
+                if let Some(uri) = new_init {
+                    self.init_uri = uri;
+                }
+            } else {
+                self.breaks.push((self.segments.len(), new_init));
+            }
+        }
         self.segments.push(segment);
+    }
+
+    /// The next segment follows a discontinuity (a live publisher
+    /// reconnected with other settings); with `new_init_uri` it and those
+    /// after it use another init section.
+    pub fn start_discontinuity(&mut self, new_init_uri: Option<String>) {
+        let pending = self.pending_break.get_or_insert(None);
+        if new_init_uri.is_some() {
+            *pending = new_init_uri;
+        }
     }
 
     /// The segments, in order.
@@ -146,14 +172,23 @@ impl MediaPlaylistState {
             .segments
             .iter()
             .enumerate()
-            .map(|(index, segment)| MediaSegment {
-                uri: segment.uri.clone(),
-                duration: segment.duration_seconds() as f32,
-                map: (index == 0).then(|| Map {
-                    uri: self.init_uri.clone(),
-                    ..Map::default()
-                }),
-                ..MediaSegment::default()
+            .map(|(index, segment)| {
+                let segment_break = self.breaks.iter().find(|(at, _)| *at == index);
+                let map_uri = match segment_break {
+                    _ if index == 0 => Some(self.init_uri.clone()),
+                    Some((_, new_init)) => new_init.clone(),
+                    None => None,
+                };
+                MediaSegment {
+                    uri: segment.uri.clone(),
+                    duration: segment.duration_seconds() as f32,
+                    discontinuity: segment_break.is_some(),
+                    map: map_uri.map(|uri| Map {
+                        uri,
+                        ..Map::default()
+                    }),
+                    ..MediaSegment::default()
+                }
             })
             .collect();
         let playlist = MediaPlaylist {

@@ -236,3 +236,45 @@ fn video_only_ladder_has_no_audio_group() {
     assert_eq!(parsed.variants[0].bandwidth, 900_000);
     assert_eq!(parsed.variants[0].codecs.as_deref(), Some("avc1.64001e"));
 }
+
+#[test]
+fn a_recording_with_a_reconnect_lists_a_discontinuity_and_switches_init_sections() {
+    let mut playlist = MediaPlaylistState::new("init-0.mp4");
+    playlist.push(segment("seg-0.m4s", 180_000, 1000));
+    playlist.start_discontinuity(None);
+    playlist.push(segment("seg-1.m4s", 180_000, 1000));
+    playlist.start_discontinuity(Some("init-1.mp4".into()));
+    playlist.push(segment("seg-2.m4s", 180_000, 1000));
+    playlist.push(segment("seg-3.m4s", 180_000, 1000));
+    let text = playlist.render_vod();
+    let parsed = match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
+        other => panic!("not a media playlist: {other:?}\n{text}"),
+    };
+    let discontinuities: Vec<bool> = parsed.segments.iter().map(|s| s.discontinuity).collect();
+    assert_eq!(discontinuities, [false, true, true, false]);
+    let maps: Vec<Option<String>> = parsed
+        .segments
+        .iter()
+        .map(|s| s.map.as_ref().map(|m| m.uri.clone()))
+        .collect();
+    assert_eq!(
+        maps,
+        [
+            Some("init-0.mp4".to_owned()),
+            None,
+            Some("init-1.mp4".to_owned()),
+            None
+        ]
+    );
+}
+
+#[test]
+fn a_discontinuity_before_the_first_segment_only_sets_its_init_section() {
+    let mut playlist = MediaPlaylistState::new("init-0.mp4");
+    playlist.start_discontinuity(Some("init-3.mp4".into()));
+    playlist.push(segment("seg-9.m4s", 180_000, 1000));
+    let text = playlist.render_vod();
+    assert!(!text.contains("EXT-X-DISCONTINUITY"), "{text}");
+    assert!(text.contains("#EXT-X-MAP:URI=\"init-3.mp4\""), "{text}");
+}

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::LiveError;
 use crate::hls::live_playlist::{
-    LiveMediaPlaylist, LivePart, LivePlaylistConfig, LivePlaylistMode, LiveResource,
+    ListedSegment, LiveMediaPlaylist, LivePart, LivePlaylistConfig, LivePlaylistMode, LiveResource,
     RenditionReport,
 };
 use crate::hls::live_reload::{
@@ -256,6 +256,11 @@ impl LiveRendition {
             LiveResource::Segment(msn) => store.segments.get(&msn).cloned(),
             LiveResource::Part(id) => store.parts.get(&id).cloned(),
         })
+    }
+
+    /// The facts of complete segment `msn` while it is listed.
+    pub fn listed_segment(&self, msn: u64) -> Option<ListedSegment> {
+        self.read(|store| store.playlist.listed_segment(msn))
     }
 
     /// Segment bytes currently held in memory (complete segments and the open one's parts).

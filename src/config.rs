@@ -38,6 +38,8 @@ pub struct ServeConfig {
     pub imports: ImportConfig,
     /// Validation policy and ladder files.
     pub media: MediaConfig,
+    /// Live ingest, transcode and origin.
+    pub live: crate::live::LiveSection,
 }
 
 impl Default for ServeConfig {
@@ -53,6 +55,7 @@ impl Default for ServeConfig {
             uploads: UploadConfig::default(),
             imports: ImportConfig::default(),
             media: MediaConfig::default(),
+            live: crate::live::LiveSection::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod app;
 mod cli;
 mod config;
+mod live;
 mod media;
 mod worker;
 

@@ -77,6 +77,11 @@ impl Metrics {
         })
     }
 
+    /// The registry, for metrics registered elsewhere (live channels).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// An upload of `bytes` completed.
     pub fn upload_completed(&self, bytes: u64) {
         self.uploads.inc();

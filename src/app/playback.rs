@@ -32,7 +32,13 @@ pub struct PlayQuery {
     pub token: Option<String>,
 }
 
-fn error(status: StatusCode, code: &str, zh: &str, en: &str, headers: &HeaderMap) -> Response {
+pub(crate) fn error(
+    status: StatusCode,
+    code: &str,
+    zh: &str,
+    en: &str,
+    headers: &HeaderMap,
+) -> Response {
     let message = lang_of(headers).pick(zh, en);
     (
         status,
@@ -41,7 +47,7 @@ fn error(status: StatusCode, code: &str, zh: &str, en: &str, headers: &HeaderMap
         .into_response()
 }
 
-fn denied(d: PlaybackDenied, headers: &HeaderMap) -> Response {
+pub(crate) fn denied(d: PlaybackDenied, headers: &HeaderMap) -> Response {
     let (code, zh, en) = match d {
         PlaybackDenied::NotAvailable => (
             "playback.not_available",
@@ -315,7 +321,7 @@ fn storage_error(app: &AppContext, e: StorageError, headers: &HeaderMap) -> Resp
 }
 
 /// Percent-encodes a token for a query string.
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -17,6 +17,7 @@ use crate::app::metrics::Metrics;
 use crate::app::uploads::{StorageJanitor, UploadPipeline};
 use crate::app::{self, AppContext};
 use crate::config::{ConfigArgs, ServeConfig, init_logging};
+use crate::live::{LiveBoard, LiveService, LiveSettings};
 use crate::worker::{self, Worker};
 
 /// Arguments of `yanxiu serve`.
@@ -31,6 +32,9 @@ pub struct Args {
     /// `yanxiu worker` processes) [default: 1].
     #[arg(long)]
     workers: Option<usize>,
+    /// RTMP listen address for live publishing [default: 127.0.0.1:1935].
+    #[arg(long)]
+    rtmp_addr: Option<String>,
 }
 
 /// Runs `yanxiu serve`.
@@ -41,6 +45,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(n) = args.workers {
         config.workers.concurrency = n;
+    }
+    if let Some(addr) = args.rtmp_addr {
+        config.live.rtmp_addr = addr;
     }
     init_logging(config.log_format);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -53,8 +60,24 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         storage: services.storage.clone(),
         sources_dir: config.sources_dir(),
     });
+    let live_settings = LiveSettings::from_section(&config.live)?;
+    let board = Arc::new(LiveBoard::new(services.metrics.registry())?);
+    let live = LiveService::new(
+        services.control.clone(),
+        services.storage.clone(),
+        live_settings,
+        board.clone(),
+    );
+    let rtmp_addr = if config.live.enabled {
+        let addr = live.start().await?;
+        tracing::info!(%addr, "RTMP ingest listening");
+        Some(addr)
+    } else {
+        None
+    };
     let control_state = AppState::new(services.control.clone())
         .with_janitor(janitor)
+        .with_live_status(board)
         .with_api_extensions(app::api_doc::OPERATIONS);
 
     let pipeline = Arc::new(UploadPipeline {
@@ -83,7 +106,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         delivery: config.storage.s3_delivery,
         metrics: services.metrics.clone(),
     });
-    let router = app::router(context, control_state, uploads.clone(), pipeline);
+    let router = app::router(context, control_state, uploads.clone(), pipeline)
+        .merge(crate::live::http::router(live.clone()));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = services.spawn_workers(&config, config.workers.concurrency, &stop_rx);
@@ -97,8 +121,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     setup::serve(&config.http_addr, router, shutdown, |addr| {
         tracing::info!(%addr, "yanxiu listening");
         println!("yanxiu: listening on http://{addr}");
+        if let Some(rtmp) = rtmp_addr {
+            println!("yanxiu: RTMP ingest on rtmp://{rtmp}/live");
+        }
     })
     .await?;
+    live.stop().await;
     for w in workers {
         let _ = w.await;
     }

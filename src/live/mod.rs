@@ -1,0 +1,30 @@
+//! Live streaming in `yanxiu serve`: the wiring of the RTMP ingest
+//! (`yanxiu_ingest::rtmp`), the live transcoder (`yanxiu_transcode::live`)
+//! and the live origin (`yanxiu_packager::live`) with the control plane as
+//! the publish gate, owner of channel events and recordings.
+//!
+//! - [`settings`]: the `[live]` configuration.
+//! - [`lifecycle`]: pure reconnect-window state machine of a channel.
+//! - `service`: RTMP server, routing of publishes, running sessions.
+//! - `runner`: one channel's session: media in, events, status, the end.
+//! - `pipeline`: transcoder → packagers → origin, segments → persister.
+//! - `persist`: segments and growing playlists to storage, with retries.
+//! - `recording`: VOD playlists + master, then a draft resource.
+//! - `http`: `/live/{channel_id}/…` playback with LL-HLS blocking reloads.
+//! - `status`: channel status figures and per-channel metrics.
+
+mod gate;
+pub mod http;
+pub mod lifecycle;
+mod master;
+mod persist;
+mod pipeline;
+mod recording;
+mod runner;
+mod service;
+pub mod settings;
+pub mod status;
+
+pub use service::LiveService;
+pub use settings::{LiveSection, LiveSettings};
+pub use status::LiveBoard;

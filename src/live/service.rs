@@ -1,0 +1,201 @@
+//! The live service of `yanxiu serve`: runs the RTMP server with the
+//! control plane as its publish gate, routes each accepted publish to its
+//! channel's runner, and holds what the live HTTP handlers read (running
+//! sessions, the origin, the status board).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use yanxiu_control::ControlPlane;
+use yanxiu_ingest::rtmp::{LiveSession, RtmpNotice, RtmpServer};
+use yanxiu_packager::live::LiveOrigin;
+use yanxiu_packager::storage::Storage;
+
+use super::gate::ControlGate;
+use super::pipeline::SessionView;
+use super::runner::ChannelRunner;
+use super::settings::LiveSettings;
+use super::status::LiveBoard;
+
+/// Publishes waiting for a channel's runner.
+const RUNNER_QUEUE: usize = 4;
+/// Notices waiting for the router.
+const NOTICE_QUEUE: usize = 64;
+
+/// The live side of one `serve` process.
+#[derive(Debug)]
+pub struct LiveService {
+    pub(super) control: Arc<ControlPlane>,
+    pub(super) storage: Arc<dyn Storage>,
+    pub(super) origin: Arc<LiveOrigin>,
+    pub(super) settings: Arc<LiveSettings>,
+    pub(super) board: Arc<LiveBoard>,
+    sessions: Mutex<HashMap<String, Arc<SessionView>>>,
+    runners: Mutex<HashMap<String, mpsc::Sender<LiveSession>>>,
+    tasks: Mutex<JoinSet<()>>,
+    pub(super) shutdown: CancellationToken,
+}
+
+impl LiveService {
+    /// A service that is not listening yet.
+    pub fn new(
+        control: Arc<ControlPlane>,
+        storage: Arc<dyn Storage>,
+        settings: LiveSettings,
+        board: Arc<LiveBoard>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            control,
+            storage,
+            origin: Arc::new(LiveOrigin::new(settings.origin)),
+            settings: Arc::new(settings),
+            board,
+            sessions: Mutex::new(HashMap::new()),
+            runners: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(JoinSet::new()),
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// Binds the RTMP listener and starts serving it; returns the address.
+    pub async fn start(self: &Arc<Self>) -> anyhow::Result<SocketAddr> {
+        let (notices_tx, mut notices) = mpsc::channel(NOTICE_QUEUE);
+        let gate = Arc::new(ControlGate::new(self.control.clone()));
+        let (server, addr) = RtmpServer::bind(self.settings.rtmp.clone(), gate, notices_tx).await?;
+        let token = self.shutdown.child_token();
+        self.spawn(server.run(token));
+        let service = self.clone();
+        self.spawn(async move {
+            while let Some(notice) = notices.recv().await {
+                match notice {
+                    RtmpNotice::Published(session) => service.route(session),
+                    RtmpNotice::Refused(refused) => {
+                        tracing::info!(
+                            peer = %refused.peer,
+                            key = %refused.key_fingerprint,
+                            code = %refused.refusal.code,
+                            reason = %refused.refusal.message_en,
+                            "live publish refused"
+                        );
+                        service.board.refused(&refused.refusal.code);
+                    }
+                }
+            }
+        });
+        Ok(addr)
+    }
+
+    /// Stops accepting publishes and ends every session (recordings are
+    /// made), then returns.
+    pub async fn stop(&self) {
+        self.shutdown.cancel();
+        let mut tasks =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// The running session of a channel, for the HTTP handlers.
+    pub fn session(&self, channel_id: &str) -> Option<Arc<SessionView>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(channel_id)
+            .cloned()
+    }
+
+    pub(super) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        // Reap finished tasks so the set stays small.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(task);
+    }
+
+    pub(super) fn show_session(&self, view: Arc<SessionView>) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(view.channel_id.clone(), view);
+    }
+
+    /// Stops serving `view` after `grace` (players get the ended playlist
+    /// meanwhile), then frees its origin memory.
+    pub(super) fn retire_session(self: &Arc<Self>, view: Arc<SessionView>, grace: Duration) {
+        let service = self.clone();
+        self.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(grace) => {}
+                () = service.shutdown.cancelled() => {}
+            }
+            {
+                let mut sessions = service
+                    .sessions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if sessions
+                    .get(&view.channel_id)
+                    .is_some_and(|current| Arc::ptr_eq(current, &view))
+                {
+                    sessions.remove(&view.channel_id);
+                }
+            }
+            for rendition in view.renditions() {
+                service.origin.close(&view.key(&rendition.name));
+            }
+        });
+    }
+
+    /// Hands a publish to its channel's runner, starting one if needed.
+    pub(super) fn route(self: &Arc<Self>, session: LiveSession) {
+        let channel_id = session.channel_id.clone();
+        let mut runners = self.runners.lock().unwrap_or_else(PoisonError::into_inner);
+        let session = match runners.get(&channel_id) {
+            Some(tx) => match tx.try_send(session) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(session)) => {
+                    let tx = tx.clone();
+                    self.spawn(async move {
+                        let _ = tx.send(session).await;
+                    });
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(session)) => session,
+            },
+            None => session,
+        };
+        let (tx, rx) = mpsc::channel(RUNNER_QUEUE);
+        if tx.try_send(session).is_err() {
+            return;
+        }
+        runners.insert(channel_id.clone(), tx.clone());
+        let runner = ChannelRunner::new(self.clone(), channel_id, rx, tx);
+        self.spawn(runner.run());
+    }
+
+    /// A runner is done: forget it (unless replaced) and re-route the
+    /// publishes that reached it too late.
+    pub(super) fn runner_done(
+        self: &Arc<Self>,
+        channel_id: &str,
+        sender: &mpsc::Sender<LiveSession>,
+        mut leftover: mpsc::Receiver<LiveSession>,
+    ) {
+        {
+            let mut runners = self.runners.lock().unwrap_or_else(PoisonError::into_inner);
+            if runners
+                .get(channel_id)
+                .is_some_and(|current| current.same_channel(sender))
+            {
+                runners.remove(channel_id);
+            }
+        }
+        leftover.close();
+        while let Ok(session) = leftover.try_recv() {
+            self.route(session);
+        }
+    }
+}

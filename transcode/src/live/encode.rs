@@ -1,20 +1,18 @@
-//! The live encoder threads: one per video rung (scale, x264 with keyframes
-//! forced on the shared grid, optional `zerolatency` tuning) and one for
-//! AAC audio. Each sends `TrackInput`s for its rendition on its own bounded
-//! channel.
+//! The live encoder threads: one per video rung (scale, x264 with the
+//! keyframes the decode thread decides, optional `zerolatency` tuning) and
+//! one for AAC audio. Each sends `TrackInput`s for its rendition on its own
+//! bounded channel through a [`RenditionOut`].
 
 use std::sync::mpsc::Receiver;
 
 use bytes::Bytes;
 use ffmpeg_next::{ChannelLayout, codec, encoder, format, frame, picture};
-use tokio::sync::mpsc::Sender;
 use yanxiu_packager::aac::AudioSpecificConfig;
 use yanxiu_packager::h264::{AvcDecoderConfig, annexb_to_length_prefixed};
-use yanxiu_packager::media::{
-    AudioCodecConfig, TrackConfig, TrackInput, TrackKind, VideoCodecConfig,
-};
+use yanxiu_packager::media::{AudioCodecConfig, TrackConfig, TrackKind, VideoCodecConfig};
 
 use super::LiveError;
+use super::output::RenditionOut;
 use crate::ladder::{PlannedAudio, PlannedRung};
 use crate::pipeline::audio::{SampleQueue, aac_sample, open_encoder as open_aac};
 use crate::pipeline::ffi;
@@ -27,6 +25,11 @@ pub struct LiveFrame {
     pub picture: frame::Video,
     /// Whether it must start a closed GOP.
     pub keyframe: bool,
+    /// The first picture of a new source configuration (a publisher with
+    /// other settings): the rung announces its (unchanged) configuration
+    /// again right before this picture's sample, so every video rendition
+    /// marks the change at the same instant.
+    pub restart: bool,
 }
 
 /// What one rung thread needs.
@@ -40,7 +43,8 @@ pub struct RungJob {
     pub zero_latency: bool,
     /// Nominal frame rate.
     pub frame_rate: f64,
-    /// Frames per GOP (the keyframe grid forces the real ones).
+    /// x264's own keyframe interval in frames; the decode thread forces
+    /// the real keyframes, this is only the encoder's upper bound.
     pub gop_frames: u32,
     /// Presentation delay in ticks added to every time.
     pub shift: i64,
@@ -59,50 +63,97 @@ fn open_x264(job: &RungJob) -> Result<encoder::Video, LiveError> {
     })
 }
 
+/// A rung's encoder output: its samples, and where a configuration
+/// announcement is due.
+struct RungOutput<'a> {
+    out: &'a RenditionOut,
+    track: &'a TrackConfig,
+    shaper: SampleShaper,
+    /// Announce the configuration again before the first keyframe at or
+    /// after this presentation time.
+    restart_at: Option<i64>,
+}
+
+impl RungOutput<'_> {
+    fn drain(
+        &mut self,
+        enc: &mut encoder::Encoder,
+        packet: &mut codec::packet::Packet,
+    ) -> Result<u64, LiveError> {
+        let mut n = 0;
+        while enc.receive_packet(packet).is_ok() {
+            let (dts, pts, is_sync, data) = h264_sample(packet);
+            if is_sync && self.restart_at.is_some_and(|at| pts >= at) {
+                self.restart_at = None;
+                if let Some(last) = self.shaper.finish() {
+                    self.out.sample(last)?;
+                }
+                self.out.config(self.track.clone())?;
+            }
+            if let Some(sample) = self.shaper.push(dts, pts, is_sync, data) {
+                self.out.sample(sample)?;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
 /// Runs one rung until its frames end; returns the packets encoded.
 pub fn run_rung(
     job: RungJob,
     frames: Receiver<LiveFrame>,
-    out: Sender<TrackInput>,
+    out: RenditionOut,
 ) -> Result<u64, LiveError> {
     let name = job.rung.name.clone();
     let err = |e| LiveError::codec(&name, e);
     let mut enc = open_x264(&job)?;
     let config = AvcDecoderConfig::from_extradata(&ffi::extradata(&enc))
         .map_err(|e| LiveError::Bitstream(format!("{name}: {e}")))?;
-    send(
-        &out,
-        TrackInput::Config(TrackConfig {
-            timescale: VIDEO_TIMESCALE,
-            kind: TrackKind::Video {
-                width: job.rung.width,
-                height: job.rung.height,
-                codec: VideoCodecConfig::H264(config),
-            },
-        }),
-    )?;
+    let track = TrackConfig {
+        timescale: VIDEO_TIMESCALE,
+        kind: TrackKind::Video {
+            width: job.rung.width,
+            height: job.rung.height,
+            codec: VideoCodecConfig::H264(config),
+        },
+    };
+    out.config(track.clone())?;
     let nominal = (f64::from(VIDEO_TIMESCALE) / job.frame_rate).round() as u32;
-    let mut shaper = SampleShaper::new(nominal, job.shift);
+    let mut output = RungOutput {
+        out: &out,
+        track: &track,
+        shaper: SampleShaper::new(nominal, job.shift),
+        restart_at: None,
+    };
     let mut scaler: Option<ffmpeg_next::software::scaling::Context> = None;
     let mut packet = codec::packet::Packet::empty();
     let mut encoded = 0;
-    for LiveFrame { picture, keyframe } in frames {
+    for LiveFrame {
+        picture,
+        keyframe,
+        restart,
+    } in frames
+    {
         let mut scaled = scale(&mut scaler, &picture, &job.rung)?;
         scaled.set_pts(picture.pts());
-        scaled.set_kind(if keyframe {
+        if restart {
+            output.restart_at = picture.pts();
+        }
+        scaled.set_kind(if keyframe || restart {
             picture::Type::I
         } else {
             picture::Type::None
         });
         enc.send_frame(&scaled).map_err(err)?;
-        encoded += drain(&mut enc, &mut packet, &mut shaper, &out, h264_sample)?;
+        encoded += output.drain(&mut enc, &mut packet)?;
     }
     enc.send_eof().map_err(err)?;
-    encoded += drain(&mut enc, &mut packet, &mut shaper, &out, h264_sample)?;
-    if let Some(sample) = shaper.finish() {
-        send(&out, TrackInput::Sample(sample))?;
+    encoded += output.drain(&mut enc, &mut packet)?;
+    if let Some(sample) = output.shaper.finish() {
+        out.sample(sample)?;
     }
-    send(&out, TrackInput::End)?;
+    out.end()?;
     Ok(encoded)
 }
 
@@ -150,23 +201,20 @@ pub fn run_audio(
     plan: PlannedAudio,
     shift_seconds: f64,
     frames: Receiver<LiveAudioFrame>,
-    out: Sender<TrackInput>,
+    out: RenditionOut,
 ) -> Result<u64, LiveError> {
     let err = |e| LiveError::codec("audio", e);
     let mut enc = open_aac(&plan)?;
     let asc = AudioSpecificConfig::from_bytes(&ffi::extradata(&enc))
         .map_err(|e| LiveError::Bitstream(format!("audio: {e}")))?;
-    send(
-        &out,
-        TrackInput::Config(TrackConfig {
-            timescale: plan.sample_rate,
-            kind: TrackKind::Audio {
-                sample_rate: plan.sample_rate,
-                channels: plan.channels,
-                codec: AudioCodecConfig::Aac(asc),
-            },
-        }),
-    )?;
+    out.config(TrackConfig {
+        timescale: plan.sample_rate,
+        kind: TrackKind::Audio {
+            sample_rate: plan.sample_rate,
+            channels: plan.channels,
+            codec: AudioCodecConfig::Aac(asc),
+        },
+    })?;
     let frame_size = (enc.frame_size() as usize).max(1);
     let layout = ChannelLayout::default(i32::from(plan.channels));
     let planar = format::Sample::F32(format::sample::Type::Planar);
@@ -237,9 +285,9 @@ pub fn run_audio(
     enc.send_eof().map_err(err)?;
     encoded += drain(&mut enc, &mut packet, &mut shaper, &out, aac_sample)?;
     if let Some(sample) = shaper.finish() {
-        send(&out, TrackInput::Sample(sample))?;
+        out.sample(sample)?;
     }
-    send(&out, TrackInput::End)?;
+    out.end()?;
     Ok(encoded)
 }
 
@@ -247,14 +295,14 @@ fn drain(
     enc: &mut encoder::Encoder,
     packet: &mut codec::packet::Packet,
     shaper: &mut SampleShaper,
-    out: &Sender<TrackInput>,
+    out: &RenditionOut,
     split: impl Fn(&codec::packet::Packet) -> (i64, i64, bool, Bytes),
 ) -> Result<u64, LiveError> {
     let mut n = 0;
     while enc.receive_packet(packet).is_ok() {
         let (dts, pts, is_sync, data) = split(packet);
         if let Some(sample) = shaper.push(dts, pts, is_sync, data) {
-            send(out, TrackInput::Sample(sample))?;
+            out.sample(sample)?;
         }
         n += 1;
     }
@@ -266,10 +314,4 @@ fn h264_sample(packet: &codec::packet::Packet) -> (i64, i64, bool, Bytes) {
     let dts = packet.dts().or(packet.pts()).unwrap_or(0);
     let pts = packet.pts().unwrap_or(dts);
     (dts, pts, packet.is_key(), avcc)
-}
-
-/// Sends to a rendition's consumer; fails when it has gone.
-pub fn send(out: &Sender<TrackInput>, input: TrackInput) -> Result<(), LiveError> {
-    out.blocking_send(input)
-        .map_err(|_| LiveError::ConsumerGone)
 }

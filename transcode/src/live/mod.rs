@@ -4,13 +4,21 @@
 //! - [`timestamps`]: pure timestamp repair (wraps, jumps, duplicates,
 //!   non-monotonic DTS) with typed repair events.
 //! - [`plan_live_ladder`]: pure choice of the live rungs for a source.
+//! - [`keyframes`]: pure choice of the rungs' keyframes: on the source's
+//!   keyframes with passthrough (so every rendition cuts segments at the
+//!   same instants), on the GOP grid without.
 //! - [`LiveTranscoder`]: decodes H.264 and AAC once and encodes every rung
 //!   (plus an optional passthrough of the source H.264) in its own thread,
-//!   keyframes forced on the segment grid, and hands `TrackInput`s per
-//!   rendition to the live packager on bounded channels.
+//!   and hands `TrackInput`s per rendition to the live packager on bounded
+//!   channels. One transcoder serves a channel session across publisher
+//!   reconnects; [`LiveStats`] gives its running figures without locks.
 
 mod encode;
 mod ffi;
+pub mod keyframes;
+mod output;
+mod passthrough;
+mod stats;
 pub mod timestamps;
 mod transcoder;
 
@@ -19,6 +27,8 @@ use yanxiu_packager::media::TrackInput;
 
 use crate::ladder::{LadderConfig, LadderError, LadderPlan, plan_ladder};
 use crate::source::{Rotation, SourceVideo};
+pub use keyframes::{KeyframeDecision, RungKeyframes};
+pub use stats::{LiveStats, LiveStatsHandle, RenditionStats};
 pub use timestamps::{LiveTrack, RepairConfig, RepairEvent, RepairedTime, TimestampRepair};
 pub use transcoder::LiveTranscoder;
 
@@ -144,12 +154,27 @@ pub enum LiveRenditionKind {
 }
 
 /// One output rendition: its name, kind, declared peak bitrate and the
-/// channel its `TrackInput`s arrive on (one `Config`, samples, one `End`).
+/// channel its `TrackInput`s arrive on.
+///
+/// What arrives: one `Config`, samples, and one `End` when the transcode
+/// succeeds (after a failure the channel closes without `End`). When a
+/// publisher comes back with another video configuration (a reconnect
+/// with other settings), every *video* rendition receives a second
+/// `Config` right before its first sample of the new configuration, at the
+/// same presentation time in all of them, and that sample is a keyframe:
+/// the passthrough's carries the new SPS/PPS and picture size, the encoded
+/// rungs repeat their unchanged configuration (their output size stays the
+/// planned one). A consumer treats a `Config` after samples as a
+/// discontinuity: `LiveTrackPackager::reconnect(config, anchor)`, which
+/// writes a new init section only when the configuration differs. The
+/// timeline itself stays continuous and monotonic. The audio rendition
+/// gets no second `Config`.
 #[derive(Debug)]
 pub struct LiveRendition {
     /// Name, e.g. `source`, `480p`, `audio`.
     pub name: String,
-    /// What it is.
+    /// What it is (for the passthrough: the size of the first publisher;
+    /// a later `Config` may carry another).
     pub kind: LiveRenditionKind,
     /// Declared peak bitrate in bit/s (0 when unknown: passthrough).
     pub bitrate: u64,
@@ -197,7 +222,9 @@ pub enum LiveError {
     /// The input ended before any picture could be decoded.
     #[error("the stream ended before any picture was decoded")]
     NoFrames,
-    /// A rendition's consumer went away.
+    /// A rendition's consumer went away (dropped its receiver). This ends
+    /// the whole transcode: a channel does not silently lose a rendition its
+    /// master playlist advertises.
     #[error("a rendition consumer stopped")]
     ConsumerGone,
     /// A thread could not start.

@@ -1,7 +1,16 @@
 //! The live transcode driver: one decode thread that repairs timestamps,
 //! decodes H.264 and AAC once and fans pictures out to one thread per rung
 //! (and audio to the AAC thread), with bounded channels everywhere.
+//!
+//! Failure: the first stage to fail (a codec, or a consumer that dropped
+//! its rendition receiver) ends the whole transcode. Every other rendition
+//! then closes *without* a `TrackInput::End`, the input channel closes, and
+//! [`LiveTranscoder::finish`] returns the error (an encoder's own error is
+//! preferred over the `ConsumerGone` the decode thread sees when that
+//! encoder stops). On success every rendition ends with `TrackInput::End`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -10,16 +19,20 @@ use ffmpeg_next::{codec, decoder, frame};
 use tokio::sync::{mpsc, oneshot};
 use yanxiu_packager::aac::AudioSpecificConfig;
 use yanxiu_packager::h264::AvcDecoderConfig;
-use yanxiu_packager::media::{TrackConfig, TrackInput, TrackKind, VideoCodecConfig};
+use yanxiu_packager::media::{TrackConfig, TrackKind, VideoCodecConfig};
 
 use super::encode::{self, LiveAudioFrame, LiveFrame, RungJob};
+use super::keyframes::RungKeyframes;
+use super::output::RenditionOut;
+use super::passthrough::Passthrough;
+use super::stats::{LiveCounters, LiveStats, LiveStatsHandle, bump};
 use super::{
     LiveConfig, LiveError, LiveInput, LiveRendition, LiveRenditionKind, LiveReport, RepairEvent,
     TimestampRepair, ffi, plan_live_ladder,
 };
 use crate::pipeline::ffi::share;
 use crate::timing::presentation_delay;
-use crate::timing::{KeyframeGrid, MonotonicClock, SampleShaper, VIDEO_TIMESCALE};
+use crate::timing::{MonotonicClock, VIDEO_TIMESCALE};
 
 /// Pictures queued between the decoder and each rung.
 const FRAMES_IN_FLIGHT: usize = 4;
@@ -27,6 +40,10 @@ const FRAMES_IN_FLIGHT: usize = 4;
 const AUDIO_FRAMES_IN_FLIGHT: usize = 64;
 /// Repair events kept for a reader that falls behind (then dropped).
 const EVENTS_IN_FLIGHT: usize = 1024;
+/// With passthrough the rungs' keyframes follow the source's; x264's own
+/// keyframe interval is then this many GOPs, only a backstop (the decode
+/// thread forces a keyframe at most two GOPs after the last one).
+const ALIGNED_KEYINT_GOPS: u32 = 4;
 
 /// A running live transcode. Feed [`LiveInput`]s through [`Self::input`];
 /// once the first picture arrives the ladder is known and
@@ -36,6 +53,7 @@ pub struct LiveTranscoder {
     input: mpsc::Sender<LiveInput>,
     ladder: Option<oneshot::Receiver<Vec<LiveRendition>>>,
     events: Option<mpsc::Receiver<RepairEvent>>,
+    stats: LiveStatsHandle,
     thread: Option<JoinHandle<Result<LiveReport, LiveError>>>,
 }
 
@@ -46,7 +64,9 @@ impl LiveTranscoder {
         let (input, input_rx) = mpsc::channel(config.channel_capacity.max(1));
         let (ladder_tx, ladder) = oneshot::channel();
         let (events_tx, events) = mpsc::channel(EVENTS_IN_FLIGHT);
-        let session = Session::new(config, ladder_tx, events_tx);
+        let counters = LiveCounters::new();
+        let stats = LiveStatsHandle(Arc::clone(&counters));
+        let session = Session::new(config, ladder_tx, events_tx, counters);
         let thread = std::thread::Builder::new()
             .name("yanxiu-live-decode".to_owned())
             .spawn(move || session.run(input_rx))
@@ -55,8 +75,21 @@ impl LiveTranscoder {
             input,
             ladder: Some(ladder),
             events: Some(events),
+            stats,
             thread: Some(thread),
         })
+    }
+
+    /// The running figures (lock-free; cheap enough for every status
+    /// request).
+    pub fn stats(&self) -> LiveStats {
+        self.stats.snapshot()
+    }
+
+    /// A reader of the running figures that can be kept (for the channel
+    /// status) after the transcoder is moved or finished.
+    pub fn stats_handle(&self) -> LiveStatsHandle {
+        self.stats.clone()
     }
 
     /// The bounded input channel.
@@ -88,7 +121,9 @@ impl LiveTranscoder {
     }
 
     /// Waits for the end (after [`LiveInput::End`] or when every input
-    /// sender is dropped) and returns the figures.
+    /// sender is dropped) and returns the figures, or the error that ended
+    /// the transcode. Consumers must keep reading every rendition (or drop
+    /// its receiver) meanwhile: the outputs are bounded.
     pub async fn finish(mut self) -> Result<LiveReport, LiveError> {
         let (closed, _) = mpsc::channel(1);
         drop(std::mem::replace(&mut self.input, closed));
@@ -110,7 +145,7 @@ impl LiveTranscoder {
 struct Running {
     rungs: Vec<SyncSender<LiveFrame>>,
     audio: Option<SyncSender<LiveAudioFrame>>,
-    passthrough: Option<(SampleShaper, mpsc::Sender<TrackInput>)>,
+    passthrough: Option<Passthrough>,
     threads: Vec<JoinHandle<Result<u64, LiveError>>>,
 }
 
@@ -125,8 +160,15 @@ struct Session {
     adec: Option<decoder::Audio>,
     running: Option<Running>,
     clock: MonotonicClock,
-    grid: KeyframeGrid,
-    report: LiveReport,
+    keyframes: RungKeyframes,
+    /// Video units are dropped until a keyframe after each sequence header
+    /// (a new publisher).
+    awaiting_keyframe: bool,
+    /// The next decoded picture starts a new source configuration.
+    restart_rungs: bool,
+    counters: Arc<LiveCounters>,
+    /// Set when the transcode fails: renditions then close without an end.
+    failed: Arc<AtomicBool>,
 }
 
 impl Session {
@@ -134,15 +176,19 @@ impl Session {
         config: LiveConfig,
         ladder_tx: oneshot::Sender<Vec<LiveRendition>>,
         events: mpsc::Sender<RepairEvent>,
+        counters: Arc<LiveCounters>,
     ) -> Self {
         let nominal = (f64::from(VIDEO_TIMESCALE) / config.frame_rate.max(1.0)).round() as i64;
+        let (gop, rate) = (config.ladder.gop_seconds, config.frame_rate);
         Self {
             repair: TimestampRepair::new(config.repair),
-            grid: KeyframeGrid::new(
-                config.ladder.gop_seconds,
-                config.frame_rate,
-                VIDEO_TIMESCALE,
-            ),
+            keyframes: if config.passthrough {
+                RungKeyframes::aligned(gop, rate)
+            } else {
+                RungKeyframes::grid(gop, rate)
+            },
+            awaiting_keyframe: true,
+            restart_rungs: false,
             clock: MonotonicClock::new(nominal),
             config,
             ladder_tx: Some(ladder_tx),
@@ -152,41 +198,56 @@ impl Session {
             vdec: None,
             adec: None,
             running: None,
-            report: LiveReport::default(),
+            counters,
+            failed: Arc::new(AtomicBool::new(false)),
         }
     }
 
     fn run(mut self, mut input: mpsc::Receiver<LiveInput>) -> Result<LiveReport, LiveError> {
-        let result = self.consume(&mut input);
+        let mut result = self.consume(&mut input);
+        // No more input: a feeder blocked on a full channel gets an error.
+        drop(input);
+        if result.is_ok() {
+            result = self.flush();
+        }
+        if result.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
         // Stop the encoders (closing their inputs) and collect their errors.
-        let flushed = self.flush();
-        let mut stage_error = None;
+        let mut stage_errors = Vec::new();
         if let Some(running) = self.running.take() {
             drop(running.rungs);
             drop(running.audio);
-            if let Some((mut shaper, tx)) = running.passthrough
-                && let Some(last) = shaper.finish()
+            if let Some(passthrough) = running.passthrough
+                && let Err(e) = passthrough.finish()
             {
-                let _ = encode::send(&tx, TrackInput::Sample(last));
-                let _ = encode::send(&tx, TrackInput::End);
+                stage_errors.push(e);
             }
             for t in running.threads {
                 match t.join() {
                     Ok(Ok(_)) => {}
-                    Ok(Err(e)) => stage_error = stage_error.or(Some(e)),
-                    Err(_) => stage_error = stage_error.or(Some(LiveError::Panicked)),
+                    Ok(Err(e)) => stage_errors.push(e),
+                    Err(_) => stage_errors.push(LiveError::Panicked),
                 }
             }
         }
-        result?;
-        flushed?;
-        if let Some(e) = stage_error {
+        // The cause: an encoder's own failure explains the ConsumerGone the
+        // decode thread saw when that encoder stopped taking pictures.
+        let mut errors: Vec<LiveError> = result.err().into_iter().chain(stage_errors).collect();
+        if let Some(i) = errors
+            .iter()
+            .position(|e| !matches!(e, LiveError::ConsumerGone))
+        {
+            return Err(errors.swap_remove(i));
+        }
+        if let Some(e) = errors.pop() {
             return Err(e);
         }
-        if self.report.video_frames == 0 {
+        let report = self.counters.report();
+        if report.video_frames == 0 {
             return Err(LiveError::NoFrames);
         }
-        Ok(self.report)
+        Ok(report)
     }
 
     fn consume(&mut self, input: &mut mpsc::Receiver<LiveInput>) -> Result<(), LiveError> {
@@ -209,20 +270,22 @@ impl Session {
 
     fn publish_events(&mut self) {
         for event in self.repair.take_events() {
-            self.report.repairs += 1;
+            bump(&self.counters.repairs);
             if matches!(event, RepairEvent::DroppedBeforeStart { .. }) {
-                self.report.dropped_units += 1;
+                bump(&self.counters.dropped_units);
             }
             let _ = self.events.try_send(event);
         }
     }
 
     fn video_config(&mut self, avcc: Bytes) -> Result<(), LiveError> {
+        // Every sequence header may start a new publisher (a reconnect):
+        // nothing of it is used before its first keyframe.
+        self.awaiting_keyframe = true;
         if self.avcc.as_ref() == Some(&avcc) {
             return Ok(());
         }
-        // A new sequence header (reconnect with other settings): drain the
-        // old decoder, then start a new one.
+        // Other settings: drain the old decoder, then start a new one.
         self.flush_video()?;
         let codec = decoder::find(codec::Id::H264).ok_or(LiveError::MissingCodec("h264"))?;
         let mut ctx = codec::context::Context::new_with_codec(codec);
@@ -232,6 +295,11 @@ impl Session {
                 .video()
                 .map_err(|e| LiveError::codec("video decoder", e))?,
         );
+        if let Some(passthrough) = self.running.as_mut().and_then(|r| r.passthrough.as_mut())
+            && passthrough.reconfigure(source_track(&avcc)?.1)
+        {
+            self.restart_rungs = true;
+        }
         self.avcc = Some(avcc);
         Ok(())
     }
@@ -255,25 +323,35 @@ impl Session {
     }
 
     fn video(&mut self, dts: u32, pts: u32, keyframe: bool, data: Bytes) -> Result<(), LiveError> {
-        if self.vdec.is_none() {
-            self.report.dropped_units += 1;
+        let counters = &self.counters;
+        bump(&counters.video_units);
+        counters
+            .video_bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        counters
+            .last_input_dts
+            .store(i64::from(dts), Ordering::Relaxed);
+        if self.vdec.is_none() || (self.awaiting_keyframe && !keyframe) {
+            // Before the configuration, or a publisher's first keyframe:
+            // nothing decodes.
+            bump(&counters.dropped_units);
             return Ok(());
         }
         let time = self.repair.video(dts, pts);
         self.publish_events();
         let Some(time) = time else { return Ok(()) };
+        self.awaiting_keyframe = false;
+        self.counters
+            .last_repaired_dts
+            .store(time.dts, Ordering::Relaxed);
         if self.running.is_none() {
-            if !keyframe {
-                // Nothing decodes before the first keyframe.
-                self.report.dropped_units += 1;
-                return Ok(());
-            }
             self.start_ladder()?;
         }
-        if let Some((shaper, tx)) = self.running.as_mut().and_then(|r| r.passthrough.as_mut())
-            && let Some(sample) = shaper.push(time.dts, time.pts, keyframe, data.clone())
-        {
-            encode::send(tx, TrackInput::Sample(sample))?;
+        if keyframe {
+            self.keyframes.source_keyframe(time.pts);
+        }
+        if let Some(passthrough) = self.running.as_mut().and_then(|r| r.passthrough.as_mut()) {
+            passthrough.push(time.dts, time.pts, keyframe, data.clone())?;
         }
         let mut packet = codec::packet::Packet::copy(&data);
         packet.set_dts(Some(time.dts));
@@ -285,7 +363,7 @@ impl Session {
             return Ok(());
         };
         if dec.send_packet(&packet).is_err() {
-            self.report.corrupt_units += 1;
+            bump(&self.counters.corrupt_units);
             return Ok(());
         }
         self.receive_pictures()
@@ -298,15 +376,21 @@ impl Session {
         {
             let pts = self.clock.next(decoded.timestamp());
             decoded.set_pts(Some(pts));
-            let keyframe = self.grid.is_keyframe(pts);
-            self.report.video_frames += 1;
+            let keyframe = self.keyframes.decide(pts).is_keyframe();
+            let restart = std::mem::take(&mut self.restart_rungs);
+            bump(&self.counters.video_frames);
             let picture = std::mem::replace(&mut decoded, frame::Video::empty());
-            self.fan_out(picture, keyframe)?;
+            self.fan_out(picture, keyframe, restart)?;
         }
         Ok(())
     }
 
-    fn fan_out(&mut self, picture: frame::Video, keyframe: bool) -> Result<(), LiveError> {
+    fn fan_out(
+        &mut self,
+        picture: frame::Video,
+        keyframe: bool,
+        restart: bool,
+    ) -> Result<(), LiveError> {
         let Some(running) = self.running.as_ref() else {
             return Ok(());
         };
@@ -315,6 +399,7 @@ impl Session {
             tx.send(LiveFrame {
                 picture: copy,
                 keyframe,
+                restart,
             })
             .map_err(|_| LiveError::ConsumerGone)?;
         }
@@ -322,8 +407,12 @@ impl Session {
     }
 
     fn audio(&mut self, pts: u32, data: Bytes) -> Result<(), LiveError> {
+        bump(&self.counters.audio_units);
+        self.counters
+            .audio_bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         let Some(asc) = self.asc.as_ref() else {
-            self.report.dropped_units += 1;
+            bump(&self.counters.dropped_units);
             return Ok(());
         };
         let rate = asc.output_sampling_frequency();
@@ -344,7 +433,7 @@ impl Session {
             return Ok(());
         };
         if dec.send_packet(&packet).is_err() {
-            self.report.corrupt_units += 1;
+            bump(&self.counters.corrupt_units);
             return Ok(());
         }
         drain_audio(dec, &out)
@@ -356,9 +445,7 @@ impl Session {
             .avcc
             .as_ref()
             .ok_or(LiveError::Internal("no video config"))?;
-        let source = AvcDecoderConfig::from_avcc(avcc)
-            .map_err(|e| LiveError::Bitstream(format!("video: {e}")))?;
-        let (width, height) = (source.parsed_sps().width, source.parsed_sps().height);
+        let ((width, height), source) = source_track(avcc)?;
         let audio = self
             .asc
             .as_ref()
@@ -367,6 +454,22 @@ impl Session {
         let delay = presentation_delay(self.config.frame_rate);
         let shift = (delay * f64::from(VIDEO_TIMESCALE)).round() as i64;
         let capacity = self.config.channel_capacity.max(1);
+        let mut names = Vec::new();
+        if self.config.passthrough {
+            names.push("source".to_owned());
+        }
+        names.extend(plan.rungs.iter().map(|r| r.name.clone()));
+        if plan.audio.is_some() {
+            names.push("audio".to_owned());
+        }
+        self.counters.set_renditions(names);
+        let counters = Arc::clone(&self.counters);
+        let failed = Arc::clone(&self.failed);
+        let mut index = 0;
+        let mut output = |tx| {
+            index += 1;
+            RenditionOut::new(tx, Arc::clone(&counters), index - 1, Arc::clone(&failed))
+        };
         let mut renditions = Vec::new();
         let mut running = Running {
             rungs: Vec::new(),
@@ -376,19 +479,8 @@ impl Session {
         };
         if self.config.passthrough {
             let (tx, rx) = mpsc::channel(capacity);
-            encode::send(
-                &tx,
-                TrackInput::Config(TrackConfig {
-                    timescale: VIDEO_TIMESCALE,
-                    kind: TrackKind::Video {
-                        width,
-                        height,
-                        codec: VideoCodecConfig::H264(source),
-                    },
-                }),
-            )?;
             let nominal = (f64::from(VIDEO_TIMESCALE) / self.config.frame_rate).round() as u32;
-            running.passthrough = Some((SampleShaper::new(nominal, shift), tx));
+            running.passthrough = Some(Passthrough::start(output(tx), source, nominal, shift)?);
             renditions.push(LiveRendition {
                 name: "source".to_owned(),
                 kind: LiveRenditionKind::Passthrough { width, height },
@@ -396,21 +488,29 @@ impl Session {
                 samples: rx,
             });
         }
+        // With passthrough the decode thread forces every keyframe (on the
+        // source's); x264's own interval is only a backstop.
+        let gop_frames = if self.config.passthrough {
+            plan.gop_frames().saturating_mul(ALIGNED_KEYINT_GOPS)
+        } else {
+            plan.gop_frames()
+        };
         for rung in &plan.rungs {
             let (tx, rx) = mpsc::channel(capacity);
+            let out = output(tx);
             let (frames_tx, frames_rx) = sync_channel(FRAMES_IN_FLIGHT);
             let job = RungJob {
                 rung: rung.clone(),
                 preset: plan.preset.clone(),
                 zero_latency: self.config.zero_latency,
                 frame_rate: plan.frame_rate,
-                gop_frames: plan.gop_frames(),
+                gop_frames,
                 shift,
             };
             running.threads.push(
                 std::thread::Builder::new()
                     .name(format!("yanxiu-live-{}", rung.name))
-                    .spawn(move || encode::run_rung(job, frames_rx, tx))
+                    .spawn(move || encode::run_rung(job, frames_rx, out))
                     .map_err(LiveError::Thread)?,
             );
             running.rungs.push(frames_tx);
@@ -426,12 +526,13 @@ impl Session {
         }
         if let Some(a) = plan.audio.clone() {
             let (tx, rx) = mpsc::channel(capacity);
+            let out = output(tx);
             let (frames_tx, frames_rx) = sync_channel(AUDIO_FRAMES_IN_FLIGHT);
             let bitrate = u64::from(a.bitrate);
             running.threads.push(
                 std::thread::Builder::new()
                     .name("yanxiu-live-audio".to_owned())
-                    .spawn(move || encode::run_audio(a, delay, frames_rx, tx))
+                    .spawn(move || encode::run_audio(a, delay, frames_rx, out))
                     .map_err(LiveError::Thread)?,
             );
             running.audio = Some(frames_tx);
@@ -485,4 +586,20 @@ fn drain_audio(
             .map_err(|_| LiveError::ConsumerGone)?;
     }
     Ok(())
+}
+
+/// The picture size and the passthrough track configuration of an avcC.
+fn source_track(avcc: &[u8]) -> Result<((u32, u32), TrackConfig), LiveError> {
+    let source = AvcDecoderConfig::from_avcc(avcc)
+        .map_err(|e| LiveError::Bitstream(format!("video: {e}")))?;
+    let (width, height) = (source.parsed_sps().width, source.parsed_sps().height);
+    let config = TrackConfig {
+        timescale: VIDEO_TIMESCALE,
+        kind: TrackKind::Video {
+            width,
+            height,
+            codec: VideoCodecConfig::H264(source),
+        },
+    };
+    Ok(((width, height), config))
 }

@@ -429,5 +429,9 @@ fn a_listed_segment_reports_its_duration_discontinuity_and_init_generation() {
     assert!(facts.duration_ticks > 0);
     assert!(!playlist.listed_segment(first).unwrap().discontinuity);
     push_segment(&mut playlist, None);
-    assert_eq!(playlist.listed_segment(first), None, "slid out of the window");
+    assert_eq!(
+        playlist.listed_segment(first),
+        None,
+        "slid out of the window"
+    );
 }

@@ -10,9 +10,9 @@ mod media_playlist;
 
 use std::sync::atomic::Ordering;
 
+pub use live_playlist::ListedSegment;
 pub use master_playlist::{AUDIO_GROUP_ID, AudioRendition, MasterPlaylistSpec, VideoVariant};
 pub use media_playlist::{MediaPlaylistState, SegmentEntry};
-pub use live_playlist::ListedSegment;
 
 /// `EXT-X-VERSION` of every playlist written (fMP4 segments with `EXT-X-MAP`).
 pub const PLAYLIST_VERSION: usize = 7;

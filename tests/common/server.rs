@@ -21,6 +21,8 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// `rtmp://127.0.0.1:PORT/live`.
+    pub rtmp: String,
     /// Its data directory.
     pub data: tempfile::TempDir,
     /// Its config file.
@@ -43,7 +45,11 @@ pub fn yanxiu() -> Command {
 
 /// Cheap password hashing keeps account set-up fast; short leases let a
 /// dead worker's job move on quickly.
-pub const TEST_CONFIG: &str = "[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\n[workers]\nlease_seconds = 5\nheartbeat_seconds = 1\npoll_ms = 200\n";
+/// Live ingest listens on a free port (read back from the second line the
+/// server prints). The `[live]` table comes last, so an `extra_config` given
+/// to [`prepare`] that starts with bare keys (`reconnect_window_seconds = 3`)
+/// sets live options.
+pub const TEST_CONFIG: &str = "[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\n[workers]\nlease_seconds = 5\nheartbeat_seconds = 1\npoll_ms = 200\n\n[live]\nrtmp_addr = \"127.0.0.1:0\"\n";
 
 fn admin(data: &Path, config: &Path, args: &[&str]) {
     let out = yanxiu()
@@ -94,16 +100,17 @@ pub fn prepare(extra_config: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// Starts `yanxiu serve` on a free port over a prepared data directory.
 pub fn serve(data: tempfile::TempDir, config: PathBuf, workers: usize) -> Server {
-    let (child, base) = launch(data.path(), &config, workers);
+    let (child, base, rtmp) = launch(data.path(), &config, workers);
     Server {
         child,
         base,
+        rtmp,
         data,
         config,
     }
 }
 
-fn launch(data: &Path, config: &Path, workers: usize) -> (Child, String) {
+fn launch(data: &Path, config: &Path, workers: usize) -> (Child, String, String) {
     let mut child = yanxiu()
         .args([
             "serve",
@@ -121,16 +128,22 @@ fn launch(data: &Path, config: &Path, workers: usize) -> (Child, String) {
         .spawn()
         .expect("spawn yanxiu serve");
     let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the listening line");
+    reader.read_line(&mut line).expect("read the listening line");
     let base = line
         .trim()
         .strip_prefix("yanxiu: listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    (child, base)
+    line.clear();
+    reader.read_line(&mut line).expect("read the RTMP line");
+    let rtmp = line
+        .trim()
+        .strip_prefix("yanxiu: RTMP ingest on ")
+        .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+        .to_owned();
+    (child, base, rtmp)
 }
 
 impl Server {
@@ -141,9 +154,10 @@ impl Server {
 
     /// Starts `yanxiu serve` again over the same data directory.
     pub fn relaunch(&mut self, workers: usize) {
-        let (child, base) = launch(self.data.path(), &self.config, workers);
+        let (child, base, rtmp) = launch(self.data.path(), &self.config, workers);
         self.child = child;
         self.base = base;
+        self.rtmp = rtmp;
     }
 
     /// Starts a separate `yanxiu worker` process over the same database.

@@ -1,17 +1,22 @@
 //! Live channels: provisioning (create, update, delete), the stream key (random, shown once,
-//! stored hashed, rotatable), publish/WHIP/playback URLs, schedule window, state
-//! (idle/live/ended), audience, record-to-VOD and latency mode; and publish authorization for
-//! the ingest side ([`PublishAuthorizer`], also over HTTP for a remote ingest node).
+//! stored hashed, rotatable; the hashes of rotated keys are kept to tell a rotated key from a
+//! wrong one), publish/WHIP/playback URLs, schedule window, state (idle/live/ended), the
+//! enabled switch, audience, record-to-VOD and latency mode. Publish authorization for the
+//! ingest side lives in [`crate::publish`] and is re-exported here.
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::Outcome;
 use crate::error::{ControlError, ControlResult};
-use crate::plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest, new_id};
+use crate::plane::{Actor, ControlPlane, Page, PageRequest, new_id};
 use crate::policy::{Action, Scope};
 use crate::secrets;
+
+pub use crate::publish::{
+    KeyCheck, PublishAuthorizer, PublishDenied, PublishFacts, PublishGrant, SCHEDULE_LEAD_MS,
+    publish_decision,
+};
 
 /// A channel's live state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +62,8 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
+
 text_enum!(ChannelState { Idle => "idle", Live => "live", Ended => "ended" });
 text_enum!(AudienceKind { Public => "public", Restricted => "restricted" });
 text_enum!(LatencyMode { Standard => "standard", LowLatency => "low_latency" });
@@ -78,6 +85,8 @@ pub struct Channel {
     pub stream_name: String,
     /// Live state.
     pub state: ChannelState,
+    /// Whether the channel accepts publishes (a disabled channel refuses them).
+    pub enabled: bool,
     /// Who may watch.
     pub audience: AudienceKind,
     /// The audience, when restricted.
@@ -165,104 +174,29 @@ pub struct ChannelPatch {
     pub scheduled_end: Option<i64>,
     /// State (`ended` closes the event, `idle` reopens it).
     pub state: Option<ChannelState>,
-}
-
-/// What the ingest side gets when a publish is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PublishGrant {
-    /// The channel.
-    pub channel_id: String,
-    /// Its stream name.
-    pub stream_name: String,
-    /// Whether to record into a VOD resource.
-    pub record_to_vod: bool,
-    /// Latency mode to package for.
-    pub latency_mode: LatencyMode,
-}
-
-/// Why a publish was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, thiserror::Error)]
-#[serde(rename_all = "snake_case")]
-pub enum PublishDenied {
-    /// No channel with that stream name (or deleted).
-    #[error("unknown channel")]
-    UnknownChannel,
-    /// The stream key does not match.
-    #[error("wrong stream key")]
-    WrongKey,
-    /// Outside the schedule window.
-    #[error("outside the channel's schedule window")]
-    OutsideSchedule,
-    /// The event has ended.
-    #[error("the channel's event has ended")]
-    Ended,
-    /// The control plane could not decide (database failure): refuse.
-    #[error("authorization unavailable")]
-    Unavailable,
-}
-
-/// How early before the scheduled start a publish is accepted (to test the stream).
-pub const SCHEDULE_LEAD_MS: i64 = 30 * 60_000;
-
-/// The pure publish decision from a channel's facts.
-pub fn publish_decision(
-    state: ChannelState,
-    scheduled_start: Option<i64>,
-    scheduled_end: Option<i64>,
-    key_matches: bool,
-    now: i64,
-) -> Result<(), PublishDenied> {
-    if !key_matches {
-        return Err(PublishDenied::WrongKey);
-    }
-    if state == ChannelState::Ended {
-        return Err(PublishDenied::Ended);
-    }
-    if scheduled_start.is_some_and(|s| now < s - SCHEDULE_LEAD_MS)
-        || scheduled_end.is_some_and(|e| now >= e)
-    {
-        return Err(PublishDenied::OutsideSchedule);
-    }
-    Ok(())
-}
-
-/// Publish authorization, used by the ingest side before accepting a publish (RTMP or WHIP).
-/// Implemented by [`ControlPlane`]; a remote ingest node gets the same decision from
-/// `POST /api/v1/ingest/authorize`.
-#[async_trait]
-pub trait PublishAuthorizer: Send + Sync {
-    /// Decides whether `stream_key` may publish to the channel named `stream_name` at `now`;
-    /// on success the channel is marked live.
-    async fn authorize_publish(
-        &self,
-        stream_name: &str,
-        stream_key: &str,
-        source_addr: &str,
-        now: i64,
-    ) -> Result<PublishGrant, PublishDenied>;
-
-    /// Reports that the publish on `channel_id` ended (the channel returns to idle).
-    async fn publish_ended(&self, channel_id: &str, now: i64) -> Result<(), PublishDenied>;
+    /// Switches publishing on or off (allowed while live: the running publish is not cut here).
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct ChannelRow {
-    id: String,
-    name: String,
-    department_id: String,
-    project_id: Option<String>,
-    owner_id: String,
-    stream_name: String,
-    stream_key_hash: String,
-    state: String,
-    audience_kind: String,
-    audience_id: Option<String>,
-    record_to_vod: i64,
-    latency_mode: String,
-    scheduled_start: Option<i64>,
-    scheduled_end: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
+pub(crate) struct ChannelRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) department_id: String,
+    pub(crate) project_id: Option<String>,
+    pub(crate) owner_id: String,
+    pub(crate) stream_name: String,
+    pub(crate) stream_key_hash: String,
+    pub(crate) state: String,
+    pub(crate) enabled: i64,
+    pub(crate) audience_kind: String,
+    pub(crate) audience_id: Option<String>,
+    pub(crate) record_to_vod: i64,
+    pub(crate) latency_mode: String,
+    pub(crate) scheduled_start: Option<i64>,
+    pub(crate) scheduled_end: Option<i64>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 fn check_schedule(start: Option<i64>, end: Option<i64>) -> ControlResult<()> {
@@ -278,7 +212,7 @@ fn check_schedule(start: Option<i64>, end: Option<i64>) -> ControlResult<()> {
 }
 
 impl ControlPlane {
-    fn channel_view(&self, row: &ChannelRow) -> Channel {
+    pub(crate) fn channel_view(&self, row: &ChannelRow) -> Channel {
         let urls = &self.config.public_urls;
         Channel {
             id: row.id.clone(),
@@ -288,6 +222,7 @@ impl ControlPlane {
             owner_id: row.owner_id.clone(),
             stream_name: row.stream_name.clone(),
             state: ChannelState::parse(&row.state).unwrap_or(ChannelState::Idle),
+            enabled: row.enabled != 0,
             audience: AudienceKind::parse(&row.audience_kind).unwrap_or(AudienceKind::Restricted),
             audience_id: row.audience_id.clone(),
             record_to_vod: row.record_to_vod != 0,
@@ -314,7 +249,7 @@ impl ControlPlane {
         }
     }
 
-    async fn channel_row(&self, id: &str) -> ControlResult<ChannelRow> {
+    pub(crate) async fn channel_row(&self, id: &str) -> ControlResult<ChannelRow> {
         sqlx::query_as("SELECT * FROM channels WHERE id = $1 AND deleted_at IS NULL")
             .bind(id.to_owned())
             .fetch_optional(self.db.pool())
@@ -473,10 +408,11 @@ impl ControlPlane {
                 "the live state is set by publishing",
             ));
         }
+        let enabled = patch.enabled.unwrap_or(row.enabled != 0);
         sqlx::query(
             "UPDATE channels SET name = $1, audience_kind = $2, audience_id = $3, record_to_vod = $4, \
-             latency_mode = $5, scheduled_start = $6, scheduled_end = $7, state = $8, updated_at = $9 \
-             WHERE id = $10",
+             latency_mode = $5, scheduled_start = $6, scheduled_end = $7, state = $8, enabled = $9, \
+             updated_at = $10 WHERE id = $11",
         )
         .bind(name.trim().to_owned())
         .bind(audience.as_str())
@@ -486,16 +422,22 @@ impl ControlPlane {
         .bind(start)
         .bind(end)
         .bind(state)
+        .bind(i64::from(enabled))
         .bind(now)
         .bind(id.to_owned())
         .execute(self.db.pool())
         .await?;
+        let detail = if enabled != (row.enabled != 0) {
+            json!({"enabled": enabled})
+        } else {
+            json!({})
+        };
         self.audit(
             &actor.audit_ctx(),
             "channel.update",
             &format!("channel:{id}"),
             Outcome::Success,
-            json!({}),
+            detail,
             now,
         )
         .await?;
@@ -521,7 +463,8 @@ impl ControlPlane {
         .await
     }
 
-    /// Replaces the stream key; the old key stops working at once.
+    /// Replaces the stream key; the old key stops working at once (publishes with it are
+    /// refused as `key_rotated`: its hash is kept).
     pub async fn rotate_stream_key(
         &self,
         actor: &Actor,
@@ -530,12 +473,22 @@ impl ControlPlane {
     ) -> ControlResult<ChannelWithKey> {
         self.channel_for_change(actor, id).await?;
         let key = secrets::random_secret("sk_");
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO channel_previous_keys (channel_id, stream_key_hash, retired_at) \
+             SELECT id, stream_key_hash, $2 FROM channels WHERE id = $1",
+        )
+        .bind(id.to_owned())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE channels SET stream_key_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(secrets::secret_hash(&key))
             .bind(now)
             .bind(id.to_owned())
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         self.audit(
             &actor.audit_ctx(),
             "channel.rotate_key",
@@ -586,157 +539,5 @@ impl ControlPlane {
             rows.iter().map(|r| self.channel_view(r)).collect(),
             total,
         ))
-    }
-
-    async fn decide_publish(
-        &self,
-        stream_name: &str,
-        stream_key: &str,
-        now: i64,
-    ) -> ControlResult<Result<PublishGrant, (Option<String>, PublishDenied)>> {
-        let row: Option<ChannelRow> =
-            sqlx::query_as("SELECT * FROM channels WHERE stream_name = $1 AND deleted_at IS NULL")
-                .bind(stream_name.to_owned())
-                .fetch_optional(self.db.pool())
-                .await?;
-        let Some(row) = row else {
-            return Ok(Err((None, PublishDenied::UnknownChannel)));
-        };
-        let state = ChannelState::parse(&row.state).unwrap_or(ChannelState::Idle);
-        let key_ok = secrets::secret_matches(stream_key, &row.stream_key_hash);
-        if let Err(denied) =
-            publish_decision(state, row.scheduled_start, row.scheduled_end, key_ok, now)
-        {
-            return Ok(Err((Some(row.id), denied)));
-        }
-        sqlx::query("UPDATE channels SET state = 'live', updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(row.id.clone())
-            .execute(self.db.pool())
-            .await?;
-        let view = self.channel_view(&row);
-        Ok(Ok(PublishGrant {
-            channel_id: view.id,
-            stream_name: view.stream_name,
-            record_to_vod: view.record_to_vod,
-            latency_mode: view.latency_mode,
-        }))
-    }
-}
-
-#[async_trait]
-impl PublishAuthorizer for ControlPlane {
-    async fn authorize_publish(
-        &self,
-        stream_name: &str,
-        stream_key: &str,
-        source_addr: &str,
-        now: i64,
-    ) -> Result<PublishGrant, PublishDenied> {
-        let ctx = AuditCtx::service("ingest", source_addr);
-        let decision = match self.decide_publish(stream_name, stream_key, now).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, "publish authorization failed");
-                return Err(PublishDenied::Unavailable);
-            }
-        };
-        let (target, outcome, detail, result) = match decision {
-            Ok(grant) => (
-                format!("channel:{}", grant.channel_id),
-                Outcome::Success,
-                json!({}),
-                Ok(grant),
-            ),
-            Err((channel, denied)) => (
-                format!("channel:{}", channel.unwrap_or_else(|| "-".into())),
-                Outcome::Denied,
-                json!({"stream_name": stream_name, "reason": denied}),
-                Err(denied),
-            ),
-        };
-        if let Err(e) = self
-            .audit(&ctx, "channel.publish", &target, outcome, detail, now)
-            .await
-        {
-            tracing::error!(error = %e, "audit append failed");
-            return Err(PublishDenied::Unavailable);
-        }
-        result
-    }
-
-    async fn publish_ended(&self, channel_id: &str, now: i64) -> Result<(), PublishDenied> {
-        let ctx = AuditCtx::service("ingest", "local");
-        let done = sqlx::query(
-            "UPDATE channels SET state = 'idle', updated_at = $1 WHERE id = $2 AND state = 'live'",
-        )
-        .bind(now)
-        .bind(channel_id.to_owned())
-        .execute(self.db.pool())
-        .await
-        .map_err(|_| PublishDenied::Unavailable)?;
-        if done.rows_affected() == 0 {
-            return Err(PublishDenied::UnknownChannel);
-        }
-        self.audit(
-            &ctx,
-            "channel.unpublish",
-            &format!("channel:{channel_id}"),
-            Outcome::Success,
-            json!({}),
-            now,
-        )
-        .await
-        .map_err(|_| PublishDenied::Unavailable)
-    }
-}
-
-impl ControlPlane {
-    /// The channel id for a stream name whose key matches (for the remote "ended" report).
-    pub async fn channel_by_stream(
-        &self,
-        stream_name: &str,
-        stream_key: &str,
-    ) -> ControlResult<Option<String>> {
-        let row: Option<ChannelRow> =
-            sqlx::query_as("SELECT * FROM channels WHERE stream_name = $1 AND deleted_at IS NULL")
-                .bind(stream_name.to_owned())
-                .fetch_optional(self.db.pool())
-                .await?;
-        Ok(row
-            .filter(|r| secrets::secret_matches(stream_key, &r.stream_key_hash))
-            .map(|r| r.id))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_publish_needs_the_key_an_open_event_and_the_schedule_window() {
-        use ChannelState::*;
-        assert_eq!(publish_decision(Idle, None, None, true, 0), Ok(()));
-        assert_eq!(
-            publish_decision(Idle, None, None, false, 0),
-            Err(PublishDenied::WrongKey)
-        );
-        assert_eq!(
-            publish_decision(Ended, None, None, true, 0),
-            Err(PublishDenied::Ended)
-        );
-        let start = 10 * SCHEDULE_LEAD_MS;
-        assert_eq!(
-            publish_decision(Idle, Some(start), None, true, start - SCHEDULE_LEAD_MS - 1),
-            Err(PublishDenied::OutsideSchedule)
-        );
-        assert_eq!(
-            publish_decision(Idle, Some(start), None, true, start - SCHEDULE_LEAD_MS),
-            Ok(())
-        );
-        assert_eq!(
-            publish_decision(Live, Some(start), Some(start + 1), true, start + 1),
-            Err(PublishDenied::OutsideSchedule)
-        );
     }
 }

@@ -48,6 +48,25 @@ pub struct ControlConfig {
     pub tokens: TokenConfig,
     /// Public URLs.
     pub public_urls: PublicUrls,
+    /// Live channels in operation.
+    pub live: LiveConfig,
+}
+
+/// Settings of live channels in operation (table `[control.live]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiveConfig {
+    /// How many events each channel keeps (the oldest go on insert; at least 1), so that a
+    /// client guessing keys cannot grow the history without bound.
+    pub events_kept_per_channel: u32,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            events_kept_per_channel: 1000,
+        }
+    }
 }
 
 /// Lifetimes of API and playback tokens.

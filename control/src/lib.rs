@@ -6,7 +6,8 @@
 //!
 //! Pure decisions live in modules without IO or clock: [`policy`], [`password`], [`lockout`],
 //! [`session_rules`], [`review_flow`], [`audit_chain`], [`secrets`], [`jobs::rules`],
-//! [`resources::processing`]. The [`ControlPlane`] wraps
+//! [`resources::processing`], and the pure parts of the live modules ([`publish`],
+//! [`channel_events`], [`live_status`], [`recordings`]). The [`ControlPlane`] wraps
 //! them with sqlx (SQLite or PostgreSQL through one `Any` pool) and [`http`] exposes it with axum.
 //! Times are `i64` milliseconds since the Unix epoch (UTC) everywhere.
 
@@ -14,18 +15,22 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_chain;
 pub mod catalogue;
+pub mod channel_events;
 pub mod channels;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod live_status;
 pub mod lockout;
 pub mod org;
 pub mod password;
 pub mod plane;
 pub mod playback;
 pub mod policy;
+pub mod publish;
+pub mod recordings;
 pub mod resources;
 pub mod review_flow;
 pub mod review_form;
@@ -35,11 +40,15 @@ pub mod session_rules;
 pub mod sessions;
 pub mod setup;
 
-pub use config::{ControlConfig, Keys};
+pub use channel_events::{ChannelEvent, ChannelEventKind};
+pub use channels::{KeyCheck, PublishAuthorizer, PublishDenied, PublishFacts, PublishGrant};
+pub use config::{ControlConfig, Keys, LiveConfig};
 pub use error::{ControlError, ControlResult};
 pub use http::{AppState, router};
+pub use live_status::{ChannelStatusView, LiveInputInfo, LiveStatus, LiveStatusSource};
 pub use plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest};
 pub use policy::{Action, Role, Scope};
+pub use recordings::RecordingFacts;
 
 /// The current time in milliseconds since the Unix epoch (UTC). Only the thin layers (HTTP,
 /// CLI) read the clock; everything else takes `now` as a parameter.

@@ -16,6 +16,10 @@ pub struct ControlPlane {
     pub(crate) config: ControlConfig,
     pub(crate) keys: Keys,
     pub(crate) audit_lock: tokio::sync::Mutex<()>,
+    /// Serialises this process's appends to channel histories (sequence numbers, pruning).
+    pub(crate) channel_events_lock: tokio::sync::Mutex<()>,
+    /// Serialises this process's creation of live recordings (one resource per session).
+    pub(crate) recordings_lock: tokio::sync::Mutex<()>,
 }
 
 impl ControlPlane {
@@ -31,6 +35,8 @@ impl ControlPlane {
             config,
             keys,
             audit_lock: tokio::sync::Mutex::new(()),
+            channel_events_lock: tokio::sync::Mutex::new(()),
+            recordings_lock: tokio::sync::Mutex::new(()),
         })
     }
 

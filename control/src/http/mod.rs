@@ -9,6 +9,7 @@ mod accounts;
 mod channels;
 pub mod error;
 pub mod extract;
+mod live;
 pub mod openapi;
 mod org_audit;
 mod resources;
@@ -22,6 +23,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{self, MethodRouter};
 
+use crate::live_status::LiveStatusSource;
 use crate::plane::ControlPlane;
 use crate::resources::{MediaJanitor, NoopJanitor};
 
@@ -74,6 +76,8 @@ pub struct AppState {
     /// Operations served beside the control plane by the same server (uploads,
     /// playback, …), listed in the OpenAPI document too.
     pub api_extensions: &'static [openapi::Operation],
+    /// The live figures of channels, lent by the serving process (none: channels show idle).
+    pub live_status: Option<Arc<dyn LiveStatusSource>>,
 }
 
 impl AppState {
@@ -84,6 +88,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             janitor: Arc::new(NoopJanitor),
             api_extensions: &[],
+            live_status: None,
         }
     }
 
@@ -105,6 +110,15 @@ impl AppState {
             ..self
         }
     }
+
+    /// The same state with `source` lending the live figures of channels.
+    pub fn with_live_status(self, source: Arc<dyn LiveStatusSource>) -> AppState {
+        AppState {
+            live_status: Some(source),
+            ..self
+        }
+    }
+
     /// Now, from the state's clock.
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
@@ -169,6 +183,7 @@ pub fn route_table() -> RouteTable {
     let table = accounts::routes(table);
     let table = org_audit::routes(table);
     let table = channels::routes(table);
+    let table = live::routes(table);
     let table = resources::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }

@@ -365,6 +365,7 @@ pub const OPERATIONS: &[Operation] = &[
             "scheduled_start:integer?",
             "scheduled_end:integer?",
             "state:string?",
+            "enabled:boolean?",
         ]),
         200,
     ),
@@ -382,6 +383,24 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/channels/{id}/rotate-key",
         "channels",
         "Rotate the stream key (new key shown once)",
+        Bearer,
+        None,
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/channels/{id}/events",
+        "channels",
+        "A channel's events, newest first (paginated)",
+        Bearer,
+        None,
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/channels/{id}/status",
+        "channels",
+        "A channel's live status (input, renditions, viewers, last error)",
         Bearer,
         None,
         200,
@@ -595,6 +614,11 @@ pub const QUERY_PARAMETERS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "GET",
+        "/api/v1/channels/{id}/events",
+        &["page:integer", "per_page:integer"],
+    ),
+    (
+        "GET",
         "/api/v1/catalogue",
         &[
             "category1:string",
@@ -613,6 +637,8 @@ pub const RESPONSE_SCHEMAS: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/resources/{id}", "Resource"),
     ("PUT", "/api/v1/resources/{id}/media", "Resource"),
     ("GET", "/api/v1/resources/{id}/jobs", "JobList"),
+    ("GET", "/api/v1/channels/{id}/events", "ChannelEventPage"),
+    ("GET", "/api/v1/channels/{id}/status", "ChannelStatus"),
 ];
 
 fn schema_of(ty: &str) -> Value {

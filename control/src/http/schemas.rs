@@ -1,5 +1,6 @@
-//! JSON Schemas of the API's resource, processing and job objects, for the OpenAPI document
-//! ([`super::openapi`]). A test compares them with real responses field by field.
+//! JSON Schemas of the API's resource, processing, job and live-channel objects, for the
+//! OpenAPI document ([`super::openapi`]). A test compares them with real responses field by
+//! field.
 
 use serde_json::{Value, json};
 
@@ -72,6 +73,30 @@ pub fn resource_schemas() -> Value {
             "created_at": {"type": "integer"}, "updated_at": {"type": "integer"},
             "started_at": nullable("integer"), "finished_at": nullable("integer")}},
         "JobList": {"type": "object", "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}},
+        "ChannelEvent": {"type": "object", "required": ["id", "channel_id", "kind", "at", "detail"], "properties": {
+            "id": {"type": "string"}, "channel_id": {"type": "string"},
+            "kind": {"type": "string", "enum": ["started", "reconnected", "stopped", "refused", "error", "recorded"]},
+            "at": {"type": "integer"},
+            "detail": {"description": "facts of the event; refused: code, message_zh, message_en, peer"}}},
+        "ChannelEventPage": {"type": "object", "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/ChannelEvent"}},
+            "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}},
+        "LiveInput": {"type": "object", "properties": {
+            "video_codec": nullable("string"), "audio_codec": nullable("string"),
+            "width": nullable("integer"), "height": nullable("integer"),
+            "frame_rate": nullable("number"), "bitrate_bps": nullable("integer")}},
+        "LiveStatus": {"type": "object", "required": ["live", "reconnects", "renditions", "viewers", "dropped_frames"], "properties": {
+            "live": {"type": "boolean"}, "since": nullable("integer"), "session_id": nullable("string"),
+            "reconnects": {"type": "integer"},
+            "input": {"oneOf": [{"$ref": "#/components/schemas/LiveInput"}, {"type": "null"}]},
+            "renditions": {"type": "array", "items": {"type": "string"}},
+            "viewers": {"type": "integer"}, "dropped_frames": {"type": "integer"},
+            "last_error": {"type": ["string", "null"], "description": "from the serving process; when idle, the newest error/refused event in the caller's language"}}},
+        "ChannelStatus": {"type": "object", "required": ["channel_id", "state", "enabled", "status"], "properties": {
+            "channel_id": {"type": "string"},
+            "state": {"type": "string", "enum": ["idle", "live", "ended"]},
+            "enabled": {"type": "boolean"},
+            "status": {"$ref": "#/components/schemas/LiveStatus"}}}
     })
 }

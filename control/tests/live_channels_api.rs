@@ -398,6 +398,31 @@ async fn the_status_shows_the_serving_process_figures_or_idle_with_the_last_erro
         serde_json::from_value::<LiveStatus>(body["status"].clone()).unwrap(),
         live
     );
+    // The documented schemas name exactly the fields of the real responses.
+    let (_, doc) = env.call("GET", "/api/v1/openapi.json", None, None).await;
+    let (_, events_page) = events(&env, &organiser, &id, "").await;
+    for (schema, real) in [
+        ("ChannelStatus", &body),
+        ("LiveStatus", &body["status"]),
+        ("LiveInput", &body["status"]["input"]),
+        ("ChannelEventPage", &events_page),
+        ("ChannelEvent", &events_page["items"][0]),
+    ] {
+        let documented: std::collections::BTreeSet<&String> = doc["components"]["schemas"][schema]
+            ["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("schema {schema}"))
+            .keys()
+            .collect();
+        let actual: std::collections::BTreeSet<&String> =
+            real.as_object().unwrap().keys().collect();
+        assert_eq!(documented, actual, "{schema}");
+    }
+    assert_eq!(
+        doc["paths"]["/api/v1/channels/{id}/status"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/ChannelStatus"
+    );
 }
 
 async fn a_recording_becomes_one_reviewable_draft_per_session_owned_by_the_organiser(env: TestEnv) {

@@ -18,7 +18,7 @@ pub struct PublicUrls {
     /// WHIP base; the WHIP URL is `<whip_base>/<stream_name>`.
     pub whip_base: String,
     /// HLS base; playback URLs are `<playback_base>/live/<channel id>/master.m3u8` and
-    /// `<playback_base>/vod/<resource id>/master.m3u8`.
+    /// `<playback_base>/play/<resource id>/master.m3u8` (the paths `yanxiu serve` serves).
     pub playback_base: String,
 }
 
@@ -27,7 +27,7 @@ impl Default for PublicUrls {
         PublicUrls {
             rtmp_base: "rtmp://127.0.0.1:1935/live".into(),
             whip_base: "http://127.0.0.1:8080/whip".into(),
-            playback_base: "http://127.0.0.1:8080/hls".into(),
+            playback_base: "http://127.0.0.1:8080".into(),
         }
     }
 }

@@ -192,7 +192,7 @@ impl ControlPlane {
             .trim_end_matches('/')
             .to_owned();
         let url = match target {
-            PlaybackTarget::Resource(id) => format!("{base}/vod/{id}/master.m3u8"),
+            PlaybackTarget::Resource(id) => format!("{base}/play/{id}/master.m3u8"),
             PlaybackTarget::Channel(id) => format!("{base}/live/{id}/master.m3u8"),
         };
         if public {

@@ -418,7 +418,7 @@ async fn restricted_resources_need_a_live_token_bound_to_viewer_and_resource(env
         grant["playback_url"]
             .as_str()
             .unwrap()
-            .contains(&format!("/vod/{private_id}/master.m3u8?token="))
+            .contains(&format!("/play/{private_id}/master.m3u8?token="))
     );
     // The HLS server asks for the master, each media playlist and every segment.
     for _request in [

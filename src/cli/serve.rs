@@ -49,9 +49,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(addr) = args.rtmp_addr {
         config.live.rtmp_addr = addr;
     }
+    default_public_urls(&mut config);
     init_logging(config.log_format);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(config))
+}
+
+/// Without configured public URLs, channel and playback URLs point at the
+/// addresses this process listens on (when they name a fixed port), so a
+/// local `serve` on other ports still hands out working URLs.
+fn default_public_urls(config: &mut ServeConfig) {
+    let urls = &mut config.control.public_urls;
+    if *urls != yanxiu_control::config::PublicUrls::default() {
+        return;
+    }
+    let fixed = |addr: &str| {
+        addr.parse::<std::net::SocketAddr>()
+            .ok()
+            .filter(|a| a.port() != 0)
+            .map(|a| match a.ip().is_unspecified() {
+                true => std::net::SocketAddr::from(([127, 0, 0, 1], a.port())),
+                false => a,
+            })
+    };
+    if let Some(http) = fixed(&config.http_addr) {
+        urls.playback_base = format!("http://{http}");
+        urls.whip_base = format!("http://{http}/whip");
+    }
+    if let Some(rtmp) = fixed(&config.live.rtmp_addr) {
+        urls.rtmp_base = format!("rtmp://{rtmp}/live");
+    }
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {

@@ -17,7 +17,7 @@ use yanxiu_packager::hls::live_playlist::LiveResource;
 use yanxiu_packager::live::{LiveOrigin, LiveTrackPackager, RenditionKey, WallClockAnchor};
 use yanxiu_packager::media::{TrackConfig, TrackInput};
 use yanxiu_transcode::live::{
-    LiveInput, LiveRendition, LiveRenditionKind, LiveReport, LiveTranscoder,
+    LiveInput, LiveRendition, LiveRenditionKind, LiveReport, LiveStatsHandle, LiveTranscoder,
 };
 
 use super::persist::{PersistItem, PersistQueue};
@@ -172,6 +172,7 @@ pub struct LivePipeline {
     input: mpsc::Sender<LiveInput>,
     supervisor: JoinHandle<PipelineOutcome>,
     stats: Arc<PackagingStats>,
+    transcode_stats: LiveStatsHandle,
 }
 
 impl LivePipeline {
@@ -179,12 +180,14 @@ impl LivePipeline {
     pub fn start(context: PipelineContext) -> Result<Self, yanxiu_transcode::live::LiveError> {
         let transcoder = LiveTranscoder::start(context.settings.transcode.clone())?;
         let input = transcoder.input();
+        let transcode_stats = transcoder.stats_handle();
         let stats = context.stats.clone();
         let supervisor = tokio::spawn(supervise(transcoder, context));
         Ok(Self {
             input,
             supervisor,
             stats,
+            transcode_stats,
         })
     }
 
@@ -194,9 +197,14 @@ impl LivePipeline {
         self.input.send(unit).await.is_ok()
     }
 
-    /// Samples dropped before keyframes so far.
-    pub fn dropped_before_keyframe(&self) -> u64 {
-        self.stats.dropped_before_keyframe.load(Ordering::Relaxed)
+    /// Input units lost so far: damaged (the decoder refused them),
+    /// dropped by the timestamp repair or before a configuration, and
+    /// samples dropped by the packagers before a publisher's first keyframe.
+    pub fn dropped_frames(&self) -> u64 {
+        let transcode = self.transcode_stats.snapshot();
+        transcode.corrupt_units
+            + transcode.dropped_units
+            + self.stats.dropped_before_keyframe.load(Ordering::Relaxed)
     }
 
     /// Ends the input and waits until every rendition is packaged and handed

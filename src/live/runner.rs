@@ -27,8 +27,12 @@ use super::recording::{self, EndedSession};
 use super::service::LiveService;
 use super::status::RateMeter;
 
-/// How long an ended session's playlists stay served (players see the end).
-const ENDED_GRACE: Duration = Duration::from_secs(30);
+/// How long an ended session's playlists stay served (players polling
+/// every target duration see the end), in segment targets.
+const ENDED_GRACE_TARGETS: u32 = 5;
+/// How often a live channel is checked for being disabled or ended by its
+/// organiser (which cuts the publisher off).
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
 /// How often the status figures are refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
@@ -83,6 +87,8 @@ impl ChannelRunner {
     pub async fn run(mut self) {
         let mut status = tokio::time::interval(STATUS_EVERY);
         status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut recheck = tokio::time::interval(RECHECK_EVERY);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let shutdown = self.service.shutdown.clone();
         loop {
             let deadline = match self.lifecycle.phase() {
@@ -101,6 +107,7 @@ impl ChannelRunner {
                 event = next_event(&mut self.publisher) => self.on_event(event).await,
                 () = sleep_until_ms(deadline), if deadline.is_some() => self.lifecycle.tick(now_ms()),
                 _ = status.tick() => { self.refresh_status(); Step::Nothing }
+                _ = recheck.tick() => self.recheck_channel().await,
             };
             if step == Step::End || self.lifecycle.phase() == super::lifecycle::Phase::Ended {
                 break;
@@ -273,6 +280,29 @@ impl ChannelRunner {
         self.lifecycle.shutdown()
     }
 
+    /// Ends the session when the channel was disabled, ended or deleted
+    /// meanwhile; its publisher is cut off (a reconnect is then refused).
+    async fn recheck_channel(&mut self) -> Step {
+        if self.active.is_none() {
+            return Step::Nothing;
+        }
+        let why = match self.service.control.channel(&self.channel_id).await {
+            Ok(channel) if !channel.enabled => "the channel was disabled",
+            Ok(channel) if channel.state == yanxiu_control::channels::ChannelState::Ended => {
+                "the channel's event was ended"
+            }
+            Ok(_) => return Step::Nothing,
+            Err(yanxiu_control::ControlError::NotFound(_)) => "the channel was deleted",
+            Err(e) => {
+                tracing::debug!(channel = %self.channel_id, error = %e, "channel not rechecked");
+                return Step::Nothing;
+            }
+        };
+        tracing::info!(channel = %self.channel_id, reason = why, "live session cut off");
+        self.last_end_reason = Some(why.to_owned());
+        self.lifecycle.shutdown()
+    }
+
     fn refresh_status(&mut self) {
         let Some(active) = self.active.as_ref() else {
             return;
@@ -323,7 +353,7 @@ impl ChannelRunner {
         let stats = active.persister.stats();
         self.service.board.counters(
             &self.channel_id,
-            active.pipeline.dropped_before_keyframe(),
+            active.pipeline.dropped_frames(),
             stats.segments.load(Ordering::Relaxed),
         );
     }
@@ -333,6 +363,14 @@ impl ChannelRunner {
     async fn end(&mut self) {
         self.publisher = None;
         let Some(active) = self.active.take() else {
+            // The session never started (the pipeline could not): the
+            // publish still marked the channel live.
+            let _ = self
+                .service
+                .control
+                .publish_ended(&self.channel_id, now_ms())
+                .await;
+            self.service.board.ended(&self.channel_id);
             return;
         };
         let ended_at = now_ms();
@@ -366,6 +404,9 @@ impl ChannelRunner {
                 Ok(resource_id) => {
                     tracing::info!(channel = %self.channel_id, resource = %resource_id, "live recording is a draft resource");
                     recording = Some(resource_id);
+                }
+                Err(recording::RecordingError::Empty) => {
+                    tracing::info!(channel = %self.channel_id, "nothing of the session was stored: no recording");
                 }
                 Err(e) => {
                     tracing::error!(channel = %self.channel_id, error = %e, "live recording not made");
@@ -403,7 +444,8 @@ impl ChannelRunner {
         }
         self.service.board.ended(&self.channel_id);
         tracing::info!(channel = %self.channel_id, "live session ended");
-        self.service.retire_session(active.view, ENDED_GRACE);
+        let grace = self.service.settings.segment_target * ENDED_GRACE_TARGETS;
+        self.service.retire_session(active.view, grace);
     }
 }
 

@@ -96,7 +96,10 @@ impl LiveBoard {
                 "Frames dropped in the current session (damage, before a keyframe)",
             )?,
             reconnects: counter("live_reconnects_total", "Publisher reconnects")?,
-            refused: counter("live_publish_refused_total", "Publishes refused")?,
+            refused: IntCounterVec::new(
+                Opts::new("live_publish_refused_total", "Publishes refused, by reason"),
+                &["code"],
+            )?,
             segments: gauge(
                 "live_segments_persisted",
                 "Segments stored for the current session",
@@ -147,9 +150,9 @@ impl LiveBoard {
         self.with(channel, |c| c.status.last_error = Some(why.to_owned()));
     }
 
-    /// A publish was refused.
-    pub fn refused(&self, channel: &str) {
-        self.metrics.refused.with_label_values(&[channel]).inc();
+    /// A publish was refused with the refusal `code`.
+    pub fn refused(&self, code: &str) {
+        self.metrics.refused.with_label_values(&[code]).inc();
     }
 
     /// The input as last measured.

@@ -214,6 +214,8 @@ async fn an_upload_that_resumes_becomes_a_reviewed_published_ladder_read_over_ht
         "/api/v1/imports",
         "/play/{resource_id}/{path}",
         "/api/v1/resources/{id}",
+        "/live/{channel_id}/master.m3u8",
+        "/api/v1/channels/{id}/status",
     ] {
         assert!(
             doc["paths"][path].is_object(),

@@ -231,16 +231,7 @@ impl Session {
                 }
             }
         }
-        // The cause: an encoder's own failure explains the ConsumerGone the
-        // decode thread saw when that encoder stopped taking pictures.
-        let mut errors: Vec<LiveError> = result.err().into_iter().chain(stage_errors).collect();
-        if let Some(i) = errors
-            .iter()
-            .position(|e| !matches!(e, LiveError::ConsumerGone))
-        {
-            return Err(errors.swap_remove(i));
-        }
-        if let Some(e) = errors.pop() {
+        if let Some(e) = first_cause(result.err().into_iter().chain(stage_errors)) {
             return Err(e);
         }
         let report = self.counters.report();
@@ -602,4 +593,45 @@ fn source_track(avcc: &[u8]) -> Result<((u32, u32), TrackConfig), LiveError> {
         },
     };
     Ok(((width, height), config))
+}
+
+/// The error that explains a failed transcode: the first that is not
+/// `ConsumerGone` (an encoder's own failure explains the `ConsumerGone` the
+/// decode thread sees when that encoder stops taking pictures), else the
+/// first.
+fn first_cause(errors: impl IntoIterator<Item = LiveError>) -> Option<LiveError> {
+    let mut first = None;
+    for e in errors {
+        if !matches!(e, LiveError::ConsumerGone) {
+            return Some(e);
+        }
+        first = first.or(Some(e));
+    }
+    first
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoder_failure_is_reported_rather_than_the_consumer_gone_it_caused() {
+        let errors = [
+            LiveError::ConsumerGone,
+            LiveError::codec("480p", ffmpeg_next::Error::InvalidData),
+            LiveError::Panicked,
+        ];
+        let cause = first_cause(errors);
+        assert!(
+            matches!(&cause, Some(LiveError::Codec { stage, .. }) if stage == "480p"),
+            "{cause:?}"
+        );
+    }
+
+    #[test]
+    fn a_consumer_that_went_away_is_the_cause_when_nothing_else_failed() {
+        let cause = first_cause([LiveError::ConsumerGone, LiveError::ConsumerGone]);
+        assert!(matches!(cause, Some(LiveError::ConsumerGone)));
+        assert!(first_cause([]).is_none());
+    }
 }

@@ -260,6 +260,7 @@ async fn package(rendition: LiveRendition, context: PipelineContext) {
     let key = context.view.key(&name);
     let settings = &context.settings;
     let mut packager: Option<LiveTrackPackager> = None;
+    let mut current: Option<TrackConfig> = None;
     let mut handed_over = Handover::default();
     let mut failed = false;
     while let Some(input) = samples.recv().await {
@@ -273,6 +274,9 @@ async fn package(rendition: LiveRendition, context: PipelineContext) {
                     at: context.anchor_at,
                 });
                 let result = match packager.as_mut() {
+                    // The same configuration again (an encoded rung when the
+                    // source changed): the timeline goes on, nothing to mark.
+                    Some(_) if current.as_ref() == Some(&config) => Ok(()),
                     Some(p) => p
                         .reconnect(config.clone(), anchor)
                         .map_err(|e| e.to_string()),
@@ -290,6 +294,7 @@ async fn package(rendition: LiveRendition, context: PipelineContext) {
                         })
                         .map_err(|e| e.to_string()),
                 };
+                current = Some(config.clone());
                 context.view.add(RenditionInfo {
                     name: name.clone(),
                     kind: kind.clone(),

@@ -27,6 +27,11 @@ pub struct Server {
     pub data: tempfile::TempDir,
     /// Its config file.
     pub config: PathBuf,
+    /// Everything the server wrote to stderr (also echoed to the test's
+    /// stderr), appended across relaunches.
+    pub stderr_log: PathBuf,
+    /// `RUST_LOG` of the server.
+    pub rust_log: String,
 }
 
 impl Drop for Server {
@@ -100,18 +105,51 @@ pub fn prepare(extra_config: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// Starts `yanxiu serve` on a free port over a prepared data directory.
 pub fn serve(data: tempfile::TempDir, config: PathBuf, workers: usize) -> Server {
-    let (child, base, rtmp) = launch(data.path(), &config, workers);
+    serve_with_log(data, config, workers, "warn")
+}
+
+/// [`serve`] with the server's `RUST_LOG` set to `rust_log`.
+pub fn serve_with_log(
+    data: tempfile::TempDir,
+    config: PathBuf,
+    workers: usize,
+    rust_log: &str,
+) -> Server {
+    let (child, base, rtmp) = launch(data.path(), &config, workers, rust_log);
     Server {
         child,
         base,
         rtmp,
+        stderr_log: data.path().join(STDERR_LOG),
         data,
         config,
+        rust_log: rust_log.to_owned(),
     }
 }
 
-fn launch(data: &Path, config: &Path, workers: usize) -> (Child, String, String) {
+/// The file in the data directory that keeps the server's stderr.
+const STDERR_LOG: &str = "serve-stderr.log";
+
+/// Copies the server's stderr to the test's stderr and to `log`.
+fn tee_stderr(stderr: std::process::ChildStderr, log: PathBuf) {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("open the server's stderr log");
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("{line}");
+            let _ = writeln!(file, "{line}");
+        }
+    });
+}
+
+fn launch(data: &Path, config: &Path, workers: usize, rust_log: &str) -> (Child, String, String) {
     let mut child = yanxiu()
+        .env("RUST_LOG", rust_log)
         .args([
             "serve",
             "--http-addr",
@@ -124,13 +162,16 @@ fn launch(data: &Path, config: &Path, workers: usize) -> (Child, String, String)
         .arg("--config")
         .arg(config)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn yanxiu serve");
+    tee_stderr(child.stderr.take().expect("stderr"), data.join(STDERR_LOG));
     let stdout = child.stdout.take().expect("stdout");
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    reader.read_line(&mut line).expect("read the listening line");
+    reader
+        .read_line(&mut line)
+        .expect("read the listening line");
     let base = line
         .trim()
         .strip_prefix("yanxiu: listening on ")
@@ -154,7 +195,7 @@ impl Server {
 
     /// Starts `yanxiu serve` again over the same data directory.
     pub fn relaunch(&mut self, workers: usize) {
-        let (child, base, rtmp) = launch(self.data.path(), &self.config, workers);
+        let (child, base, rtmp) = launch(self.data.path(), &self.config, workers, &self.rust_log);
         self.child = child;
         self.base = base;
         self.rtmp = rtmp;

@@ -12,10 +12,15 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::live::{
-    FfmpegPublish, create_channel, decode_live, events, ffmpeg_publisher, get_text,
-    gstreamer_publisher, metrics, of_kind, one_at_a_time, organiser, parse_master, server_log,
-    start_live, wait_for_master, wait_for_segments, wait_for_status,
+    FfmpegPublish, LiveChannel, assert_monotonic, create_channel, decode_all, decode_live, events,
+    ffmpeg_publisher, get_text, gstreamer_publisher, media_playlist, metrics, of_kind,
+    one_at_a_time, organiser, packet_times, parse_master, rotate_key, server_log, set_enabled,
+    start_live, status, stored_rendition_runs, stored_session, wait_for_events, wait_for_master,
+    wait_for_segments, wait_for_status, wait_until_not_live,
 };
+
+use common::server::{Server, api, resource};
+use serde_json::json;
 
 /// How long a master playlist may take to appear after a publish starts.
 const MASTER_WAIT: Duration = Duration::from_secs(15);
@@ -206,4 +211,358 @@ async fn a_gstreamer_rtmp2sink_publisher_goes_live_and_its_segments_decode() {
     assert_eq!(live["status"]["input"]["height"], 360, "{live}");
     assert_eq!(live["status"]["input"]["audio_codec"], "aac", "{live}");
     assert!(publisher.running(), "{}", publisher.stderr());
+}
+
+/// Publishes to `url` and expects a refusal: ffmpeg gives up quickly with
+/// a non-zero status, having sent no media.
+fn assert_refused(url: &str, why: &str) {
+    let started = Instant::now();
+    let mut publisher = ffmpeg_publisher(
+        url,
+        &FfmpegPublish {
+            size: "640x360",
+            seconds: 20.0,
+            extra: Vec::new(),
+        },
+    );
+    let exit = publisher.wait(Duration::from_secs(10));
+    assert!(
+        !exit.success(),
+        "{why}: ffmpeg must fail, got {exit}:\n{}",
+        publisher.stderr()
+    );
+    eprintln!(
+        "{why}: refused after {:.2} s: {}",
+        started.elapsed().as_secs_f64(),
+        publisher.stderr().trim()
+    );
+}
+
+/// The codes of the channel's `refused` events, oldest first.
+async fn refusal_codes(s: &Server, token: &str, channel: &LiveChannel) -> Vec<String> {
+    of_kind(&events(s, token, channel).await, "refused")
+        .iter()
+        .map(|e| e["detail"]["code"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_rotated_and_disabled_keys_and_unknown_names_are_refused_before_any_media() {
+    let _turn = one_at_a_time().await;
+    let s = start_live("rung_heights = [360]\npreset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "数学教研活动", "standard").await;
+
+    // A wrong key: refused, recorded, nothing goes live.
+    let wrong = format!(
+        "{}/{}?key=sk_not-the-key-0123456789",
+        s.rtmp, channel.stream_name
+    );
+    assert_refused(&wrong, "wrong key");
+    assert_eq!(refusal_codes(&s, &token, &channel).await, ["wrong_key"]);
+    // An unknown stream name with the channel's real key.
+    let unknown = format!("{}/ch-000000000000?key={}", s.rtmp, channel.stream_key);
+    assert_refused(&unknown, "unknown stream name");
+    let idle = status(&s, &token, &channel).await;
+    assert_eq!(idle["state"], "idle", "{idle}");
+    assert_eq!(idle["status"]["live"], false, "{idle}");
+    assert!(
+        of_kind(&events(&s, &token, &channel).await, "started").is_empty(),
+        "no session started"
+    );
+    let (code, body) = get_text(&channel.master_url(&s)).await;
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("live.not_live"), "{body}");
+    assert!(
+        !metrics(&s).await.contains(&format!(
+            "yanxiu_live_channel_up{{channel=\"{}\"}} 1",
+            channel.id
+        )),
+        "the channel is not up"
+    );
+
+    // After a rotation the old key is refused as rotated; the new one works.
+    let rotated = rotate_key(&s, &token, &channel).await;
+    assert_ne!(rotated.stream_key, channel.stream_key);
+    assert_refused(&channel.publish_url(&s), "rotated key");
+    assert_eq!(
+        refusal_codes(&s, &token, &channel).await,
+        ["wrong_key", "key_rotated"]
+    );
+    let mut publisher = ffmpeg_publisher(
+        &rotated.publish_url(&s),
+        &FfmpegPublish {
+            size: "640x360",
+            seconds: 30.0,
+            extra: Vec::new(),
+        },
+    );
+    wait_for_master(&s, &rotated, MASTER_WAIT).await;
+    wait_for_segments(&s, &rotated, "source", 1, Duration::from_secs(15)).await;
+    publisher.kill();
+
+    // A disabled channel refuses even the current key.
+    set_enabled(&s, &token, &rotated, false).await;
+    assert_refused(&rotated.publish_url(&s), "disabled channel");
+    let codes = refusal_codes(&s, &token, &rotated).await;
+    assert_eq!(
+        codes.last().map(String::as_str),
+        Some("disabled"),
+        "{codes:?}"
+    );
+
+    let log = server_log(&s);
+    for code in ["wrong_key", "unknown_channel", "key_rotated", "disabled"] {
+        assert!(
+            log.contains("publish refused") && log.contains(code),
+            "the refusal {code} is logged with its reason"
+        );
+    }
+    for key in [&channel.stream_key, &rotated.stream_key] {
+        assert!(
+            !log.contains(key.as_str()),
+            "a stream key in the server's log"
+        );
+    }
+    assert!(
+        !log.contains("sk_not-the-key"),
+        "a refused key in the server's log"
+    );
+}
+
+/// An 854x480 ffmpeg publish of `seconds` (with a 360p rung below it).
+fn small_publish(seconds: f64) -> FfmpegPublish {
+    FfmpegPublish {
+        size: "854x480",
+        seconds,
+        extra: Vec::new(),
+    }
+}
+
+/// The media sequence number of the last segment a live playlist lists.
+fn last_msn(playlist: &m3u8_rs::MediaPlaylist) -> u64 {
+    playlist.media_sequence + playlist.segments.len() as u64 - 1
+}
+
+/// Checks every stored rendition of a session: its (ended) VOD playlist's
+/// init sections and segments give strictly monotonic DTS without gaps
+/// above a second; returns the video duration of `source` in seconds.
+fn assert_stored_timeline_monotonic(session_dir: &std::path::Path) -> f64 {
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut source_seconds = 0.0;
+    for rendition in std::fs::read_dir(session_dir)
+        .expect("session dir")
+        .flatten()
+    {
+        if !rendition.path().is_dir() {
+            continue;
+        }
+        let name = rendition.file_name().to_string_lossy().into_owned();
+        let mut packets = Vec::new();
+        for run in stored_rendition_runs(&rendition.path(), work.path()) {
+            packets.extend(packet_times(&run));
+        }
+        assert_monotonic(&name, &packets, 1.0);
+        if name == "source" {
+            let first = packets.first().map(|p| p.dts).unwrap_or_default();
+            let last = packets
+                .last()
+                .map(|p| p.dts + p.duration)
+                .unwrap_or_default();
+            source_seconds = last - first;
+        }
+        eprintln!(
+            "{name}: {} packets, DTS {:.3} … {:.3}",
+            packets.len(),
+            packets.first().map(|p| p.dts).unwrap_or_default(),
+            packets.last().map(|p| p.dts).unwrap_or_default()
+        );
+    }
+    source_seconds
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_reconnects_within_the_window_continues_one_session_and_one_recording() {
+    let _turn = one_at_a_time().await;
+    let s =
+        start_live("reconnect_window_seconds = 5\nrung_heights = [360]\npreset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "教师节典礼", "low_latency").await;
+
+    // ~6 s, then the encoder dies (SIGKILL: no unpublish).
+    let mut first = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(30.0));
+    wait_for_master(&s, &channel, MASTER_WAIT).await;
+    let before = wait_for_segments(&s, &channel, "source", 2, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = media_playlist(&s, &channel, "source")
+        .await
+        .segments
+        .len()
+        .max(before.segments.len());
+    let msn_before = last_msn(&media_playlist(&s, &channel, "source").await);
+    let session = status(&s, &token, &channel).await["status"]["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_owned();
+    first.kill();
+
+    // Back within the window for ~6 s, then a clean stop.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut second = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(6.0));
+    wait_for_events(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(10),
+        "reconnected",
+        |e| !of_kind(e, "reconnected").is_empty(),
+    )
+    .await;
+    let during = wait_for_status(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(10),
+        "live again",
+        |b| b["status"]["live"] == true,
+    )
+    .await;
+    assert_eq!(during["status"]["session_id"], session.as_str(), "{during}");
+    assert_eq!(during["status"]["reconnects"], 1, "{during}");
+    // The playlist continues: its sequence numbers go on, never back to 0.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let after = loop {
+        let playlist = media_playlist(&s, &channel, "source").await;
+        if last_msn(&playlist) >= msn_before + 2 {
+            break playlist;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the playlist did not go on: {playlist:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(after.media_sequence <= msn_before, "{after:?}");
+    assert!(before >= 2);
+    let exit = second.wait(Duration::from_secs(20));
+    assert!(exit.success(), "{}", second.stderr());
+
+    // The window runs out: one started, one reconnected, one stopped, one session.
+    let list = wait_for_events(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(30),
+        "stopped",
+        |e| !of_kind(e, "stopped").is_empty(),
+    )
+    .await;
+    for kind in ["started", "reconnected", "stopped"] {
+        let of = of_kind(&list, kind);
+        assert_eq!(of.len(), 1, "one {kind}: {list:#?}");
+        assert_eq!(of[0]["detail"]["session_id"], session.as_str(), "{list:#?}");
+    }
+    let stopped = of_kind(&list, "stopped")[0];
+    let recording = stopped["detail"]["recording_resource_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a recording: {stopped}"))
+        .to_owned();
+    assert_eq!(of_kind(&list, "recorded").len(), 1, "{list:#?}");
+
+    // One recording, about 6 + 6 s long, stored with a monotonic timeline.
+    let body = resource(&s, &token, &recording).await;
+    let duration = body["processing"]["probe"]["duration_seconds"]
+        .as_f64()
+        .unwrap_or_default();
+    let session_dir = stored_session(&s, &channel, &session);
+    let source_seconds = assert_stored_timeline_monotonic(&session_dir);
+    eprintln!("recording {duration:.3} s, source timeline {source_seconds:.3} s");
+    assert!((9.0..=15.0).contains(&duration), "about 12 s: {body}");
+    assert!((9.0..=15.0).contains(&source_seconds), "about 12 s stored");
+    decode_all(&session_dir.join("master.m3u8").to_string_lossy());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_window_the_session_ends_and_its_recording_is_a_playable_draft_resource() {
+    let _turn = one_at_a_time().await;
+    let s =
+        start_live("reconnect_window_seconds = 2\nrung_heights = [360]\npreset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "物理实验课", "standard").await;
+
+    let mut publisher = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(8.0));
+    wait_for_master(&s, &channel, MASTER_WAIT).await;
+    let exit = publisher.wait(Duration::from_secs(30));
+    assert!(exit.success(), "{}", publisher.stderr());
+
+    let list = wait_for_events(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(30),
+        "stopped",
+        |e| !of_kind(e, "stopped").is_empty(),
+    )
+    .await;
+    let stopped = of_kind(&list, "stopped")[0];
+    let recording = stopped["detail"]["recording_resource_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a recording: {stopped}"))
+        .to_owned();
+    let idle = status(&s, &token, &channel).await;
+    assert_eq!(idle["state"], "idle", "{idle}");
+    assert_eq!(idle["status"]["live"], false, "{idle}");
+    wait_until_not_live(&s, &channel, Duration::from_secs(30)).await;
+    assert!(
+        !metrics(&s).await.contains(&format!(
+            "yanxiu_live_channel_up{{channel=\"{}\"}} 1",
+            channel.id
+        )),
+        "the channel is no longer up"
+    );
+
+    // A draft owned by the organiser, ready, playable with a preview token.
+    let body = resource(&s, &token, &recording).await;
+    let (code, me) = api(&s, reqwest::Method::GET, "/api/v1/me", Some(&token), None).await;
+    assert_eq!(code, 200, "{me}");
+    let me_id = me["id"]
+        .as_str()
+        .or(me["user"]["id"].as_str())
+        .unwrap_or_default();
+    assert_eq!(body["owner_id"].as_str(), Some(me_id), "{body}");
+    assert_eq!(body["processing"]["status"], "ready", "{body}");
+    assert_eq!(body["latest"]["state"], "draft", "{body}");
+    assert!(body["published"].is_null(), "{body}");
+    let duration = body["processing"]["probe"]["duration_seconds"]
+        .as_f64()
+        .unwrap_or_default();
+    assert!((5.0..=11.0).contains(&duration), "about 8 s: {body}");
+
+    let (code, grant) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/playback-tokens",
+        Some(&token),
+        Some(json!({ "resource_id": recording })),
+    )
+    .await;
+    assert!(code < 300, "playback token: {grant}");
+    let preview = grant["token"].as_str().expect("token");
+    let master = format!("{}/play/{recording}/master.m3u8?token={preview}", s.base);
+    let (code, text) = get_text(&master).await;
+    assert_eq!(code, 200, "{text}");
+    let parsed = parse_master(&text);
+    let names = rendition_names(&parsed);
+    assert!(names.len() >= 3, "source, 360p and audio: {text}");
+    for name in &names {
+        let url = format!(
+            "{}/play/{recording}/{name}/index.m3u8?token={preview}",
+            s.base
+        );
+        let (code, media) = get_text(&url).await;
+        assert_eq!(code, 200, "{media}");
+        assert!(media.contains("#EXT-X-ENDLIST"), "{media}");
+        decode_all(&url);
+    }
+    decode_all(&master);
 }

@@ -566,3 +566,53 @@ async fn after_the_window_the_session_ends_and_its_recording_is_a_playable_draft
     }
     decode_all(&master);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamps_that_wrap_and_jump_backwards_give_a_monotonic_stored_timeline() {
+    let _turn = one_at_a_time().await;
+    let s =
+        start_live("reconnect_window_seconds = 5\nrung_heights = [360]\npreset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "时间戳故障演练", "low_latency").await;
+
+    // FLV timestamps start 6 s before the 32-bit millisecond wrap
+    // (4294967.296 s) and cross it. (ffmpeg's FLV muxer writes the top
+    // bit as 0, so the server sees 0x7FFFxxxx ms fall back to 0: a wrap
+    // of the signed 32-bit field.)
+    let wrap = FfmpegPublish {
+        extra: vec!["-output_ts_offset".into(), "4294961.296".into()],
+        ..small_publish(12.0)
+    };
+    let mut wrapping = ffmpeg_publisher(&channel.publish_url(&s), &wrap);
+    wait_for_master(&s, &channel, MASTER_WAIT).await;
+    let exit = wrapping.wait(Duration::from_secs(30));
+    assert!(exit.success(), "{}", wrapping.stderr());
+    // Then a publisher whose timestamps start again at 0: a jump back of
+    // more than 71 minutes, within the reconnect window.
+    let mut restarted = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(5.0));
+    let exit = restarted.wait(Duration::from_secs(30));
+    assert!(exit.success(), "{}", restarted.stderr());
+
+    let list = wait_for_events(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(30),
+        "stopped",
+        |e| !of_kind(e, "stopped").is_empty(),
+    )
+    .await;
+    assert_eq!(of_kind(&list, "started").len(), 1, "{list:#?}");
+    assert_eq!(of_kind(&list, "reconnected").len(), 1, "{list:#?}");
+    let session = of_kind(&list, "started")[0]["detail"]["session_id"]
+        .as_str()
+        .expect("session id")
+        .to_owned();
+    let session_dir = stored_session(&s, &channel, &session);
+    let source_seconds = assert_stored_timeline_monotonic(&session_dir);
+    assert!(
+        (14.0..=20.0).contains(&source_seconds),
+        "about 12 + 5 s of source video, got {source_seconds:.3} s"
+    );
+    decode_all(&session_dir.join("master.m3u8").to_string_lossy());
+}

@@ -1,0 +1,124 @@
+// The driver of tests/live_browser.rs: serves index.html and hls.js on
+// 127.0.0.1 (port 0), opens the page in Debian's headless Chromium through
+// playwright-core (never a downloaded browser), lets hls.js play a LIVE
+// master playlist for a while, and prints one JSON line:
+//   {startTime, currentTime, watchedSeconds, latency, liveSyncLatency,
+//    targetLatency, lowLatencyMode, levels, levelHeights, fragsPlayed,
+//    errors, failure}
+// `latency` is hls.latency (seconds behind the live edge) sampled at the
+// end; `liveSyncLatency` is liveSyncPosition - currentTime. `failure` is
+// null when every step finished in time; the Rust test asserts on the rest.
+//
+// Usage: node live.cjs <node_modules dir> <master playlist URL> <seconds to watch>
+'use strict';
+
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+
+const [modules, master, watchArg] = process.argv.slice(2);
+if (!modules || !master || !watchArg) {
+  console.error('usage: node live.cjs <node_modules dir> <master playlist URL> <seconds to watch>');
+  process.exit(2);
+}
+const watchSeconds = Number(watchArg);
+const { chromium } = require(path.join(modules, 'playwright-core'));
+const executablePath = process.env.YANXIU_TEST_CHROMIUM || '/usr/bin/chromium';
+
+/** The page and hls.js from a tiny static server, so the master is fetched cross-origin (CORS). */
+function serveStatic() {
+  const files = {
+    '/index.html': [path.join(__dirname, 'index.html'), 'text/html; charset=utf-8'],
+    '/hls.min.js': [path.join(modules, 'hls.js', 'dist', 'hls.min.js'), 'text/javascript'],
+  };
+  const server = http.createServer((req, res) => {
+    const file = files[new URL(req.url, 'http://localhost').pathname];
+    if (!file) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': file[1] });
+    fs.createReadStream(file[0]).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function main() {
+  const report = {
+    startTime: null, currentTime: 0, watchedSeconds: 0, latency: null, liveSyncLatency: null,
+    targetLatency: null, lowLatencyMode: null, levels: 0, levelHeights: [], fragsPlayed: 0,
+    errors: [], failure: null,
+  };
+  const server = await serveStatic();
+  const browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+  const page = await browser.newPage();
+  page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));
+  const state = () => page.evaluate(() => {
+    const video = document.getElementById('video');
+    const hls = window.hls;
+    const sync = hls ? hls.liveSyncPosition : null;
+    return {
+      currentTime: video.currentTime,
+      latency: hls && Number.isFinite(hls.latency) ? hls.latency : null,
+      liveSyncLatency: Number.isFinite(sync) ? sync - video.currentTime : null,
+      targetLatency: hls && Number.isFinite(hls.targetLatency) ? hls.targetLatency : null,
+      lowLatencyMode: hls ? hls.lowLatencyMode : null,
+      levels: hls ? hls.levels.length : 0,
+      levelHeights: hls ? hls.levels.map((l) => l.height) : [],
+      fragsPlayed: window.playback.fragsPlaying.length,
+      errors: window.playback.errors,
+    };
+  });
+  const fatal = () => window.playback.errors.some((e) => e.fatal);
+  let step = 'opening the page';
+  const started = Date.now();
+  try {
+    const { port } = server.address();
+    await page.goto(`http://127.0.0.1:${port}/index.html?src=${encodeURIComponent(master)}`);
+
+    step = 'waiting for live playback to start (video.currentTime > 0.5)';
+    await page.waitForFunction(
+      `(${fatal})() || document.getElementById('video').currentTime > 0.5`, null, { timeout: 30000 });
+    if (await page.evaluate(fatal)) throw new Error('the page reported a fatal error');
+    report.startTime = (await state()).currentTime;
+
+    step = `watching for ${watchSeconds} s`;
+    const watchStart = Date.now();
+    while (Date.now() - watchStart < watchSeconds * 1000) {
+      await page.waitForTimeout(500);
+      if (await page.evaluate(fatal)) throw new Error('the page reported a fatal error');
+    }
+    report.watchedSeconds = (Date.now() - watchStart) / 1000;
+    step = 'done';
+  } catch (e) {
+    report.failure = `${step}: ${e.message.split('\n')[0]}`;
+  }
+  try {
+    const s = await state();
+    const pageErrors = report.errors;
+    Object.assign(report, s);
+    report.errors = pageErrors.concat(s.errors);
+  } catch (e) {
+    report.failure = report.failure || `reading the page state: ${e.message}`;
+  }
+  console.error(`live.cjs: ${((Date.now() - started) / 1000).toFixed(1)} s in the browser`);
+  await browser.close();
+  server.closeAllConnections();
+  server.close();
+  console.log(JSON.stringify(report));
+}
+
+setTimeout(() => {
+  console.error('live.cjs: no result after 120 s');
+  process.exit(3);
+}, 120000).unref();
+main().catch((e) => {
+  console.error(`live.cjs: ${e.stack || e}`);
+  process.exit(1);
+});

@@ -1,0 +1,208 @@
+//! Live playback in a real browser: ffmpeg publishes to `yanxiu serve` over
+//! RTMP, and hls.js (pinned, from npm) in Debian's headless Chromium plays
+//! the channel's live master playlist for about ten seconds: once on a
+//! low-latency (LL-HLS) channel, once on a standard one. The clock must
+//! advance with the wall clock, no fatal error may occur, and the player
+//! must stay close to the live edge (`hls.latency`).
+//!
+//! The browser is driven by `tests/browser/live.cjs` (over the same
+//! `tests/browser/index.html` as the VOD test) through playwright-core,
+//! which launches `/usr/bin/chromium` and never downloads a browser. The npm
+//! packages are installed once per target directory under a file lock
+//! (`target/test-tools/browser`, shared with `tests/browser_playback.rs`).
+//! Chromium, Node.js and npm come from `scripts/install-deps.sh`; the test
+//! fails, never skips, without them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use common::live::{
+    FfmpegPublish, LiveChannel, create_channel, ffmpeg_publisher, one_at_a_time, organiser,
+    require_tool, start_live, wait_for_master, wait_for_segments,
+};
+use common::server::Server;
+
+/// The Chromium the driver launches (Debian's package).
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Seconds the player watches each channel once playback started.
+const WATCH_SECONDS: f64 = 10.0;
+/// How long the driver may take.
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// This folder of the repository: page, drivers, package.json and lock.
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// `node_modules` with the pinned hls.js and playwright-core, installed with
+/// `npm ci` from the committed lock once per lock content, under a file lock
+/// (the same directory, marker and lock as `tests/browser_playback.rs`).
+fn browser_node_modules() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let tools = target.join("test-tools");
+    std::fs::create_dir_all(&tools).expect("create target/test-tools");
+    let prefix = tools.join("browser");
+    let modules = prefix.join("node_modules");
+    let marker = prefix.join(".installed-lock");
+    let manifest = std::fs::read(browser_dir().join("package.json")).expect("package.json");
+    let lockfile = std::fs::read(browser_dir().join("package-lock.json")).expect("package-lock");
+    let wanted = [manifest.as_slice(), lockfile.as_slice()].concat();
+
+    let lock = std::fs::File::create(tools.join("browser.lock")).expect("browser tools lock file");
+    lock.lock().expect("lock the browser tools");
+    if std::fs::read(&marker).ok().as_deref() != Some(wanted.as_slice()) {
+        let _ = std::fs::remove_dir_all(&prefix);
+        std::fs::create_dir_all(&prefix).expect("create target/test-tools/browser");
+        std::fs::write(prefix.join("package.json"), &manifest).expect("copy package.json");
+        std::fs::write(prefix.join("package-lock.json"), &lockfile).expect("copy package-lock");
+        let out = Command::new("npm")
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&prefix)
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .output()
+            .expect("run npm");
+        assert!(
+            out.status.success(),
+            "could not install hls.js and playwright-core from the npm registry (needed by this \
+             test, never skipped): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&marker, &wanted).expect("write the install marker");
+    }
+    modules
+}
+
+/// The JSON line `tests/browser/live.cjs` prints.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LiveReport {
+    start_time: Option<f64>,
+    current_time: f64,
+    watched_seconds: f64,
+    latency: Option<f64>,
+    live_sync_latency: Option<f64>,
+    target_latency: Option<f64>,
+    low_latency_mode: Option<bool>,
+    levels: usize,
+    level_heights: Vec<u32>,
+    frags_played: usize,
+    errors: Vec<serde_json::Value>,
+    failure: Option<String>,
+}
+
+/// Runs the live driver on `master`, killing it after [`DRIVER_TIMEOUT`].
+async fn watch_in_chromium(modules: &Path, master: &str) -> LiveReport {
+    let child = tokio::process::Command::new("node")
+        .arg(browser_dir().join("live.cjs"))
+        .arg(modules)
+        .arg(master)
+        .arg(WATCH_SECONDS.to_string())
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .env("YANXIU_TEST_CHROMIUM", CHROMIUM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn node");
+    let out = tokio::time::timeout(DRIVER_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the browser driver gave no result in {DRIVER_TIMEOUT:?}"))
+        .expect("wait for node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser driver failed ({}):\n{stderr}",
+        out.status
+    );
+    let line = stdout.trim().lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("driver output {line:?} is not a report ({e}):\n{stderr}"))
+}
+
+/// Publishes to `channel`, waits for two segments, lets hls.js watch it,
+/// and checks the playback; returns the report.
+async fn publish_and_watch(
+    s: &Server,
+    modules: &Path,
+    channel: &LiveChannel,
+    max_latency: f64,
+) -> LiveReport {
+    let mut publisher = ffmpeg_publisher(
+        &channel.publish_url(s),
+        &FfmpegPublish {
+            size: "854x480",
+            seconds: 60.0,
+            extra: Vec::new(),
+        },
+    );
+    wait_for_master(s, channel, Duration::from_secs(15)).await;
+    wait_for_segments(s, channel, "source", 2, Duration::from_secs(20)).await;
+    let report = watch_in_chromium(modules, &channel.master_url(s)).await;
+    eprintln!("{}: {report:?}", channel.stream_name);
+    assert!(publisher.running(), "{}", publisher.stderr());
+    publisher.kill();
+
+    let fatal: Vec<_> = report
+        .errors
+        .iter()
+        .filter(|e| e["fatal"] == true)
+        .collect();
+    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
+    assert_eq!(report.failure, None, "{report:?}");
+    assert!(report.levels >= 2, "source and 360p: {report:?}");
+    assert!(report.level_heights.contains(&480), "{report:?}");
+    let start = report.start_time.expect("playback started");
+    assert!(
+        report.watched_seconds >= WATCH_SECONDS,
+        "watched the whole time: {report:?}"
+    );
+    assert!(
+        report.current_time - start >= 5.0,
+        "the clock advanced by at least 5 s in {WATCH_SECONDS} s: {report:?}"
+    );
+    assert!(report.frags_played >= 1, "{report:?}");
+    let latency = report
+        .latency
+        .or(report.live_sync_latency)
+        .expect("a latency reported");
+    assert!(
+        latency > 0.0 && latency < max_latency,
+        "latency {latency:.2} s below {max_latency} s: {report:?}"
+    );
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_plays_a_low_latency_and_a_standard_live_channel_near_the_live_edge() {
+    require_tool(CHROMIUM, "--version");
+    require_tool("node", "--version");
+    require_tool("npm", "--version");
+    let modules = browser_node_modules();
+    let _turn = one_at_a_time().await;
+
+    let s = start_live("rung_heights = [360]\npreset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+
+    let low = create_channel(&s, &token, "互动答疑直播", "low_latency").await;
+    let report = publish_and_watch(&s, &modules, &low, 6.0).await;
+    assert_eq!(report.low_latency_mode, Some(true), "{report:?}");
+    assert!(report.target_latency.is_some(), "{report:?}");
+
+    let standard = create_channel(&s, &token, "专家讲座直播", "standard").await;
+    publish_and_watch(&s, &modules, &standard, 12.0).await;
+}

@@ -6,7 +6,9 @@
 # with the ratio to nginx-rtmp and the goals (HLS <= 4 s, LL-HLS <= 2 s,
 # 720p ladder realtime on 2 cores) with PASS/FAIL. See bench/live_latency.py.
 #
-#   bash bench/live.sh [SECONDS]      (default: 60 measured, after 8 s warm-up)
+#   bash bench/live.sh [SECONDS [MODES]]
+#     SECONDS measured per phase after an 8 s warm-up (default 60); MODES: the
+#     yanxiu channel latency modes, one phase each (default low_latency,standard).
 #
 # LIVE_BENCH_KEEP=1 keeps the work dir (server logs, nginx config) under bench/out.
 set -euo pipefail
@@ -30,4 +32,4 @@ fi
 
 cargo build --release --locked --bin yanxiu
 echo "live bench: machine load before the run: $(uptime)" >&2
-python3 bench/live_latency.py "$secs"
+python3 bench/live_latency.py "$secs" ${2:+"$2"}

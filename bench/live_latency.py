@@ -3,31 +3,39 @@
 playlist latency and CPU per channel of `yanxiu serve`, side by side in the
 same run with nginx + the Debian RTMP module (the reference) on loopback.
 
-One publisher (ffmpeg: testsrc2 1280x720 30 fps, x264 veryfast, keyint 60,
-AAC, read at native rate with -re) pushes the same bytes to both servers
-through the tee muxer, so both see identical media at identical times.
+Two phases, one after the other on the same servers (default both): a
+yanxiu channel in `low_latency` mode, then one in `standard` mode. In each,
+one publisher (ffmpeg: testsrc2 1280x720 30 fps, x264 veryfast, keyint 60,
+3 Mbit/s, AAC, read at native rate with -re) pushes the same bytes to both
+servers through the tee muxer, so both see identical media at identical
+times.
 
 Latency of a segment or part = the wall time it is first listed in a
 playlist - (t0 + the media time at its end), where t0 is the publisher's
 send clock: ffmpeg's `-progress` reports (every 0.1 s) how much media it
 has written; the send clock is the low 5th percentile of (wall - written
-media time) over the run, the first and last second left out (sending is
+media time) over the phase, the first and last second left out (sending is
 never ahead of it).
-- yanxiu (a `low_latency` channel): the media playlists of `source` and
-  `480p` followed with LL-HLS blocking reloads on the part the preload hint
-  names, so listing times are exact. HLS = a full segment (EXTINF) listed,
-  LL-HLS = a part (EXT-X-PART) listed.
+- yanxiu `low_latency`: the media playlists of `source` and `480p` followed
+  with LL-HLS blocking reloads on the part the preload hint names, so
+  listing times are exact. HLS = a full segment (EXTINF) listed, LL-HLS = a
+  part (EXT-X-PART) listed.
+- yanxiu `standard` (no parts, what plain HLS players get): the same two
+  playlists polled every 50 ms.
 - nginx-rtmp (hls_fragment 2s, hls_playlist_length 10s): its playlist is
-  polled every 50 ms (it has no blocking reload and no parts), so its
-  listing times are late by 25 ms on average.
+  polled every 50 ms (it has no blocking reload and no parts).
+Polled listing times are late by 25 ms on average.
 
 CPU per channel = CPU seconds (utime + stime from /proc) of the server's
 processes over the measured window / wall seconds. Realtime = the yanxiu
-latency does not grow over the run (slope of LL-HLS latency vs time), the
+latency does not grow over the phase (slope of latency vs time of every
+yanxiu row within +-0.1 s/min), the publisher is not held back, the
 channel status reports the input frame rate at ~30 and the process uses
 less than the machine's 2 cores.
 
-    python3 bench/live_latency.py [SECONDS]      (default 60; after 8 s warm-up)
+    python3 bench/live_latency.py [SECONDS [MODES]]
+        SECONDS measured per phase after an 8 s warm-up (default 60),
+        MODES: low_latency,standard (default), or one of them.
 """
 import http.client
 import json
@@ -47,7 +55,7 @@ import urllib.parse
 BIN = "target/release/yanxiu"
 PASSWORD = "Live-bench-2026-pass!"
 WARMUP = 8.0
-NGINX_POLL = 0.05
+POLL = 0.05
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GOALS = {"hls": 4.0, "ll": 2.0}
 NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
@@ -113,7 +121,9 @@ def start_yanxiu(work):
         # (720 is not above a 720p source, so the ladder is source, 480p, 360p).
         f.write("[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n"
                 "[workers]\nheartbeat_seconds = 1\npoll_ms = 200\n"
-                "[live]\nrtmp_addr = \"127.0.0.1:0\"\n")
+                # A short reconnect window: a phase's session ends (and its
+                # recording is made) during the next phase's warm-up.
+                "[live]\nrtmp_addr = \"127.0.0.1:0\"\nreconnect_window_seconds = 3\n")
     subprocess.run([BIN, "admin", "create-user", "--data-dir", data, "--config", config,
                     "--username", "org", "--password", PASSWORD, "--role", "event_organiser",
                     "--department", "物理教研室"], check=True, capture_output=True)
@@ -136,14 +146,18 @@ def start_yanxiu(work):
         raise RuntimeError("yanxiu serve did not announce its HTTP and RTMP addresses")
     threading.Thread(target=proc.stdout.read, daemon=True).start()
     api = Http(base)
-    token = api.json("POST", "/api/v1/sessions", {"username": "org", "password": PASSWORD})["token"]
-    api.token = token
+    api.token = api.json("POST", "/api/v1/sessions", {"username": "org", "password": PASSWORD})["token"]
     departments = api.json("GET", "/api/v1/departments")
     dept = next(d["id"] for d in departments if d.get("name") == "物理教研室")
+    return proc, base, rtmp, api, dept, stderr.name
+
+
+def create_channel(api, dept, mode):
+    """A channel in latency `mode`: (publish URL path after the RTMP base, channel id)."""
     channel = api.json("POST", "/api/v1/channels", {
-        "name": "延迟基准", "department_id": dept, "latency_mode": "low_latency",
+        "name": f"延迟基准 {mode}", "department_id": dept, "latency_mode": mode,
         "record_to_vod": True})
-    return proc, base, token, f"{rtmp}/{channel['obs_stream_key']}", channel["id"], stderr.name
+    return channel["obs_stream_key"], channel["id"]
 
 
 def start_nginx(work):
@@ -203,10 +217,10 @@ http {{
             if proc.poll() is not None:
                 raise RuntimeError(f"nginx exited; see {root}/error.log and {root}/stderr.log")
             time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{http_port}", f"rtmp://127.0.0.1:{rtmp_port}/live/bench"
+    return proc, f"http://127.0.0.1:{http_port}", f"rtmp://127.0.0.1:{rtmp_port}/live"
 
 
-def start_publisher(work, seconds, urls):
+def start_publisher(log_path, seconds, urls):
     tee = "|".join(f"[f=flv:onfail=ignore]{u}" for u in urls)
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostats",
            "-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
@@ -218,7 +232,7 @@ def start_publisher(work, seconds, urls):
            "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
            "-flags", "+global_header", "-f", "tee", tee,
            "-progress", "pipe:1", "-stats_period", "0.1"]
-    err = open(os.path.join(work, "ffmpeg.log"), "w")
+    err = open(log_path, "w")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
     progress = []  # (wall, media seconds written)
 
@@ -306,7 +320,7 @@ class Listing:
         return out
 
 
-def follow_yanxiu(base, token, channel, rendition, listing, stop):
+def follow_blocking(base, token, channel, rendition, listing, stop):
     """Follows a media playlist with blocking reloads on the hinted part."""
     client = Http(base, token)
     path = f"/live/{channel}/{rendition}/index.m3u8"
@@ -332,16 +346,19 @@ def follow_yanxiu(base, token, channel, rendition, listing, stop):
             time.sleep(0.05)
 
 
-def poll_nginx(base, listing, stop):
-    client = Http(base)
+def poll_playlist(base, token, path, listing, stop):
+    """Polls a playlist every POLL seconds (nginx-rtmp, yanxiu standard channels)."""
+    client = Http(base, token)
     while not stop.is_set():
         try:
-            status, body = client.request("GET", "/hls/bench.m3u8", timeout=5)
+            status, body = client.request("GET", path, timeout=5)
             if status == 200:
                 listing.see(body.decode(errors="replace"), time.time())
+            elif status != 404 or listing.segments:
+                listing.errors.append(f"{time.strftime('%H:%M:%S')} HTTP {status} {body[:120]!r}")
         except OSError as e:
-            listing.errors.append(str(e))
-        stop.wait(NGINX_POLL)
+            listing.errors.append(f"{time.strftime('%H:%M:%S')} {e}")
+        stop.wait(POLL)
 
 
 def watch_status(base, token, channel, samples, stop):
@@ -415,139 +432,184 @@ def slope_per_minute(points):
     return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else float("nan")
 
 
+class Phase:
+    """One publish to both servers: a yanxiu channel in one latency mode."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.renditions = {r: Listing(f"yanxiu {mode} {r}") for r in ("source", "480p")}
+        self.nginx = Listing(f"nginx-rtmp ({mode} phase)")
+        self.status = []
+        self.progress = []
+        self.cores = {}
+        self.alive = {}
+
+
+def run_phase(mode, measure, work, yanxiu, nginx):
+    y, ybase, yrtmp, api, dept, _ = yanxiu
+    n, nbase, nrtmp = nginx
+    phase = Phase(mode)
+    key, channel = create_channel(api, dept, mode)
+    stream = f"bench-{mode}"
+    pub, phase.progress, flog = start_publisher(
+        os.path.join(work, f"ffmpeg-{mode}.log"), WARMUP + measure + 4, [f"{yrtmp}/{key}", f"{nrtmp}/{stream}"])
+    stop = threading.Event()
+    threads = []
+    for r, listing in phase.renditions.items():
+        if mode == "low_latency":
+            threads.append(threading.Thread(target=follow_blocking,
+                                            args=(ybase, api.token, channel, r, listing, stop)))
+        else:
+            threads.append(threading.Thread(target=poll_playlist, args=(
+                ybase, api.token, f"/live/{channel}/{r}/index.m3u8", listing, stop)))
+    threads.append(threading.Thread(target=poll_playlist,
+                                    args=(nbase, None, f"/hls/{stream}.m3u8", phase.nginx, stop)))
+    threads.append(threading.Thread(target=watch_status,
+                                    args=(ybase, api.token, channel, phase.status, stop)))
+    try:
+        for t in threads:
+            t.daemon = True
+            t.start()
+        log(f"{mode} channel {channel}: warm-up {WARMUP:.0f} s, then measuring {measure:.0f} s")
+        time.sleep(WARMUP)
+        pids = {"yanxiu": [y.pid], "nginx": process_tree(n.pid), "publisher": [pub.pid]}
+        phase.start = time.time()
+        cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
+        busy0 = machine_busy()
+        phase.load = [os.getloadavg()[0]]
+        time.sleep(measure)
+        phase.end = time.time()
+        cpu1 = {k: cpu_seconds(v) for k, v in pids.items()}
+        busy1 = machine_busy()
+        phase.load.append(os.getloadavg()[0])
+        phase.alive = {"yanxiu": y.poll() is None, "nginx": n.poll() is None, "publisher": pub.poll() is None}
+    finally:
+        stop.set()
+        if pub.poll() is None:
+            pub.terminate()
+            try:
+                pub.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pub.kill()
+    wall = phase.end - phase.start
+    phase.cores = {k: (cpu1[k] - cpu0[k]) / wall for k in pids}
+    machine = os.cpu_count() or 1
+    busy = (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1) * machine
+    phase.cores["others"] = max(busy - sum(phase.cores.values()), 0.0)
+
+    # The publisher's send clock. The first second (encoder start-up) and
+    # the last (the final flush) are not sent at the steady pace.
+    if len(phase.progress) < 20:
+        sys.exit(f"the publisher reported no progress; see {flog}")
+    last = phase.progress[-1][1]
+    offsets = [w - m for w, m in phase.progress if 1.0 <= m <= last - 1.0]
+    phase.t0 = pct(offsets, 0.05)
+    early = [w - m for w, m in phase.progress if w < phase.start]
+    late = [w - m for w, m in phase.progress if phase.end - 10 < w <= phase.end]
+    phase.drift = (statistics.median(late) - statistics.median(early)) if early and late else float("nan")
+    return phase
+
+
+def summary(points):
+    lat = [p[1] for p in points]
+    if not lat:
+        return len(lat), *(float("nan"),) * 4
+    return len(lat), statistics.median(lat), pct(lat, 0.95), max(lat), slope_per_minute(points)
+
+
 def main():
     measure = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
+    modes = sys.argv[2].split(",") if len(sys.argv) > 2 else ["low_latency", "standard"]
     if not os.path.exists(NGINX_MODULE):
         sys.exit(f"{NGINX_MODULE} missing: apt-get install nginx libnginx-mod-rtmp")
     keep = os.environ.get("LIVE_BENCH_KEEP")
     work = tempfile.mkdtemp(prefix="live-bench-", dir=os.path.abspath("bench/out"))
     procs = []
-    stop = threading.Event()
+    phases = []
     try:
-        ycpu0 = None
-        y, ybase, token, yurl, channel, ylog = start_yanxiu(work)
-        procs.append(y)
-        n, nbase, nurl = start_nginx(work)
-        procs.append(n)
-        log(f"yanxiu {ybase} channel {channel}; nginx-rtmp {nbase}; work dir {work}")
-        pub, progress, flog = start_publisher(work, WARMUP + measure + 4, [yurl, nurl])
-        procs.append(pub)
-        listings = {r: Listing(f"yanxiu {r}") for r in ("source", "480p")}
-        nginx = Listing("nginx-rtmp")
-        status = []
-        threads = [threading.Thread(target=follow_yanxiu, args=(ybase, token, channel, r, l, stop), daemon=True)
-                   for r, l in listings.items()]
-        threads.append(threading.Thread(target=poll_nginx, args=(nbase, nginx, stop), daemon=True))
-        threads.append(threading.Thread(target=watch_status, args=(ybase, token, channel, status, stop), daemon=True))
-        for t in threads:
-            t.start()
-        log(f"publishing; warm-up {WARMUP:.0f} s, then measuring {measure:.0f} s")
-        time.sleep(WARMUP)
-        npids = process_tree(n.pid)
-        start = time.time()
-        ycpu0, ncpu0, fcpu0 = cpu_seconds([y.pid]), cpu_seconds(npids), cpu_seconds([pub.pid])
-        busy0 = machine_busy()
-        load0 = os.getloadavg()
-        time.sleep(measure)
-        end = time.time()
-        ycpu1, ncpu1, fcpu1 = cpu_seconds([y.pid]), cpu_seconds(npids), cpu_seconds([pub.pid])
-        busy1 = machine_busy()
-        load1 = os.getloadavg()
-        stop.set()
-        wall = end - start
-        alive = {"yanxiu": y.poll() is None, "nginx": n.poll() is None, "ffmpeg": pub.poll() is None}
+        yanxiu = start_yanxiu(work)
+        procs.append(yanxiu[0])
+        nginx = start_nginx(work)
+        procs.append(nginx[0])
+        log(f"yanxiu {yanxiu[1]}, nginx-rtmp {nginx[1]}, work dir {work}")
+        for mode in modes:
+            phases.append(run_phase(mode, measure, work, yanxiu, nginx))
     finally:
-        stop.set()
         for p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 try:
-                    p.wait(timeout=10)
+                    p.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     p.kill()
 
-    # The publisher's send clock.
-    if len(progress) < 20:
-        sys.exit(f"the publisher reported no progress; see {flog}")
-    # The first second (encoder start-up) and the last (the final flush)
-    # are not sent at the steady pace.
-    last = progress[-1][1]
-    offsets = [w - m for w, m in progress if 1.0 <= m <= last - 1.0]
-    t0 = pct(offsets, 0.05)
-    early = [w - m for w, m in progress if w < start]
-    late = [w - m for w, m in progress if w > end - 10]
-    drift = (statistics.median(late) - statistics.median(early)) if early and late else float("nan")
-
-    cores = {"yanxiu": (ycpu1 - ycpu0) / wall, "nginx": (ncpu1 - ncpu0) / wall}
-    publisher_cores = (fcpu1 - fcpu0) / wall
-    machine = os.cpu_count() or 1
-    busy_cores = (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1) * machine
-    others = busy_cores - cores["yanxiu"] - cores["nginx"] - publisher_cores
-
+    print(f"\nlive latency on loopback, {measure:.0f} s measured per phase after {WARMUP:.0f} s warm-up. "
+          "Publisher: ffmpeg testsrc2 1280x720 30 fps, x264 veryfast, keyint 60, 3 Mbit/s + AAC, "
+          "tee'd to both servers.")
+    print("yanxiu: 2 s segments, 500 ms parts, ladder source passthrough + 480p + 360p; low_latency channel "
+          f"followed with blocking reloads, standard channel polled every {POLL * 1000:.0f} ms; "
+          f"nginx-rtmp: hls_fragment 2s, polled every {POLL * 1000:.0f} ms.")
+    print("latency = first listed - (send clock + media time at the segment's/part's end); "
+          "a segment's first frame is 2 s older.")
+    print(f"\n{'':38}{'n':>5}{'median s':>10}{'p95 s':>8}{'max s':>8}{'slope s/min':>13}"
+          f"{'CPU cores':>11}{'median/nginx':>14}")
     rows = []
-    for label, listing, kind, server in (
-        ("yanxiu HLS (source)", listings["source"], "segment", "yanxiu"),
-        ("yanxiu HLS (480p)", listings["480p"], "segment", "yanxiu"),
-        ("yanxiu LL-HLS (source)", listings["source"], "part", "yanxiu"),
-        ("yanxiu LL-HLS (480p)", listings["480p"], "part", "yanxiu"),
-        ("nginx-rtmp HLS", nginx, "segment", "nginx"),
-    ):
-        points = listing.latencies(t0, kind, start, end)
-        lat = [p[1] for p in points]
-        rows.append((label, kind, server, lat, slope_per_minute(points)))
+    for phase in phases:
+        ref = summary(phase.nginx.latencies(phase.t0, "segment", phase.start, phase.end))
+        kinds = [("part", "LL-HLS"), ("segment", "HLS")] if phase.mode == "low_latency" else [("segment", "HLS")]
+        for kind, label in kinds:
+            for r, listing in phase.renditions.items():
+                n, med, p95, mx, slope = summary(listing.latencies(phase.t0, kind, phase.start, phase.end))
+                rows.append((phase.mode, label, n, p95, slope))
+                print(f"{f'yanxiu {label} ({r}, {phase.mode})':38}{n:>5}{med:>10.3f}{p95:>8.3f}{mx:>8.3f}"
+                      f"{slope:>13.3f}{phase.cores['yanxiu']:>11.3f}{med / ref[1]:>14.2f}")
+        n, med, p95, mx, slope = ref
+        print(f"{f'nginx-rtmp HLS ({phase.mode} phase)':38}{n:>5}{med:>10.3f}{p95:>8.3f}{mx:>8.3f}"
+              f"{slope:>13.3f}{phase.cores['nginx']:>11.3f}{1.0:>14.2f}")
 
-    in_window = [s for at, s in status if start <= at <= end and isinstance(s, dict)]
-    fps = [s["input"]["frame_rate"] for s in in_window if s.get("input") and s["input"].get("frame_rate")]
-    dropped = max((s.get("dropped_frames") or 0 for s in in_window), default=0)
-    last_errors = {s.get("last_error") for s in in_window if s.get("last_error")}
-    status_errors = [s["error"] for s in in_window if s.get("error")]
-
-    print(f"\nlive latency on loopback: {measure:.0f} s measured after {WARMUP:.0f} s warm-up; publisher "
-          "ffmpeg testsrc2 1280x720 30 fps x264 veryfast keyint 60 3 Mbit/s + AAC, tee'd to both servers")
-    print(f"yanxiu: low_latency channel, 2 s segments, 500 ms parts, ladder source passthrough + 480p + 360p; "
-          f"nginx-rtmp: hls_fragment 2s, polled every {NGINX_POLL * 1000:.0f} ms")
-    nginx_median = statistics.median(rows[-1][3]) if rows[-1][3] else float("nan")
-    print(f"\n{'':24}{'n':>5}{'median s':>10}{'p95 s':>8}{'max s':>8}{'slope s/min':>13}"
-          f"{'CPU cores':>11}{'median / nginx':>16}")
-    for label, kind, server, lat, slope in rows:
-        med = statistics.median(lat) if lat else float("nan")
-        print(f"{label:24}{len(lat):>5}{med:>10.3f}{pct(lat, 0.95):>8.3f}{(max(lat) if lat else float('nan')):>8.3f}"
-              f"{slope:>13.3f}{cores[server]:>11.3f}{med / nginx_median:>16.2f}")
-    print(f"\nCPU: yanxiu {cores['yanxiu']:.3f} cores (whole process: RTMP, decode once, 480p + 360p x264 "
-          f"veryfast, packaging, persisting, HTTP), nginx-rtmp {cores['nginx']:.3f} cores (remux only), "
-          f"publisher ffmpeg {publisher_cores:.3f} cores; the rest of the machine "
-          f"{max(others, 0):.2f} of {machine} cores busy")
-    print(f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end; "
-          f"publisher send clock drift {drift * 1000:+.0f} ms over the run (> 0: the publisher fell behind realtime)")
-    fps_med = statistics.median(fps) if fps else float("nan")
-    print(f"yanxiu channel status: input frame rate median {fps_med:.2f} (min {min(fps, default=float('nan')):.2f}, "
-          f"{len(fps)} samples), dropped frames {dropped}, last_error {sorted(last_errors) or 'none'}")
-    for listing in [*listings.values(), nginx]:
-        if listing.errors:
-            print(f"{listing.name}: {len(listing.errors)} request errors, last: {listing.errors[-3:]}")
-    if status_errors:
-        print(f"status errors: {status_errors[-3:]}")
-    with open(ylog, errors="replace") as f:
-        bad = [line.rstrip() for line in f if re.search(r"\b(ERROR|WARN)\b|\"level\":\"(ERROR|WARN)\"", line)]
+    realtime_ok = True
+    for phase in phases:
+        in_window = [s for at, s in phase.status if phase.start <= at <= phase.end]
+        fps = [s["input"]["frame_rate"] for s in in_window if s.get("input") and s["input"].get("frame_rate")]
+        phase.fps = statistics.median(fps) if fps else float("nan")
+        dropped = max((s.get("dropped_frames") or 0 for s in in_window), default=0)
+        errors = sorted({s.get("last_error") or s.get("error") for s in in_window} - {None})
+        c = phase.cores
+        print(f"\n{phase.mode} phase: CPU yanxiu {c['yanxiu']:.3f} cores (the whole process: RTMP, decode once, "
+              f"480p + 360p x264, packaging, persisting, HTTP), nginx-rtmp {c['nginx']:.3f} (remux only), "
+              f"publisher {c['publisher']:.3f}, the rest of the machine {c['others']:.2f} of {os.cpu_count()}; "
+              f"load average {phase.load[0]:.2f} -> {phase.load[1]:.2f}")
+        print(f"  channel status: input frame rate median {phase.fps:.2f} (min {min(fps, default=float('nan')):.2f}, "
+              f"{len(fps)} samples), dropped frames {dropped}, errors {errors or 'none'}; publisher drift from its "
+              f"send clock {phase.drift * 1000:+.0f} ms (> 0: held back)")
+        for listing in [*phase.renditions.values(), phase.nginx]:
+            if listing.errors:
+                print(f"  {listing.name}: {len(listing.errors)} request errors, last: {listing.errors[-3:]}")
+        died = [k for k, v in phase.alive.items() if not v]
+        if died:
+            print(f"  died during the phase: {died}")
+        slopes = [r[4] for r in rows if r[0] == phase.mode]
+        realtime_ok &= (c["yanxiu"] < 2.0 and phase.fps >= 29.0 and phase.drift < 0.5 and not died
+                        and all(abs(x) <= 0.1 for x in slopes))
+    with open(yanxiu[5], errors="replace") as f:
+        bad = [line.rstrip() for line in f if re.search(r"\b(ERROR|WARN)\b", line)]
     if bad:
-        print(f"yanxiu log: {len(bad)} warnings/errors, last: " + " | ".join(b[:200] for b in bad[-3:]))
-    if not all(alive.values()):
-        print(f"processes that died during the run: {[k for k, v in alive.items() if not v]}")
+        print(f"\nyanxiu log: {len(bad)} warnings/errors, last: " + " | ".join(b[:240] for b in bad[-3:]))
 
-    def worst(kind):
-        lat = [x for r in rows if r[1] == kind and r[2] == "yanxiu" for x in r[3]]
-        return pct(lat, 0.95) if lat else float("nan")
+    def worst(label):
+        values = [r[3] for r in rows if r[1] == label]
+        return max(values) if values else float("nan")
 
-    ll_slopes = [r[4] for r in rows if r[1] == "part" and r[2] == "yanxiu"]
-    realtime = (cores["yanxiu"] < 2.0 and fps_med >= 29.0 and all(abs(s) <= 0.1 for s in ll_slopes)
-                and alive["yanxiu"] and drift < 0.5)
-    verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
-    hls, ll = worst("segment"), worst("part")
-    print("\ngoals (yanxiu, p95 over both followed renditions):")
-    print(f"  HLS ≤ {GOALS['hls']:.0f} s:     p95 {hls:.3f} s  {verdict(hls <= GOALS['hls'])}")
-    print(f"  LL-HLS ≤ {GOALS['ll']:.0f} s:  p95 {ll:.3f} s  {verdict(ll <= GOALS['ll'])}")
-    print(f"  720p ladder realtime on 2 cores: {cores['yanxiu']:.2f} cores, input {fps_med:.1f} fps, "
-          f"LL-HLS latency slope {', '.join(f'{s:+.3f}' for s in ll_slopes)} s/min  {verdict(realtime)}")
+    def verdict(ok):
+        return "PASS" if ok else "FAIL"
+
+    hls, ll = worst("HLS"), worst("LL-HLS")
+    print("\ngoals (yanxiu, worst p95 over the followed renditions and phases):")
+    print(f"  HLS <= {GOALS['hls']:.0f} s:     p95 {hls:.3f} s  {verdict(hls <= GOALS['hls'])}")
+    print(f"  LL-HLS <= {GOALS['ll']:.0f} s:  p95 {ll:.3f} s  {verdict(ll <= GOALS['ll'])}")
+    print(f"  720p ladder realtime on 2 cores: "
+          + "; ".join(f"{p.mode} {p.cores['yanxiu']:.2f} cores, {p.fps:.1f} fps" for p in phases)
+          + f", |latency slope| <= 0.1 s/min  {verdict(realtime_ok)}")
     if keep:
         print(f"(kept {work})")
     else:

@@ -29,7 +29,7 @@ Polled listing times are late by 25 ms on average.
 CPU per channel = CPU seconds (utime + stime from /proc) of the server's
 processes over the measured window / wall seconds. Realtime = the yanxiu
 latency does not grow over the phase (slope of latency vs time of every
-yanxiu row within +-0.1 s/min), the publisher is not held back, the
+yanxiu row within +-0.1 s/min, Theil-Sen), the publisher is not held back, the
 channel status reports the input frame rate at ~30 and the process uses
 less than the machine's 2 cores.
 
@@ -37,6 +37,7 @@ less than the machine's 2 cores.
         SECONDS measured per phase after an 8 s warm-up (default 60),
         MODES: low_latency,standard (default), or one of them.
 """
+import datetime
 import http.client
 import json
 import os
@@ -253,9 +254,18 @@ def start_publisher(log_path, seconds, urls):
 # ---------------------------------------------------------------- followers
 
 
+def parse_pdt(value):
+    """EXT-X-PROGRAM-DATE-TIME (ISO 8601) as epoch seconds, or None."""
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def parse_playlist(text):
-    """(media sequence, [(msn, duration)], [(msn, part index, duration)], preload hint URI)."""
-    seq, segments, parts, hint = 0, [], [], None
+    """(media sequence, [(msn, duration)], [(msn, part index, duration)], preload hint URI,
+    {msn: program date time})."""
+    seq, segments, parts, hint, dates = 0, [], [], None, {}
     pending = 0  # parts seen for the segment not closed yet
     extinf = None
     for line in text.splitlines():
@@ -266,6 +276,10 @@ def parse_playlist(text):
             d = float(re.search(r"DURATION=([0-9.]+)", line).group(1))
             parts.append((seq + len(segments), pending, d))
             pending += 1
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            pdt = parse_pdt(line.split(":", 1)[1])
+            if pdt is not None:
+                dates[seq + len(segments)] = pdt
         elif line.startswith("#EXTINF:"):
             extinf = float(line.split(":", 1)[1].split(",", 1)[0])
         elif line.startswith("#EXT-X-PRELOAD-HINT:"):
@@ -274,7 +288,7 @@ def parse_playlist(text):
         elif line and not line.startswith("#") and extinf is not None:
             segments.append((seq + len(segments), extinf))
             extinf, pending = None, 0
-    return seq, segments, parts, hint
+    return seq, segments, parts, hint, dates
 
 
 class Listing:
@@ -284,24 +298,43 @@ class Listing:
         self.name = name
         self.segments = {}  # msn -> (first listed wall time, duration)
         self.parts = {}  # (msn, part) -> (first listed wall time, duration)
+        self.dates = {}  # msn -> EXT-X-PROGRAM-DATE-TIME (epoch seconds)
         self.errors = []
 
     def see(self, text, at):
-        _, segments, parts, hint = parse_playlist(text)
+        _, segments, parts, hint, dates = parse_playlist(text)
+        for msn, pdt in dates.items():
+            self.dates.setdefault(msn, pdt)
         for msn, d in segments:
             self.segments.setdefault(msn, (at, d))
         for msn, p, d in parts:
             self.parts.setdefault((msn, p), (at, d))
         return hint
 
-    def latencies(self, t0, kind, start, end):
-        """[(listing time, latency)] of the segments or parts first listed in [start, end]."""
+    def segment_ends(self):
+        """msn -> media time at the segment's end, for segments listed from 0 without a gap."""
         ends, total = {}, 0.0
         for msn in sorted(self.segments):
             if msn and msn - 1 not in ends:
-                break  # a gap: media times after it are unknown
+                break
             total += self.segments[msn][1]
             ends[msn] = total
+        return ends
+
+    def date_offsets(self, t0, start, end):
+        """EXT-X-PROGRAM-DATE-TIME - send time of the segment's first frame, for the
+        segments first listed in [start, end]: how late the server stamps a segment's
+        start (and a check of this benchmark's media timeline)."""
+        ends = self.segment_ends()
+        out = []
+        for msn, (at, d) in self.segments.items():
+            if msn in ends and msn in self.dates and start <= at <= end:
+                out.append(self.dates[msn] - (t0 + ends[msn] - d))
+        return out
+
+    def latencies(self, t0, kind, start, end):
+        """[(listing time, latency)] of the segments or parts first listed in [start, end]."""
+        ends = self.segment_ends()
         out = []
         if kind == "segment":
             for msn, (at, _) in self.segments.items():
@@ -423,13 +456,11 @@ def pct(values, q):
 
 
 def slope_per_minute(points):
-    if len(points) < 3:
-        return float("nan")
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    var = sum((x - mx) ** 2 for x in xs)
-    return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else float("nan")
+    """Theil-Sen slope of latency over time, s/min: the median of the pairwise
+    slopes, so a few late outliers on a busy machine do not read as a trend."""
+    slopes = [(y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points)
+              for x2, y2 in points[i + 1:] if x2 - x1 > 1e-3]
+    return 60 * statistics.median(slopes) if slopes else float("nan")
 
 
 class Phase:
@@ -582,6 +613,11 @@ def main():
         print(f"  channel status: input frame rate median {phase.fps:.2f} (min {min(fps, default=float('nan')):.2f}, "
               f"{len(fps)} samples), dropped frames {dropped}, errors {errors or 'none'}; publisher drift from its "
               f"send clock {phase.drift * 1000:+.0f} ms (> 0: held back)")
+        for r, listing in phase.renditions.items():
+            offsets = listing.date_offsets(phase.t0, phase.start, phase.end)
+            if offsets:
+                print(f"  {r}: EXT-X-PROGRAM-DATE-TIME - send time of the segment's first frame: median "
+                      f"{statistics.median(offsets):+.3f} s (min {min(offsets):+.3f}, max {max(offsets):+.3f})")
         for listing in [*phase.renditions.values(), phase.nginx]:
             if listing.errors:
                 print(f"  {listing.name}: {len(listing.errors)} request errors, last: {listing.errors[-3:]}")

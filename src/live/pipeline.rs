@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
@@ -56,6 +56,9 @@ pub struct SessionView {
     pub input_video_bitrate: AtomicU64,
     /// Input frame rate last measured, in milli-frames per second.
     pub input_frame_rate_milli: AtomicU64,
+    /// When the session's first media unit arrived: the wall-clock time of
+    /// the timeline's origin (program date times derive from it).
+    pub first_media_at: OnceLock<OffsetDateTime>,
 }
 
 impl SessionView {
@@ -72,6 +75,7 @@ impl SessionView {
             ready: watch::channel(false).0,
             input_video_bitrate: AtomicU64::new(0),
             input_frame_rate_milli: AtomicU64::new(0),
+            first_media_at: OnceLock::new(),
         }
     }
 
@@ -160,7 +164,8 @@ pub struct PipelineContext {
     pub settings: Arc<LiveSettings>,
     /// Where complete segments go.
     pub persist: PersistQueue,
-    /// Wall-clock time of the session's timeline origin.
+    /// Wall-clock time of the session start, the fallback timeline origin
+    /// until the first media unit arrived ([`SessionView::first_media_at`]).
     pub anchor_at: OffsetDateTime,
     /// Running figures.
     pub stats: Arc<PackagingStats>,
@@ -271,7 +276,12 @@ async fn package(rendition: LiveRendition, context: PipelineContext) {
             TrackInput::Config(config) => {
                 let anchor = Some(WallClockAnchor {
                     pts: 0,
-                    at: context.anchor_at,
+                    at: context
+                        .view
+                        .first_media_at
+                        .get()
+                        .copied()
+                        .unwrap_or(context.anchor_at),
                 });
                 let result = match packager.as_mut() {
                     // The same configuration again (an encoded rung when the

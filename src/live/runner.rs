@@ -257,6 +257,7 @@ impl ChannelRunner {
                 data,
             } => {
                 active.meter.add(Instant::now(), data.len() as u64, true);
+                let _ = active.view.first_media_at.set(OffsetDateTime::now_utc());
                 LiveInput::Video {
                     pts: dts_ms.wrapping_add(cts_ms as u32),
                     dts: dts_ms,
@@ -266,6 +267,7 @@ impl ChannelRunner {
             }
             LiveEvent::Audio { dts_ms, data } => {
                 active.meter.add(Instant::now(), data.len() as u64, false);
+                let _ = active.view.first_media_at.set(OffsetDateTime::now_utc());
                 LiveInput::Audio { pts: dts_ms, data }
             }
         };

@@ -195,7 +195,10 @@ impl LiveService {
         }
         leftover.close();
         while let Ok(session) = leftover.try_recv() {
-            self.route(session);
+            // While stopping, late publishes are dropped (their connections close).
+            if !self.shutdown.is_cancelled() {
+                self.route(session);
+            }
         }
     }
 }

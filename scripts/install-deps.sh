@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # build
   pkg-config clang libclang-dev
+  # C++ compiler and runtime: libfuzzer-sys builds libFuzzer (fuzz/ bins)
+  g++
   # FFmpeg libraries (ffmpeg-next) and the CLI (fixtures, test readers, benchmark)
   libavcodec-dev libavformat-dev libavfilter-dev libavdevice-dev libavutil-dev
   libswscale-dev libswresample-dev ffmpeg

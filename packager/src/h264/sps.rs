@@ -198,7 +198,9 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Result<(), OutOfBits
     for _ in 0..size {
         if next_scale != 0 {
             let delta_scale = r.read_se()?;
-            next_scale = (last_scale + delta_scale).rem_euclid(256);
+            // Wrapping keeps the value mod 256 (256 divides 2^32) and an
+            // out-of-range delta_scale from a hostile stream cannot overflow.
+            next_scale = last_scale.wrapping_add(delta_scale).rem_euclid(256);
         }
         if next_scale != 0 {
             last_scale = next_scale;

@@ -79,8 +79,9 @@ impl Sps {
             if chroma_format_idc == 3 {
                 separate_colour_plane = r.read_bit()?;
             }
-            bit_depth_luma = r.read_ue()? + 8;
-            bit_depth_chroma = r.read_ue()? + 8;
+            // Saturating: a hostile ue(v) near u32::MAX is rejected below, not overflowed.
+            bit_depth_luma = r.read_ue()?.saturating_add(8);
+            bit_depth_chroma = r.read_ue()?.saturating_add(8);
             if bit_depth_luma > 14 || bit_depth_chroma > 14 {
                 return Ok(Err(H264Error::InvalidSps("bit depth above 14")));
             }
@@ -96,7 +97,7 @@ impl Sps {
             }
         }
 
-        let log2_max_frame_num = r.read_ue()? + 4;
+        let log2_max_frame_num = r.read_ue()?.saturating_add(4);
         if log2_max_frame_num > 16 {
             return Ok(Err(H264Error::InvalidSps("log2_max_frame_num above 16")));
         }
@@ -104,7 +105,7 @@ impl Sps {
         let mut log2_max_pic_order_cnt_lsb = 0;
         match pic_order_cnt_type {
             0 => {
-                log2_max_pic_order_cnt_lsb = r.read_ue()? + 4;
+                log2_max_pic_order_cnt_lsb = r.read_ue()?.saturating_add(4);
                 if log2_max_pic_order_cnt_lsb > 16 {
                     return Ok(Err(H264Error::InvalidSps(
                         "log2_max_pic_order_cnt_lsb above 16",

@@ -94,6 +94,15 @@ struct LivePublish {
     events: mpsc::Sender<LiveEvent>,
 }
 
+/// Calls into the protocol crate with its panics turned into a protocol
+/// error that ends this connection only (and still releases its channel
+/// and reports the end of its publish). `rml_rtmp` 0.8 panics on some
+/// hostile input (found by fuzzing; see `fuzz/README.md`).
+fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Result<T, EndReason> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+        .map_err(|_| EndReason::Protocol(format!("{what}: malformed input")))
+}
+
 /// Runs one connection to its end and reports how an accepted publish ended.
 pub(crate) async fn serve_connection(
     shared: Arc<ServerShared>,
@@ -152,8 +161,7 @@ impl Connection {
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
             if !input.is_empty() {
-                let results = session
-                    .handle_input(&input)
+                let results = guarded("chunk stream", || session.handle_input(&input))?
                     .map_err(|e| EndReason::Protocol(e.to_string()))?;
                 self.process(&mut session, results).await?;
             }
@@ -169,7 +177,7 @@ impl Connection {
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
             let n = self.read(&mut buf).await?;
-            match handshake.process_bytes(&buf[..n]) {
+            match guarded("handshake", || handshake.process_bytes(&buf[..n]))? {
                 Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
                     self.write(&response_bytes).await?
                 }

@@ -202,12 +202,10 @@ async fn inputs_that_panic_the_protocol_crate_end_only_their_connection() {
         .kill_on_drop(true)
         .spawn()
         .expect("ffmpeg must be installed (apt-get install ffmpeg)");
-    let mut session = loop {
-        match timeout(Duration::from_secs(15), notices.recv()).await {
-            Ok(Some(RtmpNotice::Published(session))) => break session,
-            Ok(Some(RtmpNotice::Refused(refused))) => panic!("refused: {refused:?}"),
-            other => panic!("no publish after the hostile inputs: {other:?}"),
-        }
+    let mut session = match timeout(Duration::from_secs(15), notices.recv()).await {
+        Ok(Some(RtmpNotice::Published(session))) => session,
+        Ok(Some(RtmpNotice::Refused(refused))) => panic!("refused: {refused:?}"),
+        other => panic!("no publish after the hostile inputs: {other:?}"),
     };
     let mut frames = 0;
     while let Ok(Some(event)) = timeout(Duration::from_secs(10), session.events.recv()).await {

@@ -127,6 +127,8 @@ struct TrackState {
     last_ms: Option<i64>,
     /// Last regular step (ms), used to bridge jumps.
     last_step_ms: Option<i64>,
+    /// The shared offset this track's last time was made with.
+    offset: i64,
 }
 
 /// The repair state of one live session (both tracks).
@@ -223,6 +225,7 @@ impl TimestampRepair {
         self.last_raw = Some((raw, unwrapped));
         let candidate = unwrapped + self.offset;
         let config = self.config;
+        let shared_offset = self.offset;
         let state = self.state(track);
         let Some(last) = state.last_ms else {
             if candidate < 0 {
@@ -233,12 +236,24 @@ impl TimestampRepair {
                 return None;
             }
             state.last_ms = Some(candidate);
+            state.offset = shared_offset;
             return Some(candidate);
         };
         let step = candidate - last;
         let backward = step < -i64::from(config.reorder_tolerance_ms);
         let forward = step > i64::from(config.jump_threshold_ms);
-        let out = if backward || forward {
+        let regular_step = state.last_step_ms.unwrap_or(1).max(1);
+        // The other track re-based the shared timeline (a publisher came
+        // back) and put this one too close to, or before, its own last time:
+        // move the timeline on so this track also keeps a regular step (the
+        // other track gets a small gap, never an overlap).
+        let rebased_too_close =
+            state.offset != shared_offset && step < regular_step && !backward && !forward;
+        let out = if rebased_too_close {
+            let target = last + regular_step;
+            self.offset += target - candidate;
+            target
+        } else if backward || forward {
             let gap = state
                 .last_step_ms
                 .unwrap_or(i64::from(config.max_gap_ms))
@@ -272,8 +287,10 @@ impl TimestampRepair {
             }
             candidate
         };
+        let offset = self.offset;
         let state = self.state(track);
         state.last_ms = Some(out.max(last));
+        state.offset = offset;
         Some(out)
     }
 
@@ -446,6 +463,33 @@ mod tests {
             r.take_events(),
             vec![RepairEvent::Duplicate { track: Audio }]
         );
+    }
+
+    #[test]
+    fn after_a_reconnect_rebased_by_audio_the_video_keeps_a_whole_frame_step() {
+        let mut r = TimestampRepair::new(RepairConfig::default());
+        // Publisher A: 30 fps video up to 7000 ms, its audio stops at 6950 ms.
+        let mut last_video = 0;
+        for i in 0..=210u32 {
+            last_video = r
+                .video(i * 1000 / 30, i * 1000 / 30)
+                .map(|t| t.dts)
+                .unwrap_or(0);
+        }
+        for i in 0..=326u32 {
+            r.audio(i * 1024 * 1000 / 48_000, 48_000, Some(1024));
+        }
+        // Publisher B restarts at 0; its audio arrives first and re-bases.
+        r.audio(0, 48_000, Some(1024));
+        let first_b = r.video(0, 0).map(|t| t.dts).expect("kept");
+        let second_b = r.video(33, 33).map(|t| t.dts).expect("kept");
+        let frame = 90_000 / 30;
+        assert!(
+            first_b - last_video >= frame - 90,
+            "B's first frame {first_b} is only {} ticks after A's last {last_video}",
+            first_b - last_video
+        );
+        assert!(second_b - first_b >= frame - 90, "{first_b} → {second_b}");
     }
 
     #[test]

@@ -2,109 +2,32 @@
 //! demuxed with libavformat into RTMP-style access units that start near the
 //! 32-bit wrap and jump backwards, transcoded, packaged with the CMAF writer
 //! and decoded again by the ffmpeg CLI.
-#![allow(unsafe_code)]
 #![allow(clippy::unwrap_used)]
+
+mod live_common;
 
 use std::process::Command;
 
-use bytes::Bytes;
 use yanxiu_packager::cmaf::{TrackFragment, init_segment, media_segment};
 use yanxiu_packager::media::{Sample, TrackInput};
 use yanxiu_transcode::live::{
     LiveConfig, LiveInput, LiveRenditionKind, LiveTranscoder, RepairEvent,
 };
 
+/// The test FLV: 6 s of 720p with B-frames and 1 s GOPs.
 fn make_flv(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("source.flv");
-    let status = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=30",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
-        .args([
-            "-t",
-            "6",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-bf",
-            "2",
-        ])
-        .args([
-            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k",
-        ])
-        .arg(&path)
-        .status()
-        .expect("the ffmpeg CLI must be installed");
-    assert!(status.success());
-    path
-}
-
-fn extradata(stream: &ffmpeg_next::format::stream::Stream<'_>) -> Bytes {
-    let params = stream.parameters();
-    // SAFETY: the parameters belong to an open input; we copy the bytes out
-    // while it is alive.
-    unsafe {
-        let p = params.as_ptr();
-        Bytes::copy_from_slice(std::slice::from_raw_parts(
-            (*p).extradata,
-            (*p).extradata_size as usize,
-        ))
-    }
+    live_common::make_flv(dir, "source", "1280x720", 6, &["-bf", "2", "-g", "30"])
 }
 
 /// The FLV's access units, with timestamps starting 3 s before the 32-bit
 /// wrap and jumping back 1.5 s at 4.5 s of input.
 fn access_units(path: &std::path::Path) -> Vec<LiveInput> {
-    ffmpeg_next::init().unwrap();
-    let mut input = ffmpeg_next::format::input(path).unwrap();
-    let video = input
-        .streams()
-        .best(ffmpeg_next::media::Type::Video)
-        .unwrap()
-        .index();
-    let audio = input
-        .streams()
-        .best(ffmpeg_next::media::Type::Audio)
-        .unwrap()
-        .index();
-    let mut units = vec![
-        LiveInput::VideoConfig {
-            avcc: extradata(&input.stream(video).unwrap()),
-        },
-        LiveInput::AudioConfig {
-            asc: extradata(&input.stream(audio).unwrap()),
-        },
-    ];
     let base = u32::MAX - 3000;
     let fault = |ms: i64| -> u32 {
         let ms = if ms >= 4500 { ms - 1500 } else { ms };
         base.wrapping_add(ms as u32)
     };
-    for (stream, packet) in input.packets() {
-        let data = Bytes::copy_from_slice(packet.data().unwrap_or_default());
-        let dts = packet.dts().unwrap_or(0);
-        let pts = packet.pts().unwrap_or(dts);
-        if stream.index() == video {
-            units.push(LiveInput::Video {
-                dts: fault(dts),
-                pts: fault(dts).wrapping_add((pts - dts) as u32),
-                keyframe: packet.is_key(),
-                data,
-            });
-        } else if stream.index() == audio {
-            units.push(LiveInput::Audio {
-                pts: fault(pts),
-                data,
-            });
-        }
-    }
+    let mut units = live_common::access_units(path, fault);
     units.push(LiveInput::End);
     units
 }

@@ -15,76 +15,23 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use common::browser::{CHROMIUM, browser_dir, browser_node_modules};
 use common::live::{
     FfmpegPublish, LiveChannel, create_channel, ffmpeg_publisher, one_at_a_time, organiser,
     require_tool, start_live, wait_for_master, wait_for_segments,
 };
 use common::server::Server;
 
-/// The Chromium the driver launches (Debian's package).
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// Seconds the player watches each channel once playback started.
 const WATCH_SECONDS: f64 = 10.0;
 /// How long the driver may take.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// This folder of the repository: page, drivers, package.json and lock.
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// `node_modules` with the pinned hls.js and playwright-core, installed with
-/// `npm ci` from the committed lock once per lock content, under a file lock
-/// (the same directory, marker and lock as `tests/browser_playback.rs`).
-fn browser_node_modules() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let tools = target.join("test-tools");
-    std::fs::create_dir_all(&tools).expect("create target/test-tools");
-    let prefix = tools.join("browser");
-    let modules = prefix.join("node_modules");
-    let marker = prefix.join(".installed-lock");
-    let manifest = std::fs::read(browser_dir().join("package.json")).expect("package.json");
-    let lockfile = std::fs::read(browser_dir().join("package-lock.json")).expect("package-lock");
-    let wanted = [manifest.as_slice(), lockfile.as_slice()].concat();
-
-    let lock = std::fs::File::create(tools.join("browser.lock")).expect("browser tools lock file");
-    lock.lock().expect("lock the browser tools");
-    if std::fs::read(&marker).ok().as_deref() != Some(wanted.as_slice()) {
-        let _ = std::fs::remove_dir_all(&prefix);
-        std::fs::create_dir_all(&prefix).expect("create target/test-tools/browser");
-        std::fs::write(prefix.join("package.json"), &manifest).expect("copy package.json");
-        std::fs::write(prefix.join("package-lock.json"), &lockfile).expect("copy package-lock");
-        let out = Command::new("npm")
-            .args([
-                "ci",
-                "--ignore-scripts",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(&prefix)
-            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-            .output()
-            .expect("run npm");
-        assert!(
-            out.status.success(),
-            "could not install hls.js and playwright-core from the npm registry (needed by this \
-             test, never skipped): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&marker, &wanted).expect("write the install marker");
-    }
-    modules
-}
 
 /// The JSON line `tests/browser/live.cjs` prints.
 #[derive(Debug, Deserialize)]

@@ -10,48 +10,21 @@
 // Usage: node play.cjs <node_modules dir> <master playlist URL>
 'use strict';
 
-const fs = require('node:fs');
-const http = require('node:http');
-const path = require('node:path');
 
 const [modules, master] = process.argv.slice(2);
 if (!modules || !master) {
   console.error('usage: node play.cjs <node_modules dir> <master playlist URL>');
   process.exit(2);
 }
-const { chromium } = require(path.join(modules, 'playwright-core'));
-const executablePath = process.env.YANXIU_TEST_CHROMIUM || '/usr/bin/chromium';
-
-/** The page and hls.js from a tiny static server, so the master is fetched cross-origin (CORS). */
-function serveStatic() {
-  const files = {
-    '/index.html': [path.join(__dirname, 'index.html'), 'text/html; charset=utf-8'],
-    '/hls.min.js': [path.join(modules, 'hls.js', 'dist', 'hls.min.js'), 'text/javascript'],
-  };
-  const server = http.createServer((req, res) => {
-    const file = files[new URL(req.url, 'http://localhost').pathname];
-    if (!file) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': file[1] });
-    fs.createReadStream(file[0]).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
+const { serveStatic, launchChromium } = require('./harness.cjs');
 
 async function main() {
   const report = {
     currentTime: 0, duration: null, levels: 0, levelHeights: [], switchedLevels: [],
     playedLevels: [], forced: [], ended: false, errors: [], failure: null,
   };
-  const server = await serveStatic();
-  const browser = await chromium.launch({
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  const server = await serveStatic(modules);
+  const browser = await launchChromium(modules);
   const page = await browser.newPage();
   page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));

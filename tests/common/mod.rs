@@ -2,6 +2,7 @@
 //! Each test binary uses part of them.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fixtures;
 pub mod live;
 pub mod server;

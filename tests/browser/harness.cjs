@@ -1,0 +1,40 @@
+// What the browser drivers (play.cjs, live.cjs) share: a tiny static server
+// for index.html and hls.js on 127.0.0.1 (port 0), so the master playlist is
+// fetched cross-origin (CORS), and Debian's headless Chromium launched
+// through playwright-core (never a downloaded browser).
+'use strict';
+
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+
+/** The page and hls.js from `modules`, served on a free loopback port. */
+function serveStatic(modules) {
+  const files = {
+    '/index.html': [path.join(__dirname, 'index.html'), 'text/html; charset=utf-8'],
+    '/hls.min.js': [path.join(modules, 'hls.js', 'dist', 'hls.min.js'), 'text/javascript'],
+  };
+  const server = http.createServer((req, res) => {
+    const file = files[new URL(req.url, 'http://localhost').pathname];
+    if (!file) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': file[1] });
+    fs.createReadStream(file[0]).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** Headless Chromium (`YANXIU_TEST_CHROMIUM` or /usr/bin/chromium) that may autoplay. */
+function launchChromium(modules) {
+  const { chromium } = require(path.join(modules, 'playwright-core'));
+  return chromium.launch({
+    executablePath: process.env.YANXIU_TEST_CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+}
+
+module.exports = { serveStatic, launchChromium };

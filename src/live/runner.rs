@@ -16,7 +16,7 @@ use yanxiu_control::channel_events::ChannelEventKind;
 use yanxiu_control::channels::PublishAuthorizer;
 use yanxiu_control::live_status::LiveInputInfo;
 use yanxiu_control::now_ms;
-use yanxiu_ingest::rtmp::{LiveEvent, LiveSession, StreamMetadata};
+use yanxiu_ingest::rtmp::{EndReason, LiveEvent, LiveSession, StreamMetadata};
 use yanxiu_packager::h264::AvcDecoderConfig;
 use yanxiu_transcode::live::LiveInput;
 
@@ -220,7 +220,7 @@ impl ChannelRunner {
         };
         let publisher = *publisher;
         let event = event.unwrap_or(LiveEvent::Ended {
-            reason: yanxiu_ingest::rtmp::EndReason::ClientClosed,
+            reason: EndReason::ClientClosed,
         });
         let Some(active) = self.active.as_mut() else {
             return Step::Nothing;
@@ -235,7 +235,10 @@ impl ChannelRunner {
                 self.publisher = None;
                 let why = reason.to_string();
                 tracing::info!(channel = %self.channel_id, reason = %why, "live publisher gone");
-                self.service.board.publisher_lost(&self.channel_id, &why);
+                // A clean unpublish or a replacement is not an error.
+                if !matches!(reason, EndReason::Unpublished | EndReason::Replaced) {
+                    self.service.board.publisher_lost(&self.channel_id, &why);
+                }
                 self.last_end_reason = Some(why);
                 return self.lifecycle.publisher_ended(publisher, now_ms());
             }

@@ -16,7 +16,7 @@ use common::live::{
     ffmpeg_publisher, get_text, gstreamer_publisher, media_playlist, metrics, of_kind,
     one_at_a_time, organiser, packet_times, parse_master, rotate_key, server_log, set_enabled,
     start_live, status, stored_rendition_runs, stored_session, wait_for_events, wait_for_master,
-    wait_for_segments, wait_for_status, wait_until_not_live,
+    wait_for_recording, wait_for_segments, wait_for_status, wait_until_not_live,
 };
 
 use common::server::{Server, api, resource};
@@ -448,25 +448,12 @@ async fn a_publisher_that_reconnects_within_the_window_continues_one_session_and
     assert!(exit.success(), "{}", second.stderr());
 
     // The window runs out: one started, one reconnected, one stopped, one session.
-    let list = wait_for_events(
-        &s,
-        &token,
-        &channel,
-        Duration::from_secs(30),
-        "stopped",
-        |e| !of_kind(e, "stopped").is_empty(),
-    )
-    .await;
+    let (list, recording) = wait_for_recording(&s, &token, &channel).await;
     for kind in ["started", "reconnected", "stopped"] {
         let of = of_kind(&list, kind);
         assert_eq!(of.len(), 1, "one {kind}: {list:#?}");
         assert_eq!(of[0]["detail"]["session_id"], session.as_str(), "{list:#?}");
     }
-    let stopped = of_kind(&list, "stopped")[0];
-    let recording = stopped["detail"]["recording_resource_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a recording: {stopped}"))
-        .to_owned();
     assert_eq!(of_kind(&list, "recorded").len(), 1, "{list:#?}");
 
     // One recording, about 6 + 6 s long, stored with a monotonic timeline.
@@ -495,20 +482,7 @@ async fn after_the_window_the_session_ends_and_its_recording_is_a_playable_draft
     let exit = publisher.wait(Duration::from_secs(30));
     assert!(exit.success(), "{}", publisher.stderr());
 
-    let list = wait_for_events(
-        &s,
-        &token,
-        &channel,
-        Duration::from_secs(30),
-        "stopped",
-        |e| !of_kind(e, "stopped").is_empty(),
-    )
-    .await;
-    let stopped = of_kind(&list, "stopped")[0];
-    let recording = stopped["detail"]["recording_resource_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a recording: {stopped}"))
-        .to_owned();
+    let (_, recording) = wait_for_recording(&s, &token, &channel).await;
     let idle = status(&s, &token, &channel).await;
     assert_eq!(idle["state"], "idle", "{idle}");
     assert_eq!(idle["status"]["live"], false, "{idle}");

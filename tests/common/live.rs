@@ -252,6 +252,25 @@ pub async fn wait_for_events(
     }
 }
 
+/// Waits (30 s at most) until the session has stopped; returns the events
+/// and the id of the recording its `stopped` event names.
+pub async fn wait_for_recording(
+    s: &Server,
+    token: &str,
+    channel: &LiveChannel,
+) -> (Vec<Value>, String) {
+    let list = wait_for_events(s, token, channel, Duration::from_secs(30), "stopped", |e| {
+        !of_kind(e, "stopped").is_empty()
+    })
+    .await;
+    let stopped = of_kind(&list, "stopped")[0];
+    let recording = stopped["detail"]["recording_resource_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a recording: {stopped}"))
+        .to_owned();
+    (list, recording)
+}
+
 /// Polls the status until `check` holds, or fails after `timeout`.
 pub async fn wait_for_status(
     s: &Server,

@@ -12,11 +12,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::live::{
-    FfmpegPublish, LiveChannel, assert_monotonic, create_channel, decode_all, decode_live, events,
-    ffmpeg_publisher, get_text, gstreamer_publisher, media_playlist, metrics, of_kind,
-    one_at_a_time, organiser, packet_times, parse_master, rotate_key, server_log, set_enabled,
-    start_live, status, stored_rendition_runs, stored_session, wait_for_events, wait_for_master,
-    wait_for_recording, wait_for_segments, wait_for_status, wait_until_not_live,
+    FfmpegPublish, LiveChannel, assert_monotonic, create_channel, decode_all, decode_live,
+    department_id, events, ffmpeg_publisher, get_text, gstreamer_publisher, media_playlist,
+    metrics, of_kind, one_at_a_time, organiser, packet_times, parse_master, rotate_key, server_log,
+    set_enabled, start_live, status, stored_rendition_runs, stored_session, wait_for_events,
+    wait_for_master, wait_for_recording, wait_for_segments, wait_for_status, wait_until_not_live,
 };
 
 use common::server::{Server, api, resource};
@@ -589,4 +589,75 @@ async fn timestamps_that_wrap_and_jump_backwards_give_a_monotonic_stored_timelin
         "about 12 + 5 s of source video, got {source_seconds:.3} s"
     );
     decode_all(&session_dir.join("master.m3u8").to_string_lossy());
+}
+
+/// Files under `dir`, recursively (none when it does not exist).
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| e.expect("dir entry").path())
+        .map(|p| if p.is_dir() { files_under(&p) } else { 1 })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_does_not_record_keeps_nothing_in_storage_after_its_session() {
+    let _turn = one_at_a_time().await;
+    let s =
+        start_live("reconnect_window_seconds = 1\nrung_heights = [360]\npreset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+    let department = department_id(&s, &token).await;
+    let (code, body) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/channels",
+        Some(&token),
+        Some(json!({
+            "name": "不录制的答疑",
+            "department_id": department,
+            "record_to_vod": false,
+        })),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    let text = |k: &str| body[k].as_str().expect("channel field").to_owned();
+    let channel = LiveChannel {
+        id: text("id"),
+        stream_name: text("stream_name"),
+        stream_key: text("stream_key"),
+        obs_stream_key: text("obs_stream_key"),
+    };
+
+    let mut publisher = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(6.0));
+    wait_for_master(&s, &channel, MASTER_WAIT).await;
+    wait_for_segments(&s, &channel, "source", 2, Duration::from_secs(15)).await;
+    let session = status(&s, &token, &channel).await["status"]["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_owned();
+    // While live, segments are stored: they serve the DVR window.
+    let dir = stored_session(&s, &channel, &session);
+    assert!(files_under(&dir) > 0, "nothing stored under {dir:?}");
+    let exit = publisher.wait(Duration::from_secs(30));
+    assert!(exit.success(), "{}", publisher.stderr());
+
+    let list = wait_for_events(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(30),
+        "stopped",
+        |e| !of_kind(e, "stopped").is_empty(),
+    )
+    .await;
+    assert!(
+        of_kind(&list, "stopped")[0]["detail"]["recording_resource_id"].is_null(),
+        "{list:#?}"
+    );
+    assert!(of_kind(&list, "recorded").is_empty(), "{list:#?}");
+    // Once the ended playlists are no longer served, nothing is left.
+    wait_until_not_live(&s, &channel, Duration::from_secs(30)).await;
+    assert_eq!(files_under(&dir), 0, "left in {dir:?}");
 }

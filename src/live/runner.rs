@@ -450,7 +450,8 @@ impl ChannelRunner {
         self.service.board.ended(&self.channel_id);
         tracing::info!(channel = %self.channel_id, "live session ended");
         let grace = self.service.settings.segment_target * ENDED_GRACE_TARGETS;
-        self.service.retire_session(active.view, grace);
+        self.service
+            .retire_session(active.view, grace, !active.record);
     }
 }
 

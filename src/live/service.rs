@@ -94,9 +94,15 @@ impl LiveService {
     /// made), then returns.
     pub async fn stop(&self) {
         self.shutdown.cancel();
-        let mut tasks =
-            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
-        while tasks.join_next().await.is_some() {}
+        // Ending sessions spawn their retirement; wait for those too.
+        loop {
+            let mut tasks =
+                std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+            if tasks.is_empty() {
+                break;
+            }
+            while tasks.join_next().await.is_some() {}
+        }
     }
 
     /// The running session of a channel, for the HTTP handlers.
@@ -124,12 +130,25 @@ impl LiveService {
 
     /// Stops serving `view` after `grace` (players get the ended playlist
     /// meanwhile), then frees its origin memory.
-    pub(super) fn retire_session(self: &Arc<Self>, view: Arc<SessionView>, grace: Duration) {
+    /// With `delete_stored` (a channel that does not record), the session's
+    /// stored segments are deleted then too: they only served the DVR window.
+    pub(super) fn retire_session(
+        self: &Arc<Self>,
+        view: Arc<SessionView>,
+        grace: Duration,
+        delete_stored: bool,
+    ) {
         let service = self.clone();
         self.spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(grace) => {}
                 () = service.shutdown.cancelled() => {}
+            }
+            if delete_stored {
+                match service.storage.delete_prefix(&view.storage_prefix).await {
+                    Ok(n) => tracing::debug!(channel = %view.channel_id, objects = n, "unrecorded live session removed from storage"),
+                    Err(e) => tracing::warn!(channel = %view.channel_id, error = %e, "unrecorded live session not removed from storage"),
+                }
             }
             {
                 let mut sessions = service

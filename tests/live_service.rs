@@ -661,3 +661,117 @@ async fn a_channel_that_does_not_record_keeps_nothing_in_storage_after_its_sessi
     wait_until_not_live(&s, &channel, Duration::from_secs(30)).await;
     assert_eq!(files_under(&dir), 0, "left in {dir:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_channel_plays_only_with_a_playback_token_carried_into_every_uri() {
+    let _turn = one_at_a_time().await;
+    let s =
+        start_live("reconnect_window_seconds = 1\nrung_heights = [360]\npreset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+    let department = department_id(&s, &token).await;
+    let (code, audience) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/audiences",
+        Some(&token),
+        Some(json!({ "name": "物理组教师", "department_id": department })),
+    )
+    .await;
+    assert_eq!(code, 201, "{audience}");
+    let (code, body) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/channels",
+        Some(&token),
+        Some(json!({
+            "name": "组内教研直播",
+            "department_id": department,
+            "audience": "restricted",
+            "audience_id": audience["id"],
+            "latency_mode": "low_latency",
+        })),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    let text = |k: &str| body[k].as_str().expect("channel field").to_owned();
+    let channel = LiveChannel {
+        id: text("id"),
+        stream_name: text("stream_name"),
+        stream_key: text("stream_key"),
+        obs_stream_key: text("obs_stream_key"),
+    };
+    let mut publisher = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(20.0));
+
+    // Without a token: refused, whether the channel is live or not.
+    let deadline = Instant::now() + MASTER_WAIT;
+    loop {
+        let (code, body) = get_text(&channel.master_url(&s)).await;
+        assert_eq!(code, 401, "{body}");
+        if status(&s, &token, &channel).await["status"]["live"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the channel did not go live");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (code, body) = get_text(&channel.media_url(&s, "source")).await;
+    assert_eq!(code, 401, "{body}");
+
+    // With the organiser's playback token: the master and every media
+    // playlist carry it in their URIs, and the stream decodes through them.
+    let (code, grant) = api(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/playback-tokens",
+        Some(&token),
+        Some(json!({ "channel_id": channel.id })),
+    )
+    .await;
+    assert!(code < 300, "playback token: {grant}");
+    let playback = grant["token"]
+        .as_str()
+        .expect("a token for a restricted channel");
+    let master_url = format!("{}?token={playback}", channel.master_url(&s));
+    let deadline = Instant::now() + MASTER_WAIT;
+    let master = loop {
+        let (code, body) = get_text(&master_url).await;
+        if code == 200 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "master: {code} {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let uris: Vec<&str> = master
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert!(!uris.is_empty(), "{master}");
+    for uri in &uris {
+        assert!(uri.contains(&format!("token={playback}")), "{master}");
+    }
+    let media_url = format!("{}?token={playback}", channel.media_url(&s, "source"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let media = loop {
+        let (code, media) = get_text(&media_url).await;
+        assert_eq!(code, 200, "{media}");
+        if media.matches("#EXTINF").count() >= 2 {
+            break media;
+        }
+        assert!(Instant::now() < deadline, "no segments: {media}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for line in media
+        .lines()
+        .filter(|l| l.contains("URI=\"") || l.ends_with(".m4s"))
+    {
+        assert!(line.contains("token="), "a URI without the token: {line}");
+    }
+    decode_live(&master_url, 4);
+    // A forged token is refused.
+    let (code, body) = get_text(&format!(
+        "{}/live/{}/master.m3u8?token=not-a-token",
+        s.base, channel.id
+    ))
+    .await;
+    assert_eq!(code, 401, "{body}");
+    publisher.kill();
+}

@@ -17,7 +17,8 @@ use yanxiu_packager::hls::live_playlist::LiveResource;
 use yanxiu_packager::live::{LiveOrigin, LiveTrackPackager, RenditionKey, WallClockAnchor};
 use yanxiu_packager::media::{TrackConfig, TrackInput};
 use yanxiu_transcode::live::{
-    LiveInput, LiveRendition, LiveRenditionKind, LiveReport, LiveStatsHandle, LiveTranscoder,
+    LiveConfig, LiveInput, LiveRendition, LiveRenditionKind, LiveReport, LiveStatsHandle,
+    LiveTranscoder,
 };
 
 use super::persist::{PersistItem, PersistQueue};
@@ -183,7 +184,12 @@ pub struct LivePipeline {
 impl LivePipeline {
     /// Starts the transcoder and the task that packages its renditions.
     pub fn start(context: PipelineContext) -> Result<Self, yanxiu_transcode::live::LiveError> {
-        let transcoder = LiveTranscoder::start(context.settings.transcode.clone())?;
+        // Low-latency channels encode without B-frames or lookahead; the
+        // others trade a few hundred milliseconds for better pictures per bit.
+        let transcoder = LiveTranscoder::start(LiveConfig {
+            zero_latency: context.view.low_latency,
+            ..context.settings.transcode.clone()
+        })?;
         let input = transcoder.input();
         let transcode_stats = transcoder.stats_handle();
         let stats = context.stats.clone();

@@ -775,3 +775,49 @@ async fn a_restricted_channel_plays_only_with_a_playback_token_carried_into_ever
     assert_eq!(code, 401, "{body}");
     publisher.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cut_short_by_a_killed_server_becomes_a_recording_after_the_restart() {
+    let _turn = one_at_a_time().await;
+    let mut s =
+        start_live("reconnect_window_seconds = 1\nrung_heights = [360]\npreset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "断电演练", "standard").await;
+    let mut publisher = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(30.0));
+    wait_for_master(&s, &channel, MASTER_WAIT).await;
+    wait_for_segments(&s, &channel, "source", 3, Duration::from_secs(20)).await;
+    let session = status(&s, &token, &channel).await["status"]["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_owned();
+
+    // The server dies mid-session (no chance to finish anything), then comes back.
+    s.stop("KILL");
+    publisher.kill();
+    s.relaunch(1);
+    let token = organiser(&s).await;
+
+    let (list, recording) = wait_for_recording(&s, &token, &channel).await;
+    let stopped = of_kind(&list, "stopped")[0];
+    assert_eq!(
+        stopped["detail"]["session_id"],
+        session.as_str(),
+        "{stopped}"
+    );
+    assert!(
+        stopped["detail"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("restart")),
+        "{stopped}"
+    );
+    let body = resource(&s, &token, &recording).await;
+    assert_eq!(body["processing"]["status"], "ready", "{body}");
+    let idle = status(&s, &token, &channel).await;
+    assert_eq!(idle["state"], "idle", "{idle}");
+    let session_dir = stored_session(&s, &channel, &session);
+    assert!(
+        assert_stored_timeline_monotonic(&session_dir) >= 4.0,
+        "at least the segments listed before the kill"
+    );
+    decode_all(&session_dir.join("master.m3u8").to_string_lossy());
+}

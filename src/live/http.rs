@@ -28,7 +28,7 @@ use yanxiu_packager::hls::live_playlist::{LivePlaylistMode, LiveResource};
 use yanxiu_packager::live::LiveError;
 use yanxiu_transcode::live::LiveRenditionKind;
 
-use super::master::render_master;
+use super::master::{Bitrates, MasterEntry, render_master};
 use super::pipeline::SessionView;
 use super::service::LiveService;
 use crate::app::playback::{denied, error, urlencode};
@@ -177,18 +177,19 @@ async fn master(
     }
     let input_bps = session.input_video_bitrate.load(Ordering::Relaxed);
     let fps = session.input_frame_rate_milli.load(Ordering::Relaxed) as f64 / 1000.0;
-    let text = render_master(
-        &session.renditions(),
-        if fps > 0.0 { fps } else { 30.0 },
-        |r| {
+    let renditions: Vec<(MasterEntry, Bitrates)> = session
+        .renditions()
+        .iter()
+        .map(|r| {
             let bps = match r.kind {
                 LiveRenditionKind::Passthrough { .. } if input_bps > 0 => input_bps,
                 LiveRenditionKind::Passthrough { .. } => PASSTHROUGH_FALLBACK_BPS,
                 _ => r.bitrate,
             };
-            (bps, bps)
-        },
-    );
+            (MasterEntry::of(r), (bps, bps))
+        })
+        .collect();
+    let text = render_master(&renditions, if fps > 0.0 { fps } else { 30.0 });
     playlist_response(text, query.token.as_deref())
 }
 

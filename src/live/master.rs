@@ -1,7 +1,7 @@
 //! The master playlist of a live session (served while live) and of its
-//! recording (written when it ends), from the renditions the pipeline
-//! offered. Pure.
+//! recording (written when it ends), from what each rendition is. Pure.
 
+use serde::{Deserialize, Serialize};
 use yanxiu_packager::hls::{AudioRendition, MasterPlaylistSpec, VideoVariant};
 use yanxiu_packager::media::TrackKind;
 
@@ -10,39 +10,68 @@ use super::pipeline::RenditionInfo;
 /// Peak and average bitrate of a rendition, bit/s.
 pub type Bitrates = (u64, u64);
 
-/// The master playlist over `renditions`, each at `{name}/index.m3u8`;
-/// `bitrates` gives each rendition's figures (declared while live,
-/// measured for a recording), `frame_rate` the video frame rate.
-pub fn render_master(
-    renditions: &[RenditionInfo],
-    frame_rate: f64,
-    bitrates: impl Fn(&RenditionInfo) -> Bitrates,
-) -> String {
+/// What the master playlist says of a rendition (kept in the open-session
+/// marker, so an interrupted session's recording can be finished later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MasterEntry {
+    /// Name, also its directory.
+    pub name: String,
+    /// RFC 6381 codec string.
+    pub codec: String,
+    /// Picture size of a video rendition.
+    pub picture: Option<(u32, u32)>,
+    /// Channel count of an audio rendition.
+    pub channels: Option<u16>,
+}
+
+impl MasterEntry {
+    /// The entry of a running rendition (its latest configuration).
+    pub fn of(info: &RenditionInfo) -> Self {
+        let (picture, channels) = match info.config.kind {
+            TrackKind::Video { width, height, .. } => (Some((width, height)), None),
+            TrackKind::Audio { channels, .. } => (None, Some(channels)),
+        };
+        Self {
+            name: info.name.clone(),
+            codec: info.config.codec_string(),
+            picture,
+            channels,
+        }
+    }
+
+    /// Whether it is a video rendition.
+    pub fn is_video(&self) -> bool {
+        self.picture.is_some()
+    }
+}
+
+/// The master playlist over `renditions` with their bitrates, each at
+/// `{name}/index.m3u8`, video at `frame_rate`.
+pub fn render_master(renditions: &[(MasterEntry, Bitrates)], frame_rate: f64) -> String {
     let mut spec = MasterPlaylistSpec {
         variants: Vec::new(),
         audio: Vec::new(),
     };
-    for rendition in renditions {
-        let (peak, average) = bitrates(rendition);
-        let uri = format!("{}/index.m3u8", rendition.name);
-        match &rendition.config.kind {
-            TrackKind::Video { width, height, .. } => spec.variants.push(VideoVariant {
+    for (entry, (peak, average)) in renditions {
+        let uri = format!("{}/index.m3u8", entry.name);
+        match entry.picture {
+            Some((width, height)) => spec.variants.push(VideoVariant {
                 uri,
-                codec: rendition.config.codec_string(),
-                width: *width,
-                height: *height,
+                codec: entry.codec.clone(),
+                width,
+                height,
                 frame_rate,
-                peak_bitrate: peak,
-                average_bitrate: average,
+                peak_bitrate: *peak,
+                average_bitrate: *average,
             }),
-            TrackKind::Audio { channels, .. } => spec.audio.push(AudioRendition {
+            None => spec.audio.push(AudioRendition {
                 uri,
-                name: rendition.name.clone(),
+                name: entry.name.clone(),
                 language: None,
-                channels: Some(*channels),
-                codec: rendition.config.codec_string(),
-                peak_bitrate: peak,
-                average_bitrate: average,
+                channels: entry.channels,
+                codec: entry.codec.clone(),
+                peak_bitrate: *peak,
+                average_bitrate: *average,
             }),
         }
     }

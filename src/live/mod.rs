@@ -10,6 +10,8 @@
 //! - `pipeline`: transcoder → packagers → origin, segments → persister.
 //! - `persist`: segments and growing playlists to storage, with retries.
 //! - `recording`: VOD playlists + master, then a draft resource.
+//! - `recovery`: open-session markers; finishing sessions a stopped
+//!   process left open.
 //! - `http`: `/live/{channel_id}/…` playback with LL-HLS blocking reloads.
 //! - `status`: channel status figures and per-channel metrics.
 
@@ -20,6 +22,7 @@ mod master;
 mod persist;
 mod pipeline;
 mod recording;
+mod recovery;
 mod runner;
 mod service;
 pub mod settings;

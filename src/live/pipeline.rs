@@ -96,6 +96,11 @@ impl SessionView {
             .clone()
     }
 
+    /// Whether every rendition has its configuration.
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
     /// Waits (at most `timeout`) until every rendition has its configuration.
     pub async fn wait_ready(&self, timeout: std::time::Duration) -> bool {
         let mut rx = self.ready.subscribe();

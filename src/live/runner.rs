@@ -21,9 +21,11 @@ use yanxiu_packager::h264::AvcDecoderConfig;
 use yanxiu_transcode::live::LiveInput;
 
 use super::lifecycle::{SessionLifecycle, Step};
+use super::master::MasterEntry;
 use super::persist::Persister;
 use super::pipeline::{LivePipeline, PackagingStats, PipelineContext, SessionView};
 use super::recording::{self, EndedSession};
+use super::recovery::{self, OpenSession};
 use super::service::LiveService;
 use super::status::RateMeter;
 
@@ -47,6 +49,9 @@ struct Active {
     metadata: StreamMetadata,
     picture: Option<(u32, u32)>,
     has_audio: bool,
+    /// The open-session marker (complete once the ladder is known).
+    marker: OpenSession,
+    marked_ready: bool,
 }
 
 /// The runner of one channel.
@@ -106,7 +111,11 @@ impl ChannelRunner {
                 },
                 event = next_event(&mut self.publisher) => self.on_event(event).await,
                 () = sleep_until_ms(deadline), if deadline.is_some() => self.lifecycle.tick(now_ms()),
-                _ = status.tick() => { self.refresh_status(); Step::Nothing }
+                _ = status.tick() => {
+                    self.refresh_status();
+                    self.mark_ladder().await;
+                    Step::Nothing
+                }
                 _ = recheck.tick() => self.recheck_channel().await,
             };
             if step == Step::End || self.lifecycle.phase() == super::lifecycle::Phase::Ended {
@@ -177,6 +186,18 @@ impl ChannelRunner {
             anchor_at: OffsetDateTime::now_utc(),
             stats: Arc::new(PackagingStats::default()),
         })?;
+        let marker = OpenSession {
+            channel_id: self.channel_id.clone(),
+            session_id: session.session_id.to_string(),
+            prefix: view.storage_prefix.clone(),
+            started_at: now,
+            record: channel.record_to_vod,
+            frame_rate: 30.0,
+            renditions: Vec::new(),
+        };
+        if let Err(e) = recovery::mark(&self.service.storage, &marker).await {
+            tracing::warn!(channel = %self.channel_id, error = %e, "open-session marker not stored");
+        }
         self.service.show_session(view.clone());
         self.service
             .board
@@ -191,6 +212,8 @@ impl ChannelRunner {
             metadata: StreamMetadata::default(),
             picture: None,
             has_audio: false,
+            marker,
+            marked_ready: false,
         });
         Ok(())
     }
@@ -283,6 +306,33 @@ impl ChannelRunner {
             .board
             .error(&self.channel_id, "the live transcoder stopped");
         self.lifecycle.shutdown()
+    }
+
+    /// Completes the open-session marker once the ladder is known, so a
+    /// recording can be finished even if this process stops.
+    async fn mark_ladder(&mut self) {
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
+        if active.marked_ready || !active.view.is_ready() {
+            return;
+        }
+        active.marked_ready = true;
+        active.marker.renditions = active
+            .view
+            .renditions()
+            .iter()
+            .map(MasterEntry::of)
+            .collect();
+        let fps = active.view.input_frame_rate_milli.load(Ordering::Relaxed) as f64 / 1000.0;
+        active.marker.frame_rate =
+            active
+                .metadata
+                .frame_rate
+                .unwrap_or(if fps > 0.0 { fps } else { 30.0 });
+        if let Err(e) = recovery::mark(&self.service.storage, &active.marker).await {
+            tracing::warn!(channel = %self.channel_id, error = %e, "open-session marker not stored");
+        }
     }
 
     /// Ends the session when the channel was disabled, ended or deleted
@@ -397,8 +447,14 @@ impl ChannelRunner {
                     channel_id: &self.channel_id,
                     session_id: active.view.session_id.to_string(),
                     prefix: &active.view.storage_prefix,
-                    renditions: &outcome.renditions,
-                    persisted: &persisted,
+                    renditions: outcome
+                        .renditions
+                        .iter()
+                        .filter_map(|r| {
+                            let stored = persisted.get(&r.name)?.playlist.clone();
+                            Some((MasterEntry::of(r), stored))
+                        })
+                        .collect(),
                     frame_rate: if frame_rate > 0.0 { frame_rate } else { 30.0 },
                     started_at: active.started_at,
                     ended_at,
@@ -449,6 +505,7 @@ impl ChannelRunner {
         }
         self.service.board.ended(&self.channel_id);
         tracing::info!(channel = %self.channel_id, "live session ended");
+        recovery::unmark(&self.service.storage, &active.marker).await;
         let grace = self.service.settings.segment_target * ENDED_GRACE_TARGETS;
         self.service
             .retire_session(active.view, grace, !active.record);

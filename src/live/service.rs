@@ -69,6 +69,7 @@ impl LiveService {
         let (server, addr) = RtmpServer::bind(self.settings.rtmp.clone(), gate, notices_tx).await?;
         let token = self.shutdown.child_token();
         self.spawn(server.run(token));
+        self.spawn(super::recovery::recover(self.clone()));
         let service = self.clone();
         self.spawn(async move {
             while let Some(notice) = notices.recv().await {

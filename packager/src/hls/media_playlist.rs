@@ -56,6 +56,36 @@ impl MediaPlaylistState {
         }
     }
 
+    /// Reads back a playlist this module rendered (EVENT or VOD): its init
+    /// sections, segments (durations to the millisecond, as written),
+    /// discontinuities and init switches; `bytes` gives each segment's size
+    /// (for the bitrates). `None` when the text is not a media playlist or
+    /// lists no segment.
+    pub fn parse(text: &str, bytes: impl Fn(&str) -> u64) -> Option<Self> {
+        let playlist = m3u8_rs::parse_media_playlist_res(text.as_bytes()).ok()?;
+        let mut state: Option<Self> = None;
+        for segment in playlist.segments {
+            let init = segment.map.as_ref().map(|m| m.uri.clone());
+            match state.as_mut() {
+                None => state = Some(Self::new(init.unwrap_or_default())),
+                Some(state) if segment.discontinuity || init.is_some() => {
+                    state.start_discontinuity(init)
+                }
+                Some(_) => {}
+            }
+            let Some(state) = state.as_mut() else {
+                continue;
+            };
+            state.push(SegmentEntry {
+                duration_ticks: (f64::from(segment.duration) * 1000.0).round() as u64,
+                timescale: 1000,
+                bytes: bytes(&segment.uri),
+                uri: segment.uri,
+            });
+        }
+        state
+    }
+
     /// Appends a segment.
     pub fn push(&mut self, segment: SegmentEntry) {
         if let Some(new_init) = self.pending_break.take() {

@@ -278,3 +278,21 @@ fn a_discontinuity_before_the_first_segment_only_sets_its_init_section() {
     assert!(!text.contains("EXT-X-DISCONTINUITY"), "{text}");
     assert!(text.contains("#EXT-X-MAP:URI=\"init-3.mp4\""), "{text}");
 }
+
+#[test]
+fn a_rendered_playlist_reads_back_with_its_breaks_init_switches_and_sizes() {
+    let mut playlist = MediaPlaylistState::new("init-0.mp4");
+    playlist.push(segment("seg-0.m4s", 180_000, 1000));
+    playlist.start_discontinuity(None);
+    playlist.push(segment("seg-1.m4s", 180_000, 1000));
+    playlist.start_discontinuity(Some("init-1.mp4".into()));
+    playlist.push(segment("seg-2.m4s", 171_000, 1000));
+    let event = playlist.render_event(2);
+    let back = MediaPlaylistState::parse(&event, |uri| if uri == "seg-2.m4s" { 7 } else { 1000 })
+        .expect("a media playlist");
+    assert_eq!(back.segments().len(), 3);
+    assert_eq!(back.segments()[2].bytes, 7);
+    assert!((back.duration_seconds() - 5.9).abs() < 0.001);
+    assert_eq!(back.render_vod(), playlist.render_vod());
+    assert_eq!(MediaPlaylistState::parse("#EXTM3U\n", |_| 0), None);
+}

@@ -15,12 +15,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use common::browser::{CHROMIUM, browser_dir, browser_node_modules};
+use common::browser::{CHROMIUM, browser_node_modules, run_driver};
 use common::server::{login, processed, review_and_publish, start, upload};
 
 /// How long the driver may take once the resource is published.
@@ -71,31 +71,7 @@ struct PlaybackReport {
 
 /// Runs the driver on `master`, killing it after [`DRIVER_TIMEOUT`].
 async fn play_in_chromium(modules: &Path, master: &str) -> PlaybackReport {
-    let child = tokio::process::Command::new("node")
-        .arg(browser_dir().join("play.cjs"))
-        .arg(modules)
-        .arg(master)
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .env("YANXIU_TEST_CHROMIUM", CHROMIUM)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn node");
-    let out = tokio::time::timeout(DRIVER_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("the browser driver gave no result in {DRIVER_TIMEOUT:?}"))
-        .expect("wait for node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the browser driver failed ({}):\n{stderr}",
-        out.status
-    );
-    let line = stdout.trim().lines().last().unwrap_or_default();
-    serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("driver output {line:?} is not a report ({e}):\n{stderr}"))
+    run_driver("play.cjs", modules, &[master], DRIVER_TIMEOUT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,12 +16,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use common::browser::{CHROMIUM, browser_dir, browser_node_modules};
+use common::browser::{CHROMIUM, browser_node_modules, run_driver};
 use common::live::{
     FfmpegPublish, LiveChannel, create_channel, ffmpeg_publisher, one_at_a_time, organiser,
     require_tool, start_live, wait_for_master, wait_for_segments,
@@ -53,32 +52,13 @@ struct LiveReport {
 
 /// Runs the live driver on `master`, killing it after [`DRIVER_TIMEOUT`].
 async fn watch_in_chromium(modules: &Path, master: &str) -> LiveReport {
-    let child = tokio::process::Command::new("node")
-        .arg(browser_dir().join("live.cjs"))
-        .arg(modules)
-        .arg(master)
-        .arg(WATCH_SECONDS.to_string())
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .env("YANXIU_TEST_CHROMIUM", CHROMIUM)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn node");
-    let out = tokio::time::timeout(DRIVER_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("the browser driver gave no result in {DRIVER_TIMEOUT:?}"))
-        .expect("wait for node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the browser driver failed ({}):\n{stderr}",
-        out.status
-    );
-    let line = stdout.trim().lines().last().unwrap_or_default();
-    serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("driver output {line:?} is not a report ({e}):\n{stderr}"))
+    run_driver(
+        "live.cjs",
+        modules,
+        &[master, &WATCH_SECONDS.to_string()],
+        DRIVER_TIMEOUT,
+    )
+    .await
 }
 
 /// Publishes to `channel`, waits for two segments, lets hls.js watch it,

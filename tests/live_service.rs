@@ -16,7 +16,8 @@ use common::live::{
     department_id, events, ffmpeg_publisher, get_text, gstreamer_publisher, media_playlist,
     metrics, of_kind, one_at_a_time, organiser, packet_times, parse_master, rotate_key, server_log,
     set_enabled, start_live, status, stored_rendition_runs, stored_session, wait_for_events,
-    wait_for_master, wait_for_recording, wait_for_segments, wait_for_status, wait_until_not_live,
+    wait_for_master, wait_for_recording, wait_for_segments, wait_for_status, wait_for_stop,
+    wait_until_not_live,
 };
 
 use common::server::{Server, api, resource};
@@ -567,15 +568,7 @@ async fn timestamps_that_wrap_and_jump_backwards_give_a_monotonic_stored_timelin
     let exit = restarted.wait(Duration::from_secs(30));
     assert!(exit.success(), "{}", restarted.stderr());
 
-    let list = wait_for_events(
-        &s,
-        &token,
-        &channel,
-        Duration::from_secs(30),
-        "stopped",
-        |e| !of_kind(e, "stopped").is_empty(),
-    )
-    .await;
+    let list = wait_for_stop(&s, &token, &channel).await;
     assert_eq!(of_kind(&list, "started").len(), 1, "{list:#?}");
     assert_eq!(of_kind(&list, "reconnected").len(), 1, "{list:#?}");
     let session = of_kind(&list, "started")[0]["detail"]["session_id"]
@@ -643,15 +636,7 @@ async fn a_channel_that_does_not_record_keeps_nothing_in_storage_after_its_sessi
     let exit = publisher.wait(Duration::from_secs(30));
     assert!(exit.success(), "{}", publisher.stderr());
 
-    let list = wait_for_events(
-        &s,
-        &token,
-        &channel,
-        Duration::from_secs(30),
-        "stopped",
-        |e| !of_kind(e, "stopped").is_empty(),
-    )
-    .await;
+    let list = wait_for_stop(&s, &token, &channel).await;
     assert!(
         of_kind(&list, "stopped")[0]["detail"]["recording_resource_id"].is_null(),
         "{list:#?}"

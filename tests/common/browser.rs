@@ -3,7 +3,10 @@
 //! Chromium they drive.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
 
 /// The Chromium the driver launches (Debian's package).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -57,4 +60,39 @@ pub fn browser_node_modules() -> PathBuf {
         std::fs::write(&marker, &wanted).expect("write the install marker");
     }
     modules
+}
+
+/// Runs the driver `script` (in [`browser_dir`]) with node: `modules`, then
+/// `args`; killed after `timeout`. Returns the JSON report it prints last.
+pub async fn run_driver<T: DeserializeOwned>(
+    script: &str,
+    modules: &Path,
+    args: &[&str],
+    timeout: Duration,
+) -> T {
+    let child = tokio::process::Command::new("node")
+        .arg(browser_dir().join(script))
+        .arg(modules)
+        .args(args)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .env("YANXIU_TEST_CHROMIUM", CHROMIUM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn node");
+    let out = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the browser driver gave no result in {timeout:?}"))
+        .expect("wait for node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser driver failed ({}):\n{stderr}",
+        out.status
+    );
+    let line = stdout.trim().lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("driver output {line:?} is not a report ({e}):\n{stderr}"))
 }

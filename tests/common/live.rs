@@ -252,6 +252,14 @@ pub async fn wait_for_events(
     }
 }
 
+/// Waits (30 s at most) until the session has stopped; returns the events.
+pub async fn wait_for_stop(s: &Server, token: &str, channel: &LiveChannel) -> Vec<Value> {
+    wait_for_events(s, token, channel, Duration::from_secs(30), "stopped", |e| {
+        !of_kind(e, "stopped").is_empty()
+    })
+    .await
+}
+
 /// Waits (30 s at most) until the session has stopped; returns the events
 /// and the id of the recording its `stopped` event names.
 pub async fn wait_for_recording(
@@ -259,10 +267,7 @@ pub async fn wait_for_recording(
     token: &str,
     channel: &LiveChannel,
 ) -> (Vec<Value>, String) {
-    let list = wait_for_events(s, token, channel, Duration::from_secs(30), "stopped", |e| {
-        !of_kind(e, "stopped").is_empty()
-    })
-    .await;
+    let list = wait_for_stop(s, token, channel).await;
     let stopped = of_kind(&list, "stopped")[0];
     let recording = stopped["detail"]["recording_resource_id"]
         .as_str()

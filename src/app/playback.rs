@@ -190,10 +190,15 @@ async fn playlist(
     token: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
-    let body = match app.storage.get(key).await {
-        Ok(b) => b,
-        Err(e) => return storage_error(app, e, headers),
-    };
+    match app.storage.get(key).await {
+        Ok(body) => playlist_response(body, token),
+        Err(e) => storage_error(app, e, headers),
+    }
+}
+
+/// A playlist answer (VOD or live): with `token`, carried into every URI;
+/// never cached.
+pub(crate) fn playlist_response(body: Bytes, token: Option<&str>) -> Response {
     let body = match token {
         Some(t) => {
             let text = String::from_utf8_lossy(&body);

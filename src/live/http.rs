@@ -31,8 +31,7 @@ use yanxiu_transcode::live::LiveRenditionKind;
 use super::master::{Bitrates, MasterEntry, render_master};
 use super::pipeline::SessionView;
 use super::service::LiveService;
-use crate::app::playback::{denied, error, urlencode};
-use crate::app::playlist::add_query_to_uris;
+use crate::app::playback::{denied, error};
 
 /// How long a master playlist request waits for the ladder of a session
 /// that just started.
@@ -122,19 +121,10 @@ async fn admit(
     Ok(session)
 }
 
+/// A playlist answer: the VOD one, plus CORS for players on other origins.
 fn playlist_response(text: String, token: Option<&str>) -> Response {
-    let text = match token {
-        Some(t) => add_query_to_uris(&text, &format!("token={}", urlencode(t))),
-        None => text,
-    };
-    let mut response = Response::new(Body::from(text));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.apple.mpegurl"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    cors(h);
+    let mut response = crate::app::playback::playlist_response(Bytes::from(text), token);
+    cors(response.headers_mut());
     response
 }
 

@@ -135,6 +135,10 @@ pub fn run_rung(
         restart,
     } in frames
     {
+        if restart {
+            // A new source (another codec or size): a new scaler for it.
+            scaler = None;
+        }
         let mut scaled = scale(&mut scaler, &picture, &job.rung)?;
         scaled.set_pts(picture.pts());
         if restart {

@@ -7,12 +7,16 @@
 //! - [`keyframes`]: pure choice of the rungs' keyframes: on the source's
 //!   keyframes with passthrough (so every rendition cuts segments at the
 //!   same instants), on the GOP grid without.
-//! - [`LiveTranscoder`]: decodes H.264 and AAC once and encodes every rung
-//!   (plus an optional passthrough of the source H.264) in its own thread,
-//!   and hands `TrackInput`s per rendition to the live packager on bounded
-//!   channels. One transcoder serves a channel session across publisher
-//!   reconnects; [`LiveStats`] gives its running figures without locks.
+//! - [`LiveTranscoder`]: decodes the video (H.264 from RTMP or WebRTC, VP8
+//!   or VP9 from WebRTC) and the audio (AAC from RTMP, Opus from WebRTC)
+//!   once and encodes every rung (plus an optional passthrough of a source
+//!   H.264) and the AAC rendition, each in its own thread, and hands
+//!   `TrackInput`s per rendition to the live packager on bounded channels.
+//!   One transcoder serves a channel session across publisher reconnects,
+//!   whatever codecs each publisher sends; [`LiveStats`] gives its running
+//!   figures without locks.
 
+mod decoders;
 mod encode;
 mod ffi;
 pub mod keyframes;
@@ -32,7 +36,21 @@ pub use stats::{LiveStats, LiveStatsHandle, RenditionStats};
 pub use timestamps::{LiveTrack, RepairConfig, RepairEvent, RepairedTime, TimestampRepair};
 pub use transcoder::LiveTranscoder;
 
-/// One typed input access unit, as an RTMP server receives it (FLV tags).
+/// A video codec that is decoded and laddered, never passed through (WebRTC sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VpxCodec {
+    /// VP8 (RFC 6386).
+    Vp8,
+    /// VP9.
+    Vp9,
+}
+
+/// One typed input access unit, as an RTMP server receives it (FLV tags),
+/// or as a WebRTC server reassembles it from RTP.
+///
+/// A configuration (`VideoConfig`/`VpxConfig`, `AudioConfig`/`OpusConfig`)
+/// says how the following `Video`/`Audio` units are coded, until the next
+/// configuration of that kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveInput {
     /// The H.264 sequence header: an avcC record.
@@ -40,7 +58,8 @@ pub enum LiveInput {
         /// AVCDecoderConfigurationRecord.
         avcc: Bytes,
     },
-    /// One H.264 access unit.
+    /// One video access unit: H.264 after a `VideoConfig`, one VP8/VP9
+    /// frame after a `VpxConfig`.
     Video {
         /// Presentation time, RTMP milliseconds (32-bit, wrapping).
         pts: u32,
@@ -48,7 +67,7 @@ pub enum LiveInput {
         dts: u32,
         /// Whether the unit is a keyframe (IDR).
         keyframe: bool,
-        /// 4-byte length-prefixed NAL units.
+        /// H.264: 4-byte length-prefixed NAL units; VP8/VP9: the frame.
         data: Bytes,
     },
     /// The AAC sequence header: an AudioSpecificConfig.
@@ -56,12 +75,30 @@ pub enum LiveInput {
         /// AudioSpecificConfig bytes.
         asc: Bytes,
     },
-    /// One raw AAC frame.
+    /// One audio unit: a raw AAC frame after an `AudioConfig`, an Opus
+    /// packet after an `OpusConfig`.
     Audio {
         /// Time, RTMP milliseconds (32-bit, wrapping).
         pts: u32,
-        /// The raw AAC frame.
+        /// The raw AAC frame or Opus packet.
         data: Bytes,
+    },
+    /// A VP8 or VP9 source of `width`x`height` (sent again whenever the size or codec
+    /// changes, and by each new publisher). Each following `Video` unit carries one
+    /// compressed frame, `pts == dts`, `keyframe` as the bitstream says.
+    VpxConfig {
+        /// VP8 or VP9.
+        codec: VpxCodec,
+        /// Picture width.
+        width: u32,
+        /// Picture height.
+        height: u32,
+    },
+    /// Opus audio at 48 kHz with `channels` channels (sent by each new publisher).
+    /// Each following `Audio` unit carries one Opus packet (10–60 ms).
+    OpusConfig {
+        /// Channels: 1 or 2 (mapping family 0).
+        channels: u16,
     },
     /// The stream ended (unpublish after the reconnect window).
     End,
@@ -74,7 +111,9 @@ pub struct LiveConfig {
     /// never above the source.
     pub ladder: LadderConfig,
     /// Also offer the source H.264 as a rendition (no re-encode); encoded
-    /// rungs at or above the source size are then left out.
+    /// rungs at or above the source size are then left out. Only when the
+    /// session's first source is H.264: a VP8/VP9 source is never passed
+    /// through.
     pub passthrough: bool,
     /// x264 `tune=zerolatency`: no B-frames and no lookahead (LL-HLS).
     pub zero_latency: bool,
@@ -159,16 +198,24 @@ pub enum LiveRenditionKind {
 /// What arrives: one `Config`, samples, and one `End` when the transcode
 /// succeeds (after a failure the channel closes without `End`). When a
 /// publisher comes back with another video configuration (a reconnect
-/// with other settings), every *video* rendition receives a second
-/// `Config` right before its first sample of the new configuration, at the
-/// same presentation time in all of them, and that sample is a keyframe:
-/// the passthrough's carries the new SPS/PPS and picture size, the encoded
-/// rungs repeat their unchanged configuration (their output size stays the
-/// planned one). A consumer treats a `Config` after samples as a
-/// discontinuity: `LiveTrackPackager::reconnect(config, anchor)`, which
-/// writes a new init section only when the configuration differs. The
-/// timeline itself stays continuous and monotonic. The audio rendition
-/// gets no second `Config`.
+/// with other settings: another codec or picture size), every *video*
+/// rendition receives a second `Config` right before its first sample of
+/// the new configuration, at the same presentation time in all of them,
+/// and that sample is a keyframe: the passthrough's carries the new
+/// SPS/PPS and picture size, the encoded rungs repeat their unchanged
+/// configuration (their output size stays the planned one). A consumer
+/// treats a `Config` after samples as a discontinuity:
+/// `LiveTrackPackager::reconnect(config, anchor)`, which writes a new init
+/// section only when the configuration differs. The timeline itself stays
+/// continuous and monotonic. The audio rendition gets no second `Config`
+/// (it is AAC whatever the publisher sends).
+///
+/// A VP8/VP9 publisher that continues a session started with an H.264
+/// passthrough: the passthrough gets no samples while it publishes (the
+/// rungs do), its last sample keeps its own duration, and when an H.264
+/// publisher comes back the passthrough gets a `Config` (even an unchanged
+/// one) before its first keyframe, so its timeline has a gap there at a
+/// discontinuity.
 #[derive(Debug)]
 pub struct LiveRendition {
     /// Name, e.g. `source`, `480p`, `audio`.
@@ -213,6 +260,9 @@ pub enum LiveError {
     /// The input's codec headers are not usable.
     #[error("input headers not usable: {0}")]
     Bitstream(String),
+    /// An Opus configuration with other than one or two channels.
+    #[error("Opus with {0} channels is not supported (1 or 2)")]
+    OpusChannels(u16),
     /// No ladder fits the source.
     #[error(transparent)]
     Ladder(#[from] LadderError),

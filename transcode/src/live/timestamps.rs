@@ -129,6 +129,10 @@ struct TrackState {
     last_step_ms: Option<i64>,
     /// The shared offset this track's last time was made with.
     offset: i64,
+    /// Length of the last audio frame in output units, when known.
+    last_frame: Option<i64>,
+    /// The audio output rate `last_out` and `last_frame` are counted in.
+    rate: Option<i64>,
 }
 
 /// The repair state of one live session (both tracks).
@@ -194,9 +198,23 @@ impl TimestampRepair {
     ) -> Option<RepairedTime> {
         let ms = self.repair_ms(LiveTrack::Audio, pts_ms)?;
         let rate = i64::from(sample_rate.max(1));
+        self.audio_rate(rate);
         let candidate = (ms * rate + 500).div_euclid(1000);
         let t = self.advance(LiveTrack::Audio, candidate, frame_samples.map(i64::from));
         Some(RepairedTime { dts: t, pts: t })
+    }
+
+    /// Counts the audio timeline in samples of `rate` from now on (a
+    /// publisher with another codec or rate): the last output time and
+    /// frame length are converted, rounding up so nothing overlaps.
+    fn audio_rate(&mut self, rate: i64) {
+        let state = &mut self.audio;
+        if let Some(old) = state.rate.filter(|&old| old != rate) {
+            let convert = |t: i64| (t * rate + old - 1).div_euclid(old);
+            state.last_out = state.last_out.map(convert);
+            state.last_frame = state.last_frame.map(convert);
+        }
+        state.rate = Some(rate);
     }
 
     /// The repairs made since the last call.
@@ -294,16 +312,18 @@ impl TimestampRepair {
         Some(out)
     }
 
-    /// Makes the output strictly increasing, snapping audio frames to the
-    /// end of the previous one when they are within half a frame of it.
+    /// Makes the output strictly increasing, snapping an audio frame to
+    /// the end of the previous one (whose length is `frame` of that call:
+    /// Opus packets vary) when it is within half that frame of it.
     fn advance(&mut self, track: LiveTrack, candidate: i64, frame: Option<i64>) -> i64 {
         let state = self.state(track);
-        let t = match (state.last_out, frame) {
+        let t = match (state.last_out, state.last_frame) {
             (None, _) => candidate,
             (Some(last), Some(f)) if (candidate - (last + f)).abs() * 2 <= f => last + f,
             (Some(last), f) => candidate.max(last + f.unwrap_or(1)),
         };
         state.last_out = Some(t);
+        state.last_frame = frame;
         t
     }
 
@@ -448,6 +468,39 @@ mod tests {
             .collect();
         assert_eq!(out, vec![0, 1024, 2048, 3072, 4096]);
         assert!(r.take_events().is_empty());
+    }
+
+    #[test]
+    fn audio_frames_of_varying_length_follow_each_other_without_gap_or_overlap() {
+        let mut r = TimestampRepair::new(RepairConfig::default());
+        // Opus packets of 20, 60, 10 and 20 ms at 48 kHz.
+        let frames = [(0u32, 960u32), (20, 2880), (80, 480), (90, 960), (110, 960)];
+        let out: Vec<i64> = frames
+            .into_iter()
+            .filter_map(|(t, n)| r.audio(t, 48_000, Some(n)))
+            .map(|t| t.dts)
+            .collect();
+        assert_eq!(out, vec![0, 960, 3840, 4320, 5280]);
+        assert!(r.take_events().is_empty());
+    }
+
+    #[test]
+    fn a_change_of_audio_rate_continues_the_timeline_in_the_new_rate() {
+        let mut r = TimestampRepair::new(RepairConfig::default());
+        // Opus (48 kHz, 20 ms) until 40 ms, then AAC at 44.1 kHz.
+        let opus: Vec<i64> = [0u32, 20, 40]
+            .into_iter()
+            .filter_map(|t| r.audio(t, 48_000, Some(960)))
+            .map(|t| t.dts)
+            .collect();
+        assert_eq!(opus, vec![0, 960, 1920]);
+        let aac: Vec<i64> = [60u32, 83]
+            .into_iter()
+            .filter_map(|t| r.audio(t, 44_100, Some(1024)))
+            .map(|t| t.dts)
+            .collect();
+        // 60 ms at 44.1 kHz is where the last Opus packet ended.
+        assert_eq!(aac, vec![2646, 3670]);
     }
 
     #[test]

@@ -1,6 +1,20 @@
 //! The live transcode driver: one decode thread that repairs timestamps,
-//! decodes H.264 and AAC once and fans pictures out to one thread per rung
-//! (and audio to the AAC thread), with bounded channels everywhere.
+//! decodes the video (H.264, VP8, VP9) and audio (AAC, Opus) once and fans
+//! pictures out to one thread per rung (and audio to the AAC thread), with
+//! bounded channels everywhere.
+//!
+//! Sources: the ladder is planned when the first picture's configuration
+//! is known. An H.264 source gets the passthrough rendition (when
+//! configured) and rung keyframes on its own; a VP8/VP9 source never has a
+//! passthrough (rungs up to the source size, keyframes on the GOP grid). A
+//! later configuration of another codec or size (a publisher that
+//! reconnects with other settings) gets a new decoder, waits for its
+//! keyframe and restarts the rungs there (a `Config` again, a new scaler).
+//! When a VP8/VP9 publisher continues a session that started with an H.264
+//! passthrough, the passthrough rendition simply gets no new samples (and
+//! the rungs' keyframes follow the grid) until an H.264 publisher is back.
+//! Audio is always encoded to AAC; an Opus or AAC configuration switches
+//! the decoder.
 //!
 //! Failure: the first stage to fail (a codec, or a consumer that dropped
 //! its rendition receiver) ends the whole transcode. Every other rendition
@@ -17,10 +31,8 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use ffmpeg_next::{codec, decoder, frame};
 use tokio::sync::{mpsc, oneshot};
-use yanxiu_packager::aac::AudioSpecificConfig;
-use yanxiu_packager::h264::AvcDecoderConfig;
-use yanxiu_packager::media::{TrackConfig, TrackKind, VideoCodecConfig};
 
+use super::decoders::{AudioSource, VideoSource};
 use super::encode::{self, LiveAudioFrame, LiveFrame, RungJob};
 use super::keyframes::RungKeyframes;
 use super::output::RenditionOut;
@@ -28,7 +40,7 @@ use super::passthrough::Passthrough;
 use super::stats::{LiveCounters, LiveStats, LiveStatsHandle, bump};
 use super::{
     LiveConfig, LiveError, LiveInput, LiveRendition, LiveRenditionKind, LiveReport, RepairEvent,
-    TimestampRepair, ffi, plan_live_ladder,
+    TimestampRepair, plan_live_ladder,
 };
 use crate::pipeline::ffi::share;
 use crate::timing::presentation_delay;
@@ -154,13 +166,17 @@ struct Session {
     repair: TimestampRepair,
     ladder_tx: Option<oneshot::Sender<Vec<LiveRendition>>>,
     events: mpsc::Sender<RepairEvent>,
-    avcc: Option<Bytes>,
-    asc: Option<AudioSpecificConfig>,
+    /// The current publisher's video and audio.
+    video_source: Option<VideoSource>,
+    audio_source: Option<AudioSource>,
     vdec: Option<decoder::Video>,
     adec: Option<decoder::Audio>,
     running: Option<Running>,
     clock: MonotonicClock,
     keyframes: RungKeyframes,
+    /// Whether `keyframes` follows the source's (an H.264 source with a
+    /// passthrough rendition) rather than the GOP grid.
+    aligned_keyframes: bool,
     /// Video units are dropped until a keyframe after each sequence header
     /// (a new publisher).
     awaiting_keyframe: bool,
@@ -179,22 +195,19 @@ impl Session {
         counters: Arc<LiveCounters>,
     ) -> Self {
         let nominal = (f64::from(VIDEO_TIMESCALE) / config.frame_rate.max(1.0)).round() as i64;
-        let (gop, rate) = (config.ladder.gop_seconds, config.frame_rate);
         Self {
             repair: TimestampRepair::new(config.repair),
-            keyframes: if config.passthrough {
-                RungKeyframes::aligned(gop, rate)
-            } else {
-                RungKeyframes::grid(gop, rate)
-            },
+            // Chosen when the ladder starts, from the source.
+            keyframes: RungKeyframes::grid(config.ladder.gop_seconds, config.frame_rate),
+            aligned_keyframes: false,
             awaiting_keyframe: true,
             restart_rungs: false,
             clock: MonotonicClock::new(nominal),
             config,
             ladder_tx: Some(ladder_tx),
             events,
-            avcc: None,
-            asc: None,
+            video_source: None,
+            audio_source: None,
             vdec: None,
             adec: None,
             running: None,
@@ -244,8 +257,20 @@ impl Session {
     fn consume(&mut self, input: &mut mpsc::Receiver<LiveInput>) -> Result<(), LiveError> {
         while let Some(unit) = input.blocking_recv() {
             match unit {
-                LiveInput::VideoConfig { avcc } => self.video_config(avcc)?,
-                LiveInput::AudioConfig { asc } => self.audio_config(&asc)?,
+                LiveInput::VideoConfig { avcc } => self.video_config(VideoSource::h264(avcc)?)?,
+                LiveInput::VpxConfig {
+                    codec,
+                    width,
+                    height,
+                } => self.video_config(VideoSource::Vpx {
+                    codec,
+                    width,
+                    height,
+                })?,
+                LiveInput::AudioConfig { asc } => self.audio_config(AudioSource::aac(&asc)?)?,
+                LiveInput::OpusConfig { channels } => {
+                    self.audio_config(AudioSource::opus(channels)?)?
+                }
                 LiveInput::Video {
                     pts,
                     dts,
@@ -269,47 +294,68 @@ impl Session {
         }
     }
 
-    fn video_config(&mut self, avcc: Bytes) -> Result<(), LiveError> {
+    fn video_config(&mut self, source: VideoSource) -> Result<(), LiveError> {
         // Every sequence header may start a new publisher (a reconnect):
         // nothing of it is used before its first keyframe.
         self.awaiting_keyframe = true;
-        if self.avcc.as_ref() == Some(&avcc) {
+        if self.video_source.as_ref() == Some(&source) {
             return Ok(());
         }
         // Other settings: drain the old decoder, then start a new one.
         self.flush_video()?;
-        let codec = decoder::find(codec::Id::H264).ok_or(LiveError::MissingCodec("h264"))?;
-        let mut ctx = codec::context::Context::new_with_codec(codec);
-        ffi::set_extradata(&mut ctx, &avcc).map_err(|e| LiveError::codec("video decoder", e))?;
-        self.vdec = Some(
-            ctx.decoder()
-                .video()
-                .map_err(|e| LiveError::codec("video decoder", e))?,
-        );
-        if let Some(passthrough) = self.running.as_mut().and_then(|r| r.passthrough.as_mut())
-            && passthrough.reconfigure(source_track(&avcc)?.1)
-        {
-            self.restart_rungs = true;
+        self.vdec = Some(source.open_decoder()?);
+        let previous = self.video_source.replace(source);
+        self.switch_source(previous.as_ref())
+    }
+
+    /// A running ladder gets another source: the rungs restart at its
+    /// first picture when the codec, the size or the passthrough's
+    /// configuration changed; the passthrough pauses while the source is
+    /// not H.264, and the rungs' keyframes follow the source's only while
+    /// there is an H.264 source to pass through.
+    fn switch_source(&mut self, previous: Option<&VideoSource>) -> Result<(), LiveError> {
+        let (Some(running), Some(source)) = (self.running.as_mut(), self.video_source.as_ref())
+        else {
+            return Ok(());
+        };
+        let mut restart = previous.is_none_or(|p| p.shape_differs(source));
+        let mut aligned = false;
+        if let Some(passthrough) = running.passthrough.as_mut() {
+            match source.passthrough_track() {
+                Some(track) => {
+                    restart |= passthrough.reconfigure(track.clone());
+                    aligned = true;
+                }
+                None => passthrough.pause()?,
+            }
         }
-        self.avcc = Some(avcc);
+        self.restart_rungs |= restart;
+        self.follow_source_keyframes(aligned);
         Ok(())
     }
 
-    fn audio_config(&mut self, asc: &[u8]) -> Result<(), LiveError> {
-        let parsed = AudioSpecificConfig::from_bytes(asc)
-            .map_err(|e| LiveError::Bitstream(format!("audio: {e}")))?;
-        if self.asc.as_ref() == Some(&parsed) {
+    /// Puts the rungs' keyframes on the source's (`aligned`) or on the GOP
+    /// grid, when that is not already so.
+    fn follow_source_keyframes(&mut self, aligned: bool) {
+        if self.aligned_keyframes == aligned {
+            return;
+        }
+        let (gop, rate) = (self.config.ladder.gop_seconds, self.config.frame_rate);
+        self.keyframes = if aligned {
+            RungKeyframes::aligned(gop, rate)
+        } else {
+            RungKeyframes::grid(gop, rate)
+        };
+        self.aligned_keyframes = aligned;
+    }
+
+    fn audio_config(&mut self, source: AudioSource) -> Result<(), LiveError> {
+        if self.audio_source.as_ref() == Some(&source) {
             return Ok(());
         }
-        let codec = decoder::find(codec::Id::AAC).ok_or(LiveError::MissingCodec("aac"))?;
-        let mut ctx = codec::context::Context::new_with_codec(codec);
-        ffi::set_extradata(&mut ctx, asc).map_err(|e| LiveError::codec("audio decoder", e))?;
-        self.adec = Some(
-            ctx.decoder()
-                .audio()
-                .map_err(|e| LiveError::codec("audio decoder", e))?,
-        );
-        self.asc = Some(parsed);
+        self.flush_audio()?;
+        self.adec = Some(source.open_decoder()?);
+        self.audio_source = Some(source);
         Ok(())
     }
 
@@ -341,7 +387,10 @@ impl Session {
         if keyframe {
             self.keyframes.source_keyframe(time.pts);
         }
-        if let Some(passthrough) = self.running.as_mut().and_then(|r| r.passthrough.as_mut()) {
+        let h264 = matches!(self.video_source, Some(VideoSource::H264 { .. }));
+        if h264
+            && let Some(passthrough) = self.running.as_mut().and_then(|r| r.passthrough.as_mut())
+        {
             passthrough.push(time.dts, time.pts, keyframe, data.clone())?;
         }
         let mut packet = codec::packet::Packet::copy(&data);
@@ -402,13 +451,12 @@ impl Session {
         self.counters
             .audio_bytes
             .fetch_add(data.len() as u64, Ordering::Relaxed);
-        let Some(asc) = self.asc.as_ref() else {
+        let Some(source) = self.audio_source.as_ref() else {
             bump(&self.counters.dropped_units);
             return Ok(());
         };
-        let rate = asc.output_sampling_frequency();
-        let frame = 1024 * rate / asc.sampling_frequency().max(1);
-        let time = self.repair.audio(pts, rate, Some(frame));
+        let (rate, frame) = (source.sample_rate(), source.frame_samples(&data));
+        let time = self.repair.audio(pts, rate, frame);
         self.publish_events();
         let (Some(time), Some(running)) = (time, self.running.as_ref()) else {
             // Audio before the first picture is not encoded.
@@ -431,22 +479,34 @@ impl Session {
     }
 
     /// Plans the ladder from the sequence headers and starts the encoders.
+    /// The source's codec decides whether there is a passthrough rendition
+    /// (H.264 only) for the whole session.
     fn start_ladder(&mut self) -> Result<(), LiveError> {
-        let avcc = self
-            .avcc
+        let video = self
+            .video_source
             .as_ref()
             .ok_or(LiveError::Internal("no video config"))?;
-        let ((width, height), source) = source_track(avcc)?;
+        let (width, height) = video.size();
+        let source = video
+            .passthrough_track()
+            .filter(|_| self.config.passthrough)
+            .cloned();
+        let passthrough = source.is_some();
         let audio = self
-            .asc
+            .audio_source
             .as_ref()
-            .map(|a| (a.channels().unwrap_or(2), a.output_sampling_frequency()));
-        let plan = plan_live_ladder(&self.config, width, height, audio)?;
+            .map(|a| (a.channels(), a.sample_rate()));
+        let planning = LiveConfig {
+            passthrough,
+            ..self.config.clone()
+        };
+        let plan = plan_live_ladder(&planning, width, height, audio)?;
+        self.follow_source_keyframes(passthrough);
         let delay = presentation_delay(self.config.frame_rate);
         let shift = (delay * f64::from(VIDEO_TIMESCALE)).round() as i64;
         let capacity = self.config.channel_capacity.max(1);
         let mut names = Vec::new();
-        if self.config.passthrough {
+        if passthrough {
             names.push("source".to_owned());
         }
         names.extend(plan.rungs.iter().map(|r| r.name.clone()));
@@ -468,7 +528,7 @@ impl Session {
             passthrough: None,
             threads: Vec::new(),
         };
-        if self.config.passthrough {
+        if let Some(source) = source {
             let (tx, rx) = mpsc::channel(capacity);
             let nominal = (f64::from(VIDEO_TIMESCALE) / self.config.frame_rate).round() as u32;
             running.passthrough = Some(Passthrough::start(output(tx), source, nominal, shift)?);
@@ -481,7 +541,7 @@ impl Session {
         }
         // With passthrough the decode thread forces every keyframe (on the
         // source's); x264's own interval is only a backstop.
-        let gop_frames = if self.config.passthrough {
+        let gop_frames = if passthrough {
             plan.gop_frames().saturating_mul(ALIGNED_KEYINT_GOPS)
         } else {
             plan.gop_frames()
@@ -553,6 +613,11 @@ impl Session {
     /// Drains both decoders at the end of the input.
     fn flush(&mut self) -> Result<(), LiveError> {
         self.flush_video()?;
+        self.flush_audio()
+    }
+
+    /// Drains the audio decoder (at the end, or before another replaces it).
+    fn flush_audio(&mut self) -> Result<(), LiveError> {
         if let (Some(dec), Some(out)) = (
             self.adec.as_mut(),
             self.running.as_ref().and_then(|r| r.audio.clone()),
@@ -577,22 +642,6 @@ fn drain_audio(
             .map_err(|_| LiveError::ConsumerGone)?;
     }
     Ok(())
-}
-
-/// The picture size and the passthrough track configuration of an avcC.
-fn source_track(avcc: &[u8]) -> Result<((u32, u32), TrackConfig), LiveError> {
-    let source = AvcDecoderConfig::from_avcc(avcc)
-        .map_err(|e| LiveError::Bitstream(format!("video: {e}")))?;
-    let (width, height) = (source.parsed_sps().width, source.parsed_sps().height);
-    let config = TrackConfig {
-        timescale: VIDEO_TIMESCALE,
-        kind: TrackKind::Video {
-            width,
-            height,
-            codec: VideoCodecConfig::H264(source),
-        },
-    };
-    Ok(((width, height), config))
 }
 
 /// The error that explains a failed transcode: the first that is not

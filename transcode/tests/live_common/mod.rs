@@ -1,5 +1,6 @@
-//! Shared helpers of the live transcode tests: FLVs made with the ffmpeg
-//! CLI, demuxed with libavformat into RTMP-style access units, fed to a
+//! Shared helpers of the live transcode tests: FLVs (H.264 + AAC, as RTMP
+//! sends) and WebMs (VP8/VP9 + Opus, as WebRTC sends) made with the ffmpeg
+//! CLI, demuxed with libavformat into `LiveInput`s, fed to a
 //! `LiveTranscoder`, and every rendition's `TrackInput`s collected.
 #![allow(unsafe_code)]
 #![allow(clippy::unwrap_used)]
@@ -13,6 +14,7 @@ use yanxiu_packager::media::{Sample, TrackConfig, TrackInput, TrackKind};
 use yanxiu_transcode::ladder::RungTemplate;
 use yanxiu_transcode::live::{
     LiveConfig, LiveError, LiveInput, LiveRenditionKind, LiveReport, LiveStats, LiveTranscoder,
+    VpxCodec,
 };
 
 /// One GOP of the test configurations, in 90 kHz ticks.
@@ -44,6 +46,138 @@ pub fn make_flv(dir: &Path, name: &str, size: &str, seconds: u32, x264: &[&str])
         .expect("the ffmpeg CLI must be installed");
     assert!(status.success(), "ffmpeg made {name}.flv");
     path
+}
+
+/// Makes `name.webm` as a browser would publish it: testsrc2 at `size`
+/// and 30 fps with a 48 kHz sine, `seconds` long, `video` (`libvpx` or
+/// `libvpx-vp9`) in real-time mode (no alt-ref frames) with a keyframe
+/// every second, Opus in packets of `opus_ms` milliseconds.
+pub fn make_webm(
+    dir: &Path,
+    name: &str,
+    video: &str,
+    size: &str,
+    seconds: u32,
+    opus_ms: u32,
+) -> PathBuf {
+    let path = dir.join(format!("{name}.webm"));
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={size}:rate=30"))
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .arg("-t")
+        .arg(seconds.to_string())
+        .args(["-c:v", video, "-deadline", "realtime", "-cpu-used", "8"])
+        .args(["-lag-in-frames", "0", "-g", "30", "-b:v", "1M"])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "64k"])
+        .arg("-frame_duration")
+        .arg(opus_ms.to_string())
+        .arg(&path)
+        .status()
+        .expect("the ffmpeg CLI must be installed");
+    assert!(
+        status.success(),
+        "ffmpeg made {name}.webm ({video}, libopus)"
+    );
+    path
+}
+
+/// A WebM's frames as a WebRTC publish: `VpxConfig` and `OpusConfig`,
+/// then one `Video` unit per frame (`pts == dts`) and one `Audio` unit per
+/// Opus packet (no `End`), every millisecond time `t` sent as `time(t)`.
+pub fn webm_units(path: &Path, time: impl Fn(i64) -> u32) -> Vec<LiveInput> {
+    use ffmpeg_next::codec::{Id, context::Context};
+    ffmpeg_next::init().unwrap();
+    let mut input = ffmpeg_next::format::input(path).unwrap();
+    let best = |t| input.streams().best(t).unwrap();
+    let (video, audio) = (
+        best(ffmpeg_next::media::Type::Video),
+        best(ffmpeg_next::media::Type::Audio),
+    );
+    let codec = match video.parameters().id() {
+        Id::VP8 => VpxCodec::Vp8,
+        Id::VP9 => VpxCodec::Vp9,
+        other => panic!("not VP8/VP9: {other:?}"),
+    };
+    let picture = Context::from_parameters(video.parameters())
+        .unwrap()
+        .decoder()
+        .video()
+        .unwrap();
+    let sound = Context::from_parameters(audio.parameters())
+        .unwrap()
+        .decoder()
+        .audio()
+        .unwrap();
+    assert_eq!(audio.parameters().id(), Id::OPUS);
+    let ms = |t: i64, tb: ffmpeg_next::Rational| {
+        t * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator())
+    };
+    let (video, video_tb, audio, audio_tb) = (
+        video.index(),
+        video.time_base(),
+        audio.index(),
+        audio.time_base(),
+    );
+    let mut units = vec![
+        LiveInput::VpxConfig {
+            codec,
+            width: picture.width(),
+            height: picture.height(),
+        },
+        LiveInput::OpusConfig {
+            channels: sound.channels(),
+        },
+    ];
+    for (stream, packet) in input.packets() {
+        let data = Bytes::copy_from_slice(packet.data().unwrap_or_default());
+        let t = packet.pts().or(packet.dts()).unwrap_or(0);
+        if stream.index() == video {
+            let t = time(ms(t, video_tb));
+            units.push(LiveInput::Video {
+                pts: t,
+                dts: t,
+                keyframe: packet.is_key(),
+                data,
+            });
+        } else if stream.index() == audio {
+            units.push(LiveInput::Audio {
+                pts: time(ms(t, audio_tb)),
+                data,
+            });
+        }
+    }
+    units
+}
+
+/// The video units of a publish.
+pub fn video_units(units: &[LiveInput]) -> usize {
+    units
+        .iter()
+        .filter(|u| matches!(u, LiveInput::Video { .. }))
+        .count()
+}
+
+/// The span (ms) of a publish's `Video` (or `Audio`) unit times, from the
+/// first to the last unit's start.
+pub fn span_ms(units: &[LiveInput], video: bool) -> i64 {
+    let times: Vec<i64> = units
+        .iter()
+        .filter_map(|u| match u {
+            LiveInput::Video { pts, .. } if video => Some(i64::from(*pts)),
+            LiveInput::Audio { pts, .. } if !video => Some(i64::from(*pts)),
+            _ => None,
+        })
+        .collect();
+    times.iter().max().unwrap() - times.iter().min().unwrap()
+}
+
+/// The time a rendition covers, in its timescale: from its first sample's
+/// decode time to the end of its last.
+pub fn covered(c: &Collected) -> i64 {
+    let samples = c.samples();
+    let (first, last) = (samples.first().unwrap(), samples.last().unwrap());
+    last.dts + i64::from(last.duration) - first.dts
 }
 
 fn extradata(stream: &ffmpeg_next::format::stream::Stream<'_>) -> Bytes {

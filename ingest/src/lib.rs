@@ -16,9 +16,13 @@
 //!   store, caller-supplied hooks for authorization and completion).
 //! - [`fetch`] imports a file by link (http(s) only, size cap, timeouts,
 //!   non-public addresses refused unless allowed).
+//! - [`publish`] is what live ingest protocols share: the publish gate,
+//!   the typed events of a publish, one publisher per channel.
 //! - [`rtmp`] is the RTMP publish server for live channels (stream key
 //!   checked by a caller-supplied gate before media flows, typed H.264/AAC
 //!   events on bounded channels, reconnect replaces the old publisher).
+//! - [`whip`] is the WebRTC-HTTP ingest (RFC 9725) for browsers: the same
+//!   gate and events, H.264 / VP8 / VP9 and Opus over one UDP port.
 
 pub mod classify;
 pub mod fetch;
@@ -27,12 +31,14 @@ pub mod messages;
 pub mod output;
 pub mod policy;
 pub mod probe;
+pub mod publish;
 pub mod render;
 pub mod report;
 pub mod rtmp;
 pub mod tus;
 pub mod units;
 pub mod validate;
+pub mod whip;
 
 pub use messages::{Lang, ViolationCode};
 pub use output::{EXIT_ACCEPTED, EXIT_REJECTED, EXIT_UNREADABLE, ErrorReport, ProbeOutput};

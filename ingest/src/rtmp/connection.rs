@@ -24,11 +24,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::config::RtmpConfig;
-use super::event::{EndReason, LiveEvent, LiveSession, PublishRefused, RtmpNotice};
 use super::flv::{AudioTag, VideoTag, parse_audio, parse_video};
-use super::gate::{PublishGate, PublishRefusal, key_fingerprint};
 use super::metadata::StreamMetadata;
-use super::registry::{Admission, PublisherRegistry};
+use crate::publish::event::{EndReason, LiveEvent, LiveSession, PublishRefused, RtmpNotice};
+use crate::publish::gate::{PublishGate, PublishRefusal, key_fingerprint};
+use crate::publish::registry::{Admission, PublisherRegistry};
 
 /// Size of one socket read.
 const READ_CHUNK: usize = 64 * 1024;

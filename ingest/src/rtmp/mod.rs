@@ -8,8 +8,8 @@
 //! - [`server`]: [`RtmpServer::bind`] / [`RtmpServer::run`], the listener;
 //!   `connection` drives one client (handshake, gate, events, limits).
 //! - [`flv`]: pure parser of FLV tag bodies; [`metadata`]: `onMetaData`.
-//! - [`gate`]: the key check contract and the key fingerprint for logs.
-//! - [`event`]: what the server reports.
+//! - [`crate::publish`]: the key check contract, the events of a publish
+//!   and the one-publisher-per-channel registry, shared with WHIP.
 //! - [`config`]: address and limits.
 //!
 //! Behaviour worth knowing:
@@ -30,15 +30,14 @@
 
 pub mod config;
 mod connection;
-pub mod event;
 pub mod flv;
-pub mod gate;
 pub mod metadata;
-mod registry;
 pub mod server;
 
+pub use crate::publish::event::{
+    EndReason, LiveEvent, LiveSession, PublishRefused, RtmpNotice, VpxCodec,
+};
+pub use crate::publish::gate::{PublishGate, PublishRefusal, PublishTicket, key_fingerprint};
 pub use config::RtmpConfig;
-pub use event::{EndReason, LiveEvent, LiveSession, PublishRefused, RtmpNotice};
-pub use gate::{PublishGate, PublishRefusal, PublishTicket, key_fingerprint};
 pub use metadata::StreamMetadata;
 pub use server::{RtmpServer, RtmpServerError};

@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::RtmpConfig;
 use super::connection::{ServerShared, serve_connection};
-use super::event::RtmpNotice;
-use super::gate::PublishGate;
-use super::registry::PublisherRegistry;
+use crate::publish::event::RtmpNotice;
+use crate::publish::gate::PublishGate;
+use crate::publish::registry::PublisherRegistry;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

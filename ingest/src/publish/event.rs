@@ -1,6 +1,7 @@
-//! What the RTMP server reports: per accepted publish a [`LiveSession`]
-//! whose bounded channel carries [`LiveEvent`]s, and per refused publish a
-//! [`PublishRefused`]. Both arrive as [`RtmpNotice`]s.
+//! What an ingest server reports: per accepted publish a [`LiveSession`]
+//! whose bounded channel carries [`LiveEvent`]s, and (RTMP) per refused
+//! publish a [`PublishRefused`]; the RTMP server sends both as
+//! [`RtmpNotice`]s.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -10,7 +11,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::gate::PublishRefusal;
-use super::metadata::StreamMetadata;
+use crate::rtmp::metadata::StreamMetadata;
 
 /// One event of an accepted publish, in the order the publisher sent it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,16 +41,34 @@ pub enum LiveEvent {
         /// Length-prefixed NAL units.
         data: Bytes,
     },
+    /// A VP8 or VP9 source (WebRTC) of `width`x`height`: sent before the
+    /// first frame and again whenever the codec or the size changes. Each
+    /// following [`LiveEvent::Video`] carries one compressed frame
+    /// (`cts_ms` 0).
+    VpxConfig {
+        /// VP8 or VP9.
+        codec: VpxCodec,
+        /// Frame width from the keyframe header.
+        width: u32,
+        /// Frame height from the keyframe header.
+        height: u32,
+    },
     /// AAC `AudioSpecificConfig`.
     AudioConfig {
         /// The config bytes.
         asc: Bytes,
     },
-    /// One raw AAC frame.
+    /// Opus audio at 48 kHz (WebRTC); each following [`LiveEvent::Audio`]
+    /// carries one Opus packet.
+    OpusConfig {
+        /// Channel count (1 or 2).
+        channels: u16,
+    },
+    /// One raw AAC frame, or one Opus packet after [`LiveEvent::OpusConfig`].
     Audio {
         /// Timestamp, milliseconds, as sent.
         dts_ms: u32,
-        /// Raw AAC access unit.
+        /// Raw AAC access unit or Opus packet.
         data: Bytes,
     },
     /// The publisher's `onMetaData`.
@@ -59,6 +78,15 @@ pub enum LiveEvent {
         /// Why it ended.
         reason: EndReason,
     },
+}
+
+/// A video codec that is decoded and laddered, never passed through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VpxCodec {
+    /// VP8 (RFC 6386).
+    Vp8,
+    /// VP9.
+    Vp9,
 }
 
 /// Why a publish ended.
@@ -79,7 +107,7 @@ pub enum EndReason {
         /// Size of the offending message.
         bytes: usize,
     },
-    /// A codec the ingest does not take (anything but H.264 video and AAC audio).
+    /// A codec the ingest does not take.
     UnsupportedMedia(String),
     /// The client broke the protocol (malformed chunk, tag, or command order).
     Protocol(String),
@@ -87,6 +115,8 @@ pub enum EndReason {
     ConsumerGone,
     /// The server is shutting down.
     ServerShutdown,
+    /// The WebRTC transport failed or timed out (ICE, DTLS).
+    Transport(String),
 }
 
 impl fmt::Display for EndReason {
@@ -102,6 +132,7 @@ impl fmt::Display for EndReason {
             Self::Protocol(what) => write!(f, "protocol error: {what}"),
             Self::ConsumerGone => f.write_str("nobody consumes the session any more"),
             Self::ServerShutdown => f.write_str("server shutting down"),
+            Self::Transport(what) => write!(f, "WebRTC transport: {what}"),
         }
     }
 }
@@ -116,8 +147,10 @@ pub struct LiveSession {
     /// Publisher address.
     pub peer: SocketAddr,
     /// Events, `Started` first and `Ended` last. Bounded: a consumer that
-    /// falls behind slows the publisher down (TCP backpressure); dropping
-    /// it ends the publish with [`EndReason::ConsumerGone`].
+    /// falls behind slows an RTMP publisher down (TCP backpressure) and
+    /// makes a WHIP publisher drop frames up to the next keyframe, which it
+    /// asks for; dropping the receiver ends the publish with
+    /// [`EndReason::ConsumerGone`].
     pub events: mpsc::Receiver<LiveEvent>,
 }
 

@@ -22,6 +22,8 @@ packages=(
   util-linux python3 python3-venv ca-certificates curl
   # headless browser for tests/browser_playback.rs (hls.js plays a published resource)
   chromium
+  # CJK glyphs for the web app's zh-CN pages in Chromium (tests/web_app.rs screenshots)
+  fonts-noto-cjk
 )
 
 # Node.js and npm run the browser test's driver (hls.js and playwright-core

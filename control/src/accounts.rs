@@ -156,7 +156,7 @@ impl ControlPlane {
         self.insert_user(&AuditCtx::cli(), None, new, now).await
     }
 
-    async fn insert_user(
+    pub(crate) async fn insert_user(
         &self,
         ctx: &AuditCtx,
         granted_by: Option<&str>,

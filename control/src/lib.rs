@@ -20,6 +20,7 @@ pub mod channels;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod first_run;
 pub mod http;
 pub mod jobs;
 pub mod live_status;

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod playback;
 pub mod playlist;
 pub mod uploads;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -40,12 +41,14 @@ pub struct AppContext {
 }
 
 /// The whole HTTP surface: control plane (`/api/v1`, `/healthz`), uploads
-/// (`/api/v1/uploads`), playback (`/play/{id}/…`), `/metrics`, `/readyz`.
+/// (`/api/v1/uploads`), playback (`/play/{id}/…`), `/metrics`, `/readyz`, and the web app
+/// (`/`, `/setup`, `/assets/…`).
 pub fn router(
     context: Arc<AppContext>,
     control: yanxiu_control::AppState,
     uploads: Arc<TusService>,
     pipeline: Arc<uploads::UploadPipeline>,
+    setup: Arc<web::SetupGate>,
 ) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
@@ -71,6 +74,7 @@ pub fn router(
         .merge(play)
         .merge(imports)
         .merge(ops)
+        .merge(web::router(setup))
         .merge(yanxiu_control::router(control))
 }
 

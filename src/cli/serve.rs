@@ -133,8 +133,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         delivery: config.storage.s3_delivery,
         metrics: services.metrics.clone(),
     });
-    let router = app::router(context, control_state, uploads.clone(), pipeline)
-        .merge(crate::live::http::router(live.clone()));
+    let setup_gate = Arc::new(app::web::SetupGate::open(services.control.clone()).await?);
+    let router = app::router(
+        context,
+        control_state,
+        uploads.clone(),
+        pipeline,
+        setup_gate.clone(),
+    )
+    .merge(crate::live::http::router(live.clone()));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = services.spawn_workers(&config, config.workers.concurrency, &stop_rx);
@@ -151,6 +158,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         if let Some(rtmp) = rtmp_addr {
             println!("yanxiu: RTMP ingest on rtmp://{rtmp}/live");
         }
+        app::web::print_setup_link(&setup_gate, addr);
     })
     .await?;
     live.stop().await;

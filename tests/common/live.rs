@@ -561,6 +561,22 @@ pub fn decode_live(url: &str, seconds: u32) {
     );
 }
 
+/// Decodes all of `input` keeping its timestamps as they are: a WebRTC
+/// source has a variable frame rate, which ffmpeg's default output timing
+/// (the declared frame rate) would fold into duplicates.
+pub fn decode_all_vfr(input: &str) {
+    decode(input, &[], &["-fps_mode", "passthrough"]);
+}
+
+/// [`decode_live`] keeping timestamps as they are (see [`decode_all_vfr`]).
+pub fn decode_live_vfr(url: &str, seconds: u32) {
+    decode(
+        url,
+        &["-live_start_index", "0"],
+        &["-t", &seconds.to_string(), "-fps_mode", "passthrough"],
+    );
+}
+
 fn decode(input: &str, input_options: &[&str], output_options: &[&str]) {
     require_tool("ffmpeg", "-version");
     let out = Command::new("ffmpeg")

@@ -1,0 +1,276 @@
+// The driver of tests/web_app.rs: every role's journey through the web app served by a real
+// `yanxiu serve`, in Debian's headless Chromium through playwright-core (never a downloaded
+// browser). Each page visited is checked by axe-core (serious and critical violations),
+// rendered in zh-CN and in English (any missing catalogue key is recorded) and
+// screenshotted into the given folder. Prints one JSON line:
+//   {steps, pages: {name: {missing, axe}}, upload: {...}, playback: {...}, failure}
+// `failure` is null when every step finished; the Rust test asserts on the rest.
+//
+// Usage: node web_journey.cjs <node_modules> <base URL> <accounts.json> <fixture> <shots dir>
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { launchChromium } = require('./harness.cjs');
+const { checkPage, signIn, newPage } = require('./web_support.cjs');
+
+const [modules, base, accountsFile, fixture, shots] = process.argv.slice(2);
+if (!shots) {
+  console.error('usage: node web_journey.cjs <node_modules> <base> <accounts.json> <fixture> <shots dir>');
+  process.exit(2);
+}
+const accounts = JSON.parse(fs.readFileSync(accountsFile, 'utf8'));
+const axeSource = fs.readFileSync(path.join(modules, 'axe-core', 'axe.min.js'), 'utf8');
+
+async function main() {
+  const report = { steps: [], pages: {}, upload: {}, playback: {}, organiser: {}, admin: {}, errors: [], failure: null };
+  const browser = await launchChromium(modules);
+  let step = 'start';
+  const mark = (s) => { step = s; report.steps.push(s); console.error(`step: ${s}`); };
+  const ctx = { browser, base, axeSource, shots, report, pages: [] };
+  const title = `全景式认识中国式现代化 ${Date.now() % 100000}`;
+  try {
+    // Anyone: the sign-in page.
+    mark('anonymous sign-in page');
+    {
+      const page = await newPage(ctx);
+      await page.goto(`${base}/#/login`);
+      await checkPage(ctx, page, 'login');
+      await page.context().close();
+    }
+
+    // Producer: upload interrupted by a reload and resumed, metadata, self-review.
+    mark('producer signs in');
+    const producer = await newPage(ctx);
+    await signIn(producer, base, accounts.producer);
+    await checkPage(ctx, producer, 'my-resources');
+    await producer.goto(`${base}/#/account`);
+    await checkPage(ctx, producer, 'account');
+    mark('producer opens the upload page');
+    await producer.evaluate(() => localStorage.setItem('yanxiu.upload.chunk_bytes', String(128 * 1024)));
+    await producer.goto(`${base}/#/upload`);
+    await producer.waitForSelector('#upload-file', { state: 'attached' });
+    await producer.fill('#upload-title', title);
+    let patches = 0;
+    let held = null;
+    await producer.route('**/api/v1/uploads/**', async (route) => {
+      if (route.request().method() !== 'PATCH') return route.continue();
+      patches += 1;
+      if (patches <= 2) return route.continue();
+      held = route; // the network "drops": this chunk never arrives
+      return undefined;
+    });
+    await producer.setInputFiles('#upload-file', fixture);
+    mark('waiting for two chunks and the third to hang');
+    await waitFor(() => held !== null, 30000, 'the third chunk');
+    report.upload.percentBeforeReload = Number(await producer.getAttribute('#upload-progress', 'data-percent'));
+    mark('reloading mid-upload');
+    await producer.reload();
+    await producer.unroute('**/api/v1/uploads/**');
+    await producer.waitForSelector('body[data-ready="true"]');
+    await producer.waitForSelector('#unfinished li');
+    report.upload.unfinishedListed = await producer.locator('#unfinished li').count();
+    await checkPage(ctx, producer, 'upload');
+    const after = { creations: 0, offsets: [] };
+    producer.on('request', (r) => {
+      if (!r.url().includes('/api/v1/uploads')) return;
+      if (r.method() === 'POST') after.creations += 1;
+      if (r.method() === 'PATCH') after.offsets.push(Number(r.headers()['upload-offset']));
+    });
+    mark('choosing the same file again');
+    await producer.setInputFiles('#upload-file', fixture);
+    await producer.waitForURL(/#\/resource\//, { timeout: 60000 });
+    report.upload.creationsAfterReload = after.creations;
+    report.upload.firstOffsetAfterReload = after.offsets[0] ?? null;
+    report.upload.patchesAfterReload = after.offsets.length;
+    const resourceUrl = producer.url();
+    const resourceId = resourceUrl.split('#/resource/')[1];
+    report.upload.resourceId = resourceId;
+
+    mark('waiting for processing to finish on the resource page');
+    await producer.waitForSelector('#processing[data-status="ready"]', { timeout: 240000 });
+    await producer.waitForSelector('#metadata-form');
+    mark('filling the metadata form');
+    const form = {
+      name: title, lecturer_name: '宋薇', lecturer_unit: '北京市清华大学附属中学', lecturer_title: '高级教师',
+      credit_hours: '4', display_order: '1', category1: '名师课改示范课', category2: '政治与历史',
+      summary: '目标、要点与学时', project_name: '2026 年教师研修', undertaking_unit: '物理教研室',
+    };
+    for (const [k, v] of Object.entries(form)) await producer.fill(`#metadata-form [name="${k}"]`, v);
+    await producer.click('#metadata-save');
+    await producer.waitForSelector('#metadata-form [role="alert"].ok');
+    await checkPage(ctx, producer, 'resource-producer');
+    mark('self-review');
+    await producer.fill('#review-comment', '内容符合要求，提交复审');
+    await producer.click('#approve-button');
+    await producer.waitForSelector('#review-history tbody tr');
+    await producer.goto(`${base}/#/mine`);
+    await producer.waitForSelector(`tr[data-id="${resourceId}"]`);
+    report.upload.stateAfterSelfReview = await producer.locator(`tr[data-id="${resourceId}"] td:nth-child(3)`).innerText();
+
+    // Department reviewer approves.
+    mark('department reviewer');
+    const dept = await newPage(ctx);
+    await signIn(dept, base, accounts.department_reviewer);
+    await dept.waitForSelector(`tr[data-id="${resourceId}"] a`);
+    await checkPage(ctx, dept, 'review-department');
+    await dept.click(`tr[data-id="${resourceId}"] a`);
+    await dept.waitForSelector('#approve-button');
+    await dept.waitForSelector('#table1');
+    await checkPage(ctx, dept, 'resource-department-review');
+    await dept.fill('#review-comment', '复审通过');
+    await dept.click('#approve-button');
+    await dept.waitForFunction(() => document.querySelectorAll('#review-history tbody tr').length === 2);
+
+    // Centre reviewer: technical approval, preview, publication.
+    mark('centre reviewer');
+    const centre = await newPage(ctx);
+    await signIn(centre, base, accounts.centre_reviewer);
+    await centre.waitForSelector(`section[data-state="department_approved"] tr[data-id="${resourceId}"] a`);
+    await checkPage(ctx, centre, 'review-centre');
+    await centre.click(`tr[data-id="${resourceId}"] a`);
+    await centre.waitForSelector('#approve-button');
+    await centre.click('#preview-button');
+    await centre.waitForFunction(() => window.yanxiuPlayer && window.yanxiuPlayer.levels.length > 0, null, { timeout: 30000 });
+    report.playback.previewLevels = await centre.evaluate(() => window.yanxiuPlayer.levels);
+    await centre.fill('#review-comment', '技术审核通过');
+    await centre.click('#approve-button');
+    await centre.waitForSelector('#publish-button');
+    await checkPage(ctx, centre, 'resource-publish');
+    await centre.click('#publish-button');
+    await centre.waitForFunction(() => document.querySelectorAll('#review-history tbody tr').length === 3);
+
+    // Learner: catalogue, search, categories, plays at two levels, resumes, to the end.
+    mark('learner');
+    const learner = await newPage(ctx);
+    await signIn(learner, base, accounts.learner);
+    await learner.waitForSelector('#catalogue-list li');
+    await learner.fill('#catalogue-search', '宋薇');
+    await learner.click('#cat1 button:has-text("名师课改示范课")');
+    await learner.click('#cat2 button:has-text("政治与历史")');
+    report.playback.catalogueCount = await learner.locator('#catalogue-list li').count();
+    await checkPage(ctx, learner, 'catalogue');
+    await learner.click(`#catalogue-list a[href="#/watch/${resourceId}"]`);
+    await learner.waitForSelector('#video');
+    await learner.waitForFunction(() => window.yanxiuPlayer && window.yanxiuPlayer.levels.length > 0, null, { timeout: 30000 });
+    await checkPage(ctx, learner, 'player');
+    mark('learner plays');
+    await learner.evaluate(() => document.getElementById('video').play());
+    await learner.waitForFunction(() => document.getElementById('video').currentTime > 1, null, { timeout: 30000 });
+    const levels = await learner.evaluate(() => window.yanxiuPlayer.levels.length);
+    report.playback.levels = levels;
+    for (const level of [0, levels - 1]) {
+      mark(`learner picks quality level ${level}`);
+      await learner.selectOption('#quality', String(level));
+      await learner.waitForFunction((l) => window.yanxiuPlayer.switched.includes(l), level, { timeout: 20000 });
+    }
+    report.playback.switched = await learner.evaluate(() => window.yanxiuPlayer.switched);
+    await learner.selectOption('#speed', '1.5');
+    report.playback.rate = await learner.evaluate(() => document.getElementById('video').playbackRate);
+    mark('learner leaves mid-way and comes back');
+    await learner.waitForFunction(() => document.getElementById('video').currentTime > 5, null, { timeout: 30000 });
+    await learner.evaluate(() => document.getElementById('video').pause());
+    report.playback.leftAt = await learner.evaluate(() => document.getElementById('video').currentTime);
+    await learner.reload();
+    await learner.waitForSelector('#resume-note button', { timeout: 30000 });
+    report.playback.resumedAt = await learner.evaluate(() => document.getElementById('video').currentTime);
+    mark('learner plays to the end');
+    await learner.evaluate(() => document.getElementById('video').play());
+    await learner.waitForFunction(() => window.yanxiuPlayer.ended, null, { timeout: 60000 });
+    report.playback.ended = true;
+    report.playback.errors = await learner.evaluate(() => window.yanxiuPlayer.errors);
+
+    // Organiser: a channel, its key once with the OBS fields, the dashboard.
+    mark('organiser');
+    const org = await newPage(ctx);
+    await signIn(org, base, accounts.event_organiser);
+    await org.waitForSelector('#channel-form');
+    await checkPage(ctx, org, 'channels');
+    await org.fill('#channel-name', '周三教研直播');
+    await org.click('#channel-form button[type="submit"]');
+    await org.waitForSelector('#key-panel');
+    await org.waitForSelector('#dashboard dl');
+    report.organiser.obsKey = await org.locator('#obs-key').innerText();
+    report.organiser.obsServer = await org.locator('#obs-server').innerText();
+    await checkPage(ctx, org, 'channel');
+    await org.reload();
+    await org.waitForSelector('#dashboard dl');
+    report.organiser.keyAfterReload = await org.locator('#key-panel').count();
+
+    // Admins: each does one task of theirs and is refused another's page.
+    mark('system admin');
+    const sys = await newPage(ctx);
+    await signIn(sys, base, accounts.system_admin);
+    await sys.waitForSelector('#user-list');
+    await checkPage(ctx, sys, 'admin-users');
+    await sys.fill('#new-username', 'new-teacher');
+    await sys.fill('#new-password', 'Teacher-2026-pass!');
+    await sys.click('#user-form button[type="submit"]');
+    await sys.waitForSelector('#user-list td:text-is("new-teacher")');
+    report.admin.created = true;
+    await sys.goto(`${base}/#/admin/org`);
+    await sys.waitForSelector('#department-list');
+    await checkPage(ctx, sys, 'admin-org');
+    await sys.goto(`${base}/#/admin/audit`);
+    await sys.waitForSelector('#forbidden');
+    report.admin.systemAdminRefusedAudit = true;
+
+    mark('security admin');
+    const sec = await newPage(ctx);
+    await signIn(sec, base, accounts.security_admin);
+    await sec.waitForSelector('fieldset[data-user="new-teacher"]');
+    await checkPage(ctx, sec, 'admin-roles');
+    const box = sec.locator('fieldset[data-user="new-teacher"] input[value="learner"]');
+    await box.check();
+    await sec.click('fieldset[data-user="new-teacher"] button');
+    await sec.waitForFunction(() => document.getElementById('notice').textContent.includes('new-teacher'));
+    report.admin.roleGranted = true;
+    await sec.goto(`${base}/#/admin/users`);
+    await sec.waitForSelector('#forbidden');
+    report.admin.securityAdminRefusedUsers = true;
+
+    mark('audit admin');
+    const aud = await newPage(ctx);
+    await signIn(aud, base, accounts.audit_admin);
+    await aud.waitForSelector('#audit-results table');
+    await aud.click('#audit-verify');
+    await aud.waitForSelector('#audit-verify-result.ok');
+    report.admin.auditVerified = await aud.locator('#audit-verify-result').innerText();
+    await checkPage(ctx, aud, 'admin-audit');
+    await aud.goto(`${base}/#/admin/roles`);
+    await aud.waitForSelector('#forbidden');
+    report.admin.auditAdminRefusedRoles = true;
+
+    mark('sign out');
+    await aud.click('#sign-out');
+    await aud.waitForSelector('#login-form');
+    report.admin.signedOut = true;
+    mark('done');
+  } catch (e) {
+    report.failure = `${step}: ${e.message.split('\n')[0]}`;
+    const last = ctx.pages[ctx.pages.length - 1];
+    if (last) {
+      report.debug = await last.evaluate(() => ({
+        url: location.href,
+        text: document.getElementById('main').innerText.slice(0, 1500),
+        player: window.yanxiuPlayer ? { levels: window.yanxiuPlayer.levels, errors: window.yanxiuPlayer.errors } : null,
+      })).catch((x) => String(x));
+    }
+  }
+  await browser.close();
+  console.log(JSON.stringify(report));
+}
+
+function waitFor(cond, ms, what) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      if (cond()) return resolve();
+      if (Date.now() - started > ms) return reject(new Error(`timed out waiting for ${what}`));
+      return setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

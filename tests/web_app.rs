@@ -1,0 +1,556 @@
+//! The web app served by `yanxiu serve` at `/`: its embedded files (types, ETags, caching,
+//! gzip for the vendored libraries, byte for byte what `web/` holds), the paths it must not
+//! claim, the string catalogues (same keys in zh-CN and English, every key the code names),
+//! the first-run setup link, and one journey per role in Debian's headless Chromium through
+//! playwright-core against the real server (no mocked API): a producer uploads a fixture
+//! through the page, interrupted by a reload and resumed, fills the metadata and self-reviews;
+//! the department and centre reviewers approve and publish through their pages; a learner
+//! finds it in the catalogue and plays it to the end at two quality levels, resuming after a
+//! reload; an organiser creates a channel and sees its key once; each admin does one task and
+//! is refused another's page. Every page visited passes axe-core (no serious or critical
+//! violation) and renders in zh-CN and English with no missing string; screenshots go to
+//! `docs/web/`.
+//!
+//! Chromium, Node.js and npm come from `scripts/install-deps.sh`; the tests fail, never skip,
+//! without them.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use common::browser::{CHROMIUM, browser_node_modules, run_driver};
+use common::server::{PASSWORD, TEST_CONFIG, prepare, serve, yanxiu};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).expect("prefix").to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn require_tool(program: &str) {
+    let out = Command::new(program)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the web app test needs `{program}` ({e}); run scripts/install-deps.sh \
+                 (Debian packages chromium, nodejs, npm)"
+            )
+        });
+    assert!(out.status.success(), "`{program} --version` failed");
+}
+
+#[tokio::test]
+async fn every_file_of_web_is_served_byte_for_byte_with_its_type_etag_and_cache_policy() {
+    let s = serve_prepared();
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .expect("client");
+    let web = repo().join("web");
+    let mut served = 0;
+    let mut player_page_bytes = 0usize;
+    for rel in files_under(&web.join("assets")) {
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if rel.ends_with(".gz") {
+            continue;
+        }
+        let url = format!("{}/assets/{rel}", s.base);
+        let resp = client.get(&url).send().await.expect("get");
+        assert_eq!(resp.status(), 200, "{url}");
+        let h = resp.headers().clone();
+        let ctype = h["content-type"].to_str().expect("type").to_owned();
+        let expected_type = match rel.rsplit_once('.').map(|(_, e)| e) {
+            Some("js") => "text/javascript",
+            Some("css") => "text/css",
+            Some("json") => "application/json",
+            Some("svg") => "image/svg+xml",
+            Some("txt") => "text/plain",
+            other => panic!("unexpected file type {other:?} in web/assets: {rel}"),
+        };
+        assert!(ctype.starts_with(expected_type), "{rel}: {ctype}");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(h.contains_key("content-security-policy"), "{rel}");
+        let cache = h["cache-control"].to_str().expect("cache");
+        if rel.starts_with("vendor/") {
+            assert!(cache.contains("immutable"), "{rel}: {cache}");
+        } else {
+            assert_eq!(cache, "no-cache", "{rel}");
+        }
+        let body = resp.bytes().await.expect("body");
+        let on_disk = std::fs::read(web.join("assets").join(&rel)).expect("read");
+        assert!(
+            body.as_ref() == on_disk.as_slice(),
+            "{rel} differs from web/"
+        );
+        let etag = h["etag"].to_str().expect("etag").to_owned();
+        let again = client
+            .get(&url)
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .expect("revalidate");
+        assert_eq!(again.status(), 304, "{rel}");
+        if web.join("assets").join(format!("{rel}.gz")).exists() {
+            let gz = client
+                .get(&url)
+                .header("accept-encoding", "gzip, br")
+                .send()
+                .await
+                .expect("gzip");
+            assert_eq!(gz.headers()["content-encoding"], "gzip", "{rel}");
+            let gz_body = gz.bytes().await.expect("gz body");
+            let gz_disk = std::fs::read(web.join("assets").join(format!("{rel}.gz"))).expect("gz");
+            assert!(gz_body.as_ref() == gz_disk.as_slice(), "{rel}.gz");
+        }
+        let player_parts = [
+            "app.css",
+            "app.js",
+            "api.js",
+            "i18n.js",
+            "ui.js",
+            "i18n/zh-CN.json",
+            "views/player.js",
+            "vendor/hls-1.5.20.min.js",
+        ];
+        if player_parts.contains(&rel.as_str()) {
+            let gz = web.join("assets").join(format!("{rel}.gz"));
+            player_page_bytes += match std::fs::read(&gz) {
+                Ok(b) => b.len(),
+                Err(_) => on_disk.len(),
+            };
+        }
+        served += 1;
+    }
+    assert!(served >= 20, "only {served} files");
+    for page in ["/", "/setup"] {
+        let resp = client
+            .get(format!("{}{page}", s.base))
+            .send()
+            .await
+            .expect("shell");
+        assert_eq!(resp.status(), 200, "{page}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .expect("type")
+                .starts_with("text/html")
+        );
+        assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+        let body = resp.bytes().await.expect("body");
+        let index = std::fs::read(web.join("index.html")).expect("index");
+        assert!(
+            body.as_ref() == index.as_slice(),
+            "{page} serves web/index.html"
+        );
+        player_page_bytes += if page == "/" { body.len() } else { 0 };
+    }
+    eprintln!(
+        "the player page before the video: {player_page_bytes} bytes (vendored hls.js gzipped, \
+         the app's own files as they are)"
+    );
+    assert!(player_page_bytes < 300 * 1024, "{player_page_bytes} bytes");
+}
+
+#[tokio::test]
+async fn the_web_app_claims_no_api_playback_or_operational_path() {
+    let s = serve_prepared();
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{}{path}", s.base)).send();
+    let api = get("/api/v1/no-such-thing").await.expect("api 404");
+    assert_eq!(api.status(), 404);
+    let body: Value = api.json().await.expect("json 404");
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+    let health = get("/healthz").await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let play = get("/play/nope/master.m3u8").await.expect("play");
+    assert!(play.status().is_client_error(), "{}", play.status());
+    assert!(
+        !play
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
+    let missing = get("/assets/no-such-file.js").await.expect("asset 404");
+    assert_eq!(missing.status(), 404);
+    let metrics = get("/metrics").await.expect("metrics");
+    assert_eq!(metrics.status(), 200);
+}
+
+/// String literals such as `'upload.title'` in the app's JS, for the namespaces of the
+/// catalogues.
+fn keys_named_in(js: &str, namespaces: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for quote in ['\'', '`'] {
+        for piece in js.split(quote).skip(1).step_by(2) {
+            let Some((ns, rest)) = piece.split_once('.') else {
+                continue;
+            };
+            let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+            if namespaces.contains(ns) && !rest.is_empty() && rest.chars().all(plain) {
+                keys.insert(piece.to_owned());
+            }
+        }
+    }
+    keys
+}
+
+#[test]
+fn both_catalogues_have_the_same_keys_and_cover_every_key_the_code_names() {
+    let dir = repo().join("web/assets/i18n");
+    let read = |f: &str| -> BTreeMap<String, String> {
+        serde_json::from_slice(&std::fs::read(dir.join(f)).expect("catalogue"))
+            .unwrap_or_else(|e| panic!("{f}: {e}"))
+    };
+    let zh = read("zh-CN.json");
+    let en = read("en.json");
+    let zh_keys: BTreeSet<_> = zh.keys().cloned().collect();
+    let en_keys: BTreeSet<_> = en.keys().cloned().collect();
+    assert_eq!(
+        zh_keys.symmetric_difference(&en_keys).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "keys in one catalogue only"
+    );
+    for (k, v) in zh.iter().chain(en.iter()) {
+        assert!(!v.trim().is_empty(), "{k} is empty");
+    }
+    for (k, v) in &zh {
+        let placeholders = |s: &str| -> BTreeSet<String> {
+            s.split('{')
+                .skip(1)
+                .filter_map(|p| p.split_once('}').map(|(n, _)| n.to_owned()))
+                .collect()
+        };
+        assert_eq!(placeholders(v), placeholders(&en[k]), "placeholders of {k}");
+    }
+    let namespaces: BTreeSet<String> = zh_keys
+        .iter()
+        .filter_map(|k| k.split_once('.').map(|(ns, _)| ns.to_owned()))
+        .collect();
+    let mut missing = Vec::new();
+    let assets = repo().join("web/assets");
+    for rel in files_under(&assets) {
+        if rel.extension().is_some_and(|e| e == "js") && !rel.starts_with("vendor") {
+            let js = std::fs::read_to_string(assets.join(&rel)).expect("js");
+            for key in keys_named_in(&js, &namespaces) {
+                if !zh.contains_key(&key) {
+                    missing.push(format!("{}: {key}", rel.display()));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "keys named in code but not catalogued"
+    );
+}
+
+/// A `yanxiu serve` with accounts, and the accounts file for the drivers.
+fn serve_prepared() -> common::server::Server {
+    let (data, config) = prepare("");
+    serve(data, config, 1)
+}
+
+/// Creates an account with the CLI before the server starts.
+fn create_user(data: &Path, config: &Path, user: &str, role: &str, department: Option<&str>) {
+    let mut cmd = yanxiu();
+    cmd.args([
+        "admin",
+        "create-user",
+        "--username",
+        user,
+        "--password",
+        PASSWORD,
+    ])
+    .args(["--role", role, "--data-dir"])
+    .arg(data)
+    .arg("--config")
+    .arg(config);
+    if let Some(d) = department {
+        cmd.args(["--department", d]);
+    }
+    let out = cmd.output().expect("yanxiu admin");
+    assert!(
+        out.status.success(),
+        "create {user}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A server started here (not through the shared helper) so that its stdout can be read
+/// past the two listening lines.
+struct FirstRun {
+    child: Child,
+    base: String,
+    lines: Vec<String>,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for FirstRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn first_run_server() -> FirstRun {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("yanxiu.toml");
+    std::fs::write(&config, TEST_CONFIG).expect("config");
+    let mut child = yanxiu()
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn yanxiu serve");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut lines = Vec::new();
+    for _ in 0..4 {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read stdout");
+        lines.push(line.trim().to_owned());
+    }
+    let base = lines[0]
+        .strip_prefix("yanxiu: listening on ")
+        .unwrap_or_else(|| panic!("first line {:?}", lines[0]))
+        .to_owned();
+    FirstRun {
+        child,
+        base,
+        lines,
+        _data: data,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_prints_a_one_time_setup_link_whose_page_creates_the_first_system_admin() {
+    require_tool(CHROMIUM);
+    require_tool("node");
+    let modules = browser_node_modules();
+    let server = first_run_server();
+    let link = server.lines[3]
+        .strip_prefix("yanxiu: setup link ")
+        .unwrap_or_else(|| panic!("no setup link: {:?}", server.lines))
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{}/setup?token=", server.base)),
+        "{link}"
+    );
+    let token = link.split("token=").nth(1).expect("token").to_owned();
+    assert_eq!(token.len(), 64, "{link}");
+
+    let client = reqwest::Client::new();
+    let wrong = client
+        .post(format!("{}/setup", server.base))
+        .json(&json!({"token": "0".repeat(64), "username": "mallory", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("wrong token");
+    assert_eq!(wrong.status(), 400, "a wrong token is refused");
+
+    let shots = repo().join("docs/web");
+    std::fs::create_dir_all(&shots).expect("docs/web");
+    let report: Value = run_driver(
+        "web_setup.cjs",
+        &modules,
+        &[
+            &link,
+            "root-admin",
+            PASSWORD,
+            shots.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
+    eprintln!("setup report: {report}");
+    assert_eq!(report["failure"], Value::Null, "{report}");
+    assert_eq!(report["landed"], "/admin/users", "{report}");
+    assert_eq!(
+        report["urlHasToken"], false,
+        "the token leaves the address bar: {report}"
+    );
+    assert_pages_clean(&report);
+
+    let reused = client
+        .post(format!("{}/setup", server.base))
+        .json(&json!({"token": token, "username": "second", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("reuse");
+    assert_eq!(reused.status(), 409, "the link works once");
+    let login = client
+        .post(format!("{}/api/v1/sessions", server.base))
+        .json(&json!({"username": "root-admin", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 201);
+    let grant: Value = login.json().await.expect("grant");
+    assert_eq!(grant["user"]["roles"], json!(["system_admin"]), "{grant}");
+}
+
+/// No page of the report has a serious or critical axe violation or a missing string.
+fn assert_pages_clean(report: &Value) {
+    let pages = report["pages"].as_object().expect("pages");
+    assert!(!pages.is_empty(), "{report}");
+    for (name, page) in pages {
+        assert_eq!(page["axe"], json!([]), "axe, zh-CN, page {name}: {page}");
+        assert_eq!(page["axeEn"], json!([]), "axe, en, page {name}: {page}");
+        assert_eq!(
+            page["missing"],
+            json!([]),
+            "missing strings on page {name}: {page}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
+    require_tool(CHROMIUM);
+    require_tool("node");
+    let modules = browser_node_modules();
+    let fixture = common::fixtures::fixtures_dir().join("lecture_1080p30.mp4");
+    let (data, config) = prepare("");
+    for (user, role, dept) in [
+        ("learner", "learner", Some("物理教研室")),
+        ("organiser", "event_organiser", Some("物理教研室")),
+        ("sys-admin", "system_admin", None),
+        ("sec-admin", "security_admin", None),
+        ("audit-admin", "audit_admin", None),
+    ] {
+        create_user(data.path(), &config, user, role, dept);
+    }
+    let accounts = json!({
+        "producer": {"username": "producer", "password": PASSWORD},
+        "department_reviewer": {"username": "dept-reviewer", "password": PASSWORD},
+        "centre_reviewer": {"username": "centre-reviewer", "password": PASSWORD},
+        "learner": {"username": "learner", "password": PASSWORD},
+        "event_organiser": {"username": "organiser", "password": PASSWORD},
+        "system_admin": {"username": "sys-admin", "password": PASSWORD},
+        "security_admin": {"username": "sec-admin", "password": PASSWORD},
+        "audit_admin": {"username": "audit-admin", "password": PASSWORD},
+    });
+    let accounts_file = data.path().join("accounts.json");
+    std::fs::write(&accounts_file, accounts.to_string()).expect("accounts");
+    let s = serve(data, config, 1);
+    let shots = repo().join("docs/web");
+    std::fs::create_dir_all(&shots).expect("docs/web");
+    let report: Value = run_driver(
+        "web_journey.cjs",
+        &modules,
+        &[
+            &s.base,
+            accounts_file.to_str().expect("utf-8"),
+            fixture.to_str().expect("utf-8"),
+            shots.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(600),
+    )
+    .await;
+    eprintln!("journey report: {report}");
+    assert_eq!(report["failure"], Value::Null, "{report}");
+    assert_eq!(report["errors"], json!([]), "page errors: {report}");
+
+    let upload = &report["upload"];
+    let before = upload["percentBeforeReload"].as_f64().unwrap_or_default();
+    assert!(
+        before > 0.0 && before < 100.0,
+        "interrupted mid-way: {upload}"
+    );
+    assert_eq!(upload["unfinishedListed"], 1, "{upload}");
+    assert_eq!(
+        upload["creationsAfterReload"], 0,
+        "the same upload resumed: {upload}"
+    );
+    assert_eq!(
+        upload["firstOffsetAfterReload"],
+        2 * 128 * 1024,
+        "resumed after the two chunks that arrived: {upload}"
+    );
+    let playback = &report["playback"];
+    assert_eq!(playback["catalogueCount"], 1, "{playback}");
+    let levels = playback["levels"].as_u64().unwrap_or_default();
+    assert!(levels >= 2, "{playback}");
+    let switched = playback["switched"].as_array().expect("switched");
+    assert!(switched.contains(&json!(0)), "{playback}");
+    assert!(switched.contains(&json!(levels - 1)), "{playback}");
+    assert_eq!(playback["rate"], 1.5, "{playback}");
+    let left = playback["leftAt"].as_f64().unwrap_or_default();
+    let resumed = playback["resumedAt"].as_f64().unwrap_or_default();
+    assert!(
+        resumed >= 3.0 && (resumed - left).abs() < 1.0,
+        "resumed where the learner left: {playback}"
+    );
+    assert_eq!(playback["ended"], true, "{playback}");
+    let fatal: Vec<_> = playback["errors"]
+        .as_array()
+        .map(|e| e.iter().filter(|x| x["fatal"] == true).collect())
+        .unwrap_or_default();
+    assert!(fatal.is_empty(), "{playback}");
+
+    let organiser = &report["organiser"];
+    assert!(
+        organiser["obsKey"]
+            .as_str()
+            .is_some_and(|k| k.contains("?key=")),
+        "{organiser}"
+    );
+    assert!(
+        organiser["obsServer"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("rtmp://")),
+        "{organiser}"
+    );
+    assert_eq!(
+        organiser["keyAfterReload"], 0,
+        "the key is shown once: {organiser}"
+    );
+
+    let admin = &report["admin"];
+    for fact in [
+        "created",
+        "systemAdminRefusedAudit",
+        "roleGranted",
+        "securityAdminRefusedUsers",
+        "auditAdminRefusedRoles",
+        "signedOut",
+    ] {
+        assert_eq!(admin[fact], true, "{fact}: {admin}");
+    }
+    assert_pages_clean(&report);
+}

@@ -1,0 +1,64 @@
+// Sign in (the API's own words for lockouts and the session limit) and the first-run
+// setup page that creates the first system administrator with the console's one-time link.
+import { api, ApiError } from '../api.js';
+import { go, landing, signedIn, render as rerender } from '../app.js';
+import { t } from '../i18n.js';
+import { h, field, heading, messageBox, notice } from '../ui.js';
+
+/** The view of /login and /setup. */
+export async function render(ctx) {
+  return ctx.path === '/setup' ? setup(ctx) : login(ctx);
+}
+
+function login(ctx) {
+  const user = h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true });
+  const pass = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  const msg = messageBox();
+  const form = h('form', { class: 'stack', id: 'login-form' },
+    field(t('auth.username'), user), field(t('auth.password'), pass), msg.el,
+    h('div', {}, h('button', { type: 'submit' }, t('auth.sign_in'))));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    msg.clear();
+    try {
+      const grant = await api('POST', '/api/v1/sessions', { username: user.value.trim(), password: pass.value });
+      await signedIn(grant.token);
+      notice(t('auth.welcome', { name: grant.user.display_name || grant.user.username }));
+      go(ctx.query.get('next') || landing());
+    } catch (e) {
+      msg.show(e);
+      pass.select();
+    }
+  });
+  return [heading(t('auth.sign_in_title')), form, h('p', { class: 'muted' }, t('auth.one_person'))];
+}
+
+function setup(ctx) {
+  const token = ctx.query.get('token') || '';
+  const user = h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true, value: 'admin' });
+  const display = h('input', { type: 'text', name: 'display_name', autocomplete: 'name' });
+  const pass = h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true });
+  const again = h('input', { type: 'password', name: 'password_again', autocomplete: 'new-password', required: true });
+  const msg = messageBox();
+  const form = h('form', { class: 'stack', id: 'setup-form' },
+    field(t('auth.username'), user), field(t('setup.display_name'), display),
+    field(t('auth.password'), pass, t('setup.password_hint')), field(t('setup.password_again'), again), msg.el,
+    h('div', {}, h('button', { type: 'submit' }, t('setup.create'))));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    msg.clear();
+    if (pass.value !== again.value) { msg.show(t('setup.mismatch')); again.focus(); return; }
+    try {
+      await api('POST', '/setup', { token, username: user.value.trim(), display_name: display.value.trim() || null, password: pass.value });
+      const grant = await api('POST', '/api/v1/sessions', { username: user.value.trim(), password: pass.value });
+      await signedIn(grant.token);
+      notice(t('setup.done'));
+      history.replaceState(null, '', '/#/admin/users');
+      rerender();
+    } catch (e) {
+      msg.show(e instanceof ApiError ? e : t('error.generic'));
+    }
+  });
+  return [heading(t('setup.title')), h('p', {}, t('setup.intro')),
+    token ? form : h('p', { role: 'alert', class: 'error' }, t('setup.no_token'))];
+}

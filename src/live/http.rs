@@ -52,12 +52,13 @@ pub struct LiveQuery {
     part: Option<String>,
 }
 
-/// The live routes.
+/// The live routes: playback, and WHIP publishing.
 pub fn router(service: Arc<LiveService>) -> Router {
     Router::new()
         .route("/live/{channel_id}/master.m3u8", get(master))
         .route("/live/{channel_id}/{rendition}/{file}", get(media))
-        .with_state(service)
+        .with_state(service.clone())
+        .merge(super::whip_http::router(service))
 }
 
 fn not_live(headers: &HeaderMap) -> Response {

@@ -1,11 +1,11 @@
-//! Live streaming in `yanxiu serve`: the wiring of the RTMP ingest
-//! (`yanxiu_ingest::rtmp`), the live transcoder (`yanxiu_transcode::live`)
-//! and the live origin (`yanxiu_packager::live`) with the control plane as
+//! Live streaming in `yanxiu serve`: the wiring of the RTMP and WHIP
+//! ingest (`yanxiu_ingest::rtmp`, `yanxiu_ingest::whip`), the live
+//! transcoder (`yanxiu_transcode::live`) and the live origin (`yanxiu_packager::live`) with the control plane as
 //! the publish gate, owner of channel events and recordings.
 //!
 //! - [`settings`]: the `[live]` configuration.
 //! - [`lifecycle`]: pure reconnect-window state machine of a channel.
-//! - `service`: RTMP server, routing of publishes, running sessions.
+//! - `service`: RTMP and WHIP servers, routing of publishes, running sessions.
 //! - `runner`: one channel's session: media in, events, status, the end.
 //! - `pipeline`: transcoder → packagers → origin, segments → persister.
 //! - `persist`: segments and growing playlists to storage, with retries.
@@ -13,6 +13,7 @@
 //! - `recovery`: open-session markers; finishing sessions a stopped
 //!   process left open.
 //! - `http`: `/live/{channel_id}/…` playback with LL-HLS blocking reloads.
+//! - `whip_http`: `/whip/{stream_name}` WebRTC publishing (RFC 9725).
 //! - `status`: channel status figures and per-channel metrics.
 
 mod gate;
@@ -27,6 +28,7 @@ mod runner;
 mod service;
 pub mod settings;
 pub mod status;
+mod whip_http;
 
 pub use service::LiveService;
 pub use settings::{LiveSection, LiveSettings};

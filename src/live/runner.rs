@@ -16,6 +16,7 @@ use yanxiu_control::channel_events::ChannelEventKind;
 use yanxiu_control::channels::PublishAuthorizer;
 use yanxiu_control::live_status::LiveInputInfo;
 use yanxiu_control::now_ms;
+use yanxiu_ingest::publish::VpxCodec;
 use yanxiu_ingest::rtmp::{EndReason, LiveEvent, LiveSession, StreamMetadata};
 use yanxiu_packager::h264::AvcDecoderConfig;
 use yanxiu_transcode::live::LiveInput;
@@ -48,7 +49,9 @@ struct Active {
     meter: RateMeter,
     metadata: StreamMetadata,
     picture: Option<(u32, u32)>,
-    has_audio: bool,
+    /// The input's codecs, for the status (`h264`, `vp8`, `vp9`; `aac`, `opus`).
+    video_codec: Option<&'static str>,
+    audio_codec: Option<&'static str>,
     /// The open-session marker (complete once the ladder is known).
     marker: OpenSession,
     marked_ready: bool,
@@ -211,7 +214,8 @@ impl ChannelRunner {
             meter: RateMeter::default(),
             metadata: StreamMetadata::default(),
             picture: None,
-            has_audio: false,
+            video_codec: None,
+            audio_codec: None,
             marker,
             marked_ready: false,
         });
@@ -270,11 +274,32 @@ impl ChannelRunner {
                     let sps = config.parsed_sps();
                     active.picture = Some((sps.width, sps.height));
                 }
+                active.video_codec = Some("h264");
                 LiveInput::VideoConfig { avcc }
             }
+            LiveEvent::VpxConfig {
+                codec,
+                width,
+                height,
+            } => {
+                active.picture = Some((width, height));
+                active.video_codec = Some(vpx_name(codec));
+                LiveInput::VpxConfig {
+                    codec: match codec {
+                        VpxCodec::Vp8 => yanxiu_transcode::live::VpxCodec::Vp8,
+                        VpxCodec::Vp9 => yanxiu_transcode::live::VpxCodec::Vp9,
+                    },
+                    width,
+                    height,
+                }
+            }
             LiveEvent::AudioConfig { asc } => {
-                active.has_audio = true;
+                active.audio_codec = Some("aac");
                 LiveInput::AudioConfig { asc }
+            }
+            LiveEvent::OpusConfig { channels } => {
+                active.audio_codec = Some("opus");
+                LiveInput::OpusConfig { channels }
             }
             LiveEvent::Video {
                 dts_ms,
@@ -388,8 +413,8 @@ impl ChannelRunner {
         self.service.board.input(
             &self.channel_id,
             LiveInputInfo {
-                video_codec: active.picture.map(|_| "h264".to_owned()),
-                audio_codec: active.has_audio.then(|| "aac".to_owned()),
+                video_codec: active.video_codec.map(str::to_owned),
+                audio_codec: active.audio_codec.map(str::to_owned),
                 width,
                 height,
                 frame_rate,
@@ -509,6 +534,14 @@ impl ChannelRunner {
         let grace = self.service.settings.segment_target * ENDED_GRACE_TARGETS;
         self.service
             .retire_session(active.view, grace, !active.record);
+    }
+}
+
+/// The status name of a VPX codec.
+fn vpx_name(codec: VpxCodec) -> &'static str {
+    match codec {
+        VpxCodec::Vp8 => "vp8",
+        VpxCodec::Vp9 => "vp9",
     }
 }
 

@@ -1,11 +1,12 @@
-//! The live service of `yanxiu serve`: runs the RTMP server with the
-//! control plane as its publish gate, routes each accepted publish to its
-//! channel's runner, and holds what the live HTTP handlers read (running
+//! The live service of `yanxiu serve`: runs the RTMP server and the WHIP
+//! (WebRTC) server with the control plane as their publish gate, routes
+//! each accepted publish, whichever protocol it came by, to its channel's
+//! runner, and holds what the live HTTP handlers read (running
 //! sessions, the origin, the status board).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -13,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use yanxiu_control::ControlPlane;
 use yanxiu_ingest::rtmp::{LiveSession, RtmpNotice, RtmpServer};
+use yanxiu_ingest::whip::WhipServer;
 use yanxiu_packager::live::LiveOrigin;
 use yanxiu_packager::storage::Storage;
 
@@ -35,6 +37,8 @@ pub struct LiveService {
     pub(super) origin: Arc<LiveOrigin>,
     pub(super) settings: Arc<LiveSettings>,
     pub(super) board: Arc<LiveBoard>,
+    /// The WHIP server, once started.
+    pub(super) whip: OnceLock<WhipServer>,
     sessions: Mutex<HashMap<String, Arc<SessionView>>>,
     runners: Mutex<HashMap<String, mpsc::Sender<LiveSession>>>,
     tasks: Mutex<JoinSet<()>>,
@@ -55,6 +59,7 @@ impl LiveService {
             origin: Arc::new(LiveOrigin::new(settings.origin)),
             settings: Arc::new(settings),
             board,
+            whip: OnceLock::new(),
             sessions: Mutex::new(HashMap::new()),
             runners: Mutex::new(HashMap::new()),
             tasks: Mutex::new(JoinSet::new()),
@@ -62,8 +67,10 @@ impl LiveService {
         })
     }
 
-    /// Binds the RTMP listener and starts serving it; returns the address.
+    /// Binds the RTMP listener and the WHIP UDP socket and starts serving
+    /// them; returns the RTMP address.
     pub async fn start(self: &Arc<Self>) -> anyhow::Result<SocketAddr> {
+        self.start_whip().await?;
         let (notices_tx, mut notices) = mpsc::channel(NOTICE_QUEUE);
         let gate = Arc::new(ControlGate::new(self.control.clone()));
         let (server, addr) = RtmpServer::bind(self.settings.rtmp.clone(), gate, notices_tx).await?;
@@ -89,6 +96,37 @@ impl LiveService {
             }
         });
         Ok(addr)
+    }
+
+    /// Binds the WHIP UDP socket; connected WHIP publishes are routed like
+    /// RTMP ones.
+    async fn start_whip(self: &Arc<Self>) -> anyhow::Result<()> {
+        let (sessions_tx, mut sessions) = mpsc::channel(NOTICE_QUEUE);
+        let (server, driver) = WhipServer::bind(self.settings.whip.clone(), sessions_tx)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "WebRTC UDP socket on {}: {e}",
+                    self.settings.whip.udp_listen
+                )
+            })?;
+        tracing::info!(addr = %server.local_addr(), "WHIP (WebRTC) media listening");
+        if self.whip.set(server).is_err() {
+            anyhow::bail!("the WHIP server is already running");
+        }
+        self.spawn(driver.run(self.shutdown.child_token()));
+        let service = self.clone();
+        self.spawn(async move {
+            while let Some(session) = sessions.recv().await {
+                service.route(session);
+            }
+        });
+        Ok(())
+    }
+
+    /// The WHIP server, once started.
+    pub fn whip(&self) -> Option<&WhipServer> {
+        self.whip.get()
     }
 
     /// Stops accepting publishes and ends every session (recordings are

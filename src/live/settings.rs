@@ -1,5 +1,5 @@
 //! The `[live]` section of the configuration and what it turns into: the
-//! RTMP listener's limits, the reconnect window, segment and part targets,
+//! RTMP listener's limits, the WebRTC (WHIP) UDP port and limits, the reconnect window, segment and part targets,
 //! the playlist window (sliding or DVR), the live ladder and the origin's
 //! memory budget.
 
@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 use yanxiu_ingest::rtmp::RtmpConfig;
+use yanxiu_ingest::whip::WhipConfig;
 use yanxiu_packager::hls::live_playlist::{LivePlaylistConfig, LiveWindow};
 use yanxiu_packager::live::LiveOriginConfig;
 use yanxiu_transcode::live::LiveConfig;
@@ -53,6 +54,17 @@ pub struct LiveSection {
     pub max_connections: usize,
     /// Attempts to persist a segment before it is given up.
     pub persist_attempts: u32,
+    /// The one UDP address of WebRTC (WHIP) media for every publisher.
+    pub webrtc_udp_addr: String,
+    /// Addresses offered to WebRTC publishers (behind NAT, the public
+    /// one); empty: the address `webrtc_udp_addr` is bound to.
+    pub webrtc_advertise_ips: Vec<String>,
+    /// Seconds a WHIP publisher has from its answer to a connection.
+    pub webrtc_connect_timeout_seconds: u64,
+    /// WHIP publishes at once from one address.
+    pub webrtc_max_per_address: usize,
+    /// Largest WHIP offer, in KiB.
+    pub webrtc_max_offer_kib: usize,
 }
 
 impl Default for LiveSection {
@@ -75,6 +87,11 @@ impl Default for LiveSection {
             max_publishers: 64,
             max_connections: 256,
             persist_attempts: 5,
+            webrtc_udp_addr: "127.0.0.1:8189".to_owned(),
+            webrtc_advertise_ips: Vec::new(),
+            webrtc_connect_timeout_seconds: 10,
+            webrtc_max_per_address: 4,
+            webrtc_max_offer_kib: 64,
         }
     }
 }
@@ -84,6 +101,8 @@ impl Default for LiveSection {
 pub struct LiveSettings {
     /// RTMP listener.
     pub rtmp: RtmpConfig,
+    /// WHIP (WebRTC) ingest.
+    pub whip: WhipConfig,
     /// How long a dropped publisher may take to come back.
     pub reconnect_window: Duration,
     /// Segment target.
@@ -150,7 +169,9 @@ impl LiveSettings {
                     .with_context(|| format!("live.rung_heights: no ladder template for {height}p"))
             })
             .collect::<anyhow::Result<_>>()?;
+        let whip = whip_config(section)?;
         Ok(Self {
+            whip,
             rtmp: RtmpConfig {
                 listen,
                 idle_timeout: Duration::from_secs(section.idle_timeout_seconds.max(1)),
@@ -181,6 +202,40 @@ impl LiveSettings {
             window: self.window,
         }
     }
+}
+
+/// The WHIP settings of `section`.
+fn whip_config(section: &LiveSection) -> anyhow::Result<WhipConfig> {
+    let udp_listen: SocketAddr = section.webrtc_udp_addr.parse().with_context(|| {
+        format!(
+            "live.webrtc_udp_addr {:?} is not an address",
+            section.webrtc_udp_addr
+        )
+    })?;
+    let advertise = section
+        .webrtc_advertise_ips
+        .iter()
+        .map(|ip| {
+            ip.parse()
+                .with_context(|| format!("live.webrtc_advertise_ips: {ip:?} is not an IP address"))
+        })
+        .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?;
+    anyhow::ensure!(
+        !(advertise.is_empty() && udp_listen.ip().is_unspecified()),
+        "live.webrtc_advertise_ips must name the addresses publishers reach when \
+         live.webrtc_udp_addr is unspecified ({udp_listen})"
+    );
+    Ok(WhipConfig {
+        udp_listen,
+        advertise,
+        connect_timeout: Duration::from_secs(section.webrtc_connect_timeout_seconds.max(1)),
+        idle_timeout: Duration::from_secs(section.idle_timeout_seconds.max(1)),
+        max_offer_bytes: section.webrtc_max_offer_kib.max(1) << 10,
+        max_publishers: section.max_publishers.max(1),
+        max_per_address: section.webrtc_max_per_address.max(1),
+        keyframe_every: Duration::from_secs_f64(section.segment_seconds),
+        ..WhipConfig::default()
+    })
 }
 
 #[cfg(test)]
@@ -227,6 +282,14 @@ mod tests {
             },
             LiveSection {
                 part_milliseconds: 5000,
+                ..LiveSection::default()
+            },
+            LiveSection {
+                webrtc_udp_addr: "0.0.0.0:8189".into(),
+                ..LiveSection::default()
+            },
+            LiveSection {
+                webrtc_advertise_ips: vec!["example.org".into()],
                 ..LiveSection::default()
             },
         ] {

@@ -8,12 +8,18 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 
-/** The page and hls.js from `modules`, served on a free loopback port. */
-function serveStatic(modules) {
+/**
+ * The page and hls.js from `modules`, plus `extra` pages of this folder
+ * (names), served on a free loopback port (a secure context for media).
+ */
+function serveStatic(modules, extra = []) {
   const files = {
     '/index.html': [path.join(__dirname, 'index.html'), 'text/html; charset=utf-8'],
     '/hls.min.js': [path.join(modules, 'hls.js', 'dist', 'hls.min.js'), 'text/javascript'],
   };
+  for (const name of extra) {
+    files[`/${name}`] = [path.join(__dirname, name), 'text/html; charset=utf-8'];
+  }
   const server = http.createServer((req, res) => {
     const file = files[new URL(req.url, 'http://localhost').pathname];
     if (!file) {
@@ -26,14 +32,17 @@ function serveStatic(modules) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-/** Headless Chromium (`YANXIU_TEST_CHROMIUM` or /usr/bin/chromium) that may autoplay. */
-function launchChromium(modules) {
+/**
+ * Headless Chromium (`YANXIU_TEST_CHROMIUM` or /usr/bin/chromium) that may
+ * autoplay, with `extraArgs` (e.g. a fake camera).
+ */
+function launchChromium(modules, extraArgs = []) {
   const { chromium } = require(path.join(modules, 'playwright-core'));
   return chromium.launch({
     executablePath: process.env.YANXIU_TEST_CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
+      '--autoplay-policy=no-user-gesture-required', ...extraArgs],
   });
 }
 

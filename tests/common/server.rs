@@ -54,7 +54,7 @@ pub fn yanxiu() -> Command {
 /// server prints). The `[live]` table comes last, so an `extra_config` given
 /// to [`prepare`] that starts with bare keys (`reconnect_window_seconds = 3`)
 /// sets live options.
-pub const TEST_CONFIG: &str = "[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\n[workers]\nlease_seconds = 5\nheartbeat_seconds = 1\npoll_ms = 200\n\n[live]\nrtmp_addr = \"127.0.0.1:0\"\n";
+pub const TEST_CONFIG: &str = "[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n\n[workers]\nlease_seconds = 5\nheartbeat_seconds = 1\npoll_ms = 200\n\n[live]\nrtmp_addr = \"127.0.0.1:0\"\nwebrtc_udp_addr = \"127.0.0.1:0\"\n";
 
 fn admin(data: &Path, config: &Path, args: &[&str]) {
     let out = yanxiu()

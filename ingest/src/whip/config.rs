@@ -27,6 +27,10 @@ pub struct WhipConfig {
     /// Events buffered per publish towards the live pipeline; when full,
     /// frames are dropped up to the next keyframe, which is asked for.
     pub event_capacity: usize,
+    /// A keyframe is asked of an H.264 publisher this long after the last
+    /// (browsers send them only when asked; the passthrough cuts segments
+    /// at keyframes): the segment target.
+    pub keyframe_every: Duration,
 }
 
 impl Default for WhipConfig {
@@ -40,6 +44,7 @@ impl Default for WhipConfig {
             max_publishers: 64,
             max_per_address: 4,
             event_capacity: 512,
+            keyframe_every: Duration::from_secs(2),
         }
     }
 }

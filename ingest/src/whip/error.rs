@@ -10,9 +10,9 @@ use crate::publish::PublishRefusal;
 /// A failed WHIP request.
 #[derive(Debug, thiserror::Error)]
 pub enum WhipError {
-    /// The body is not `application/sdp`.
-    #[error("Content-Type must be application/sdp")]
-    UnsupportedMediaType,
+    /// The body is not of the media type the request takes (named).
+    #[error("Content-Type must be {0}")]
+    UnsupportedMediaType(&'static str),
     /// No `Authorization: Bearer <stream key>`.
     #[error("missing stream key")]
     MissingKey,
@@ -43,7 +43,7 @@ impl WhipError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MissingKey => StatusCode::UNAUTHORIZED,
             Self::Offer(OfferError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Offer(OfferError::UnsupportedCodecs { .. }) => StatusCode::NOT_ACCEPTABLE,
@@ -64,7 +64,7 @@ impl WhipError {
     /// Stable code (a refusal keeps the gate's code, as RTMP does).
     pub fn code(&self) -> String {
         match self {
-            Self::UnsupportedMediaType => "whip.unsupported_media_type".to_owned(),
+            Self::UnsupportedMediaType(_) => "whip.unsupported_media_type".to_owned(),
             Self::MissingKey => "whip.missing_key".to_owned(),
             Self::Offer(e) => e.code().to_owned(),
             Self::Negotiation(_) => "whip.negotiation_failed".to_owned(),
@@ -78,7 +78,7 @@ impl WhipError {
     /// Message in Simplified Chinese.
     pub fn message_zh(&self) -> String {
         match self {
-            Self::UnsupportedMediaType => "请求类型必须是 application/sdp".to_owned(),
+            Self::UnsupportedMediaType(wanted) => format!("请求类型必须是 {wanted}"),
             Self::MissingKey => "缺少推流密钥（Authorization: Bearer）".to_owned(),
             Self::Offer(e) => e.message_zh(),
             Self::Negotiation(_) => "无法协商该 WebRTC 推流请求".to_owned(),
@@ -94,7 +94,7 @@ impl WhipError {
     /// Message in English.
     pub fn message_en(&self) -> String {
         match self {
-            Self::UnsupportedMediaType => "Content-Type must be application/sdp".to_owned(),
+            Self::UnsupportedMediaType(wanted) => format!("Content-Type must be {wanted}"),
             Self::MissingKey => {
                 "The stream key is missing (Authorization: Bearer <key>)".to_owned()
             }

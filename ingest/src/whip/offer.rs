@@ -311,10 +311,8 @@ mod tests {
 
     #[test]
     fn the_session_level_direction_applies_to_sections_without_their_own() {
-        let body = format!(
-            "v=0\r\ns=-\r\na=recvonly\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n"
-        );
-        assert_eq!(check_offer(&body, 65536), Err(OfferError::NoVideo));
+        let body = "v=0\r\ns=-\r\na=recvonly\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+        assert_eq!(check_offer(body, 65536), Err(OfferError::NoVideo));
     }
 
     #[test]

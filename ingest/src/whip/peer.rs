@@ -61,13 +61,17 @@ pub struct PeerCounters {
     pub keyframe_requests: u64,
 }
 
-/// Timeouts of one publisher.
+/// Timeouts and pacing of one publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerTimeouts {
     /// From the answer until ICE and DTLS are up.
     pub connect: Duration,
     /// Connected, without media.
     pub idle: Duration,
+    /// Browsers send keyframes only when asked; a passed-through source
+    /// (H.264) needs one per segment, so one is asked for when this long
+    /// has passed since the last.
+    pub keyframe_every: Option<Duration>,
 }
 
 /// One WHIP publisher.
@@ -81,6 +85,8 @@ pub struct WhipPeer {
     last_media: Instant,
     rtc_timeout: Instant,
     video_mid: Option<Mid>,
+    /// The offer has an audio section (announced as Opus on connect).
+    has_audio: bool,
     video: Option<VideoAssembler>,
     opus_config_sent: bool,
     clock: MediaClock,
@@ -88,6 +94,8 @@ pub struct WhipPeer {
     transmits: VecDeque<Transmit>,
     keyframe_wanted: bool,
     last_keyframe_request: Option<Instant>,
+    /// When the last keyframe was passed on.
+    last_keyframe: Option<Instant>,
     counters: PeerCounters,
 }
 
@@ -127,6 +135,7 @@ impl WhipPeer {
             last_media: now,
             rtc_timeout: now,
             video_mid: None,
+            has_audio: false,
             video: None,
             opus_config_sent: false,
             clock: MediaClock::new(),
@@ -134,6 +143,7 @@ impl WhipPeer {
             transmits: VecDeque::new(),
             keyframe_wanted: false,
             last_keyframe_request: None,
+            last_keyframe: None,
             counters: PeerCounters::default(),
         };
         peer.drain();
@@ -157,7 +167,22 @@ impl WhipPeer {
             PeerState::Connected => self.last_media + self.timeouts.idle,
             PeerState::Closed(_) => return self.now,
         };
-        own.min(self.rtc_timeout)
+        let keyframe = self.next_paced_keyframe().unwrap_or(own);
+        own.min(self.rtc_timeout).min(keyframe)
+    }
+
+    /// When the next keyframe is to be asked for, for a passed-through
+    /// source (H.264).
+    fn next_paced_keyframe(&self) -> Option<Instant> {
+        let every = self.timeouts.keyframe_every?;
+        let passthrough = self.video.as_ref()?.codec() == WebRtcVideoCodec::H264;
+        let last = self.last_keyframe?;
+        passthrough.then(|| {
+            let after_request = self
+                .last_keyframe_request
+                .map_or(last, |at| at.max(last) + KEYFRAME_REQUEST_EVERY);
+            (last + every).max(after_request)
+        })
     }
 
     /// Offers a datagram that arrived at `destination` from `source`;
@@ -204,6 +229,11 @@ impl WhipPeer {
                 return;
             }
             _ => {}
+        }
+        if self.next_paced_keyframe().is_some_and(|at| now >= at) {
+            self.keyframe_wanted = true;
+            self.send_keyframe_request();
+            self.drain();
         }
         if now >= self.rtc_timeout {
             self.handle(Input::Timeout(now));
@@ -291,20 +321,26 @@ impl WhipPeer {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Connected => {
-                if self.state == PeerState::Connecting {
-                    self.state = PeerState::Connected;
-                    self.last_media = self.now;
-                    self.keyframe_wanted = true;
-                    self.send_keyframe_request();
+            Event::Connected if self.state == PeerState::Connecting => {
+                self.state = PeerState::Connected;
+                self.last_media = self.now;
+                // The pipeline plans its audio rendition with the first
+                // picture: announce the audio before any video.
+                if self.has_audio {
+                    self.announce_opus(2);
                 }
+                self.keyframe_wanted = true;
+                self.send_keyframe_request();
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.close(EndReason::Transport("ICE disconnected".into()));
             }
-            Event::MediaAdded(added) if added.kind == MediaKind::Video => {
-                self.video_mid.get_or_insert(added.mid);
-            }
+            Event::MediaAdded(added) => match added.kind {
+                MediaKind::Video => {
+                    self.video_mid.get_or_insert(added.mid);
+                }
+                MediaKind::Audio => self.has_audio = true,
+            },
             Event::MediaData(data) => self.media(data),
             _ => {}
         }
@@ -348,6 +384,7 @@ impl WhipPeer {
                 self.counters.video_frames += 1;
                 if keyframe {
                     self.keyframe_wanted = false;
+                    self.last_keyframe = Some(self.now);
                 }
             }
             FrameOutcome::AwaitingKeyframe | FrameOutcome::Unusable => {
@@ -358,13 +395,19 @@ impl WhipPeer {
         }
     }
 
-    fn audio(&mut self, data: &MediaData, channels: u8) {
+    /// Tells the pipeline the audio is Opus (once per publish). WebRTC
+    /// negotiates Opus as two channels; a mono stream decodes to both.
+    fn announce_opus(&mut self, channels: u8) {
         if !self.opus_config_sent {
             self.opus_config_sent = true;
             self.events.push(LiveEvent::OpusConfig {
                 channels: u16::from(channels.clamp(1, 2)),
             });
         }
+    }
+
+    fn audio(&mut self, data: &MediaData, channels: u8) {
+        self.announce_opus(channels);
         if let Some(info) = &data.last_sender_info {
             self.clock
                 .sender_report(Track::Audio, info.ntp_time, info.rtp_time.numer());

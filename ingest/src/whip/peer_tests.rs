@@ -34,6 +34,7 @@ fn timeouts() -> PeerTimeouts {
     PeerTimeouts {
         connect: Duration::from_secs(5),
         idle: Duration::from_secs(3),
+        keyframe_every: Some(Duration::from_secs(2)),
     }
 }
 
@@ -184,7 +185,11 @@ fn a_vp8_and_opus_publisher_connects_and_its_frames_become_timed_live_events() {
         })
         .expect("a VP8 configuration");
     assert_eq!(config, (VpxCodec::Vp8, 640, 480));
-    assert!(events.contains(&LiveEvent::OpusConfig { channels: 2 }));
+    assert_eq!(
+        events.first(),
+        Some(&LiveEvent::OpusConfig { channels: 2 }),
+        "the audio is announced before any video"
+    );
     let video: Vec<(u32, bool)> = events
         .iter()
         .filter_map(|e| match e {
@@ -249,6 +254,42 @@ fn an_h264_publisher_gives_an_avcc_configuration_for_the_passthrough() {
         .filter(|e| matches!(e, LiveEvent::Video { .. }))
         .count();
     assert_eq!(frames, 10);
+}
+
+#[test]
+fn an_h264_publisher_is_asked_for_a_keyframe_every_segment_target_a_vp8_one_is_not() {
+    for (codec, expected) in [(Codec::H264, true), (Codec::Vp8, false)] {
+        let mut pair = Pair::connect(codec);
+        let key: Vec<u8> = if codec == Codec::H264 {
+            let mut f = vec![0, 0, 0, 1];
+            f.extend_from_slice(&[
+                0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00,
+                0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0xa4, 0x80,
+            ]);
+            f.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xcb, 0x83, 0xcb, 0x20]);
+            f.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88, 0x84, 0x11]);
+            f
+        } else {
+            vp8_frame(true, 500)
+        };
+        let delta: Vec<u8> = if codec == Codec::H264 {
+            vec![0, 0, 0, 1, 0x41, 0x9a, 0x22, 0x22]
+        } else {
+            vp8_frame(false, 200)
+        };
+        let video = pair.video;
+        pair.write(video, codec, 0, 90_000, &key);
+        pair.step(Duration::from_millis(33));
+        let asked = pair.server.counters().keyframe_requests;
+        // Three seconds of delta frames only.
+        for i in 1..=90u64 {
+            pair.write(video, codec, i * 3_000, 90_000, &delta);
+            pair.step(Duration::from_millis(33));
+        }
+        let more = pair.server.counters().keyframe_requests - asked;
+        assert_eq!(more > 0, expected, "{codec:?}: {more} requests");
+        assert!(more <= 2, "{codec:?}: paced, not every frame: {more}");
+    }
 }
 
 #[test]

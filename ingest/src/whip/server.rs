@@ -49,9 +49,12 @@ enum Command {
         reply: oneshot::Sender<Result<WhipAnswer, WhipError>>,
     },
     End {
-        channel_id: String,
         session_id: Uuid,
         reply: oneshot::Sender<Result<(), WhipError>>,
+    },
+    Lookup {
+        session_id: Uuid,
+        reply: oneshot::Sender<Option<String>>,
     },
 }
 
@@ -128,18 +131,27 @@ impl WhipServer {
         answer.await.map_err(|_| WhipError::Stopped)?
     }
 
-    /// Ends publish `session_id` of `channel_id` (WHIP `DELETE`).
-    pub async fn end(&self, channel_id: &str, session_id: Uuid) -> Result<(), WhipError> {
+    /// Ends publish `session_id` (WHIP `DELETE`).
+    pub async fn end(&self, session_id: Uuid) -> Result<(), WhipError> {
         let (reply, done) = oneshot::channel();
         self.commands
-            .send(Command::End {
-                channel_id: channel_id.to_owned(),
-                session_id,
-                reply,
-            })
+            .send(Command::End { session_id, reply })
             .await
             .map_err(|_| WhipError::Stopped)?;
         done.await.map_err(|_| WhipError::Stopped)?
+    }
+
+    /// The channel of publish `session_id`, while it runs.
+    pub async fn channel_of(&self, session_id: Uuid) -> Result<String, WhipError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Lookup { session_id, reply })
+            .await
+            .map_err(|_| WhipError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| WhipError::Stopped)?
+            .ok_or(WhipError::NoSession)
     }
 }
 
@@ -246,17 +258,23 @@ impl WhipDriver {
                     tracing::debug!("WHIP client went away before its answer");
                 }
             }
-            Command::End {
-                channel_id,
-                session_id,
-                reply,
-            } => {
+            Command::Lookup { session_id, reply } => {
+                let channel = self
+                    .publishers
+                    .get(&session_id)
+                    .filter(|p| !matches!(p.peer.state(), PeerState::Closed(_)))
+                    .map(|p| p.channel_id.clone());
+                if reply.send(channel).is_err() {
+                    tracing::debug!("WHIP client went away before its answer");
+                }
+            }
+            Command::End { session_id, reply } => {
                 let result = match self.publishers.get_mut(&session_id) {
-                    Some(p) if p.channel_id == channel_id => {
+                    Some(p) => {
                         p.peer.close(EndReason::Unpublished);
                         Ok(())
                     }
-                    _ => Err(WhipError::NoSession),
+                    None => Err(WhipError::NoSession),
                 };
                 if result.is_ok() {
                     self.pump(session_id);
@@ -275,12 +293,13 @@ impl WhipDriver {
         from: SocketAddr,
     ) -> Result<WhipAnswer, WhipError> {
         let max = self.config.max_per_address.max(1);
-        if self.from_address(from.ip()) >= max {
+        if self.publishes_from(from.ip()) >= max {
             return Err(WhipError::TooManyFromAddress { max });
         }
         let timeouts = PeerTimeouts {
             connect: self.config.connect_timeout,
             idle: self.config.idle_timeout,
+            keyframe_every: Some(self.config.keyframe_every),
         };
         let (peer, sdp) = WhipPeer::answer(offer, &self.candidates, timeouts, Instant::now())?;
         let session_id = Uuid::new_v4();
@@ -328,7 +347,7 @@ impl WhipDriver {
         Ok(WhipAnswer { session_id, sdp })
     }
 
-    fn from_address(&self, ip: IpAddr) -> usize {
+    fn publishes_from(&self, ip: IpAddr) -> usize {
         self.publishers
             .values()
             .filter(|p| p.from.ip() == ip && !matches!(p.peer.state(), PeerState::Closed(_)))

@@ -1,0 +1,208 @@
+//! WHIP over HTTP (RFC 9725): `POST /whip/{stream_name}` with an SDP offer
+//! and `Authorization: Bearer <stream key>` answers `201 Created` with the
+//! SDP answer and the session's `Location`; `DELETE` on that location ends
+//! the publish; `PATCH` takes trickled candidates (ICE-lite learns the
+//! publisher's addresses from its checks, so they are acknowledged and
+//! not needed); `OPTIONS` and CORS let a page on another origin publish.
+//!
+//! The key goes through the same gate as RTMP (refusals get the same codes
+//! and land in the channel's events and the metrics), the offer through
+//! [`check_offer`]; every failure is a 4xx/5xx in the API's error shape.
+//! The session id in the location is an unguessable capability for the
+//! one publish it names.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use uuid::Uuid;
+use yanxiu_ingest::publish::{PublishGate, key_fingerprint};
+use yanxiu_ingest::whip::{OfferError, WhipError, check_offer};
+
+use super::gate::ControlGate;
+use super::service::LiveService;
+use crate::app::playback::error;
+use crate::app::uploads::bearer;
+
+/// The body is read up to a little above the offer limit, so an offer
+/// just over it gets the coded 413 of [`check_offer`]; a larger one the
+/// same code without being read further.
+const BODY_SLACK: usize = 1024;
+
+/// The WHIP routes.
+pub fn router(service: Arc<LiveService>) -> Router {
+    let limit = service.settings.whip.max_offer_bytes + BODY_SLACK;
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
+        .expose_headers([header::LOCATION, header::LINK, header::ETAG]);
+    Router::new()
+        .route("/whip/{stream_name}", post(publish))
+        .route(
+            "/whip/{stream_name}/{session_id}",
+            patch(trickle).delete(unpublish),
+        )
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(cors)
+        .with_state(service)
+}
+
+fn whip_error(e: &WhipError, headers: &HeaderMap) -> Response {
+    error(
+        e.status(),
+        &e.code(),
+        &e.message_zh(),
+        &e.message_en(),
+        headers,
+    )
+}
+
+/// `POST /whip/{stream_name}`: a new publish.
+async fn publish(
+    State(service): State<Arc<LiveService>>,
+    Path(stream_name): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let max = service.settings.whip.max_offer_bytes;
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let e = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                WhipError::Offer(OfferError::TooLarge {
+                    bytes: max + BODY_SLACK,
+                    max,
+                })
+            } else {
+                WhipError::Offer(OfferError::NotSdp)
+            };
+            return whip_error(&e, &headers);
+        }
+    };
+    match answer(&service, &stream_name, peer, &headers, &body).await {
+        Ok((session_id, sdp)) => {
+            let location = format!("/whip/{stream_name}/{session_id}");
+            let mut response = (StatusCode::CREATED, sdp).into_response();
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/sdp"),
+            );
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                h.insert(header::LOCATION, value);
+            }
+            if let Ok(value) = HeaderValue::from_str(&format!("\"{session_id}\"")) {
+                h.insert(header::ETAG, value);
+            }
+            response
+        }
+        Err(e) => whip_error(&e, &headers),
+    }
+}
+
+async fn answer(
+    service: &LiveService,
+    stream_name: &str,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Uuid, String), WhipError> {
+    let whip = service.whip().ok_or(WhipError::Stopped)?;
+    let is_sdp = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
+    if !is_sdp {
+        return Err(WhipError::UnsupportedMediaType("application/sdp"));
+    }
+    let key = bearer(headers)
+        .filter(|k| !k.is_empty())
+        .ok_or(WhipError::MissingKey)?;
+    let offer = std::str::from_utf8(body).map_err(|_| WhipError::Offer(OfferError::NotSdp))?;
+    let summary = check_offer(offer, whip.config().max_offer_bytes)?;
+    // The gate takes RTMP's `name?key=KEY` form; a name that could smuggle
+    // its own query cannot be a channel's.
+    let published = if stream_name.contains(['?', '&', '/']) {
+        String::new()
+    } else {
+        format!("{stream_name}?key={key}")
+    };
+    let gate = ControlGate::new(service.control.clone());
+    let ticket = match gate.authorize("whip", &published, peer).await {
+        Ok(ticket) => ticket,
+        Err(refusal) => {
+            tracing::info!(
+                %peer,
+                key = %key_fingerprint(key),
+                code = %refusal.code,
+                reason = %refusal.message_en,
+                "WHIP publish refused"
+            );
+            service.board.refused(&refusal.code);
+            return Err(WhipError::Refused(refusal));
+        }
+    };
+    tracing::info!(channel = %ticket.channel_id, %peer, offer = %summary, "WHIP publish accepted");
+    let answer = whip.publish(ticket, offer.to_owned(), peer).await?;
+    Ok((answer.session_id, answer.sdp))
+}
+
+/// `DELETE /whip/{stream_name}/{session_id}`: the publisher is done.
+async fn unpublish(
+    State(service): State<Arc<LiveService>>,
+    Path((_stream_name, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let whip = service.whip().ok_or(WhipError::Stopped)?;
+        let id = Uuid::parse_str(&session_id).map_err(|_| WhipError::NoSession)?;
+        whip.end(id).await
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => whip_error(&e, &headers),
+    }
+}
+
+/// `PATCH /whip/{stream_name}/{session_id}`: trickled candidates.
+async fn trickle(
+    State(service): State<Arc<LiveService>>,
+    Path((_stream_name, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let whip = service.whip().ok_or(WhipError::Stopped)?;
+        let id = Uuid::parse_str(&session_id).map_err(|_| WhipError::NoSession)?;
+        whip.channel_of(id).await?;
+        let fragment = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/trickle-ice-sdpfrag"));
+        if fragment {
+            Ok(())
+        } else {
+            Err(WhipError::UnsupportedMediaType(
+                "application/trickle-ice-sdpfrag",
+            ))
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => whip_error(&e, &headers),
+    }
+}

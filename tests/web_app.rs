@@ -318,6 +318,9 @@ impl Drop for FirstRun {
     }
 }
 
+/// How `yanxiu serve` prints the one-time setup link.
+const SETUP_LINE: &str = "yanxiu: setup link ";
+
 fn first_run_server() -> FirstRun {
     let data = tempfile::tempdir().expect("tempdir");
     let config = data.path().join("yanxiu.toml");
@@ -339,10 +342,13 @@ fn first_run_server() -> FirstRun {
         .spawn()
         .expect("spawn yanxiu serve");
     let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    // The listening lines, then the setup link (other services may print lines between).
     let mut lines = Vec::new();
-    for _ in 0..4 {
+    while lines.len() < 12 && !lines.iter().any(|l: &String| l.starts_with(SETUP_LINE)) {
         let mut line = String::new();
-        reader.read_line(&mut line).expect("read stdout");
+        if reader.read_line(&mut line).expect("read stdout") == 0 {
+            break;
+        }
         lines.push(line.trim().to_owned());
     }
     let base = lines[0]
@@ -363,8 +369,10 @@ async fn first_run_prints_a_one_time_setup_link_whose_page_creates_the_first_sys
     require_tool("node");
     let modules = browser_node_modules();
     let server = first_run_server();
-    let link = server.lines[3]
-        .strip_prefix("yanxiu: setup link ")
+    let link = server
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix(SETUP_LINE))
         .unwrap_or_else(|| panic!("no setup link: {:?}", server.lines))
         .to_owned();
     assert!(
@@ -552,5 +560,71 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
     ] {
         assert_eq!(admin[fact], true, "{fact}: {admin}");
     }
+    assert_pages_clean(&report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organiser_sees_the_dashboard_report_a_live_input_a_learner_plays_it_and_the_recording_appears()
+ {
+    require_tool(CHROMIUM);
+    require_tool("node");
+    let modules = browser_node_modules();
+    let (data, config) = prepare("");
+    create_user(
+        data.path(),
+        &config,
+        "learner",
+        "learner",
+        Some("物理教研室"),
+    );
+    create_user(
+        data.path(),
+        &config,
+        "organiser",
+        "event_organiser",
+        Some("物理教研室"),
+    );
+    let accounts = json!({
+        "learner": {"username": "learner", "password": PASSWORD},
+        "event_organiser": {"username": "organiser", "password": PASSWORD},
+    });
+    let accounts_file = data.path().join("accounts.json");
+    std::fs::write(&accounts_file, accounts.to_string()).expect("accounts");
+    let key_file = data.path().join("obs-key.txt");
+    let s = serve(data, config, 1);
+    let shots = repo().join("docs/web");
+    std::fs::create_dir_all(&shots).expect("docs/web");
+    let args = [
+        s.base.as_str(),
+        accounts_file.to_str().expect("utf-8"),
+        shots.to_str().expect("utf-8"),
+        key_file.to_str().expect("utf-8"),
+    ];
+    let driver = run_driver::<Value>("web_live.cjs", &modules, &args, Duration::from_secs(400));
+    // The organiser's page hands over the OBS stream key; publish with it over RTMP.
+    let publish = async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let key = loop {
+            if let Ok(k) = std::fs::read_to_string(&key_file) {
+                break k.trim().to_owned();
+            }
+            assert!(std::time::Instant::now() < deadline, "no stream key");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let options = common::live::FfmpegPublish {
+            size: "640x360",
+            seconds: 25.0,
+            ..Default::default()
+        };
+        common::live::ffmpeg_publisher(&format!("{}/{key}", s.rtmp), &options)
+    };
+    let (report, _publisher) = tokio::join!(driver, publish);
+    eprintln!("live report: {report}");
+    assert_eq!(report["failure"], Value::Null, "{report}");
+    assert_eq!(report["errors"], json!([]), "page errors: {report}");
+    let input = report["input"].as_str().unwrap_or_default().to_lowercase();
+    assert!(input.contains("640") && input.contains("360"), "{report}");
+    assert_eq!(report["livePlayed"], true, "{report}");
+    assert_eq!(report["recording"], true, "{report}");
     assert_pages_clean(&report);
 }

@@ -13,6 +13,7 @@ const ROUTES = [
   ['/account', 'account', 'signed-in'],
   ['/catalogue', 'catalogue', null],
   ['/watch/:id', 'player', null],
+  ['/live/:id', 'live', null],
   ['/upload', 'upload', ['producer', 'event_organiser']],
   ['/mine', 'resources', ['producer', 'event_organiser']],
   ['/resource/:id', 'resource', 'signed-in'],

@@ -89,7 +89,7 @@ pub static INDEX: &Asset = &ASSETS[0];
 
 /// Every embedded file (`tests/web_app.rs` checks that each file of `web/assets` is here and
 /// served byte for byte).
-pub static ASSETS: [Asset; 22] = [
+pub static ASSETS: [Asset; 23] = [
     embed!("index.html"),
     embed!("assets/favicon.svg"),
     embed!("assets/app.css"),
@@ -107,6 +107,7 @@ pub static ASSETS: [Asset; 22] = [
     embed!("assets/views/review.js"),
     embed!("assets/views/catalogue.js"),
     embed!("assets/views/player.js"),
+    embed!("assets/views/live.js"),
     embed!("assets/views/channels.js"),
     embed!("assets/views/admin.js"),
     embed!("assets/vendor/hls-1.5.20.min.js", gzip),

@@ -144,6 +144,7 @@ async function channelPage(id) {
     h('dt', {}, t('channel.stream_name')), h('dd', {}, c.stream_name),
     h('dt', {}, t('channel.rtmp_url')), h('dd', {}, c.rtmp_url),
     h('dt', {}, t('channel.playback_url')), h('dd', {}, c.playback_url),
+    h('dt', {}, t('channel.watch_page')), h('dd', {}, h('a', { href: `#/live/${c.id}`, id: 'watch-live-link' }, `${location.origin}/#/live/${c.id}`)),
     h('dt', {}, t('channel.enabled')), h('dd', {}, t(c.enabled ? 'common.yes' : 'common.no')));
   return [heading(c.name), keyBox, info, h('div', { class: 'row' }, rotate, toggle, end), msg.el, dash, events, edit];
 }

@@ -64,11 +64,15 @@ export async function mountPlayer(url, opts) {
     hls.on(Hls.Events.LEVEL_SWITCHED, (ev, data) => state.switched.push(data.level));
     hls.on(Hls.Events.ERROR, (ev, data) => {
       state.errors.push({ fatal: data.fatal, type: data.type, details: data.details });
-      if (data.fatal) msg.show(t('player.error'));
+      if (!data.fatal) return;
+      if (opts.onFatal && data.type === Hls.ErrorTypes.NETWORK_ERROR) opts.onFatal(hls);
+      else msg.show(t('player.error'));
     });
+    if (opts.onPlaying) video.addEventListener('playing', opts.onPlaying);
     quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
     hls.loadSource(url);
     hls.attachMedia(video);
+    if (opts.live) hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch(() => {}); });
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     video.src = url;
     quality.disabled = true;

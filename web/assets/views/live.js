@@ -1,0 +1,22 @@
+// The live page of a channel: hls.js on the channel's playlist (LL-HLS when the channel is
+// low-latency), with a playback token when the viewer is signed in (restricted channels);
+// while the channel is not live it says so and tries again every few seconds.
+import { api, token } from '../api.js';
+import { t } from '../i18n.js';
+import { h, heading } from '../ui.js';
+import { mountPlayer, sameOrigin } from './player.js';
+
+/** The view of /live/:id. */
+export async function render(ctx) {
+  const id = ctx.params.id;
+  let url = `/live/${encodeURIComponent(id)}/master.m3u8`;
+  if (token()) {
+    try { url = sameOrigin((await api('POST', '/api/v1/playback-tokens', { channel_id: id })).playback_url || url); } catch (e) { /* public */ }
+  }
+  const waiting = h('p', { id: 'live-waiting', 'aria-live': 'polite' });
+  const player = await mountPlayer(url, { id: `live-${id}`, remember: false, live: true, onFatal: (hls) => {
+    waiting.textContent = t('live.waiting');
+    setTimeout(() => { if (waiting.isConnected) { hls.loadSource(url); } }, 3000);
+  }, onPlaying: () => { waiting.textContent = ''; } });
+  return [heading(t('live.title')), waiting, player];
+}

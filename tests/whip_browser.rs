@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use common::browser::{browser_node_modules, run_driver};
 use common::live::{
-    LiveChannel, create_channel, decode_all_vfr, decode_live_vfr, get_text, of_kind, one_at_a_time,
-    organiser, parse_master, server_log, start_live, wait_for_master, wait_for_recording,
+    LiveChannel, assert_monotonic, create_channel, decode_all_vfr, decode_live_vfr, get_text,
+    of_kind, one_at_a_time, organiser, packet_times, parse_master, server_log, start_live,
+    stored_rendition_runs, stored_session, wait_for_events, wait_for_master, wait_for_recording,
     wait_for_segments, wait_for_status,
 };
 use common::server::{Server, api, resource};
@@ -203,4 +204,66 @@ async fn a_browser_publishing_h264_over_whip_gets_a_passthrough_source_rendition
     let _turn = one_at_a_time().await;
     let renditions = publish_and_check("H264", "h264").await;
     assert_eq!(renditions, ["360p", "audio", "source"], "{renditions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_vanishes_and_publishes_again_within_the_window_continues_one_session() {
+    let _turn = one_at_a_time().await;
+    let s =
+        start_live("preset = \"ultrafast\"\nrung_heights = [360]\nreconnect_window_seconds = 8\n");
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "断线重连", "low_latency").await;
+
+    // The first browser publishes, then disappears without a word (killed).
+    let first = browser_publish(&s, &channel, &channel.stream_key, "VP8", 6, "drop").await;
+    assert_eq!((first.status, first.failure.as_deref()), (Some(201), None));
+    let master = wait_for_master(&s, &channel, MASTER_WAIT).await;
+    let renditions = rendition_names(&parse_master(&master));
+    // The server notices the silence (idle timeout) and opens the window.
+    wait_for_events(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(15),
+        "a lost publisher",
+        |_| server_log(&s).contains("no data within the idle timeout"),
+    )
+    .await;
+    // A new browser publishes within the window, then ends with DELETE.
+    let second = browser_publish(&s, &channel, &channel.stream_key, "VP8", 6, "delete").await;
+    assert_eq!(
+        (second.status, second.failure.as_deref()),
+        (Some(201), None)
+    );
+    assert_eq!(second.delete_status, Some(200));
+
+    let (list, recording) = wait_for_recording(&s, &token, &channel).await;
+    let session = of_kind(&list, "started")[0]["detail"]["session_id"]
+        .as_str()
+        .expect("session id")
+        .to_owned();
+    for kind in ["started", "reconnected", "stopped"] {
+        let of = of_kind(&list, kind);
+        assert_eq!(of.len(), 1, "one {kind}: {list:#?}");
+        assert_eq!(of[0]["detail"]["session_id"], session.as_str(), "{list:#?}");
+    }
+    assert_eq!(of_kind(&list, "recorded").len(), 1, "{list:#?}");
+
+    // One recording of both publishes, stored with a monotonic timeline.
+    let body = resource(&s, &token, &recording).await;
+    let duration = body["processing"]["probe"]["duration_seconds"]
+        .as_f64()
+        .unwrap_or_default();
+    assert!((8.0..=18.0).contains(&duration), "about 12 s: {body}");
+    let session_dir = stored_session(&s, &channel, &session);
+    let work = tempfile::tempdir().expect("tempdir");
+    for name in &renditions {
+        let mut packets = Vec::new();
+        for run in stored_rendition_runs(&session_dir.join(name), work.path()) {
+            packets.extend(packet_times(&run));
+        }
+        assert!(packets.len() > 100, "{name}: {} packets", packets.len());
+        assert_monotonic(name, &packets, 1.5);
+    }
+    decode_recording(&s, &token, &recording).await;
 }

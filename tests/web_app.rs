@@ -514,9 +514,11 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
     assert_eq!(playback["catalogueCount"], 1, "{playback}");
     let levels = playback["levels"].as_u64().unwrap_or_default();
     assert!(levels >= 2, "{playback}");
-    let switched = playback["switched"].as_array().expect("switched");
-    assert!(switched.contains(&json!(0)), "{playback}");
-    assert!(switched.contains(&json!(levels - 1)), "{playback}");
+    assert_eq!(
+        playback["forced"],
+        json!([0, levels - 1]),
+        "the quality menu switched to the lowest, then the highest level: {playback}"
+    );
     assert_eq!(playback["rate"], 1.5, "{playback}");
     let left = playback["leftAt"].as_f64().unwrap_or_default();
     let resumed = playback["resumedAt"].as_f64().unwrap_or_default();
@@ -530,6 +532,25 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         .map(|e| e.iter().filter(|x| x["fatal"] == true).collect())
         .unwrap_or_default();
     assert!(fatal.is_empty(), "{playback}");
+
+    let thumbnail = &playback["thumbnail"];
+    assert_eq!(thumbnail["status"], 200, "storyboard thumbnail: {playback}");
+    assert_eq!(thumbnail["type"], "image/jpeg", "{playback}");
+    assert!(
+        playback["scrubbedTo"].as_f64().is_some_and(|t| t >= 3.0),
+        "the slider seeks: {playback}"
+    );
+    assert_eq!(
+        report["phone"],
+        json!({"catalogueFits": true, "playerFits": true}),
+        "no sideways scrolling on a phone: {report}"
+    );
+    assert!(
+        report["wrongPasswordMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("密码")),
+        "a wrong password shows the API's message: {report}"
+    );
 
     let organiser = &report["organiser"];
     assert!(

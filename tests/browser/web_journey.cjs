@@ -36,6 +36,11 @@ async function main() {
       const page = await newPage(ctx);
       await page.goto(`${base}/#/login`);
       await checkPage(ctx, page, 'login');
+      await page.fill('#login-form [name="username"]', accounts.learner.username);
+      await page.fill('#login-form [name="password"]', 'Wrong-password-1');
+      await page.click('#login-form button[type="submit"]');
+      await page.waitForFunction(() => document.querySelector('#login-form [role="alert"]').textContent.length > 0);
+      report.wrongPasswordMessage = await page.locator('#login-form [role="alert"]').innerText();
       await page.context().close();
     }
 
@@ -154,6 +159,17 @@ async function main() {
     await learner.waitForSelector('#video');
     await learner.waitForFunction(() => window.yanxiuPlayer && window.yanxiuPlayer.levels.length > 0, null, { timeout: 30000 });
     await checkPage(ctx, learner, 'player');
+    mark('learner scrubs with storyboard thumbnails');
+    await learner.waitForSelector('#scrub', { timeout: 15000 });
+    await learner.focus('#scrub');
+    for (let i = 0; i < 4; i += 1) await learner.keyboard.press('ArrowRight');
+    await learner.waitForSelector('#scrub-thumb[data-src]', { state: 'attached' });
+    report.playback.scrubbedTo = await learner.evaluate(() => document.getElementById('video').currentTime);
+    report.playback.thumbnail = await learner.evaluate(async () => {
+      const src = document.getElementById('scrub-thumb').dataset.src;
+      const r = await fetch(src);
+      return { src, status: r.status, type: r.headers.get('content-type') };
+    });
     mark('learner plays');
     await learner.evaluate(() => document.getElementById('video').play());
     await learner.waitForFunction(() => document.getElementById('video').currentTime > 1, null, { timeout: 30000 });
@@ -161,8 +177,10 @@ async function main() {
     report.playback.levels = levels;
     for (const level of [0, levels - 1]) {
       mark(`learner picks quality level ${level}`);
+      const seen = await learner.evaluate(() => window.yanxiuPlayer.switched.length);
       await learner.selectOption('#quality', String(level));
-      await learner.waitForFunction((l) => window.yanxiuPlayer.switched.includes(l), level, { timeout: 20000 });
+      await learner.waitForFunction(([l, n]) => window.yanxiuPlayer.switched.slice(n).includes(l), [level, seen], { timeout: 20000 });
+      report.playback.forced = (report.playback.forced || []).concat(level);
     }
     report.playback.switched = await learner.evaluate(() => window.yanxiuPlayer.switched);
     await learner.selectOption('#speed', '1.5');
@@ -179,6 +197,17 @@ async function main() {
     await learner.waitForFunction(() => window.yanxiuPlayer.ended, null, { timeout: 60000 });
     report.playback.ended = true;
     report.playback.errors = await learner.evaluate(() => window.yanxiuPlayer.errors);
+
+    mark('learner on a phone');
+    const phone = await newPage(ctx, true);
+    await signIn(phone, base, accounts.learner);
+    await phone.waitForSelector('#catalogue-list li');
+    await checkPage(ctx, phone, 'catalogue-phone');
+    report.phone = { catalogueFits: await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth) };
+    await phone.click(`#catalogue-list a[href="#/watch/${resourceId}"]`);
+    await phone.waitForFunction(() => window.yanxiuPlayer && window.yanxiuPlayer.levels.length > 0, null, { timeout: 30000 });
+    await checkPage(ctx, phone, 'player-phone');
+    report.phone.playerFits = await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
     // Organiser: a channel, its key once with the OBS fields, the dashboard.
     mark('organiser');
@@ -254,6 +283,9 @@ async function main() {
         url: location.href,
         text: document.getElementById('main').innerText.slice(0, 1500),
         player: window.yanxiuPlayer ? { levels: window.yanxiuPlayer.levels, errors: window.yanxiuPlayer.errors } : null,
+        scrub: document.getElementById('scrub') ? { max: document.getElementById('scrub').max, value: document.getElementById('scrub').value,
+          duration: document.getElementById('video').duration, active: document.activeElement && document.activeElement.id,
+          thumb: document.getElementById('scrub-thumb').outerHTML } : null,
       })).catch((x) => String(x));
     }
   }

@@ -5,9 +5,12 @@
 
 const path = require('node:path');
 
-/** A page in a fresh context (CSP bypassed only so that axe-core can be injected). */
-async function newPage(ctx) {
-  const context = await ctx.browser.newContext({ bypassCSP: true, viewport: { width: 1200, height: 900 } });
+/** A page in a fresh context, desktop or `phone` sized (CSP bypassed only so that axe-core
+ * can be injected). */
+async function newPage(ctx, phone) {
+  const size = phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }
+    : { viewport: { width: 1200, height: 900 } };
+  const context = await ctx.browser.newContext({ bypassCSP: true, ...size });
   const page = await context.newPage();
   if (ctx.pages) ctx.pages.push(page);
   page.on('pageerror', (e) => ctx.report.errors.push(String(e)));

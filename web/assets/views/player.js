@@ -16,6 +16,60 @@ export function sameOrigin(url) {
   return u.pathname + u.search;
 }
 
+/** Parses a storyboard WebVTT: [{start, end, src, x, y, w, h}], sheet URLs resolved against
+ * `base` and carrying `query` (the playback token, when there is one). */
+export function parseStoryboard(text, base, query) {
+  const secs = (t) => t.split(':').reduce((acc, p) => acc * 60 + Number(p), 0);
+  const cues = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i += 1) {
+    const m = lines[i].match(/^([\d:.]+)\s+-->\s+([\d:.]+)/);
+    if (!m || !lines[i + 1]) continue;
+    const [file, frag] = lines[i + 1].trim().split('#xywh=');
+    if (!frag) continue;
+    const [x, y, w, hgt] = frag.split(',').map(Number);
+    const u = new URL(file, new URL(base, location.origin));
+    if (query) u.search = query;
+    cues.push({ start: secs(m[1]), end: secs(m[2]), src: u.pathname + u.search, x, y, w, h: hgt });
+  }
+  return cues;
+}
+
+/** A seek slider that shows the storyboard thumbnail of the point being scrubbed to. */
+async function scrubber(video, vttUrl) {
+  let cues = [];
+  try {
+    const r = await fetch(vttUrl);
+    if (r.ok) cues = parseStoryboard(await r.text(), vttUrl, new URL(vttUrl, location.origin).search);
+  } catch (e) { cues = []; }
+  if (!cues.length) return null;
+  const thumb = h('div', { class: 'thumb', id: 'scrub-thumb', hidden: true, 'aria-hidden': 'true' });
+  const at = h('span', { class: 'muted', id: 'scrub-time' });
+  const range = h('input', { type: 'range', id: 'scrub', min: '0', max: '0', step: '1', value: '0' });
+  const setMax = () => { if (Number.isFinite(video.duration)) range.max = String(Math.floor(video.duration)); };
+  setMax(); // the metadata may have arrived while the storyboard was fetched
+  video.addEventListener('durationchange', setMax);
+  video.addEventListener('timeupdate', () => { if (!range.matches(':active')) range.value = String(Math.floor(video.currentTime)); });
+  const show = () => {
+    const tsec = Number(range.value);
+    const cue = cues.find((c) => tsec >= c.start && tsec < c.end) || cues[cues.length - 1];
+    thumb.hidden = false;
+    Object.assign(thumb.style, { width: `${cue.w}px`, height: `${cue.h}px`,
+      backgroundImage: `url("${cue.src}")`, backgroundPosition: `-${cue.x}px -${cue.y}px` });
+    thumb.dataset.src = cue.src;
+    at.textContent = clock(tsec);
+  };
+  range.addEventListener('input', show);
+  let hide = 0;
+  range.addEventListener('change', () => {
+    video.currentTime = Number(range.value);
+    clearTimeout(hide); // keyboard steps fire input and change together: keep the picture a moment
+    hide = setTimeout(() => { thumb.hidden = true; at.textContent = ''; }, 1500);
+  });
+  range.addEventListener('blur', () => { thumb.hidden = true; });
+  return h('div', { class: 'scrub' }, field(t('player.scrub'), range), thumb, at);
+}
+
 /** A player for `url` in a new element; `opts.id` keys the resume position. */
 export async function mountPlayer(url, opts) {
   await loadScript(HLS);
@@ -28,6 +82,9 @@ export async function mountPlayer(url, opts) {
   const msg = messageBox();
   const box = h('div', { class: 'player' }, video,
     h('div', { class: 'controls' }, field(t('player.quality'), quality), field(t('player.speed'), speed)), resumeNote, msg.el);
+  if (opts.storyboard) {
+    scrubber(video, opts.storyboard).then((bar) => { if (bar) video.after(bar); });
+  }
   const state = window.yanxiuPlayer = { levels: [], switched: [], ended: false, errors: [], hls: null };
   const key = `yanxiu.pos.${opts.id}`;
   const remember = opts.remember !== false;
@@ -82,6 +139,11 @@ export async function mountPlayer(url, opts) {
   return box;
 }
 
+/** The storyboard WebVTT of resource `id`, with the playback token of `playlist`, if any. */
+export function storyboardOf(id, playlist) {
+  return `/play/${encodeURIComponent(id)}/storyboard/storyboard.vtt${new URL(playlist, location.origin).search}`;
+}
+
 /** The catalogue entry of `id` (the catalogue is the learner's view of published resources). */
 async function entry(id) {
   const data = await api('GET', '/api/v1/catalogue?per_page=200');
@@ -97,7 +159,7 @@ export async function render(ctx) {
   if (token()) {
     try { url = sameOrigin((await api('POST', '/api/v1/playback-tokens', { resource_id: id })).playback_url || url); } catch (err) { /* public */ }
   }
-  const player = await mountPlayer(url, { id, poster: `/play/${encodeURIComponent(id)}/poster.jpg` });
+  const player = await mountPlayer(url, { id, poster: `/play/${encodeURIComponent(id)}/poster.jpg`, storyboard: storyboardOf(id, url) });
   const facts = h('dl', { class: 'kv' },
     h('dt', {}, t('meta.lecturer_name')), h('dd', {}, e.lecturer_name),
     h('dt', {}, t('meta.lecturer_unit')), h('dd', {}, e.lecturer_unit),

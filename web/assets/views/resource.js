@@ -8,7 +8,7 @@ import { api } from '../api.js';
 import { hasRole, session, render as rerender } from '../app.js';
 import { t, has, lang, dateTime } from '../i18n.js';
 import { h, field, heading, messageBox, badge, label, select, notice } from '../ui.js';
-import { mountPlayer, sameOrigin } from './player.js';
+import { mountPlayer, sameOrigin, storyboardOf } from './player.js';
 
 const EDITABLE = ['draft', 'rejected', 'published'];
 
@@ -82,7 +82,8 @@ function previewPanel(r) {
     try {
       const tok = await api('POST', '/api/v1/playback-tokens', { resource_id: r.id });
       btn.remove();
-      box.append(await mountPlayer(sameOrigin(tok.playback_url || r.processing.playback_url), { id: r.id, remember: false }));
+      const url = sameOrigin(tok.playback_url || r.processing.playback_url);
+      box.append(await mountPlayer(url, { id: r.id, remember: false, storyboard: storyboardOf(r.id, url) }));
     } catch (e) { msg.show(e); }
   });
   box.append(btn, msg.el);

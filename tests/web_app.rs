@@ -453,6 +453,7 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
     require_tool("node");
     let modules = browser_node_modules();
     let fixture = common::fixtures::fixtures_dir().join("lecture_1080p30.mp4");
+    let rejected = common::fixtures::fixtures_dir().join("video_only.mp4");
     let (data, config) = prepare("");
     for (user, role, dept) in [
         ("learner", "learner", Some("物理教研室")),
@@ -486,6 +487,7 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
             accounts_file.to_str().expect("utf-8"),
             fixture.to_str().expect("utf-8"),
             shots.to_str().expect("utf-8"),
+            rejected.to_str().expect("utf-8"),
         ],
         Duration::from_secs(600),
     )
@@ -509,6 +511,29 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         upload["firstOffsetAfterReload"],
         2 * 128 * 1024,
         "resumed after the two chunks that arrived: {upload}"
+    );
+    let reasons = upload["rejectedReasons"].as_array().expect("reasons");
+    assert!(
+        !reasons.is_empty()
+            && reasons
+                .iter()
+                .all(|r| r.as_str().is_some_and(|t| !t.is_empty())),
+        "the rejection reasons in plain words: {upload}"
+    );
+    assert_eq!(
+        report["apiToken"], "yxt_",
+        "an API token is shown once: {report}"
+    );
+    let review = &report["review"];
+    assert_eq!(
+        review["reasonNeeded"], "驳回须填写理由。",
+        "a rejection without a reason is stopped: {review}"
+    );
+    assert!(
+        review["producerSeesRejection"]
+            .as_str()
+            .is_some_and(|h| h.contains("请补充主讲人职称与课程简介")),
+        "the producer reads the reason: {review}"
     );
     let playback = &report["playback"];
     assert_eq!(playback["catalogueCount"], 1, "{playback}");

@@ -7,6 +7,7 @@
 // `failure` is null when every step finished; the Rust test asserts on the rest.
 //
 // Usage: node web_journey.cjs <node_modules> <base URL> <accounts.json> <fixture> <shots dir>
+//        <a fixture the policy rejects>
 'use strict';
 
 const fs = require('node:fs');
@@ -14,7 +15,7 @@ const path = require('node:path');
 const { launchChromium } = require('./harness.cjs');
 const { checkPage, signIn, newPage } = require('./web_support.cjs');
 
-const [modules, base, accountsFile, fixture, shots] = process.argv.slice(2);
+const [modules, base, accountsFile, fixture, shots, rejectedFixture] = process.argv.slice(2);
 if (!shots) {
   console.error('usage: node web_journey.cjs <node_modules> <base> <accounts.json> <fixture> <shots dir>');
   process.exit(2);
@@ -23,7 +24,7 @@ const accounts = JSON.parse(fs.readFileSync(accountsFile, 'utf8'));
 const axeSource = fs.readFileSync(path.join(modules, 'axe-core', 'axe.min.js'), 'utf8');
 
 async function main() {
-  const report = { steps: [], pages: {}, upload: {}, playback: {}, organiser: {}, admin: {}, errors: [], failure: null };
+  const report = { steps: [], pages: {}, upload: {}, review: {}, playback: {}, organiser: {}, admin: {}, errors: [], failure: null };
   const browser = await launchChromium(modules);
   let step = 'start';
   const mark = (s) => { step = s; report.steps.push(s); console.error(`step: ${s}`); };
@@ -51,6 +52,11 @@ async function main() {
     await checkPage(ctx, producer, 'my-resources');
     await producer.goto(`${base}/#/account`);
     await checkPage(ctx, producer, 'account');
+    mark('producer makes an API token');
+    await producer.fill('#tokens-h ~ form input[type="text"]', 'ci');
+    await producer.click('#tokens-h ~ form button[type="submit"]');
+    await producer.waitForSelector('.secret');
+    report.apiToken = (await producer.locator('.secret').innerText()).slice(0, 4);
     mark('producer opens the upload page');
     await producer.evaluate(() => localStorage.setItem('yanxiu.upload.chunk_bytes', String(128 * 1024)));
     await producer.goto(`${base}/#/upload`);
@@ -113,6 +119,15 @@ async function main() {
     await producer.waitForSelector(`tr[data-id="${resourceId}"]`);
     report.upload.stateAfterSelfReview = await producer.locator(`tr[data-id="${resourceId}"] td:nth-child(3)`).innerText();
 
+    mark('producer uploads a file the policy rejects');
+    await producer.goto(`${base}/#/upload`);
+    await producer.waitForSelector('#upload-file', { state: 'attached' });
+    await producer.setInputFiles('#upload-file', rejectedFixture);
+    await producer.waitForURL(/#\/resource\//, { timeout: 60000 });
+    await producer.waitForSelector('#processing[data-status="rejected"] #violations li', { timeout: 120000 });
+    report.upload.rejectedReasons = await producer.locator('#violations li').allInnerTexts();
+    await checkPage(ctx, producer, 'resource-rejected');
+
     // Department reviewer approves.
     mark('department reviewer');
     const dept = await newPage(ctx);
@@ -123,9 +138,27 @@ async function main() {
     await dept.waitForSelector('#approve-button');
     await dept.waitForSelector('#table1');
     await checkPage(ctx, dept, 'resource-department-review');
+    const rows = (page, n) => page.waitForFunction((k) => document.querySelectorAll('#review-history tbody tr').length === k, n);
+    mark('department reviewer rejects without, then with a reason');
+    await dept.click('#reject-button');
+    report.review.reasonNeeded = await dept.locator('#decision [role="alert"]').innerText();
+    await dept.fill('#review-comment', '请补充主讲人职称与课程简介');
+    await dept.click('#reject-button');
+    await rows(dept, 2);
+    mark('producer reworks and signs again');
+    await producer.goto(`${base}/#/resource/${resourceId}`);
+    await producer.waitForSelector('#approve-button');
+    report.review.producerSeesRejection = await producer.locator('#review-history').innerText();
+    await producer.fill('#review-comment', '已补充，重新提交');
+    await producer.click('#approve-button');
+    await rows(producer, 3);
+    mark('department reviewer approves');
+    await dept.goto(`${base}/#/review/department`);
+    await dept.click(`tr[data-id="${resourceId}"] a`);
+    await dept.waitForSelector('#approve-button');
     await dept.fill('#review-comment', '复审通过');
     await dept.click('#approve-button');
-    await dept.waitForFunction(() => document.querySelectorAll('#review-history tbody tr').length === 2);
+    await rows(dept, 4);
 
     // Centre reviewer: technical approval, preview, publication.
     mark('centre reviewer');
@@ -141,9 +174,10 @@ async function main() {
     await centre.fill('#review-comment', '技术审核通过');
     await centre.click('#approve-button');
     await centre.waitForSelector('#publish-button');
+    await rows(centre, 5);
     await checkPage(ctx, centre, 'resource-publish');
     await centre.click('#publish-button');
-    await centre.waitForFunction(() => document.querySelectorAll('#review-history tbody tr').length === 3);
+    await centre.waitForSelector('#decision', { state: 'detached' });
 
     // Learner: catalogue, search, categories, plays at two levels, resumes, to the end.
     mark('learner');

@@ -524,6 +524,13 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         report["apiToken"], "yxt_",
         "an API token is shown once: {report}"
     );
+    let measure = &report["measure"];
+    eprintln!("loopback medians of 10 cold loads: {measure}");
+    let player_bytes = measure["player"]["bytes"].as_u64().unwrap_or(u64::MAX);
+    assert!(
+        player_bytes < 300 * 1024,
+        "the player page before the video stays under 300 KB: {measure}"
+    );
     let review = &report["review"];
     assert_eq!(
         review["reasonNeeded"], "驳回须填写理由。",

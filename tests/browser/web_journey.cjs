@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { launchChromium } = require('./harness.cjs');
 const { checkPage, signIn, newPage } = require('./web_support.cjs');
+const { measure } = require('./web_measure.cjs');
 
 const [modules, base, accountsFile, fixture, shots, rejectedFixture] = process.argv.slice(2);
 if (!shots) {
@@ -231,6 +232,9 @@ async function main() {
     await learner.waitForFunction(() => window.yanxiuPlayer.ended, null, { timeout: 60000 });
     report.playback.ended = true;
     report.playback.errors = await learner.evaluate(() => window.yanxiuPlayer.errors);
+
+    mark('measuring the catalogue and player pages');
+    report.measure = await measure(ctx, resourceId);
 
     mark('learner on a phone');
     const phone = await newPage(ctx, true);

@@ -5,4 +5,5 @@
 pub mod browser;
 pub mod fixtures;
 pub mod live;
+pub mod pyvenv;
 pub mod server;

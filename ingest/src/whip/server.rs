@@ -188,6 +188,8 @@ struct Publisher {
     /// The configurations to send again before that keyframe.
     video_config: Option<LiveEvent>,
     audio_config: Option<LiveEvent>,
+    /// Events dropped because the consumer was behind.
+    dropped_behind: u64,
 }
 
 /// The task that serves the socket and the publishers.
@@ -341,6 +343,7 @@ impl WhipDriver {
                 dropping: false,
                 video_config: None,
                 audio_config: None,
+                dropped_behind: 0,
             },
         );
         tracing::info!(session = %session_id, %from, "WHIP publish answered");
@@ -411,7 +414,18 @@ impl WhipDriver {
         forward(p);
         if let PeerState::Closed(reason) = p.peer.state().clone() {
             self.registry.release(&p.channel_id, id);
-            tracing::info!(session = %id, channel = %p.channel_id, %reason, "WHIP publish ended");
+            let c = p.peer.counters();
+            tracing::info!(
+                session = %id,
+                channel = %p.channel_id,
+                %reason,
+                video_frames = c.video_frames,
+                audio_packets = c.audio_packets,
+                held_back = c.dropped_frames,
+                keyframe_requests = c.keyframe_requests,
+                dropped_behind = p.dropped_behind,
+                "WHIP publish ended"
+            );
             if let Some(p) = self.publishers.remove(&id)
                 && p.pending.is_none()
             {
@@ -464,6 +478,7 @@ fn forward(p: &mut Publisher) {
         );
         if p.dropping && is_video {
             let LiveEvent::Video { keyframe: true, .. } = event else {
+                p.dropped_behind += 1;
                 continue;
             };
             // Configurations first, then the keyframe that ends the drop.
@@ -481,6 +496,7 @@ fn forward(p: &mut Publisher) {
         match p.events.try_send(event) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
+                p.dropped_behind += 1;
                 if is_video || !p.dropping {
                     p.dropping = true;
                     keyframe_needed = true;

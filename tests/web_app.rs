@@ -601,6 +601,12 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         organiser["keyAfterReload"], 0,
         "the key is shown once: {organiser}"
     );
+    assert_eq!(organiser["rotatedKeyDiffers"], true, "{organiser}");
+    assert_eq!(organiser["ended"], true, "{organiser}");
+    assert_eq!(
+        report["evictedNotice"], "会话已结束，请重新登录",
+        "a session ended by a sign-in elsewhere says so in the API's words: {report}"
+    );
 
     let admin = &report["admin"];
     for fact in [

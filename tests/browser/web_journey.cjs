@@ -247,6 +247,11 @@ async function main() {
     await checkPage(ctx, phone, 'player-phone');
     report.phone.playerFits = await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
+    mark('the desktop session of the learner was ended by the sign-in on the phone');
+    await learner.goto(`${base}/#/account`);
+    await learner.waitForSelector('#login-form');
+    report.evictedNotice = await learner.locator('#notice').innerText();
+
     // Organiser: a channel, its key once with the OBS fields, the dashboard.
     mark('organiser');
     const org = await newPage(ctx);
@@ -263,6 +268,14 @@ async function main() {
     await org.reload();
     await org.waitForSelector('#dashboard dl');
     report.organiser.keyAfterReload = await org.locator('#key-panel').count();
+    mark('organiser rotates the key and ends the event');
+    org.on('dialog', (d) => d.accept());
+    await org.click('#rotate-key');
+    await org.waitForSelector('#key-panel');
+    report.organiser.rotatedKeyDiffers = (await org.locator('#obs-key').innerText()) !== report.organiser.obsKey;
+    await org.click('#end-event');
+    await org.waitForSelector('#end-event[disabled]');
+    report.organiser.ended = true;
 
     // Admins: each does one task of theirs and is refused another's page.
     mark('system admin');

@@ -12,6 +12,7 @@ async function newPage(ctx, phone) {
     : { viewport: { width: 1200, height: 900 } };
   const context = await ctx.browser.newContext({ bypassCSP: true, ...size });
   const page = await context.newPage();
+  page.setDefaultTimeout(60000); // the test machine's two cores are shared with builds
   if (ctx.pages) ctx.pages.push(page);
   page.on('pageerror', (e) => ctx.report.errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') console.error(`page console: ${m.text()}`); });

@@ -173,9 +173,12 @@ async function boot() {
   }
   window.addEventListener('hashchange', () => render());
   window.addEventListener('yanxiu:signed-out', (ev) => {
+    // The server ended the session (idle timeout, a sign-in elsewhere, a password change):
+    // say so in the API's words and offer to sign in again, back to the same page.
     session.me = null;
     notice(ev.detail || t('auth.session_ended'));
-    renderNav();
+    const { path } = current();
+    if (path !== '/login') go(`/login?next=${encodeURIComponent(path)}`);
   });
   await render();
   document.body.dataset.ready = 'true';

@@ -602,6 +602,7 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         "the key is shown once: {organiser}"
     );
     assert_eq!(organiser["rotatedKeyDiffers"], true, "{organiser}");
+    assert_eq!(organiser["audienceOffered"], true, "{organiser}");
     assert_eq!(organiser["ended"], true, "{organiser}");
     assert_eq!(
         report["evictedNotice"], "会话已结束，请重新登录",

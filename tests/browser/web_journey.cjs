@@ -257,6 +257,11 @@ async function main() {
     const org = await newPage(ctx);
     await signIn(org, base, accounts.event_organiser);
     await org.waitForSelector('#channel-form');
+    mark('organiser creates an audience');
+    await org.fill('#audience-name', '物理组教师');
+    await org.click('#audience-form button[type="submit"]');
+    await org.waitForSelector('#channel-audience-id option:text-is("物理组教师")', { state: 'attached' });
+    report.organiser.audienceOffered = true;
     await checkPage(ctx, org, 'channels');
     await org.fill('#channel-name', '周三教研直播');
     await org.click('#channel-form button[type="submit"]');

@@ -1,6 +1,7 @@
 // Small DOM helpers shared by the views: element building, labelled fields, messages,
 // formatting, and loading a vendored library on demand.
 import { t, has } from './i18n.js';
+import { all } from './api.js';
 
 /** Builds an element: h('button', {class: 'x', onclick: f}, 'text', child, …). */
 export function h(tag, attrs, ...children) {
@@ -129,4 +130,13 @@ export function select(options, value, attrs) {
   const s = h('select', attrs || {});
   for (const [v, text] of options) s.append(h('option', { value: v, selected: v === value }, text));
   return s;
+}
+
+/** A choice of audience (GET /api/v1/audiences), or a text field for its id when none can be
+ * listed. Both have `.value`. */
+export async function audienceSelect(current, attrs) {
+  let list = [];
+  try { list = await all('/api/v1/audiences'); } catch (e) { list = []; }
+  if (!list.length) return h('input', { type: 'text', value: current || '', ...attrs });
+  return select([['', t('audience.none')], ...list.map((a) => [a.id, a.name])], current || '', attrs);
 }

@@ -6,7 +6,7 @@
 import { api, all } from '../api.js';
 import { go, session } from '../app.js';
 import { t, dateTime } from '../i18n.js';
-import { h, field, check, heading, messageBox, badge, label, select, copyButton, notice } from '../ui.js';
+import { h, field, check, heading, messageBox, badge, label, select, copyButton, notice, audienceSelect } from '../ui.js';
 
 /** The view of /channels and /channel/:id. */
 export async function render(ctx) {
@@ -24,7 +24,7 @@ async function listPage() {
         h('td', {}, badge('channel_state', c.state)), h('td', {}, label('latency', c.latency_mode)), h('td', {}, dateTime(c.scheduled_start)))))))
       : h('p', { class: 'muted' }, t('channel.none'));
   } catch (e) { msg.show(e); }
-  return [heading(t('channel.list_title')), msg.el, table, createForm()];
+  return [heading(t('channel.list_title')), msg.el, table, await createForm(), audienceForm()];
 }
 
 function toMs(v) { return v ? new Date(v).getTime() : null; }
@@ -35,11 +35,11 @@ function toLocal(ms) {
 }
 
 /** The fields shared by create and edit. */
-function channelFields(c) {
+async function channelFields(c) {
   const f = {
     name: h('input', { type: 'text', required: true, value: c.name || '', id: 'channel-name' }),
     audience: select(['public', 'restricted'].map((v) => [v, label('audience', v)]), c.audience || 'public', { id: 'channel-audience' }),
-    audience_id: h('input', { type: 'text', value: c.audience_id || '', id: 'channel-audience-id' }),
+    audience_id: await audienceSelect(c.audience_id, { id: 'channel-audience-id' }),
     latency_mode: select(['standard', 'low_latency'].map((v) => [v, label('latency', v)]), c.latency_mode || 'standard', { id: 'channel-latency' }),
     record_to_vod: h('input', { type: 'checkbox', id: 'channel-record', checked: c.record_to_vod !== false }),
     scheduled_start: h('input', { type: 'datetime-local', value: toLocal(c.scheduled_start), id: 'channel-start' }),
@@ -57,8 +57,8 @@ function channelFields(c) {
   return { els, values };
 }
 
-function createForm() {
-  const { els, values } = channelFields({});
+async function createForm() {
+  const { els, values } = await channelFields({});
   const msg = messageBox();
   const form = h('form', { class: 'stack', id: 'channel-form' }, h('h2', {}, t('channel.create_title')), ...els, msg.el,
     h('div', {}, h('button', { type: 'submit' }, t('channel.create'))));
@@ -68,6 +68,24 @@ function createForm() {
       const c = await api('POST', '/api/v1/channels', { ...values(), department_id: session.me.department_id });
       sessionStorage.setItem(`yanxiu.key.${c.id}`, JSON.stringify(c));
       go(`/channel/${c.id}`);
+    } catch (e) { msg.show(e); }
+  });
+  return form;
+}
+
+/** A new audience of the organiser's department (its members are managed by the department
+ * admin; channels and resources of the audience are open only to them). */
+function audienceForm() {
+  const name = h('input', { type: 'text', required: true, id: 'audience-name' });
+  const msg = messageBox();
+  const form = h('form', { class: 'stack', id: 'audience-form' }, h('h2', {}, t('audience.create_title')),
+    field(t('audience.name'), name), msg.el, h('div', {}, h('button', { type: 'submit' }, t('audience.create'))));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api('POST', '/api/v1/audiences', { name: name.value.trim(), department_id: session.me.department_id });
+      notice(t('audience.created', { name: name.value.trim() }));
+      go('/channels');
     } catch (e) { msg.show(e); }
   });
   return form;
@@ -118,7 +136,7 @@ async function channelPage(id) {
     setTimeout(refresh, 2000);
   };
   refresh();
-  const { els, values } = channelFields(c);
+  const { els, values } = await channelFields(c);
   const edit = h('form', { class: 'stack', id: 'channel-edit' }, h('h2', {}, t('channel.edit_title')), ...els,
     h('div', {}, h('button', { type: 'submit' }, t('common.save'))));
   edit.addEventListener('submit', async (ev) => {

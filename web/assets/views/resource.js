@@ -7,7 +7,7 @@
 import { api } from '../api.js';
 import { hasRole, session, render as rerender } from '../app.js';
 import { t, has, lang, dateTime } from '../i18n.js';
-import { h, field, heading, messageBox, badge, label, select, notice } from '../ui.js';
+import { h, field, heading, messageBox, badge, label, select, notice, audienceSelect } from '../ui.js';
 import { mountPlayer, sameOrigin, storyboardOf } from './player.js';
 
 const EDITABLE = ['draft', 'rejected', 'published'];
@@ -25,7 +25,7 @@ export async function render(ctx) {
     processingPanel(r),
     previewPanel(r),
     await reviewActions(r, own),
-    metadataSection(r, own && EDITABLE.includes(rev.state)),
+    await metadataSection(r, own && EDITABLE.includes(rev.state)),
     await table1(id),
     await history(id),
   ];
@@ -134,10 +134,10 @@ const FIELDS = [
   ['name', 'text', true], ['lecturer_name', 'text', true], ['lecturer_unit', 'text', true], ['lecturer_title', 'text'],
   ['credit_hours', 'number', true], ['display_order', 'number', true], ['category1', 'text'], ['category2', 'text'],
   ['project_name', 'text'], ['undertaking_unit', 'text'], ['summary', 'textarea'], ['resource_type', 'type'],
-  ['openness', 'openness'], ['audience_id', 'text'], ['source_url', 'url'],
+  ['openness', 'openness'], ['audience_id', 'audience'], ['source_url', 'url'],
 ];
 
-function metadataSection(r, editable) {
+async function metadataSection(r, editable) {
   const m = r.latest.metadata;
   const box = h('section', { 'aria-labelledby': 'meta-h' }, h('h2', { id: 'meta-h' }, t('meta.title')));
   if (!editable) {
@@ -146,9 +146,11 @@ function metadataSection(r, editable) {
     return box;
   }
   const inputs = {};
+  const audience = await audienceSelect(m.audience_id, { name: 'audience_id' });
   const controls = FIELDS.map(([k, kind, req]) => {
     let c;
-    if (kind === 'textarea') c = h('textarea', { name: k }, m[k] || '');
+    if (kind === 'audience') c = audience;
+    else if (kind === 'textarea') c = h('textarea', { name: k }, m[k] || '');
     else if (kind === 'type') c = select(['video', 'audio', 'image', 'document', 'other'].map((v) => [v, label('type', v)]), m[k], { name: k });
     else if (kind === 'openness') c = select(['public', 'non_public'].map((v) => [v, label('openness', v)]), m[k], { name: k });
     else c = h('input', { type: kind, name: k, value: m[k] ?? '', required: !!req, step: k === 'credit_hours' ? '0.5' : null, min: kind === 'number' ? '0' : null });

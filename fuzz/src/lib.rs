@@ -1,7 +1,7 @@
 //! yanxiu-fuzz: fuzz targets for what the live ingest parses from the
 //! network: RTMP handshake and chunk stream (`rml_rtmp`), AMF0 commands and
-//! `onMetaData`, and FLV video/audio tag bodies with the H.264 avcC and AAC
-//! AudioSpecificConfig inside them.
+//! `onMetaData`, FLV video/audio tag bodies with the H.264 avcC and AAC
+//! AudioSpecificConfig inside them, WHIP offers and WebRTC video frames.
 //!
 //! Each target is a pure function over `&[u8]` that must never panic; it
 //! asserts cheap invariants (slices inside their body, serialize/parse
@@ -18,6 +18,8 @@
 //! - [`rtmp`]: [`rtmp_server_session`], [`rtmp_server_session_after_handshake`];
 //!   their input is cut into socket reads by [`reads`]; [`known_bugs`] lists
 //!   the protocol crate's panics they tolerate.
+//! - [`webrtc`]: [`whip_offer`], [`webrtc_video_frame`] (the WHIP offer
+//!   checks and the WebRTC video frame assembly).
 
 pub mod amf0;
 pub mod known_bugs;
@@ -25,10 +27,12 @@ pub mod media;
 pub mod mutate;
 pub mod reads;
 pub mod rtmp;
+pub mod webrtc;
 
 pub use amf0::amf0;
 pub use media::{flv_audio_tag, flv_video_tag};
 pub use rtmp::{rtmp_server_session, rtmp_server_session_after_handshake};
+pub use webrtc::{webrtc_video_frame, whip_offer};
 
 /// A fuzz target: a name (its bin and its corpus directory) and its function.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +44,7 @@ pub struct Target {
 }
 
 /// Every target, in the order the README lists them.
-pub const TARGETS: [Target; 5] = [
+pub const TARGETS: [Target; 7] = [
     Target {
         name: "flv_video_tag",
         run: flv_video_tag,
@@ -60,5 +64,13 @@ pub const TARGETS: [Target; 5] = [
     Target {
         name: "rtmp_server_session_after_handshake",
         run: rtmp_server_session_after_handshake,
+    },
+    Target {
+        name: "whip_offer",
+        run: whip_offer,
+    },
+    Target {
+        name: "webrtc_video_frame",
+        run: webrtc_video_frame,
     },
 ];

@@ -153,6 +153,8 @@ fn bin(target: &str) -> &'static str {
         "rtmp_server_session_after_handshake" => {
             env!("CARGO_BIN_EXE_rtmp_server_session_after_handshake")
         }
+        "whip_offer" => env!("CARGO_BIN_EXE_whip_offer"),
+        "webrtc_video_frame" => env!("CARGO_BIN_EXE_webrtc_video_frame"),
         other => panic!("no libFuzzer bin for {other}"),
     }
 }

@@ -226,6 +226,23 @@ async fn bad_offers_get_a_coded_4xx_and_the_channel_stays_idle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_the_whip_endpoints() {
+    let (s, _, _) = setup("").await;
+    let doc: Value = http()
+        .get(format!("{}/api/v1/openapi.json", s.base))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    let publish = &doc["paths"]["/whip/{stream_name}"]["post"];
+    assert!(publish.is_object(), "POST /whip/{{stream_name}}: {doc}");
+    let session = &doc["paths"]["/whip/{stream_name}/{session_id}"];
+    assert!(session["delete"].is_object() && session["patch"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_on_another_origin_may_publish_cors_preflight_and_exposed_location() {
     let (s, _, channel) = setup("").await;
     let url = whip_url(&s, &channel.stream_name);

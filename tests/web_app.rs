@@ -524,6 +524,10 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         report["apiToken"], "yxt_",
         "an API token is shown once: {report}"
     );
+    assert_eq!(
+        upload["dropped"], 1,
+        "the second upload survived a dropped connection: {upload}"
+    );
     let measure = &report["measure"];
     eprintln!("loopback medians of 10 cold loads: {measure}");
     let player_bytes = measure["player"]["bytes"].as_u64().unwrap_or(u64::MAX);

@@ -30,7 +30,7 @@ async function main() {
   let step = 'start';
   const mark = (s) => { step = s; report.steps.push(s); console.error(`step: ${s}`); };
   const ctx = { browser, base, axeSource, shots, report, pages: [] };
-  const title = `全景式认识中国式现代化 ${Date.now() % 100000}`;
+  const title = '全景式认识中国式现代化';
   try {
     // Anyone: the sign-in page.
     mark('anonymous sign-in page');
@@ -123,8 +123,18 @@ async function main() {
     mark('producer uploads a file the policy rejects');
     await producer.goto(`${base}/#/upload`);
     await producer.waitForSelector('#upload-file', { state: 'attached' });
+    let sent = 0;
+    report.upload.dropped = 0;
+    await producer.route('**/api/v1/uploads/**', async (route) => {
+      if (route.request().method() === 'PATCH' && (sent += 1) === 2) {
+        report.upload.dropped += 1; // the connection drops once mid-upload; tus-js-client retries
+        return route.abort('connectionreset');
+      }
+      return route.continue();
+    });
     await producer.setInputFiles('#upload-file', rejectedFixture);
     await producer.waitForURL(/#\/resource\//, { timeout: 60000 });
+    await producer.unroute('**/api/v1/uploads/**');
     await producer.waitForSelector('#processing[data-status="rejected"] #violations li', { timeout: 120000 });
     report.upload.rejectedReasons = await producer.locator('#violations li').allInnerTexts();
     await checkPage(ctx, producer, 'resource-rejected');

@@ -14,9 +14,9 @@ use std::time::Duration;
 use common::browser::{browser_node_modules, run_driver};
 use common::live::{
     LiveChannel, assert_monotonic, create_channel, decode_all_vfr, decode_live_vfr, get_text,
-    of_kind, one_at_a_time, organiser, packet_times, parse_master, server_log, start_live,
-    stored_rendition_runs, stored_session, wait_for_events, wait_for_master, wait_for_recording,
-    wait_for_segments, wait_for_status,
+    of_kind, one_at_a_time, one_session_of, organiser, packet_times, parse_master, server_log,
+    start_live, stored_rendition_runs, stored_session, wait_for_events, wait_for_master,
+    wait_for_recording, wait_for_segments, wait_for_status,
 };
 use common::server::{Server, api, resource};
 use serde::Deserialize;
@@ -238,16 +238,7 @@ async fn a_browser_that_vanishes_and_publishes_again_within_the_window_continues
     assert_eq!(second.delete_status, Some(200));
 
     let (list, recording) = wait_for_recording(&s, &token, &channel).await;
-    let session = of_kind(&list, "started")[0]["detail"]["session_id"]
-        .as_str()
-        .expect("session id")
-        .to_owned();
-    for kind in ["started", "reconnected", "stopped"] {
-        let of = of_kind(&list, kind);
-        assert_eq!(of.len(), 1, "one {kind}: {list:#?}");
-        assert_eq!(of[0]["detail"]["session_id"], session.as_str(), "{list:#?}");
-    }
-    assert_eq!(of_kind(&list, "recorded").len(), 1, "{list:#?}");
+    let session = one_session_of(&list, &["started", "reconnected", "stopped"]);
 
     // One recording of both publishes, stored with a monotonic timeline.
     let body = resource(&s, &token, &recording).await;

@@ -160,6 +160,16 @@ async fn answer(
     Ok((answer.session_id, answer.sdp))
 }
 
+/// The WHIP server and the session id named in a session URL.
+fn whip_session<'a>(
+    service: &'a LiveService,
+    session_id: &str,
+) -> Result<(&'a yanxiu_ingest::whip::WhipServer, Uuid), WhipError> {
+    let whip = service.whip().ok_or(WhipError::Stopped)?;
+    let id = Uuid::parse_str(session_id).map_err(|_| WhipError::NoSession)?;
+    Ok((whip, id))
+}
+
 /// `DELETE /whip/{stream_name}/{session_id}`: the publisher is done.
 async fn unpublish(
     State(service): State<Arc<LiveService>>,
@@ -167,8 +177,7 @@ async fn unpublish(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let whip = service.whip().ok_or(WhipError::Stopped)?;
-        let id = Uuid::parse_str(&session_id).map_err(|_| WhipError::NoSession)?;
+        let (whip, id) = whip_session(&service, &session_id)?;
         whip.end(id).await
     }
     .await;
@@ -185,8 +194,7 @@ async fn trickle(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let whip = service.whip().ok_or(WhipError::Stopped)?;
-        let id = Uuid::parse_str(&session_id).map_err(|_| WhipError::NoSession)?;
+        let (whip, id) = whip_session(&service, &session_id)?;
         whip.channel_of(id).await?;
         let fragment = headers
             .get(header::CONTENT_TYPE)

@@ -277,6 +277,23 @@ pub async fn wait_for_recording(
 }
 
 /// Polls the status until `check` holds, or fails after `timeout`.
+/// The one session of a channel's event history `list`: exactly one event
+/// of each of `kinds`, all naming that session, and one `recorded`.
+pub fn one_session_of(list: &[Value], kinds: &[&str]) -> String {
+    let session = of_kind(list, "started")
+        .first()
+        .and_then(|e| e["detail"]["session_id"].as_str())
+        .unwrap_or_else(|| panic!("a started session: {list:#?}"))
+        .to_owned();
+    for kind in kinds {
+        let of = of_kind(list, kind);
+        assert_eq!(of.len(), 1, "one {kind}: {list:#?}");
+        assert_eq!(of[0]["detail"]["session_id"], session.as_str(), "{list:#?}");
+    }
+    assert_eq!(of_kind(list, "recorded").len(), 1, "{list:#?}");
+    session
+}
+
 pub async fn wait_for_status(
     s: &Server,
     token: &str,

@@ -436,12 +436,12 @@ impl WhipPeer {
         let Some(mut writer) = self.rtc.writer(mid) else {
             return;
         };
+        // Attempts are paced too, so a request that cannot go out yet is
+        // not retried in a busy loop.
+        self.last_keyframe_request = Some(self.now);
         match writer.request_keyframe(None, KeyframeRequestKind::Pli) {
-            Ok(()) => {
-                self.last_keyframe_request = Some(self.now);
-                self.counters.keyframe_requests += 1;
-            }
-            // No receiving stream yet (no RTP seen): the next frame asks again.
+            Ok(()) => self.counters.keyframe_requests += 1,
+            // No receiving stream yet (no RTP seen): asked again when due.
             Err(e) => tracing::debug!(error = %e, "keyframe request not sent yet"),
         }
     }

@@ -461,6 +461,7 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         ("sys-admin", "system_admin", None),
         ("sec-admin", "security_admin", None),
         ("audit-admin", "audit_admin", None),
+        ("dept-admin", "department_admin", Some("物理教研室")),
     ] {
         create_user(data.path(), &config, user, role, dept);
     }
@@ -473,6 +474,7 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         "system_admin": {"username": "sys-admin", "password": PASSWORD},
         "security_admin": {"username": "sec-admin", "password": PASSWORD},
         "audit_admin": {"username": "audit-admin", "password": PASSWORD},
+        "department_admin": {"username": "dept-admin", "password": PASSWORD},
     });
     let accounts_file = data.path().join("accounts.json");
     std::fs::write(&accounts_file, accounts.to_string()).expect("accounts");
@@ -620,10 +622,22 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         "roleGranted",
         "securityAdminRefusedUsers",
         "auditAdminRefusedRoles",
+        "departmentAdminRefusedAudit",
         "signedOut",
     ] {
         assert_eq!(admin[fact], true, "{fact}: {admin}");
     }
+    let seen: BTreeSet<&str> = admin["departmentAdminSees"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        seen.contains("producer")
+            && !seen.contains("centre-reviewer")
+            && !seen.contains("sys-admin"),
+        "a department admin sees the accounts of their department only: {admin}"
+    );
+    assert_eq!(report["passwordChanged"], true, "{report}");
     assert_pages_clean(&report);
 }
 

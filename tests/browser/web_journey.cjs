@@ -53,6 +53,12 @@ async function main() {
     await checkPage(ctx, producer, 'my-resources');
     await producer.goto(`${base}/#/account`);
     await checkPage(ctx, producer, 'account');
+    mark('producer changes the password');
+    await producer.fill('#password-form input[autocomplete="current-password"]', accounts.producer.password);
+    await producer.fill('#password-form input[autocomplete="new-password"]', 'Lecture-New-2026!');
+    await producer.click('#password-form button[type="submit"]');
+    await producer.waitForSelector('#password-form [role="alert"].ok');
+    report.passwordChanged = true;
     mark('producer makes an API token');
     await producer.fill('#tokens-h ~ form input[type="text"]', 'ci');
     await producer.click('#tokens-h ~ form button[type="submit"]');
@@ -335,6 +341,16 @@ async function main() {
     await aud.goto(`${base}/#/admin/roles`);
     await aud.waitForSelector('#forbidden');
     report.admin.auditAdminRefusedRoles = true;
+
+    mark('department admin');
+    const dadm = await newPage(ctx);
+    await signIn(dadm, base, accounts.department_admin);
+    await dadm.waitForSelector('#user-list');
+    report.admin.departmentAdminSees = await dadm.locator('#user-list tbody td:first-child').allInnerTexts();
+    await checkPage(ctx, dadm, 'admin-users-department');
+    await dadm.goto(`${base}/#/admin/audit`);
+    await dadm.waitForSelector('#forbidden');
+    report.admin.departmentAdminRefusedAudit = true;
 
     mark('sign out');
     await aud.click('#sign-out');

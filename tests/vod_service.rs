@@ -166,14 +166,17 @@ async fn an_upload_that_resumes_becomes_a_reviewed_published_ladder_read_over_ht
         .expect("range");
     assert_eq!(ranged.status().as_u16(), 206);
     assert_eq!(ranged.bytes().await.expect("body").len(), 8);
-    // Poster and storyboard are served too.
-    for path in ["poster.jpg", "storyboard/storyboard.vtt"] {
+    // Poster and storyboard are served too, at the URLs the API gives.
+    for field in ["poster_url", "storyboard_url"] {
+        let path = resource["processing"][field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {resource}"));
         let r = http()
-            .get(format!("{}/play/{id}/{path}", s.base))
+            .get(format!("{}{path}", s.base))
             .send()
             .await
             .expect("get");
-        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert_eq!(r.status().as_u16(), 200, "{field} {path}");
     }
     // Paths cannot leave the ladder.
     let r = http()

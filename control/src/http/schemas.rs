@@ -41,7 +41,7 @@ pub fn resource_schemas() -> Value {
             "failure": {"$ref": "#/components/schemas/ProcessingFailure"},
             "playback_url": {"type": ["string", "null"], "description": "/play/{id}/master.m3u8 once playable"},
             "poster_url": {"type": ["string", "null"], "description": "/play/{id}/poster.jpg"},
-            "storyboard_url": {"type": ["string", "null"], "description": "/play/{id}/storyboard.vtt"}}},
+            "storyboard_url": {"type": ["string", "null"], "description": "/play/{id}/storyboard/storyboard.vtt"}}},
         "Revision": {"type": "object", "properties": {
             "id": {"type": "string"}, "number": {"type": "integer"}, "state": {"type": "string"},
             "metadata": {"type": "object"}, "media_ref": nullable("string"), "processing_status": status,

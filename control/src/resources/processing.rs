@@ -297,7 +297,8 @@ pub struct ProcessingView {
     pub playback_url: Option<String>,
     /// `/play/{id}/poster.jpg` once the poster exists.
     pub poster_url: Option<String>,
-    /// `/play/{id}/storyboard.vtt` once the storyboard exists.
+    /// `/play/{id}/storyboard/storyboard.vtt` (where the storyboard is
+    /// stored under the ladder) once the storyboard exists.
     pub storyboard_url: Option<String>,
 }
 
@@ -336,6 +337,9 @@ fn failure_of_job(job: &Job) -> ProcessingFailure {
     }
 }
 
+/// Where the transcoder writes the storyboard's WebVTT within a ladder.
+const STORYBOARD_PATH: &str = "storyboard/storyboard.vtt";
+
 /// The API's view of a revision's processing (pure).
 pub fn processing_view(resource_id: &str, media: &MediaState, job: Option<&Job>) -> ProcessingView {
     let status = effective_status(media.processing_status, job);
@@ -358,10 +362,15 @@ pub fn processing_view(resource_id: &str, media: &MediaState, job: Option<&Job>)
             .poster_key
             .as_ref()
             .map(|_| format!("/play/{resource_id}/poster.jpg")),
-        storyboard_url: media
-            .storyboard_key
-            .as_ref()
-            .map(|_| format!("/play/{resource_id}/storyboard.vtt")),
+        storyboard_url: media.storyboard_key.as_deref().map(|key| {
+            let within_ladder = media
+                .ladder_prefix
+                .as_deref()
+                .and_then(|prefix| key.strip_prefix(prefix))
+                .map(|rest| rest.trim_start_matches('/'))
+                .unwrap_or(STORYBOARD_PATH);
+            format!("/play/{resource_id}/{within_ladder}")
+        }),
     }
 }
 
@@ -556,12 +565,13 @@ mod tests {
 
         media.processing_status = ProcessingStatus::Ready;
         media.poster_key = Some("vod/r1/1/poster.jpg".into());
-        media.storyboard_key = Some("vod/r1/1/storyboard.vtt".into());
+        media.storyboard_key = Some("vod/r1/1/storyboard/storyboard.vtt".into());
         let ready = processing_view("r1", &media, Some(&job(JobState::Succeeded, 1)));
         assert_eq!(ready.poster_url.as_deref(), Some("/play/r1/poster.jpg"));
+        // The URL names the file where it is stored under the ladder.
         assert_eq!(
             ready.storyboard_url.as_deref(),
-            Some("/play/r1/storyboard.vtt")
+            Some("/play/r1/storyboard/storyboard.vtt")
         );
 
         let mut dead = job(JobState::Failed, 3);

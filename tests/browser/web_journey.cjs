@@ -228,6 +228,13 @@ async function main() {
     report.playback.levels = levels;
     for (const level of [0, levels - 1]) {
       mark(`learner picks quality level ${level}`);
+      // Back near the start, so the new level has fragments to load even
+      // when a slow machine let the short clip play to its end meanwhile.
+      await learner.evaluate(() => {
+        const video = document.getElementById('video');
+        video.currentTime = 1;
+        return video.play();
+      });
       const seen = await learner.evaluate(() => window.yanxiuPlayer.switched.length);
       await learner.selectOption('#quality', String(level));
       await learner.waitForFunction(([l, n]) => window.yanxiuPlayer.switched.slice(n).includes(l), [level, seen], { timeout: 20000 });

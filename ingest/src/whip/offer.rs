@@ -226,6 +226,27 @@ pub fn check_offer(sdp: &str, max_bytes: usize) -> Result<OfferSummary, OfferErr
     })
 }
 
+/// Whether `sdp` (an answer) has an audio section, not rejected, taking
+/// Opus: the publish sends audio from its first packet on.
+pub fn has_opus_audio(sdp: &str) -> bool {
+    let mut taking_audio = false;
+    for line in sdp.split('\n').map(|l| l.trim_end_matches('\r')) {
+        if let Some(media) = line.strip_prefix("m=") {
+            let mut fields = media.split(' ');
+            taking_audio = fields.next() == Some("audio") && fields.next() != Some("0");
+            continue;
+        }
+        let opus = line
+            .strip_prefix("a=rtpmap:")
+            .and_then(|rtpmap| rtpmap.split_once(' '))
+            .is_some_and(|(_, encoding)| encoding.to_ascii_uppercase().starts_with("OPUS/"));
+        if taking_audio && opus {
+            return true;
+        }
+    }
+    false
+}
+
 impl fmt::Display for OfferSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -327,6 +348,18 @@ mod tests {
             }
         );
         assert!(err.message_en().contains("AV1") && err.message_zh().contains("AV1"));
+    }
+
+    #[test]
+    fn an_answer_takes_audio_only_with_an_opus_section_that_is_not_rejected() {
+        assert!(has_opus_audio(&offer(&format!(
+            "{VIDEO_VP8_H264}{AUDIO_OPUS}"
+        ))));
+        assert!(!has_opus_audio(&offer(VIDEO_VP8_H264)));
+        let rejected = AUDIO_OPUS.replace("m=audio 9", "m=audio 0");
+        assert!(!has_opus_audio(&offer(&rejected)));
+        let pcmu = "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        assert!(!has_opus_audio(&offer(pcmu)));
     }
 
     #[test]

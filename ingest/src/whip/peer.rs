@@ -20,6 +20,7 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig}
 
 use super::clock::{MediaClock, Track};
 use super::error::WhipError;
+use super::offer::has_opus_audio;
 use super::video::{FrameOutcome, VideoAssembler, WebRtcVideoCodec};
 use crate::publish::{EndReason, LiveEvent, VpxCodec};
 
@@ -126,6 +127,7 @@ impl WhipPeer {
         let answer = catch_unwind(AssertUnwindSafe(|| rtc.sdp_api().accept_offer(offer)))
             .map_err(|_| WhipError::Negotiation("the WebRTC stack failed on the offer".into()))?
             .map_err(|e| WhipError::Negotiation(e.to_string()))?;
+        let answer = answer.to_sdp_string();
         let mut peer = Self {
             rtc,
             state: PeerState::Connecting,
@@ -135,7 +137,9 @@ impl WhipPeer {
             last_media: now,
             rtc_timeout: now,
             video_mid: None,
-            has_audio: false,
+            // From our answer: the stack's media events may come after the
+            // connection, too late for the pipeline to plan the audio.
+            has_audio: has_opus_audio(&answer),
             video: None,
             opus_config_sent: false,
             clock: MediaClock::new(),
@@ -147,7 +151,7 @@ impl WhipPeer {
             counters: PeerCounters::default(),
         };
         peer.drain();
-        Ok((peer, answer.to_sdp_string()))
+        Ok((peer, answer))
     }
 
     /// Where the publisher is.

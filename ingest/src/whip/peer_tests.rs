@@ -244,8 +244,13 @@ fn an_h264_publisher_gives_an_avcc_configuration_for_the_passthrough() {
     }
     pair.step(Duration::from_millis(100));
     let events = std::mem::take(&mut pair.events);
-    let LiveEvent::VideoConfig { avcc } = &events[0] else {
-        panic!("configuration first: {:?}", events.first())
+    assert_eq!(
+        events.first(),
+        Some(&LiveEvent::OpusConfig { channels: 2 }),
+        "the audio is announced on connect"
+    );
+    let LiveEvent::VideoConfig { avcc } = &events[1] else {
+        panic!("then the video configuration: {:?}", events.get(1))
     };
     let config = yanxiu_packager::h264::AvcDecoderConfig::from_avcc(avcc).unwrap();
     assert_eq!(config.parsed_sps().width, 320);

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use common::live::{
     FfmpegPublish, LiveChannel, assert_monotonic, create_channel, decode_all, decode_live,
     department_id, events, ffmpeg_publisher, get_text, gstreamer_publisher, media_playlist,
-    metrics, of_kind, one_at_a_time, organiser, packet_times, parse_master, rotate_key, server_log,
-    set_enabled, start_live, status, stored_rendition_runs, stored_session, wait_for_events,
-    wait_for_master, wait_for_recording, wait_for_segments, wait_for_status, wait_for_stop,
-    wait_until_not_live,
+    metrics, of_kind, one_at_a_time, organiser, packet_times, parse_master, rendition_names,
+    rotate_key, server_log, set_enabled, start_live, status, stored_rendition_runs, stored_session,
+    wait_for_events, wait_for_master, wait_for_recording, wait_for_segments, wait_for_status,
+    wait_for_stop, wait_until_not_live,
 };
 
 use common::server::{Server, api, resource};
@@ -25,21 +25,6 @@ use serde_json::json;
 
 /// How long a master playlist may take to appear after a publish starts.
 const MASTER_WAIT: Duration = Duration::from_secs(15);
-
-/// Every video rendition of `master` and the audio rendition, by name
-/// (the URI's first path segment).
-fn rendition_names(master: &m3u8_rs::MasterPlaylist) -> Vec<String> {
-    let name = |uri: &str| uri.split('/').next().unwrap_or(uri).to_owned();
-    let mut names: Vec<String> = master.variants.iter().map(|v| name(&v.uri)).collect();
-    names.extend(
-        master
-            .alternatives
-            .iter()
-            .filter_map(|a| a.uri.as_deref())
-            .map(name),
-    );
-    names
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ffmpeg_publisher_goes_live_with_a_ladder_below_the_source_status_and_metrics() {

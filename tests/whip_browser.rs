@@ -14,9 +14,9 @@ use std::time::Duration;
 use common::browser::{browser_node_modules, run_driver};
 use common::live::{
     LiveChannel, assert_monotonic, create_channel, decode_all_vfr, decode_live_vfr, get_text,
-    of_kind, one_at_a_time, one_session_of, organiser, packet_times, parse_master, server_log,
-    start_live, stored_rendition_runs, stored_session, wait_for_events, wait_for_master,
-    wait_for_recording, wait_for_segments, wait_for_status,
+    of_kind, one_at_a_time, one_session_of, organiser, packet_times, parse_master, rendition_names,
+    server_log, start_live, stored_rendition_runs, stored_session, wait_for_events,
+    wait_for_master, wait_for_recording, wait_for_segments, wait_for_status,
 };
 use common::server::{Server, api, resource};
 use serde::Deserialize;
@@ -70,17 +70,9 @@ async fn browser_publish(
     report
 }
 
-/// The renditions a master offers, by name.
-fn rendition_names(master: &m3u8_rs::MasterPlaylist) -> Vec<String> {
-    let name = |uri: &str| uri.split('/').next().unwrap_or(uri).to_owned();
-    let mut names: Vec<String> = master.variants.iter().map(|v| name(&v.uri)).collect();
-    names.extend(
-        master
-            .alternatives
-            .iter()
-            .filter_map(|a| a.uri.as_deref())
-            .map(name),
-    );
+/// The renditions a master offers, by name, sorted.
+fn sorted_renditions(master: &m3u8_rs::MasterPlaylist) -> Vec<String> {
+    let mut names = rendition_names(master);
     names.sort();
     names
 }
@@ -99,7 +91,7 @@ async fn publish_and_check(codec: &str, expect_codec: &str) -> Vec<String> {
         let master_text = wait_for_master(&s, &channel, MASTER_WAIT).await;
         eprintln!("master:\n{master_text}");
         let master = parse_master(&master_text);
-        let renditions = rendition_names(&master);
+        let renditions = sorted_renditions(&master);
         for rendition in &renditions {
             wait_for_segments(&s, &channel, rendition, 2, Duration::from_secs(20)).await;
         }
@@ -218,7 +210,7 @@ async fn a_browser_that_vanishes_and_publishes_again_within_the_window_continues
     let first = browser_publish(&s, &channel, &channel.stream_key, "VP8", 6, "drop").await;
     assert_eq!((first.status, first.failure.as_deref()), (Some(201), None));
     let master = wait_for_master(&s, &channel, MASTER_WAIT).await;
-    let renditions = rendition_names(&parse_master(&master));
+    let renditions = sorted_renditions(&parse_master(&master));
     // The server notices the silence (idle timeout) and opens the window.
     wait_for_events(
         &s,

@@ -355,6 +355,21 @@ pub fn parse_master(text: &str) -> MasterPlaylist {
 }
 
 /// Parses a media playlist.
+/// Every video rendition of `master` and the audio rendition, by name
+/// (the URI's first path segment), in the playlist's order.
+pub fn rendition_names(master: &MasterPlaylist) -> Vec<String> {
+    let name = |uri: &str| uri.split('/').next().unwrap_or(uri).to_owned();
+    let mut names: Vec<String> = master.variants.iter().map(|v| name(&v.uri)).collect();
+    names.extend(
+        master
+            .alternatives
+            .iter()
+            .filter_map(|a| a.uri.as_deref())
+            .map(name),
+    );
+    names
+}
+
 pub fn parse_media(text: &str) -> MediaPlaylist {
     match m3u8_rs::parse_playlist_res(text.as_bytes()) {
         Ok(Playlist::MediaPlaylist(m)) => m,

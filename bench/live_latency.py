@@ -112,7 +112,12 @@ class Http:
 # ---------------------------------------------------------------- servers
 
 
-def start_yanxiu(work):
+def start_yanxiu(work, live_keys="", bin_path=None):
+    """`yanxiu serve` (`bin_path`, default the release build) on free loopback
+    ports with an event organiser; `live_keys` are more `[live]` settings.
+    Returns (process, HTTP base, RTMP base, signed-in API, department id,
+    server log path)."""
+    binary = bin_path or BIN
     data = os.path.join(work, "yanxiu")
     os.makedirs(data)
     config = os.path.join(data, "yanxiu.toml")
@@ -124,12 +129,12 @@ def start_yanxiu(work):
                 "[workers]\nheartbeat_seconds = 1\npoll_ms = 200\n"
                 # A short reconnect window: a phase's session ends (and its
                 # recording is made) during the next phase's warm-up.
-                "[live]\nrtmp_addr = \"127.0.0.1:0\"\nreconnect_window_seconds = 3\n")
-    subprocess.run([BIN, "admin", "create-user", "--data-dir", data, "--config", config,
+                "[live]\nrtmp_addr = \"127.0.0.1:0\"\nreconnect_window_seconds = 3\n" + live_keys)
+    subprocess.run([binary, "admin", "create-user", "--data-dir", data, "--config", config,
                     "--username", "org", "--password", PASSWORD, "--role", "event_organiser",
                     "--department", "物理教研室"], check=True, capture_output=True)
     stderr = open(os.path.join(work, "yanxiu.log"), "w")
-    proc = subprocess.Popen([BIN, "serve", "--data-dir", data, "--config", config,
+    proc = subprocess.Popen([binary, "serve", "--data-dir", data, "--config", config,
                              "--http-addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=stderr, text=True)
     base = rtmp = None

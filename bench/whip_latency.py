@@ -69,7 +69,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import live_latency as ll  # noqa: E402  (Http, cpu_seconds, process_tree, machine_busy, pct)
 
 BIN = os.environ.get("WHIP_BENCH_BIN", ll.BIN)  # the release build (whip.sh)
-PASSWORD = "Whip-bench-2026-pass!"
 WARMUP = 8.0
 W, H, FPS = 640, 480, 30
 LOOP = 300  # frames in the clip (10 s); the stamped counter is k mod LOOP
@@ -156,39 +155,8 @@ def decode_counters(path):
 
 
 def start_yanxiu(work):
-    data = os.path.join(work, "yanxiu")
-    os.makedirs(data)
-    config = os.path.join(data, "yanxiu.toml")
-    with open(config, "w") as f:
-        f.write("[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n"
-                "[workers]\nheartbeat_seconds = 1\npoll_ms = 200\n"
-                "[live]\nrtmp_addr = \"127.0.0.1:0\"\nwebrtc_udp_addr = \"127.0.0.1:0\"\n"
-                "reconnect_window_seconds = 3\n")
-    subprocess.run([BIN, "admin", "create-user", "--data-dir", data, "--config", config,
-                    "--username", "org", "--password", PASSWORD, "--role", "event_organiser",
-                    "--department", "物理教研室"], check=True, capture_output=True)
-    stderr = open(os.path.join(work, "yanxiu.log"), "w")
-    proc = subprocess.Popen([BIN, "serve", "--data-dir", data, "--config", config,
-                             "--http-addr", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, stderr=stderr, text=True)
-    base = rtmp = None
-    deadline = time.monotonic() + 60
-    while (base is None or rtmp is None) and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"yanxiu serve exited; see {stderr.name}")
-        line = line.strip()
-        if line.startswith("yanxiu: listening on "):
-            base = line.removeprefix("yanxiu: listening on ")
-        elif line.startswith("yanxiu: RTMP ingest on "):
-            rtmp = line.removeprefix("yanxiu: RTMP ingest on ")
-    if base is None or rtmp is None:
-        raise RuntimeError("yanxiu serve did not announce its HTTP and RTMP addresses")
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    api = ll.Http(base)
-    api.token = api.json("POST", "/api/v1/sessions", {"username": "org", "password": PASSWORD})["token"]
-    dept = next(d["id"] for d in api.json("GET", "/api/v1/departments") if d.get("name") == "物理教研室")
-    return proc, base, rtmp, api, dept, stderr.name
+    """The live bench's server (live_latency.start_yanxiu), with WHIP on a free UDP port."""
+    return ll.start_yanxiu(work, "webrtc_udp_addr = \"127.0.0.1:0\"\n", BIN)
 
 
 def create_channel(api, dept, name):

@@ -51,6 +51,11 @@ async fn post(
     (status, headers, response.text().await.unwrap_or_default())
 }
 
+/// POSTs the Chromium offer with `key`, in English.
+async fn publish(url: &str, key: &str) -> (u16, header::HeaderMap, String) {
+    post(url, Some(key), "application/sdp", chromium_offer(), "en").await
+}
+
 /// The error code of a JSON error body.
 fn code(body: &str) -> String {
     let value: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("JSON error: {body}"));
@@ -291,14 +296,7 @@ async fn a_publisher_that_never_connects_is_dropped_and_leaves_nothing_stored() 
     let (s, token, channel) =
         setup("webrtc_connect_timeout_seconds = 1\nwebrtc_max_per_address = 1\n").await;
     let url = whip_url(&s, &channel.stream_name);
-    let (st, headers, answer) = post(
-        &url,
-        Some(&channel.stream_key),
-        "application/sdp",
-        chromium_offer(),
-        "en",
-    )
-    .await;
+    let (st, headers, answer) = publish(&url, &channel.stream_key).await;
     assert_eq!(st, 201, "{answer}");
     assert_eq!(headers[header::CONTENT_TYPE], "application/sdp");
     assert!(
@@ -323,14 +321,7 @@ async fn a_publisher_that_never_connects_is_dropped_and_leaves_nothing_stored() 
         .await
         .expect("PATCH");
     assert_eq!(patch.status().as_u16(), 204);
-    let (st, _, body) = post(
-        &url,
-        Some(&channel.stream_key),
-        "application/sdp",
-        chromium_offer(),
-        "en",
-    )
-    .await;
+    let (st, _, body) = publish(&url, &channel.stream_key).await;
     assert_eq!(
         (st, code(&body)),
         (429, "whip.too_many_sessions".into()),
@@ -354,13 +345,6 @@ async fn a_publisher_that_never_connects_is_dropped_and_leaves_nothing_stored() 
         "nothing stored for a publish that never connected"
     );
     // The address may publish again.
-    let (st, _, body) = post(
-        &url,
-        Some(&channel.stream_key),
-        "application/sdp",
-        chromium_offer(),
-        "en",
-    )
-    .await;
+    let (st, _, body) = publish(&url, &channel.stream_key).await;
     assert_eq!(st, 201, "{body}");
 }

@@ -38,6 +38,7 @@ pub mod rtmp;
 pub mod tus;
 pub mod units;
 pub mod validate;
+pub mod whep;
 pub mod whip;
 
 pub use messages::{Lang, ViolationCode};

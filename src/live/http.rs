@@ -52,13 +52,14 @@ pub struct LiveQuery {
     part: Option<String>,
 }
 
-/// The live routes: playback, and WHIP publishing.
+/// The live routes: playback, WHIP publishing and WHEP playback.
 pub fn router(service: Arc<LiveService>) -> Router {
     Router::new()
         .route("/live/{channel_id}/master.m3u8", get(master))
         .route("/live/{channel_id}/{rendition}/{file}", get(media))
         .with_state(service.clone())
-        .merge(super::whip_http::router(service))
+        .merge(super::whip_http::router(service.clone()))
+        .merge(super::whep_http::router(service))
 }
 
 fn not_live(headers: &HeaderMap) -> Response {
@@ -82,7 +83,7 @@ fn not_found(headers: &HeaderMap) -> Response {
 }
 
 /// Authorizes and finds the session; counts the viewer.
-async fn admit(
+pub(super) async fn admit(
     service: &LiveService,
     channel_id: &str,
     token: Option<&str>,

@@ -28,6 +28,7 @@ mod runner;
 mod service;
 pub mod settings;
 pub mod status;
+mod whep_http;
 mod whip_http;
 
 pub use service::LiveService;

@@ -18,6 +18,7 @@ use yanxiu_control::live_status::LiveInputInfo;
 use yanxiu_control::now_ms;
 use yanxiu_ingest::publish::VpxCodec;
 use yanxiu_ingest::rtmp::{EndReason, LiveEvent, LiveSession, StreamMetadata};
+use yanxiu_ingest::whep::{FeedConverter, FeedFrame, LiveFeed};
 use yanxiu_packager::h264::AvcDecoderConfig;
 use yanxiu_transcode::live::LiveInput;
 
@@ -67,6 +68,9 @@ pub struct ChannelRunner {
     publisher: Option<(Uuid, mpsc::Receiver<LiveEvent>)>,
     active: Option<Active>,
     last_end_reason: Option<String>,
+    /// The channel's source for WHEP viewers, and the publish's conversion.
+    feed: Arc<LiveFeed>,
+    converter: FeedConverter,
 }
 
 impl ChannelRunner {
@@ -79,7 +83,10 @@ impl ChannelRunner {
     ) -> Self {
         let window_ms =
             i64::try_from(service.settings.reconnect_window.as_millis()).unwrap_or(i64::MAX);
+        let feed = service.feeds.feed(&channel_id);
         Self {
+            feed,
+            converter: FeedConverter::new(),
             service,
             channel_id,
             sessions,
@@ -249,6 +256,7 @@ impl ChannelRunner {
         let event = event.unwrap_or(LiveEvent::Ended {
             reason: EndReason::ClientClosed,
         });
+        self.feed_viewers(&event);
         let Some(active) = self.active.as_mut() else {
             return Step::Nothing;
         };
@@ -331,6 +339,22 @@ impl ChannelRunner {
             .board
             .error(&self.channel_id, "the live transcoder stopped");
         self.lifecycle.shutdown()
+    }
+
+    /// Passes the publisher's event on to the channel's WHEP viewers
+    /// (before the transcoder, which may hold it up).
+    fn feed_viewers(&mut self, event: &LiveEvent) {
+        if matches!(event, LiveEvent::Started { .. }) {
+            self.converter = FeedConverter::new();
+        }
+        match self.converter.convert(event) {
+            Some(FeedFrame::Ended) => {
+                self.feed.publish(FeedFrame::Ended, self.converter.media());
+                self.converter = FeedConverter::new();
+            }
+            Some(frame) => self.feed.publish(frame, self.converter.media()),
+            None => self.feed.describe(self.converter.media()),
+        }
     }
 
     /// Completes the open-session marker once the ladder is known, so a
@@ -442,6 +466,7 @@ impl ChannelRunner {
     /// the recording is made, the channel goes idle.
     async fn end(&mut self) {
         self.publisher = None;
+        self.feed.publish(FeedFrame::Ended, self.converter.media());
         let Some(active) = self.active.take() else {
             // The session never started (the pipeline could not): the
             // publish still marked the channel live.

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use yanxiu_control::ControlPlane;
 use yanxiu_ingest::rtmp::{LiveSession, RtmpNotice, RtmpServer};
+use yanxiu_ingest::whep::LiveFeeds;
 use yanxiu_ingest::whip::WhipServer;
 use yanxiu_packager::live::LiveOrigin;
 use yanxiu_packager::storage::Storage;
@@ -37,8 +38,10 @@ pub struct LiveService {
     pub(super) origin: Arc<LiveOrigin>,
     pub(super) settings: Arc<LiveSettings>,
     pub(super) board: Arc<LiveBoard>,
-    /// The WHIP server, once started.
+    /// The WHIP server (which serves WHEP viewers too), once started.
     pub(super) whip: OnceLock<WhipServer>,
+    /// Every channel's source feed for WHEP viewers.
+    pub(super) feeds: Arc<LiveFeeds>,
     sessions: Mutex<HashMap<String, Arc<SessionView>>>,
     runners: Mutex<HashMap<String, mpsc::Sender<LiveSession>>>,
     tasks: Mutex<JoinSet<()>>,
@@ -60,6 +63,7 @@ impl LiveService {
             settings: Arc::new(settings),
             board,
             whip: OnceLock::new(),
+            feeds: Arc::new(LiveFeeds::new()),
             sessions: Mutex::new(HashMap::new()),
             runners: Mutex::new(HashMap::new()),
             tasks: Mutex::new(JoinSet::new()),
@@ -102,14 +106,15 @@ impl LiveService {
     /// RTMP ones.
     async fn start_whip(self: &Arc<Self>) -> anyhow::Result<()> {
         let (sessions_tx, mut sessions) = mpsc::channel(NOTICE_QUEUE);
-        let (server, driver) = WhipServer::bind(self.settings.whip.clone(), sessions_tx)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "WebRTC UDP socket on {}: {e}",
-                    self.settings.whip.udp_listen
-                )
-            })?;
+        let (server, driver) =
+            WhipServer::bind(self.settings.whip.clone(), sessions_tx, self.feeds.clone())
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "WebRTC UDP socket on {}: {e}",
+                        self.settings.whip.udp_listen
+                    )
+                })?;
         tracing::info!(addr = %server.local_addr(), "WHIP (WebRTC) media listening");
         if self.whip.set(server).is_err() {
             anyhow::bail!("the WHIP server is already running");

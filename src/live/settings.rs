@@ -65,6 +65,10 @@ pub struct LiveSection {
     pub webrtc_max_per_address: usize,
     /// Largest WHIP offer, in KiB.
     pub webrtc_max_offer_kib: usize,
+    /// WHEP (sub-second WebRTC playback) viewers of one channel at once.
+    pub whep_max_viewers_per_channel: usize,
+    /// WHEP viewers at once from one address.
+    pub whep_max_viewers_per_address: usize,
 }
 
 impl Default for LiveSection {
@@ -92,6 +96,8 @@ impl Default for LiveSection {
             webrtc_connect_timeout_seconds: 10,
             webrtc_max_per_address: 4,
             webrtc_max_offer_kib: 64,
+            whep_max_viewers_per_channel: 50,
+            whep_max_viewers_per_address: 50,
         }
     }
 }
@@ -233,6 +239,8 @@ fn whip_config(section: &LiveSection) -> anyhow::Result<WhipConfig> {
         max_offer_bytes: section.webrtc_max_offer_kib.max(1) << 10,
         max_publishers: section.max_publishers.max(1),
         max_per_address: section.webrtc_max_per_address.max(1),
+        max_viewers_per_channel: section.whep_max_viewers_per_channel.max(1),
+        max_viewers_per_address: section.whep_max_viewers_per_address.max(1),
         keyframe_every: Duration::from_secs_f64(section.segment_seconds),
         ..WhipConfig::default()
     })

@@ -597,7 +597,7 @@ pub fn decode_live(url: &str, seconds: u32) {
 /// source has a variable frame rate, which ffmpeg's default output timing
 /// (the declared frame rate) would fold into duplicates.
 pub fn decode_all_vfr(input: &str) {
-    decode(input, &[], &["-fps_mode", "passthrough"]);
+    decode(input, &[], &VFR_OUTPUT);
 }
 
 /// [`decode_live`] keeping timestamps as they are (see [`decode_all_vfr`]).
@@ -605,9 +605,15 @@ pub fn decode_live_vfr(url: &str, seconds: u32) {
     decode(
         url,
         &["-live_start_index", "0"],
-        &["-t", &seconds.to_string(), "-fps_mode", "passthrough"],
+        &[&["-t", &seconds.to_string()], VFR_OUTPUT.as_slice()].concat(),
     );
 }
+
+/// Output options that keep a variable frame rate's timestamps: frames
+/// pass as they are, in the input's time base (the default, 1/frame rate,
+/// rounds two frames 1/45 s apart onto one tick and the null muxer refuses
+/// the second).
+const VFR_OUTPUT: [&str; 4] = ["-fps_mode", "passthrough", "-enc_time_base", "-1"];
 
 fn decode(input: &str, input_options: &[&str], output_options: &[&str]) {
     require_tool("ffmpeg", "-version");

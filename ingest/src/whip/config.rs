@@ -24,6 +24,12 @@ pub struct WhipConfig {
     pub max_publishers: usize,
     /// WHIP publishers connecting or live at once from one address.
     pub max_per_address: usize,
+    /// WHEP viewers of one channel at once (each gets its own copy of
+    /// the source's packets: upload bandwidth is the bound).
+    pub max_viewers_per_channel: usize,
+    /// WHEP viewers from one address at once (a school behind one NAT
+    /// address has many).
+    pub max_viewers_per_address: usize,
     /// Events buffered per publish towards the live pipeline; when full,
     /// frames are dropped up to the next keyframe, which is asked for.
     pub event_capacity: usize,
@@ -43,6 +49,8 @@ impl Default for WhipConfig {
             max_offer_bytes: 64 * 1024,
             max_publishers: 64,
             max_per_address: 4,
+            max_viewers_per_channel: 50,
+            max_viewers_per_address: 50,
             event_capacity: 512,
             keyframe_every: Duration::from_secs(2),
         }

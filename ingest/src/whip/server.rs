@@ -8,6 +8,10 @@
 //! Backpressure: UDP cannot be slowed down, so when a publish's event
 //! channel is full its video is dropped up to the next keyframe, which is
 //! asked for (PLI), and the configuration is sent again before it.
+//!
+//! The same socket and task serve the WHEP viewers ([`Viewers`]): a
+//! viewer's keyframe request reaches the channel's WHIP publisher, if the
+//! channel is published over WHIP.
 
 use std::collections::HashMap;
 use std::io;
@@ -22,9 +26,10 @@ use uuid::Uuid;
 
 use super::config::WhipConfig;
 use super::error::WhipError;
-use super::peer::{PeerState, PeerTimeouts, WhipPeer};
+use super::peer::{PeerState, PeerTimeouts, Transmit, WhipPeer};
 use crate::publish::registry::{Admission, PublisherRegistry};
 use crate::publish::{EndReason, LiveEvent, LiveSession, PublishRefusal, PublishTicket};
+use crate::whep::{LiveFeeds, ViewerLimits, Viewers, WhepAnswer, WhepError};
 
 /// Commands waiting for the driver.
 const COMMAND_QUEUE: usize = 64;
@@ -56,6 +61,16 @@ enum Command {
         session_id: Uuid,
         reply: oneshot::Sender<Option<String>>,
     },
+    Play {
+        channel_id: String,
+        offer: String,
+        from: SocketAddr,
+        reply: oneshot::Sender<Result<WhepAnswer, WhepError>>,
+    },
+    StopViewing {
+        session_id: Uuid,
+        reply: oneshot::Sender<Result<(), WhepError>>,
+    },
 }
 
 /// The handle the HTTP side uses.
@@ -68,10 +83,11 @@ pub struct WhipServer {
 
 impl WhipServer {
     /// Binds the UDP socket. Accepted publishes go to `sessions` once they
-    /// connect; run the returned driver to serve.
+    /// connect; WHEP viewers watch `feeds`. Run the returned driver to serve.
     pub async fn bind(
         config: WhipConfig,
         sessions: mpsc::Sender<LiveSession>,
+        feeds: Arc<LiveFeeds>,
     ) -> io::Result<(Self, WhipDriver)> {
         let socket = UdpSocket::bind(config.udp_listen).await?;
         let local_addr = socket.local_addr()?;
@@ -88,6 +104,14 @@ impl WhipServer {
             sessions,
             publishers: HashMap::new(),
             registry: PublisherRegistry::new(config.max_publishers.max(1)),
+            viewers: Viewers::new(
+                feeds,
+                ViewerLimits {
+                    per_channel: config.max_viewers_per_channel,
+                    per_address: config.max_viewers_per_address,
+                    connect_timeout: config.connect_timeout,
+                },
+            ),
         };
         Ok((
             Self {
@@ -139,6 +163,37 @@ impl WhipServer {
             .await
             .map_err(|_| WhipError::Stopped)?;
         done.await.map_err(|_| WhipError::Stopped)?
+    }
+
+    /// Answers a WHEP player's `offer` for `channel_id` (authorized by the
+    /// caller); `from` is the HTTP client.
+    pub async fn play(
+        &self,
+        channel_id: String,
+        offer: String,
+        from: SocketAddr,
+    ) -> Result<WhepAnswer, WhepError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Play {
+                channel_id,
+                offer,
+                from,
+                reply,
+            })
+            .await
+            .map_err(|_| WhepError::Stopped)?;
+        answer.await.map_err(|_| WhepError::Stopped)?
+    }
+
+    /// Ends WHEP playback `session_id` (WHEP `DELETE`).
+    pub async fn stop_viewing(&self, session_id: Uuid) -> Result<(), WhepError> {
+        let (reply, done) = oneshot::channel();
+        self.commands
+            .send(Command::StopViewing { session_id, reply })
+            .await
+            .map_err(|_| WhepError::Stopped)?;
+        done.await.map_err(|_| WhepError::Stopped)?
     }
 
     /// The channel of publish `session_id`, while it runs.
@@ -205,6 +260,7 @@ pub struct WhipDriver {
     sessions: mpsc::Sender<LiveSession>,
     publishers: HashMap<Uuid, Publisher>,
     registry: PublisherRegistry<Uuid>,
+    viewers: Viewers,
 }
 
 impl WhipDriver {
@@ -218,6 +274,7 @@ impl WhipDriver {
                 .publishers
                 .values()
                 .map(|p| p.peer.next_timeout())
+                .chain(self.viewers.next_timeout())
                 .min();
             let sleep = async {
                 match deadline {
@@ -235,9 +292,15 @@ impl WhipDriver {
                     Ok((n, source)) => self.datagram(source, &buf[..n]),
                     Err(e) => tracing::debug!(error = %e, "WHIP UDP receive failed"),
                 },
+                Some((channel, frame)) = self.viewers.next_frame(), if self.viewers.watching() => {
+                    self.viewers.frame(&channel, frame, Instant::now());
+                    self.flush_viewers();
+                }
                 () = sleep => self.tick(),
             }
         }
+        self.viewers.close_all();
+        self.flush_viewers();
         let ids: Vec<Uuid> = self.publishers.keys().copied().collect();
         for id in ids {
             if let Some(p) = self.publishers.get_mut(&id) {
@@ -268,6 +331,28 @@ impl WhipDriver {
                     .map(|p| p.channel_id.clone());
                 if reply.send(channel).is_err() {
                     tracing::debug!("WHIP client went away before its answer");
+                }
+            }
+            Command::Play {
+                channel_id,
+                offer,
+                from,
+                reply,
+            } => {
+                let result = self
+                    .viewers
+                    .play(&channel_id, &offer, from, &self.candidates, Instant::now())
+                    .map(|(session_id, sdp)| WhepAnswer { session_id, sdp });
+                self.flush_viewers();
+                if reply.send(result).is_err() {
+                    tracing::debug!("WHEP client went away before its answer");
+                }
+            }
+            Command::StopViewing { session_id, reply } => {
+                let result = self.viewers.stop(session_id);
+                self.flush_viewers();
+                if reply.send(result).is_err() {
+                    tracing::debug!("WHEP client went away before its answer");
                 }
             }
             Command::End { session_id, reply } => {
@@ -367,7 +452,33 @@ impl WhipDriver {
         });
         match owner {
             Some(id) => self.pump(id),
-            None => tracing::trace!(%source, "WHIP datagram of no publisher"),
+            None if self.viewers.try_receive(now, source, destination, contents) => {
+                self.flush_viewers();
+            }
+            None => tracing::trace!(%source, "WebRTC datagram of no session"),
+        }
+    }
+
+    /// Sends the viewers' datagrams and passes their keyframe requests to
+    /// the publishers of their channels.
+    fn flush_viewers(&mut self) {
+        let socket = &self.socket;
+        let keyframes = self.viewers.flush(|t: Transmit| {
+            if let Err(e) = socket.try_send_to(&t.contents, t.destination) {
+                tracing::trace!(error = %e, "WHEP datagram not sent");
+            }
+        });
+        let wanting: Vec<Uuid> = self
+            .publishers
+            .iter()
+            .filter(|(_, p)| keyframes.contains(&p.channel_id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in wanting {
+            if let Some(p) = self.publishers.get_mut(&id) {
+                p.peer.request_keyframe();
+            }
+            self.pump(id);
         }
     }
 
@@ -385,6 +496,8 @@ impl WhipDriver {
             }
             self.pump(id);
         }
+        self.viewers.tick(now);
+        self.flush_viewers();
     }
 
     /// Sends what publisher `id` has to send, hands its events on, routes

@@ -1,0 +1,163 @@
+//! WHEP over HTTP (WebRTC-HTTP Egress Protocol): `POST /whep/{channel_id}`
+//! with a player's SDP offer answers `201 Created` with the SDP answer and
+//! the session's `Location`; `DELETE` on it ends the playback; `PATCH`
+//! acknowledges trickled candidates (ICE-lite needs none); CORS lets a
+//! page on another origin play.
+//!
+//! Authorization is exactly that of `/live/…`: the channel's audience,
+//! with a playback token from `?token=` or `Authorization: Bearer`, and the
+//! viewer is counted on the status board. The media is the channel's
+//! source rendition, forwarded without re-encoding.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post};
+use serde::Deserialize;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use uuid::Uuid;
+use yanxiu_ingest::whep::WhepError;
+
+use super::http::admit;
+use super::service::LiveService;
+use crate::app::playback::error;
+
+/// Query parameters of a WHEP request.
+#[derive(Debug, Deserialize)]
+pub struct WhepQuery {
+    /// A playback token (restricted channels).
+    token: Option<String>,
+}
+
+/// The WHEP routes.
+pub fn router(service: Arc<LiveService>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+        ])
+        .expose_headers([header::LOCATION, header::ETAG]);
+    Router::new()
+        .route("/whep/{channel_id}", post(play))
+        .route(
+            "/whep/{channel_id}/{session_id}",
+            patch(trickle).delete(stop),
+        )
+        .layer(cors)
+        .with_state(service)
+}
+
+fn whep_error(e: &WhepError, headers: &HeaderMap) -> Response {
+    error(
+        e.status(),
+        e.code(),
+        &e.message_zh(),
+        &e.message_en(),
+        headers,
+    )
+}
+
+/// `POST /whep/{channel_id}`: a new playback.
+async fn play(
+    State(service): State<Arc<LiveService>>,
+    Path(channel_id): Path<String>,
+    Query(query): Query<WhepQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let is_sdp = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
+    if !is_sdp {
+        return whep_error(&WhepError::UnsupportedMediaType, headers);
+    }
+    if let Err(refused) = admit(&service, &channel_id, query.token.as_deref(), &parts).await {
+        return refused;
+    }
+    let Some(webrtc) = service.whip() else {
+        return whep_error(&WhepError::Stopped, headers);
+    };
+    let max = webrtc.config().max_offer_bytes;
+    let offer = match to_bytes(body, max).await {
+        Ok(bytes) => String::from_utf8(bytes.to_vec()),
+        Err(_) => {
+            let e = WhepError::TooLarge {
+                bytes: max + 1,
+                max,
+            };
+            return whep_error(&e, headers);
+        }
+    };
+    let Ok(offer) = offer else {
+        return whep_error(&WhepError::Negotiation("not UTF-8".into()), headers);
+    };
+    match webrtc.play(channel_id.clone(), offer, peer).await {
+        Ok(answer) => {
+            tracing::info!(channel = %channel_id, %peer, "WHEP playback answered");
+            let location = format!("/whep/{channel_id}/{}", answer.session_id);
+            let mut response = (StatusCode::CREATED, answer.sdp).into_response();
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/sdp"),
+            );
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                h.insert(header::LOCATION, value);
+            }
+            if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", answer.session_id)) {
+                h.insert(header::ETAG, value);
+            }
+            response
+        }
+        Err(e) => whep_error(&e, headers),
+    }
+}
+
+/// `DELETE /whep/{channel_id}/{session_id}`: the player is done.
+async fn stop(
+    State(service): State<Arc<LiveService>>,
+    Path((_channel_id, session_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let webrtc = service.whip().ok_or(WhepError::Stopped)?;
+        let id = Uuid::parse_str(&session_id).map_err(|_| WhepError::NoSession)?;
+        webrtc.stop_viewing(id).await
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => whep_error(&e, &headers),
+    }
+}
+
+/// `PATCH /whep/{channel_id}/{session_id}`: trickled candidates, not needed
+/// by an ICE-lite server (it learns the player's address from its checks).
+async fn trickle(headers: HeaderMap) -> Response {
+    let fragment = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/trickle-ice-sdpfrag"));
+    if fragment {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "whep.unsupported_media_type",
+            "请求类型必须是 application/trickle-ice-sdpfrag",
+            "Content-Type must be application/trickle-ice-sdpfrag",
+            &headers,
+        )
+    }
+}

@@ -6,7 +6,8 @@
 # same moment; then each alone for the server's CPU per channel. Prints time
 # to master and first segment, per-segment glass-to-playlist latency
 # (median/p95), CPU, the WHIP-RTMP difference and PASS/FAIL against the goal
-# (WHIP within 0.2 s of RTMP, issue 9). See bench/whip_latency.py.
+# (WHIP within 0.2 s of RTMP, issue 9). See bench/whip_latency.py. Then WHEP
+# playback's glass-to-glass median against its goal (0.5 s): bench/whep_latency.py.
 #
 #   bash bench/whip.sh [SECONDS [PHASES [CODEC]]]
 #     SECONDS measured per phase after an 8 s warm-up (default 60); PHASES:
@@ -38,4 +39,6 @@ fi
 cargo build --release --locked --bin yanxiu
 echo "whip bench: machine load before the run: $(uptime)" >&2
 WHIP_BENCH_NODE_MODULES="$modules" python3 bench/whip_latency.py "$secs" ${2:+"$2"} ${3:+"$3"}
+# WHEP: glass-to-glass of a channel played over WebRTC (clock burned into the frames).
+WHIP_BENCH_NODE_MODULES="$modules" python3 bench/whep_latency.py
 echo "whip bench: machine load after the run: $(uptime)" >&2

@@ -231,7 +231,7 @@ async fn bad_offers_get_a_coded_4xx_and_the_channel_stays_idle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_lists_the_whip_endpoints() {
+async fn the_openapi_document_lists_the_whip_and_whep_endpoints() {
     let (s, _, _) = setup("").await;
     let doc: Value = http()
         .get(format!("{}/api/v1/openapi.json", s.base))
@@ -245,6 +245,10 @@ async fn the_openapi_document_lists_the_whip_endpoints() {
     assert!(publish.is_object(), "POST /whip/{{stream_name}}: {doc}");
     let session = &doc["paths"]["/whip/{stream_name}/{session_id}"];
     assert!(session["delete"].is_object() && session["patch"].is_object());
+    let play = &doc["paths"]["/whep/{channel_id}"]["post"];
+    assert!(play.is_object(), "POST /whep/{{channel_id}}: {doc}");
+    let viewing = &doc["paths"]["/whep/{channel_id}/{session_id}"];
+    assert!(viewing["delete"].is_object() && viewing["patch"].is_object());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,8 @@
 // JSON line:
 //   {publishStatus, publishBody, status, body, location, contentType,
 //    connectionState, videoCodec, framesDecoded, framesShown, audioPackets,
-//    width, height, clockSamples, unreadable, medianLatencyMs, deleteStatus, failure}
+//    width, height, clockSamples, unreadable, medianLatencyMs, latenciesMs (sorted),
+//    deleteStatus, failure}
 //
 // Usage: node whep.cjs <node_modules dir> <WHEP URL> <seconds to play>
 //                      [<WHIP URL> <stream key> <codec: vp8|h264>] [--token T]

@@ -20,6 +20,8 @@ packages=(
   postgresql
   # tools the scripts use
   util-linux python3 python3-venv ca-certificates curl
+  # TURN server (coturn): the test of WebRTC clients whose network blocks UDP
+  coturn
   # headless browser for tests/browser_playback.rs (hls.js plays a published resource)
   chromium
   # CJK glyphs for the web app's zh-CN pages in Chromium (tests/web_app.rs screenshots)

@@ -18,6 +18,7 @@ use common::live::{
     start_live, status,
 };
 use common::server::Server;
+use common::turn::start_turn;
 use serde::Deserialize;
 
 /// What whep.cjs reports.
@@ -26,7 +27,8 @@ use serde::Deserialize;
 struct PlayReport {
     publish_status: Option<u16>,
     status: Option<u16>,
-    /// The error body of a refused POST.
+    /// The error body of a refused POST (printed with the report).
+    #[allow(dead_code)]
     body: Option<String>,
     location: Option<String>,
     content_type: Option<String>,
@@ -43,6 +45,10 @@ struct PlayReport {
     #[serde(default)]
     clock_samples: u64,
     median_latency_ms: Option<u64>,
+    /// The `Link` header of the WHEP answer.
+    links: Option<String>,
+    /// The local candidate type of the nominated pair (`host`, `relay`).
+    candidate_type: Option<String>,
     delete_status: Option<u16>,
     failure: Option<String>,
 }
@@ -55,11 +61,13 @@ fn whep_url(s: &Server, channel: &LiveChannel) -> String {
 
 /// Plays `channel` over WHEP for `seconds`; with `publish` (`vp8`/`h264`)
 /// the page first publishes its clock canvas to the channel over WHIP.
+/// `relay`: both connections go through the server's TURN servers only.
 async fn play(
     s: &Server,
     channel: &LiveChannel,
     seconds: u32,
     publish: Option<&str>,
+    relay: bool,
 ) -> PlayReport {
     let modules = browser_node_modules();
     let whep = whep_url(s, channel);
@@ -68,6 +76,9 @@ async fn play(
     let mut args = vec![whep.as_str(), seconds_arg.as_str()];
     if let Some(codec) = publish {
         args.extend([whip.as_str(), channel.stream_key.as_str(), codec]);
+    }
+    if relay {
+        args.push("--relay");
     }
     let report: PlayReport = run_driver(
         "whep.cjs",
@@ -104,7 +115,7 @@ async fn browser_round_trip(codec: &str) {
     let s = start_live(LIVE_CONFIG);
     let token = organiser(&s).await;
     let channel = create_channel(&s, &token, &format!("互动答疑 {codec}"), "low_latency").await;
-    let report = play(&s, &channel, 10, Some(codec)).await;
+    let report = play(&s, &channel, 10, Some(codec), false).await;
     assert_eq!(report.publish_status, Some(201), "{report:?}");
     assert_played(&s, &channel, &report, codec);
     assert!(report.frames_decoded > 100, "{report:?}");
@@ -148,7 +159,7 @@ async fn an_rtmp_channel_is_played_over_whep_from_its_h264_source_without_re_enc
             extra: ["-g", "30", "-keyint_min", "30"].map(String::from).to_vec(),
         },
     );
-    let report = play(&s, &channel, 8, None).await;
+    let report = play(&s, &channel, 8, None, false).await;
     let board = status(&s, &token, &channel).await;
     publisher.kill();
     assert_played(&s, &channel, &report, "h264");
@@ -200,4 +211,59 @@ async fn whep_requests_that_cannot_play_get_coded_errors_in_the_api_shape() {
     assert_eq!(gone.status(), 404);
     let body: serde_json::Value = gone.json().await.expect("JSON error");
     assert_eq!(body["error"]["code"], "whep.no_session", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_network_blocks_udp_publishes_and_plays_through_turn_over_tcp() {
+    let _turn = one_at_a_time().await;
+    let turn = start_turn();
+    let s = start_live(&format!("{LIVE_CONFIG}{}", turn.live_config()));
+    let token = organiser(&s).await;
+
+    // The page asks for ICE servers first: the TURN URL with credentials
+    // minted for this request (TURN REST API), never the shared secret.
+    let servers: serde_json::Value = reqwest::get(format!("{}/api/v1/live/ice-servers", s.base))
+        .await
+        .expect("GET ice-servers")
+        .json()
+        .await
+        .expect("JSON");
+    let turn_entry = &servers["ice_servers"][0];
+    assert_eq!(
+        turn_entry["urls"][0],
+        format!("turn:127.0.0.1:{}?transport=tcp", turn.port),
+        "{servers}"
+    );
+    assert!(
+        turn_entry["username"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(":yanxiu")),
+        "{servers}"
+    );
+    assert!(!servers.to_string().contains(common::turn::TURN_SECRET));
+
+    // Relay only: the browser reaches nothing but the TURN server, over TCP.
+    let channel = create_channel(&s, &token, "校园网 TURN", "low_latency").await;
+    let report = play(&s, &channel, 8, Some("vp8"), true).await;
+    assert_eq!(report.publish_status, Some(201), "{report:?}");
+    assert_played(&s, &channel, &report, "vp8");
+    assert_eq!(
+        report.candidate_type.as_deref(),
+        Some("relay"),
+        "{report:?}"
+    );
+    assert!(report.frames_decoded > 60, "{report:?}");
+    assert!(report.audio_packets > 50, "{report:?}");
+    let links = report.links.as_deref().unwrap_or_default();
+    assert!(
+        links.contains("rel=\"ice-server\"") && links.contains("credential-type=\"password\""),
+        "the WHEP answer names the TURN server (RFC 9725): {links}"
+    );
+    eprintln!(
+        "through TURN: glass-to-glass median {:?} ms",
+        report.median_latency_ms
+    );
+    // And the HLS ladder of the relayed publish is there too.
+    let (code, _) = common::live::get_text(&channel.master_url(&s)).await;
+    assert_eq!(code, 200);
 }

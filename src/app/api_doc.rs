@@ -148,6 +148,15 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "GET",
+        "/api/v1/live/ice-servers",
+        "live",
+        "The STUN/TURN servers a WebRTC page (WHIP publisher, WHEP player) configures before its offer, as RTCConfiguration.iceServers: {ice_servers, expires_at}; TURN credentials are minted per request from the TURN server's shared secret (TURN REST API) and expire",
+        Auth::None,
+        None,
+        200,
+    ),
+    op(
+        "GET",
         "/metrics",
         "operations",
         "Prometheus metrics",

@@ -59,7 +59,8 @@ pub fn router(service: Arc<LiveService>) -> Router {
         .route("/live/{channel_id}/{rendition}/{file}", get(media))
         .with_state(service.clone())
         .merge(super::whip_http::router(service.clone()))
-        .merge(super::whep_http::router(service))
+        .merge(super::whep_http::router(service.clone()))
+        .merge(super::ice_http::router(service))
 }
 
 fn not_live(headers: &HeaderMap) -> Response {

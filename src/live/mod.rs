@@ -18,6 +18,7 @@
 
 mod gate;
 pub mod http;
+mod ice_http;
 pub mod lifecycle;
 mod master;
 mod persist;

@@ -10,6 +10,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use yanxiu_ingest::rtmp::RtmpConfig;
 use yanxiu_ingest::whip::WhipConfig;
+use yanxiu_ingest::whip::ice_servers::{IceServerConfig, TurnSecret};
 use yanxiu_packager::hls::live_playlist::{LivePlaylistConfig, LiveWindow};
 use yanxiu_packager::live::LiveOriginConfig;
 use yanxiu_transcode::live::LiveConfig;
@@ -69,6 +70,15 @@ pub struct LiveSection {
     pub whep_max_viewers_per_channel: usize,
     /// WHEP viewers at once from one address.
     pub whep_max_viewers_per_address: usize,
+    /// STUN/TURN URLs handed to WebRTC clients (publishers and players)
+    /// for networks that block UDP, e.g.
+    /// `turn:turn.example.edu:3478?transport=tcp`.
+    pub webrtc_ice_urls: Vec<String>,
+    /// The TURN server's `static-auth-secret` (coturn `use-auth-secret`):
+    /// clients get credentials minted per request, never this secret.
+    pub webrtc_turn_secret: Option<String>,
+    /// How long minted TURN credentials last, in hours.
+    pub webrtc_turn_credential_hours: u64,
 }
 
 impl Default for LiveSection {
@@ -98,6 +108,9 @@ impl Default for LiveSection {
             webrtc_max_offer_kib: 64,
             whep_max_viewers_per_channel: 50,
             whep_max_viewers_per_address: 50,
+            webrtc_ice_urls: Vec::new(),
+            webrtc_turn_secret: None,
+            webrtc_turn_credential_hours: 12,
         }
     }
 }
@@ -123,6 +136,8 @@ pub struct LiveSettings {
     pub origin: LiveOriginConfig,
     /// Attempts per persisted object.
     pub persist_attempts: u32,
+    /// STUN/TURN servers for WebRTC clients.
+    pub ice: IceServerConfig,
 }
 
 impl LiveSettings {
@@ -196,6 +211,7 @@ impl LiveSettings {
                 max_rendition_bytes: section.memory_per_rendition_mib.max(4) << 20,
             },
             persist_attempts: section.persist_attempts.max(1),
+            ice: ice_config(section)?,
         })
     }
 
@@ -208,6 +224,28 @@ impl LiveSettings {
             window: self.window,
         }
     }
+}
+
+/// The ICE servers of `section`.
+fn ice_config(section: &LiveSection) -> anyhow::Result<IceServerConfig> {
+    for url in &section.webrtc_ice_urls {
+        anyhow::ensure!(
+            ["stun:", "stuns:", "turn:", "turns:"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+                && !url.contains(['<', '>', '"', ' ']),
+            "live.webrtc_ice_urls: {url:?} is not a stun:, turn: or turns: URL"
+        );
+    }
+    Ok(IceServerConfig {
+        urls: section.webrtc_ice_urls.clone(),
+        turn_secret: section
+            .webrtc_turn_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(TurnSecret::new),
+        credential_ttl_seconds: section.webrtc_turn_credential_hours.clamp(1, 24 * 7) * 3600,
+    })
 }
 
 /// The WHIP settings of `section`.

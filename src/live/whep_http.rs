@@ -44,7 +44,7 @@ pub fn router(service: Arc<LiveService>) -> Router {
             header::CONTENT_TYPE,
             header::IF_MATCH,
         ])
-        .expose_headers([header::LOCATION, header::ETAG]);
+        .expose_headers([header::LOCATION, header::LINK, header::ETAG]);
     Router::new()
         .route("/whep/{channel_id}", post(play))
         .route(
@@ -118,6 +118,7 @@ async fn play(
             if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", answer.session_id)) {
                 h.insert(header::ETAG, value);
             }
+            super::ice_http::add_links(&service, h);
             response
         }
         Err(e) => whep_error(&e, headers),

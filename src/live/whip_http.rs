@@ -107,6 +107,7 @@ async fn publish(
             if let Ok(value) = HeaderValue::from_str(&format!("\"{session_id}\"")) {
                 h.insert(header::ETAG, value);
             }
+            super::ice_http::add_links(&service, h);
             response
         }
         Err(e) => whip_error(&e, &headers),

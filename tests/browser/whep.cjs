@@ -6,16 +6,22 @@
 //   {publishStatus, publishBody, status, body, location, contentType,
 //    connectionState, videoCodec, framesDecoded, framesShown, audioPackets,
 //    width, height, clockSamples, unreadable, medianLatencyMs, latenciesMs (sorted),
+//    links (the Link header of the WHEP answer), candidateType (of the nominated pair),
 //    deleteStatus, failure}
 //
 // Usage: node whep.cjs <node_modules dir> <WHEP URL> <seconds to play>
-//                      [<WHIP URL> <stream key> <codec: vp8|h264>] [--token T]
+//                      [<WHIP URL> <stream key> <codec: vp8|h264>] [--token T] [--relay]
+// --relay: both peer connections relay only, through the ICE servers of
+// GET /api/v1/live/ice-servers (a client whose network blocks UDP).
 'use strict';
 
 const args = process.argv.slice(2);
 const tokenAt = args.indexOf('--token');
 const token = tokenAt >= 0 ? args[tokenAt + 1] : null;
 if (tokenAt >= 0) args.splice(tokenAt, 2);
+const relayAt = args.indexOf('--relay');
+const relay = relayAt >= 0;
+if (relay) args.splice(relayAt, 1);
 const [modules, whepUrl, secondsArg, whipUrl, key, codec] = args;
 if (!modules || !whepUrl || !secondsArg) {
   console.error('usage: node whep.cjs <modules> <WHEP URL> <seconds> [<WHIP URL> <key> <codec>] [--token T]');
@@ -38,7 +44,7 @@ async function main() {
     if (clock) {
       step = 'publishing the clock over WHIP';
       const published = await page.evaluate((a) => window.publishClock(a),
-        { url: whipUrl, key, codec });
+        { url: whipUrl, key, codec, relay });
       report.publishStatus = published.status;
       report.publishBody = published.body || null;
       if (published.status !== 201) throw new Error(`WHIP answered ${published.status}`);
@@ -48,7 +54,7 @@ async function main() {
     const deadline = Date.now() + 30000;
     for (;;) {
       Object.assign(report, await page.evaluate((a) => window.play(a),
-        { url: whepUrl, token, clock }));
+        { url: whepUrl, token, clock, relay }));
       if (report.status === 201 || report.status !== 404 || Date.now() > deadline) break;
       await page.waitForTimeout(500);
     }

@@ -7,3 +7,4 @@ pub mod fixtures;
 pub mod live;
 pub mod pyvenv;
 pub mod server;
+pub mod turn;

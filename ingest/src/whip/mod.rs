@@ -12,6 +12,8 @@
 //! - [`server`]: the driver: one UDP socket, the publishers, commands from
 //!   the HTTP side; a publish reaches the live service as a
 //!   [`LiveSession`](crate::publish::LiveSession) once it is connected.
+//! - [`ice_servers`]: STUN/TURN servers for clients, with TURN credentials
+//!   minted per request (TURN REST API), for networks that block UDP.
 //! - [`error`]: every failure with its status, code and messages.
 //!
 //! The WebRTC stack is str0m (sans-IO, ICE-lite, DTLS, SRTP, NACK, TWCC,
@@ -22,6 +24,7 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod ice_servers;
 pub mod offer;
 pub mod peer;
 pub mod server;

@@ -337,7 +337,7 @@ async fn probe_step(
 /// How the transcode ended.
 enum Transcoded {
     /// The ladder is written (and the QC report made).
-    Done(TranscodeOutcome),
+    Done(Box<TranscodeOutcome>),
     /// The attempt stopped: lease lost, or given back on shutdown.
     Stopped(Ended),
 }
@@ -397,7 +397,7 @@ async fn transcode_step(
         }
     };
     outcome
-        .map(Transcoded::Done)
+        .map(|o| Transcoded::Done(Box::new(o)))
         .map_err(|e| failure(retryable(&e), "transcode.failed", e.to_string()))
 }
 

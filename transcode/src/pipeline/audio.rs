@@ -226,7 +226,7 @@ pub fn run(
     )?;
 
     let frame_size = (enc.frame_size() as usize).max(1);
-    let mut to_f32 = ToPlanarF32::new(plan.sample_rate, u16::from(plan.channels));
+    let mut to_f32 = ToPlanarF32::new(plan.sample_rate, plan.channels);
     let layout = to_f32.layout();
     let mut queue = SampleQueue::new(usize::from(plan.channels));
     let mut next_pts: Option<i64> = None;

@@ -207,11 +207,12 @@ pub async fn run(
     })
 }
 
+/// The QC thread: its input and the handle that gives the report.
+type QcStage = (SyncSender<QcInput>, JoinHandle<QcReport>);
+
 /// Starts the QC thread when the job asks for QC: the sender feeds it (the
 /// decode and audio stages get clones), the handle gives the report.
-fn start_qc(
-    job: &TranscodeJob,
-) -> Result<Option<(SyncSender<QcInput>, JoinHandle<QcReport>)>, TranscodeError> {
+fn start_qc(job: &TranscodeJob) -> Result<Option<QcStage>, TranscodeError> {
     let Some(thresholds) = job.qc.clone() else {
         return Ok(None);
     };

@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(out[0], Some(-20.0));
         let (_, mixed) = thin(&[Some(-20.0), Some(-30.0)]);
         assert_eq!(mixed, vec![Some(-20.0), Some(-30.0)]);
-        let (_, short) = thin(&vec![Some(-10.0); 3]);
+        let (_, short) = thin(&[Some(-10.0); 3]);
         assert_eq!(short.len(), 3);
     }
 

@@ -12,8 +12,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use yanxiu_ingest::probe::{ProbeLimits, probe_file, silence_libav_logs};
 use yanxiu_ingest::{Lang, Policy, ProbeOutput};
+use yanxiu_transcode::qc::plot;
 use yanxiu_transcode::qc::tap::analyse_file;
 
 use super::probe::LangArg;
@@ -48,6 +50,9 @@ pub struct Args {
     /// Language of the text output (default: zh, or en from the locale).
     #[arg(long, value_enum)]
     pub lang: Option<LangArg>,
+    /// Also write the plots (loudness.svg, timeline.svg) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
 }
 
 /// An error before any report, in both languages; exit code 2.
@@ -126,6 +131,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     };
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, svg) in [
+            ("loudness.svg", plot::loudness_svg(&qc, &policy.qc)),
+            ("timeline.svg", plot::timeline_svg(&qc)),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, svg)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
     if args.json {
         let mut stdout = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut stdout, &qc)?;

@@ -46,9 +46,9 @@ AAC=(-c:a aac -b:a 64k)
 
 # Speech-like audio: a voiced buzz (fundamental + two harmonics, pitch gliding
 # 95-145 Hz) shaped into ~3.7 syllables per second, with pauses between phrases.
-speech() { # $1 = sample rate, $2 = duration in seconds
+speech() { # $1 = sample rate, $2 = duration in seconds, [$3 = extra factor, e.g. '*(1-between(t,4,9))']
     local f='(120+25*sin(2*PI*0.8*t))'
-    local e="0.35*(sin(2*PI*$f*t)+0.5*sin(4*PI*$f*t)+0.25*sin(6*PI*$f*t))*pow(sin(PI*3.7*t),2)*gt(sin(2*PI*0.37*t)+0.6,0)"
+    local e="0.35*(sin(2*PI*$f*t)+0.5*sin(4*PI*$f*t)+0.25*sin(6*PI*$f*t))*pow(sin(PI*3.7*t),2)*gt(sin(2*PI*0.37*t)+0.6,0)${3:-}"
     echo "aevalsrc=exprs='$e':s=$1:d=$2"
 }
 
@@ -172,6 +172,52 @@ ffmpeg "${GLOBAL[@]}" -f lavfi -i anoisesrc=seed=20261121:color=white:amplitude=
 # prober's dimension guard stands in the way) followed by 4 KiB of data; unreadable
 # (probe.unreadable), refused quickly without allocating.
 { printf 'YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n'; head -c 4096 random.bin; } >huge_dimensions.y4m
+
+# --- Technical QC faults (tests/qc_cli.rs, tests/qc_service.rs): 640x360 25 fps, each with
+# one fault at a known time. Tones are generated as two channels (a mono source upmixed
+# to stereo would lose 3 dB).
+
+# qc_black_start.mp4: black picture for the first 3 s, speech throughout.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 10),drawbox=c=black:t=fill:enable='lt(t,3)'" \
+    -f lavfi -i "$(speech 48000 10)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 qc_black_start.mp4
+
+# qc_silence.mp4: speech with 5 s of silence from 4 s to 9 s, moving picture.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 12)" -f lavfi -i "$(speech 48000 12 '*(1-between(t,4,9))')" \
+    "${OUTPUT[@]}" "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 qc_silence.mp4
+
+# qc_frozen_silent.mp4: the picture frozen (frame 125 repeated) from 5 s to 25 s, and no
+# sound over the same 20 s.
+ffmpeg "${GLOBAL[@]}" -filter_complex "$(card 640x360 25 30),split[a][b];[a][b]freezeframes=first=125:last=624:replace=125[v];
+    $(speech 48000 30 '*(1-between(t,5,25))')[a]" -map '[v]' -map '[a]' "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 qc_frozen_silent.mp4
+
+# qc_tone_minus20.mp4: a 1 kHz sine at -20 dBFS on both channels: -20.0 LUFS integrated,
+# -20 dBTP true peak, 0 LU range.
+tone='0.1*sin(2*PI*1000*t)'
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 10)" -f lavfi -i "aevalsrc=exprs='$tone|$tone':s=48000:d=10" \
+    "${OUTPUT[@]}" "${X264[@]}" -crf 32 -c:a aac -b:a 128k -ar 48000 qc_tone_minus20.mp4
+
+# qc_clipped.mp4: a 440 Hz tone at -10.5 dBFS, driven 4x past full scale and hard-clipped
+# from 4 s to 6 s.
+clip='max(-1,min(1,if(between(t,4,6),4,0.3)*sin(2*PI*440*t)))'
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 10)" -f lavfi -i "aevalsrc=exprs='$clip|$clip':s=48000:d=10" \
+    "${OUTPUT[@]}" "${X264[@]}" -crf 32 -c:a aac -b:a 128k -ar 48000 qc_clipped.mp4
+
+# qc_late_audio.mp4: 8 s of picture; the sound (7 s of speech) starts 1 s after it.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 8)" -itsoffset 1 -f lavfi -i "$(speech 48000 7)" \
+    "${OUTPUT[@]}" "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 qc_late_audio.mp4
+
+# qc_lecture_static.mp4: a lecture of still slides (three, 15 s each, no speaker inset)
+# with speech-like audio throughout: held pictures over speech, no error finding.
+ffmpeg "${GLOBAL[@]}" -filter_complex "
+    color=c=0xf4f4f0:s=960x540:r=25:d=45,
+    drawbox=x=60:y=40:w=840:h=60:color=0x1f3a93:t=fill,
+    drawbox=x=80:y=140:w=500:h=18:color=0x444444:t=fill,
+    drawbox=x=80:y=180:w=440:h=18:color=0x444444:t=fill:enable='gte(t,15)',
+    drawbox=x=80:y=280:w=380:h=210:color=0xc03030:t=fill:enable='gte(t,30)'[v];
+    $(speech 48000 45)[a]" -map '[v]' -map '[a]' "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 30 "${AAC[@]}" -ar 48000 -ac 2 qc_lecture_static.mp4
 
 echo "$STAMP" >.stamp
 chmod 755 .

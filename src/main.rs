@@ -26,6 +26,8 @@ enum Command {
     Probe(cli::probe::Args),
     /// Validate a media file and transcode it into an HLS (CMAF) ladder.
     Transcode(cli::transcode::Args),
+    /// Technical QC of a media file: black, frozen, silent, loudness, clipping, sync.
+    Qc(cli::qc::Args),
     /// Run the HTTP API, uploads, playback and workers in one process.
     Serve(cli::serve::Args),
     /// Run processing workers only, sharing a server's database and storage.
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Probe(args) => cli::probe::run(args),
         Command::Transcode(args) => cli::transcode::run(args),
+        Command::Qc(args) => cli::qc::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Worker(args) => cli::worker::run(args),
         Command::Admin(args) => cli::admin::run(args),

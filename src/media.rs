@@ -1,11 +1,14 @@
 //! From a probed source to a transcode job: the picture facts the planner
 //! needs, the plan, and the job. Shared by `yanxiu transcode` and the
-//! workers, so both make the same ladder from the same file.
+//! workers, so both make the same ladder from the same file; and the same
+//! facts for `yanxiu qc`.
 
 use std::path::Path;
 
 use anyhow::Context;
 use yanxiu_ingest::MediaReport;
+use yanxiu_transcode::qc::QcThresholds;
+use yanxiu_transcode::qc::tap::QcFileSpec;
 use yanxiu_transcode::{LadderConfig, Rotation, SourceVideo, TranscodeJob, plan_ladder};
 
 /// What to write besides the ladder.
@@ -19,14 +22,8 @@ pub struct Extras {
     pub growing: bool,
 }
 
-/// The transcode job for an accepted source, writing under `prefix`.
-pub fn job_for(
-    input: &Path,
-    report: &MediaReport,
-    ladder: &LadderConfig,
-    prefix: &str,
-    extras: Extras,
-) -> anyhow::Result<TranscodeJob> {
+/// The primary video stream's index and picture facts.
+fn source_of(report: &MediaReport) -> anyhow::Result<(usize, SourceVideo)> {
     let video_stream = report
         .primary_video()
         .context("the source has no video stream")?;
@@ -47,6 +44,41 @@ pub fn job_for(
         rotation: Rotation::from_degrees(i64::from(info.rotation)),
         frame_rate,
     };
+    Ok((video_stream.index, source))
+}
+
+/// What `yanxiu qc` analyses in a probed file: its primary streams, the
+/// sound mixed down to at most stereo, under `thresholds`.
+pub fn qc_spec_for(
+    input: &Path,
+    report: &MediaReport,
+    thresholds: QcThresholds,
+) -> anyhow::Result<QcFileSpec> {
+    let (video_stream, source) = source_of(report)?;
+    let audio = report.primary_audio();
+    let channels = audio
+        .and_then(|a| a.audio.as_ref())
+        .map_or(2, |a| a.channels.clamp(1, 2));
+    Ok(QcFileSpec {
+        input: input.to_path_buf(),
+        video_stream,
+        audio_stream: audio.map(|a| a.index),
+        rotation: source.rotation,
+        frame_rate: source.frame_rate,
+        audio_channels: channels,
+        thresholds,
+    })
+}
+
+/// The transcode job for an accepted source, writing under `prefix`.
+pub fn job_for(
+    input: &Path,
+    report: &MediaReport,
+    ladder: &LadderConfig,
+    prefix: &str,
+    extras: Extras,
+) -> anyhow::Result<TranscodeJob> {
+    let (video_index, source) = source_of(report)?;
     let audio = report.primary_audio();
     let audio_format = audio
         .and_then(|a| a.audio.as_ref())
@@ -55,7 +87,7 @@ pub fn job_for(
     Ok(TranscodeJob {
         input: input.to_path_buf(),
         source,
-        video_stream: video_stream.index,
+        video_stream: video_index,
         audio_stream: audio.map(|a| a.index),
         duration_seconds: report.duration_seconds.unwrap_or(0.0),
         plan,
@@ -63,5 +95,6 @@ pub fn job_for(
         poster: extras.poster,
         storyboard: extras.storyboard,
         growing: extras.growing,
+        qc: None,
     })
 }

@@ -143,6 +143,8 @@ fn noun_zh(what: &str) -> &'static str {
         "audience" => "受众",
         "channel" => "频道",
         "resource" => "资源",
+        "qc report" => "技术质检报告（尚未生成）",
+        "plot" => "图表",
         "api token" => "API 令牌",
         _ => "对象",
     }

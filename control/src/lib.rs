@@ -31,6 +31,7 @@ pub mod plane;
 pub mod playback;
 pub mod policy;
 pub mod publish;
+pub mod qc_reports;
 pub mod recordings;
 pub mod resources;
 pub mod review_flow;

@@ -14,6 +14,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+pub use yanxiu_transcode::qc::QcThresholds;
 
 /// The shipped default policy file, embedded.
 pub const LECTURE_DEFAULT_TOML: &str = include_str!("../policies/lecture-default.toml");
@@ -63,6 +64,9 @@ pub struct Policy {
     pub video: VideoRules,
     /// Rules for the primary audio stream.
     pub audio: AudioRules,
+    /// Thresholds of the technical QC (black, freeze, silence, loudness,
+    /// clipping, sync, picture quality), lecture-aware.
+    pub qc: QcThresholds,
 }
 
 /// Which containers are accepted.
@@ -151,6 +155,7 @@ impl Policy {
             duration: DurationRules::default(),
             video: VideoRules::default(),
             audio: AudioRules::default(),
+            qc: QcThresholds::default(),
         }
     }
 
@@ -181,7 +186,8 @@ impl Policy {
     }
 
     /// Checks that the values make sense together: every minimum at most
-    /// its maximum, and durations and frame rates finite and not negative.
+    /// its maximum, durations and frame rates finite and not negative, and
+    /// the QC thresholds consistent.
     /// The error says which values contradict each other.
     pub fn check(&self) -> Result<(), String> {
         let bad = |what: String| Err(what);
@@ -218,7 +224,7 @@ impl Policy {
         if v.min_short_edge > v.min_long_edge || v.max_short_edge > v.max_long_edge {
             return bad("a short edge limit is above its long edge limit".to_owned());
         }
-        Ok(())
+        self.qc.check()
     }
 
     /// The policy as TOML text (round-trips through [`Policy::from_toml_str`]).
@@ -390,6 +396,24 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_qc_table_takes_its_own_keys_and_refuses_nonsense() {
+        let policy = Policy::from_toml_str("[qc]\nsilence_min_seconds = 3.0\n").expect("parse");
+        assert_eq!(policy.qc.silence_min_seconds, 3.0);
+        assert_eq!(
+            policy.qc.freeze_min_seconds,
+            QcThresholds::default().freeze_min_seconds
+        );
+        let err = Policy::from_toml_str("[qc]\nsilence_warning_seconds = 99.0\n")
+            .expect_err("inconsistent");
+        assert!(matches!(err, PolicyError::Inconsistent { .. }), "{err}");
+        assert!(
+            err.to_string().contains("qc.silence_warning_seconds"),
+            "{err}"
+        );
+        assert!(Policy::from_toml_str("[qc]\nsilense_min_seconds = 3.0\n").is_err());
     }
 
     #[test]

@@ -4,6 +4,8 @@
 pub mod admin;
 pub mod audit;
 pub mod probe;
+pub mod qc;
+mod qc_text;
 pub mod serve;
 pub mod transcode;
 pub mod worker;

@@ -43,6 +43,10 @@ pub struct Args {
     /// Skip the storyboard (thumbnail sprite sheets and WebVTT).
     #[arg(long)]
     pub no_storyboard: bool,
+    /// Also run the technical QC on the same decode (thresholds from the
+    /// policy's [qc] table) and write its JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub qc_report: Option<PathBuf>,
     /// Language of messages: zh (default) or en; without it, LC_ALL /
     /// LC_MESSAGES / LANG starting with "en" choose English.
     #[arg(long, value_parser = ["zh", "en"])]
@@ -108,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let job = job_for(
+    let mut job = job_for(
         &args.file,
         report,
         &ladder,
@@ -119,6 +123,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             growing: false,
         },
     )?;
+    if args.qc_report.is_some() {
+        job.qc = Some(policy.qc.clone());
+    }
     if !args.json {
         for r in &job.plan.rungs {
             eprintln!(
@@ -153,6 +160,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
+    if let Some(path) = &args.qc_report {
+        let Some(report) = outcome.qc.as_ref() else {
+            eprintln!("yanxiu: the QC stage failed; no report");
+            return Ok(ExitCode::from(3));
+        };
+        std::fs::write(path, serde_json::to_vec_pretty(report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.json {
         let renditions: Vec<_> = outcome
             .ladder

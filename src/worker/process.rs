@@ -1,6 +1,7 @@
 //! One `process_upload` job: probe and validate the source (a rejection
 //! keeps its coded reasons on the resource), transcode it into a ladder in
-//! storage while heartbeats report progress, and record the outcome.
+//! storage while heartbeats report progress, with the technical QC fed from
+//! the same decode, and record the outcome and the QC report.
 
 use std::path::PathBuf;
 
@@ -9,12 +10,14 @@ use serde_json::json;
 use tokio::sync::watch;
 use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobError, JobFailure, JobProgress, JobState};
 use yanxiu_control::now_ms;
+use yanxiu_control::qc_reports::QcRecord;
 use yanxiu_control::resources::{
     MediaUpdate, MediaValidation, MediaViolation, ProcessingFailure, ProcessingStatus,
 };
 use yanxiu_ingest::fetch::{FetchError, fetch_to_file};
-use yanxiu_ingest::{EXIT_ACCEPTED, Lang, ProbeLimits, ProbeOutput, probe_file};
-use yanxiu_transcode::{Progress, TranscodeError, transcode};
+use yanxiu_ingest::{EXIT_ACCEPTED, Lang, MediaReport, ProbeLimits, ProbeOutput, probe_file};
+use yanxiu_transcode::qc::{QcReport, plot};
+use yanxiu_transcode::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome, transcode};
 
 use super::Worker;
 use crate::media::{Extras, job_for};
@@ -91,6 +94,23 @@ fn failure(retryable: bool, code: &str, message: impl Into<String>) -> JobFailur
     }
 }
 
+/// Records `update` on the revision processed by this job.
+async fn record(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: &str,
+    update: MediaUpdate,
+) -> Result<(), JobFailure> {
+    worker
+        .control
+        .record_processing(resource_id, &claim.job_id, update, now_ms())
+        .await
+        .map(|_| ())
+        .map_err(|e| failure(true, "control.record", e.to_string()))
+}
+
+/// One attempt, step by step: fetch (imports), probe and validate,
+/// transcode with the QC on the same decode, record the outcome.
 async fn attempt(
     worker: &Worker,
     claim: &JobClaim,
@@ -102,24 +122,94 @@ async fn attempt(
         resource_id.ok_or_else(|| failure(false, "job.no_resource", "job has no resource"))?;
     let payload: ProcessPayload = serde_json::from_value(payload.clone())
         .map_err(|e| failure(false, "job.bad_payload", e.to_string()))?;
-    let control = &worker.control;
-    let record = |update: MediaUpdate| async move {
-        control
-            .record_processing(resource_id, &claim.job_id, update, now_ms())
-            .await
-            .map_err(|e| failure(true, "control.record", e.to_string()))
+    record(
+        worker,
+        claim,
+        resource_id,
+        MediaUpdate::status(ProcessingStatus::Processing),
+    )
+    .await?;
+    if let Some(ended) = fetch_step(worker, claim, resource_id, &payload).await? {
+        return Ok(ended);
+    }
+    let report = match probe_step(worker, claim, resource_id, &payload).await? {
+        Probed::Accepted(report) => report,
+        Probed::Rejected => return Ok(Ended::Rejected),
     };
-    record(MediaUpdate::status(ProcessingStatus::Processing)).await?;
+    let prefix = format!("ladders/{resource_id}/{}/", claim.job_id);
+    let mut job = job_for(
+        &payload.source,
+        &report,
+        &worker.ladder,
+        &prefix,
+        Extras {
+            poster: true,
+            storyboard: true,
+            growing: true,
+        },
+    )
+    .map_err(|e| failure(false, "transcode.plan", format!("{e:#}")))?;
+    // The technical QC rides on the transcode's decode: no second pass.
+    job.qc = Some(worker.policy.qc.clone());
+    let outcome = match transcode_step(worker, claim, resource_id, job, &prefix, shutdown).await? {
+        Transcoded::Done(outcome) => outcome,
+        Transcoded::Stopped(ended) => return Ok(ended),
+    };
+    worker.metrics.transcoded(&outcome);
+    let qc_summary = store_qc(worker, claim, resource_id, outcome.qc.as_ref()).await?;
+    let renditions = outcome
+        .ladder
+        .renditions
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect();
+    record(
+        worker,
+        claim,
+        resource_id,
+        MediaUpdate {
+            processing_status: ProcessingStatus::Ready,
+            qc_report: qc_summary,
+            renditions: Some(renditions),
+            ladder_prefix: Some(prefix),
+            poster_key: outcome.poster.clone(),
+            storyboard_key: outcome.storyboard.clone(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let result = json!({ "master": outcome.ladder.master_key, "frames": outcome.video_frames,
+                         "seconds": outcome.elapsed.as_secs_f64(),
+                         "qc_errors": outcome.qc.as_ref().map(|q| q.summary.errors) });
+    complete(worker, claim, result).await?;
+    Ok(Ended::Done)
+}
 
-    if let Some(url) = &payload.url
-        && !payload.source.exists()
-        && let Err(e) = fetch(worker, claim, url, &payload.source).await
-    {
-        if e.retryable {
-            return Err(e.into());
-        }
-        // A link that can never work is a rejection with its reason.
-        record(MediaUpdate {
+/// For an import by link: fetches the file first. A link that can never
+/// work rejects the resource with its reason (`Some(Rejected)`).
+async fn fetch_step(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: &str,
+    payload: &ProcessPayload,
+) -> Result<Option<Ended>, JobFailure> {
+    let Some(url) = &payload.url else {
+        return Ok(None);
+    };
+    if payload.source.exists() {
+        return Ok(None);
+    }
+    let e = match fetch(worker, claim, url, &payload.source).await {
+        Ok(()) => return Ok(None),
+        Err(e) if e.code == LEASE_LOST => return Ok(Some(Ended::LeaseLost)),
+        Err(e) if e.retryable => return Err(e.into()),
+        Err(e) => e,
+    };
+    record(
+        worker,
+        claim,
+        resource_id,
+        MediaUpdate {
             processing_status: ProcessingStatus::Rejected,
             validation: Some(MediaValidation {
                 accepted: false,
@@ -137,13 +227,29 @@ async fn attempt(
                 message_en: e.message_en,
             }),
             ..Default::default()
-        })
-        .await?;
-        complete(worker, claim, json!({ "outcome": "rejected" })).await?;
-        return Ok(Ended::Rejected);
-    }
+        },
+    )
+    .await?;
+    complete(worker, claim, json!({ "outcome": "rejected" })).await?;
+    Ok(Some(Ended::Rejected))
+}
 
-    // Probe and validate, off the async threads.
+/// What probing decided.
+enum Probed {
+    /// Readable media that meets the policy.
+    Accepted(MediaReport),
+    /// Not media, or media that breaks the rules: recorded, job complete.
+    Rejected,
+}
+
+/// Probes and validates the source off the async threads and records the
+/// probe report and validation; a rejection is final (not retried).
+async fn probe_step(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: &str,
+    payload: &ProcessPayload,
+) -> Result<Probed, JobFailure> {
     let policy = worker.policy.clone();
     let source = payload.source.clone();
     let name = payload.file_name.clone();
@@ -171,68 +277,81 @@ async fn attempt(
             })
             .collect(),
     });
-    let report = match (output.report.clone(), output.exit_code) {
-        (Some(report), EXIT_ACCEPTED) => report,
-        _ => {
-            // Not media, or media that breaks the rules: a final answer, not
-            // a failure worth retrying.
-            let failure_info = output.error.as_ref().map(|e| ProcessingFailure {
+    if let (Some(report), EXIT_ACCEPTED) = (output.report.clone(), output.exit_code) {
+        record(
+            worker,
+            claim,
+            resource_id,
+            MediaUpdate {
+                processing_status: ProcessingStatus::Processing,
+                probe_report,
+                validation,
+                ..Default::default()
+            },
+        )
+        .await?;
+        return Ok(Probed::Accepted(report));
+    }
+    // Not media, or media that breaks the rules: a final answer, not a
+    // failure worth retrying.
+    let failure_info = output.error.as_ref().map(|e| ProcessingFailure {
+        code: e.code.clone(),
+        message_zh: e.message_zh.clone(),
+        message_en: e.message_en.clone(),
+    });
+    // An unreadable file breaks the first rule of all: be media.
+    let validation = validation.or_else(|| {
+        output.error.as_ref().map(|e| MediaValidation {
+            accepted: false,
+            violations: vec![MediaViolation {
                 code: e.code.clone(),
                 message_zh: e.message_zh.clone(),
                 message_en: e.message_en.clone(),
-            });
-            // An unreadable file breaks the first rule of all: be media.
-            let validation = validation.or_else(|| {
-                output.error.as_ref().map(|e| MediaValidation {
-                    accepted: false,
-                    violations: vec![MediaViolation {
-                        code: e.code.clone(),
-                        message_zh: e.message_zh.clone(),
-                        message_en: e.message_en.clone(),
-                        actual: None,
-                        limit: None,
-                    }],
-                })
-            });
-            record(MediaUpdate {
-                processing_status: ProcessingStatus::Rejected,
-                probe_report,
-                validation,
-                failure: failure_info,
-                ..Default::default()
-            })
-            .await?;
-            complete(
-                worker,
-                claim,
-                json!({ "outcome": "rejected", "exit_code": output.exit_code }),
-            )
-            .await?;
-            return Ok(Ended::Rejected);
-        }
-    };
-    record(MediaUpdate {
-        processing_status: ProcessingStatus::Processing,
-        probe_report,
-        validation,
-        ..Default::default()
-    })
-    .await?;
-
-    let prefix = format!("ladders/{resource_id}/{}/", claim.job_id);
-    let job = job_for(
-        &payload.source,
-        &report,
-        &worker.ladder,
-        &prefix,
-        Extras {
-            poster: true,
-            storyboard: true,
-            growing: true,
+                actual: None,
+                limit: None,
+            }],
+        })
+    });
+    record(
+        worker,
+        claim,
+        resource_id,
+        MediaUpdate {
+            processing_status: ProcessingStatus::Rejected,
+            probe_report,
+            validation,
+            failure: failure_info,
+            ..Default::default()
         },
     )
-    .map_err(|e| failure(false, "transcode.plan", format!("{e:#}")))?;
+    .await?;
+    complete(
+        worker,
+        claim,
+        json!({ "outcome": "rejected", "exit_code": output.exit_code }),
+    )
+    .await?;
+    Ok(Probed::Rejected)
+}
 
+/// How the transcode ended.
+enum Transcoded {
+    /// The ladder is written (and the QC report made).
+    Done(Box<TranscodeOutcome>),
+    /// The attempt stopped: lease lost, or given back on shutdown.
+    Stopped(Ended),
+}
+
+/// Transcodes (with the QC on the same decode) while heartbeats report
+/// progress and keep the lease; announces the growing ladder once playable.
+async fn transcode_step(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: &str,
+    job: TranscodeJob,
+    prefix: &str,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Transcoded, JobFailure> {
     let (tx, rx) = watch::channel(Progress::default());
     let work = transcode(job, worker.storage.clone(), tx);
     tokio::pin!(work);
@@ -248,9 +367,9 @@ async fn attempt(
                 if p.playable && !announced {
                     // Fast start: the growing ladder can be played already.
                     announced = true;
-                    record(MediaUpdate {
+                    record(worker, claim, resource_id, MediaUpdate {
                         processing_status: ProcessingStatus::Processing,
-                        ladder_prefix: Some(prefix.clone()),
+                        ladder_prefix: Some(prefix.to_owned()),
                         ..Default::default()
                     })
                     .await?;
@@ -263,7 +382,7 @@ async fn attempt(
                 };
                 match worker.control.heartbeat_job(claim, progress, worker.lease(), now_ms()).await {
                     Ok(_) => {}
-                    Err(JobError::LeaseLost) => return Ok(Ended::LeaseLost),
+                    Err(JobError::LeaseLost) => return Ok(Transcoded::Stopped(Ended::LeaseLost)),
                     Err(e) => tracing::warn!(job = %claim.job_id, error = %e, "heartbeat failed"),
                 }
             }
@@ -273,31 +392,44 @@ async fn attempt(
                 if let Err(e) = worker.control.release_job(claim, now_ms()).await {
                     tracing::warn!(job = %claim.job_id, error = %e, "cannot release the job");
                 }
-                return Ok(Ended::Released);
+                return Ok(Transcoded::Stopped(Ended::Released));
             }
         }
     };
-    let outcome = outcome.map_err(|e| failure(retryable(&e), "transcode.failed", e.to_string()))?;
-    worker.metrics.transcoded(&outcome);
-    let renditions = outcome
-        .ladder
-        .renditions
-        .iter()
-        .filter_map(|r| serde_json::to_value(r).ok())
-        .collect();
-    record(MediaUpdate {
-        processing_status: ProcessingStatus::Ready,
-        renditions: Some(renditions),
-        ladder_prefix: Some(prefix),
-        poster_key: outcome.poster.clone(),
-        storyboard_key: outcome.storyboard.clone(),
-        ..Default::default()
-    })
-    .await?;
-    let result = json!({ "master": outcome.ladder.master_key, "frames": outcome.video_frames,
-                         "seconds": outcome.elapsed.as_secs_f64() });
-    complete(worker, claim, result).await?;
-    Ok(Ended::Done)
+    outcome
+        .map(|o| Transcoded::Done(Box::new(o)))
+        .map_err(|e| failure(retryable(&e), "transcode.failed", e.to_string()))
+}
+
+/// Stores the QC report and its plots with the revision; returns the
+/// summary (no loudness series) the revision keeps for the technical
+/// review record. Without a report (the QC stage failed) the ladder stands
+/// alone.
+async fn store_qc(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: &str,
+    report: Option<&QcReport>,
+) -> Result<Option<serde_json::Value>, JobFailure> {
+    let Some(report) = report else {
+        tracing::warn!(job = %claim.job_id, "no QC report for this job");
+        return Ok(None);
+    };
+    let thresholds = &worker.policy.qc;
+    let as_json = |r: &QcReport| {
+        serde_json::to_value(r).map_err(|e| failure(false, "qc.serialize", e.to_string()))
+    };
+    let record = QcRecord {
+        report: as_json(report)?,
+        loudness_svg: plot::loudness_svg(report, thresholds),
+        timeline_svg: plot::timeline_svg(report),
+    };
+    worker
+        .control
+        .record_qc_report(resource_id, &claim.job_id, record, now_ms())
+        .await
+        .map_err(|e| failure(true, "control.record_qc", e.to_string()))?;
+    Ok(Some(as_json(&report.summary_only())?))
 }
 
 /// Marks the job done with `result`.
@@ -341,10 +473,7 @@ async fn fetch(
         speed: None,
         detail: None,
     };
-    let _ = worker
-        .control
-        .heartbeat_job(claim, progress, worker.lease(), now_ms())
-        .await;
+    beat_or_stop(worker, claim, progress).await?;
     if let Some(dir) = dest.parent() {
         tokio::fs::create_dir_all(dir)
             .await
@@ -366,7 +495,7 @@ async fn fetch(
             r = &mut download => break r,
             _ = beat.tick() => {
                 let progress = JobProgress { stage: "fetch".to_owned(), percent: 0.0, speed: None, detail: None };
-                let _ = worker.control.heartbeat_job(claim, progress, worker.lease(), now_ms()).await;
+                beat_or_stop(worker, claim, progress).await?;
             }
         }
     };
@@ -383,6 +512,36 @@ async fn fetch(
         message_zh: e.message(Lang::Zh),
         message_en: e.message(Lang::En),
     })
+}
+
+/// The code of a fetch stopped because the worker lost its lease.
+const LEASE_LOST: &str = "job.lease_lost";
+
+/// Renews the lease with `progress`; an error when the lease is lost (the
+/// attempt must stop: another worker owns the job now). Other heartbeat
+/// errors are logged and the fetch goes on.
+async fn beat_or_stop(
+    worker: &Worker,
+    claim: &JobClaim,
+    progress: JobProgress,
+) -> Result<(), FetchFailure> {
+    match worker
+        .control
+        .heartbeat_job(claim, progress, worker.lease(), now_ms())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(JobError::LeaseLost) => Err(FetchFailure {
+            retryable: false,
+            code: LEASE_LOST.to_owned(),
+            message_zh: "已失去任务租约".to_owned(),
+            message_en: "the job's lease was lost".to_owned(),
+        }),
+        Err(e) => {
+            tracing::warn!(job = %claim.job_id, error = %e, "heartbeat failed");
+            Ok(())
+        }
+    }
 }
 
 /// Whether another attempt may succeed: storage and infrastructure faults

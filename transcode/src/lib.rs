@@ -1,7 +1,8 @@
 //! Ladder planning and the transcode pipeline.
 //!
 //! [`ladder`] decides what to encode (pure); [`transcode`] decodes a source
-//! once and encodes every rung and one audio rendition in the same process,
+//! once and encodes every rung and one audio rendition in the same process
+//! (and, when asked, feeds the same pictures and samples to the [`qc`]),
 //! handing CMAF samples to the packager, which writes the HLS ladder through
 //! a storage backend and publishes the master playlist last.
 //!
@@ -11,6 +12,7 @@
 pub mod ladder;
 pub mod live;
 mod pipeline;
+pub mod qc;
 pub mod source;
 pub mod storyboard;
 pub mod timing;
@@ -52,6 +54,9 @@ pub struct TranscodeJob {
     /// the ladder is finished); the final master still comes last. Without
     /// it nothing is playable until the whole ladder is written.
     pub growing: bool,
+    /// Technical QC under these thresholds, fed from the same decode (no
+    /// second decode); the report comes back in the outcome.
+    pub qc: Option<qc::QcThresholds>,
 }
 
 /// How far a running job is.
@@ -113,6 +118,8 @@ pub struct TranscodeOutcome {
     pub corrupt_packets: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// The technical QC report, when the job asked for one.
+    pub qc: Option<qc::QcReport>,
 }
 
 /// Transcode failures.

@@ -12,6 +12,7 @@ pub mod extract;
 mod live;
 pub mod openapi;
 mod org_audit;
+mod qc;
 mod resources;
 pub mod schemas;
 
@@ -185,6 +186,7 @@ pub fn route_table() -> RouteTable {
     let table = channels::routes(table);
     let table = live::routes(table);
     let table = resources::routes(table);
+    let table = qc::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

@@ -554,6 +554,24 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "GET",
+        "/api/v1/resources/{id}/qc",
+        "review",
+        "Technical QC report of the latest revision's media (loudness, black, silence, freeze, clipping, sync, picture, findings with zh/en messages; times in seconds) and the URLs of its plots; 404 until processing made one",
+        Bearer,
+        None,
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/resources/{id}/qc/{plot}",
+        "review",
+        "A plot of the QC report as SVG: loudness.svg (short-term loudness over time) or timeline.svg (black, frozen, silent, clipped stretches and findings)",
+        Bearer,
+        None,
+        200,
+    ),
+    op(
+        "GET",
         "/api/v1/catalogue",
         "catalogue",
         "Published resources visible to the caller, by display order (paginated)",
@@ -637,6 +655,7 @@ pub const RESPONSE_SCHEMAS: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/resources/{id}", "Resource"),
     ("PUT", "/api/v1/resources/{id}/media", "Resource"),
     ("GET", "/api/v1/resources/{id}/jobs", "JobList"),
+    ("GET", "/api/v1/resources/{id}/qc", "QcReportView"),
     ("GET", "/api/v1/channels/{id}/events", "ChannelEventPage"),
     ("GET", "/api/v1/channels/{id}/status", "ChannelStatus"),
 ];
@@ -723,6 +742,7 @@ pub fn document_with(extensions: &[Operation]) -> Value {
         entry[o.method.to_ascii_lowercase()] = operation;
     }
     let mut schemas = super::schemas::resource_schemas();
+    super::qc::add_schemas(&mut schemas);
     schemas["Error"] = json!({"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}});

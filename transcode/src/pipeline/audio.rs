@@ -3,7 +3,7 @@
 //! whole ladder.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use bytes::Bytes;
 use ffmpeg_next::{ChannelLayout, Rational, codec, encoder, format, frame, software};
@@ -17,6 +17,7 @@ use super::rung::{drain, send};
 use super::{Output, ffi};
 use crate::TranscodeError;
 use crate::ladder::PlannedAudio;
+use crate::qc::tap::{QcInput, planes_of};
 use crate::timing::SampleShaper;
 
 const STAGE: &str = "audio";
@@ -71,13 +72,140 @@ impl SampleQueue {
     }
 }
 
-/// Runs the audio rendition until its input ends or the packager goes.
+/// Converts decoded audio of any format, rate and layout to planar float
+/// at one rate and channel count (the resampler is rebuilt whenever the
+/// input changes).
+pub(crate) struct ToPlanarF32 {
+    rate: u32,
+    layout: ChannelLayout,
+    resampler: Option<software::resampling::Context>,
+}
+
+impl std::fmt::Debug for ToPlanarF32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToPlanarF32")
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToPlanarF32 {
+    /// A converter to `channels` channels at `rate` Hz.
+    pub(crate) fn new(rate: u32, channels: u16) -> Self {
+        Self {
+            rate: rate.max(1),
+            layout: ChannelLayout::default(i32::from(channels.max(1))),
+            resampler: None,
+        }
+    }
+
+    /// The output rate.
+    pub(crate) fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// The output layout.
+    pub(crate) fn layout(&self) -> ChannelLayout {
+        self.layout
+    }
+
+    /// Converts `input` (its layout is repaired when it does not match its
+    /// channel count).
+    pub(crate) fn convert(
+        &mut self,
+        input: &mut frame::Audio,
+    ) -> Result<frame::Audio, TranscodeError> {
+        if input.channel_layout().is_empty()
+            || input.channel_layout().channels() != i32::from(input.channels())
+        {
+            input.set_channel_layout(ChannelLayout::default(i32::from(input.channels())));
+        }
+        let stale = self.resampler.as_ref().is_none_or(|r| {
+            let i = r.input();
+            i.format != input.format()
+                || i.rate != input.rate()
+                || i.channel_layout != input.channel_layout()
+        });
+        if stale {
+            self.resampler = Some(
+                software::resampling::Context::get(
+                    input.format(),
+                    input.channel_layout(),
+                    input.rate(),
+                    format::Sample::F32(format::sample::Type::Planar),
+                    self.layout,
+                    self.rate,
+                )
+                .map_err(|e| TranscodeError::encoder("audio resampler", e))?,
+            );
+        }
+        let r = self
+            .resampler
+            .as_mut()
+            .ok_or(TranscodeError::Internal("resampler"))?;
+        let capacity = input.samples() * self.rate as usize / input.rate().max(1) as usize + 256;
+        let mut converted = frame::Audio::new(
+            format::Sample::F32(format::sample::Type::Planar),
+            capacity,
+            self.layout,
+        );
+        r.run(input, &mut converted)
+            .map_err(|e| TranscodeError::encoder("audio resampler", e))?;
+        Ok(converted)
+    }
+
+    /// What the resampler still holds, a frame at a time; `None` at the end.
+    pub(crate) fn flush(&mut self) -> Option<frame::Audio> {
+        let r = self.resampler.as_mut()?;
+        let mut tail = frame::Audio::new(
+            format::Sample::F32(format::sample::Type::Planar),
+            4096,
+            self.layout,
+        );
+        if r.flush(&mut tail).is_err() || tail.samples() == 0 {
+            return None;
+        }
+        Some(tail)
+    }
+}
+
+/// The QC's share of the resampled audio: the samples as the rendition
+/// gets them, stamped with their time.
+struct QcTap {
+    sender: SyncSender<QcInput>,
+    rate: u32,
+    /// Output samples tapped so far, from the origin.
+    position: i64,
+}
+
+impl QcTap {
+    /// Sends a copy of `f`; false once the QC thread has gone.
+    fn send(&mut self, f: &frame::Audio) -> bool {
+        let n = f.samples();
+        if n == 0 {
+            return true;
+        }
+        let start = self.position as f64 / f64::from(self.rate);
+        self.position += n as i64;
+        self.sender
+            .send(QcInput::Sound {
+                start,
+                rate: self.rate,
+                planes: planes_of(f),
+            })
+            .is_ok()
+    }
+}
+
+/// Runs the audio rendition until its input ends or the packager goes;
+/// a copy of the resampled samples goes to the QC when `qc` is set.
 pub fn run(
     plan: PlannedAudio,
     delay_seconds: f64,
     rendition: RenditionId,
     frames: Receiver<AudioFrame>,
     out: Sender<Output>,
+    qc: Option<SyncSender<QcInput>>,
 ) -> Result<u64, TranscodeError> {
     let mut enc = open_encoder(&plan)?;
     let asc = AudioSpecificConfig::from_bytes(&ffi::extradata(&enc))
@@ -98,10 +226,15 @@ pub fn run(
     )?;
 
     let frame_size = (enc.frame_size() as usize).max(1);
-    let layout = ChannelLayout::default(i32::from(plan.channels));
-    let mut resampler: Option<software::resampling::Context> = None;
+    let mut to_f32 = ToPlanarF32::new(plan.sample_rate, plan.channels);
+    let layout = to_f32.layout();
     let mut queue = SampleQueue::new(usize::from(plan.channels));
     let mut next_pts: Option<i64> = None;
+    let mut tap = qc.map(|sender| QcTap {
+        sender,
+        rate: plan.sample_rate,
+        position: 0,
+    });
     let shift = (delay_seconds * f64::from(plan.sample_rate)).round() as i64;
     let mut shaper = SampleShaper::new(frame_size as u32, shift);
     let mut packet = codec::packet::Packet::empty();
@@ -109,48 +242,22 @@ pub fn run(
     let err = |e| TranscodeError::encoder(STAGE, e);
 
     for AudioFrame(mut input) in frames {
-        if input.channel_layout().is_empty()
-            || input.channel_layout().channels() != i32::from(input.channels())
-        {
-            input.set_channel_layout(ChannelLayout::default(i32::from(input.channels())));
-        }
         if next_pts.is_none() {
             // Start where the source's audio starts, in output samples.
             let start = input.pts().unwrap_or(0).max(0);
-            next_pts = Some(start * i64::from(plan.sample_rate) / i64::from(input.rate().max(1)));
+            let start = start * i64::from(plan.sample_rate) / i64::from(input.rate().max(1));
+            next_pts = Some(start);
+            if let Some(t) = tap.as_mut() {
+                t.position = start;
+            }
         }
-        let stale = resampler.as_ref().is_none_or(|r| {
-            let i = r.input();
-            i.format != input.format()
-                || i.rate != input.rate()
-                || i.channel_layout != input.channel_layout()
-        });
-        if stale {
-            resampler = Some(
-                software::resampling::Context::get(
-                    input.format(),
-                    input.channel_layout(),
-                    input.rate(),
-                    format::Sample::F32(format::sample::Type::Planar),
-                    layout,
-                    plan.sample_rate,
-                )
-                .map_err(|e| TranscodeError::encoder("audio resampler", e))?,
-            );
-        }
-        let r = resampler
-            .as_mut()
-            .ok_or(TranscodeError::Internal("resampler"))?;
-        let capacity =
-            input.samples() * plan.sample_rate as usize / input.rate().max(1) as usize + 256;
-        let mut converted = frame::Audio::new(
-            format::Sample::F32(format::sample::Type::Planar),
-            capacity,
-            layout,
-        );
-        r.run(&input, &mut converted)
-            .map_err(|e| TranscodeError::encoder("audio resampler", e))?;
+        let converted = to_f32.convert(&mut input)?;
         queue.push(&converted);
+        if let Some(t) = tap.as_mut()
+            && !t.send(&converted)
+        {
+            tap = None;
+        }
         while queue.len() >= frame_size {
             let mut f = queue.pop_frame(frame_size, layout, plan.sample_rate);
             let pts = next_pts.unwrap_or(0);
@@ -168,19 +275,15 @@ pub fn run(
         }
     }
     // Whatever the resampler still holds, then the short last frame.
-    if let Some(r) = resampler.as_mut() {
-        loop {
-            let mut tail = frame::Audio::new(
-                format::Sample::F32(format::sample::Type::Planar),
-                4096,
-                layout,
-            );
-            if r.flush(&mut tail).is_err() || tail.samples() == 0 {
-                break;
-            }
-            queue.push(&tail);
+    while let Some(tail) = to_f32.flush() {
+        queue.push(&tail);
+        if let Some(t) = tap.as_mut()
+            && !t.send(&tail)
+        {
+            tap = None;
         }
     }
+    drop(tap);
     while queue.len() > 0 {
         let n = queue.len().min(frame_size);
         let mut f = queue.pop_frame(n, layout, plan.sample_rate);

@@ -12,6 +12,7 @@ use ffmpeg_next::{Rational, codec, filter, format, frame};
 
 use super::ffi;
 use crate::TranscodeError;
+use crate::qc::tap::QcInput;
 use crate::source::Rotation;
 use crate::timing::{KeyframeGrid, MonotonicClock, VIDEO_TIMESCALE};
 
@@ -50,10 +51,12 @@ const MAX_CONSECUTIVE_READ_ERRORS: u32 = 64;
 
 /// Runs the stage until the end of the source or until every consumer has
 /// gone. `position` receives the latest video time (ticks) for progress.
+/// With `qc`, the QC thread gets a second reference to every picture.
 pub fn run(
     spec: DecodeSpec,
     rungs: Vec<SyncSender<RungFrame>>,
     audio: Option<SyncSender<AudioFrame>>,
+    qc: Option<SyncSender<QcInput>>,
     position: Arc<AtomicI64>,
 ) -> Result<DecodeReport, TranscodeError> {
     let mut input = format::input(&spec.input).map_err(|e| TranscodeError::open(&spec.input, e))?;
@@ -92,6 +95,7 @@ pub fn run(
     let nominal = (f64::from(VIDEO_TIMESCALE) / spec.frame_rate).round() as i64;
     let mut stage = VideoStage {
         rungs,
+        qc,
         clock: MonotonicClock::new(nominal),
         grid: KeyframeGrid::new(spec.gop_seconds, spec.frame_rate, VIDEO_TIMESCALE),
         rotate: None,
@@ -156,8 +160,10 @@ pub fn run(
     stage.finish()?;
     if let (Some(dec), Some(out)) = (adec.as_mut(), audio_out.as_ref())
         && dec.send_eof().is_ok()
+        && drain_audio(dec, &mut decoded_audio, out, audio_tb, origin_us).is_err()
     {
-        let _ = drain_audio(dec, &mut decoded_audio, out, audio_tb, origin_us);
+        // The audio encoder has gone; its own error is reported.
+        tracing::debug!("audio consumer gone before the last audio frames");
     }
     report.video_frames = stage.frames;
     Ok(report)
@@ -239,6 +245,8 @@ fn drain_audio(
 /// Video after decoding: rotation, timing, keyframes, fan-out.
 struct VideoStage {
     rungs: Vec<SyncSender<RungFrame>>,
+    /// The QC thread, while it listens.
+    qc: Option<SyncSender<QcInput>>,
     clock: MonotonicClock,
     grid: KeyframeGrid,
     rotate: Option<filter::Graph>,
@@ -302,6 +310,14 @@ impl VideoStage {
             return Ok(());
         }
         let pts = picture.pts().unwrap_or(0);
+        if let Some(qc) = self.qc.as_ref() {
+            let shared =
+                ffi::share(&picture).map_err(|e| TranscodeError::decoder("frame reference", e))?;
+            if qc.send(QcInput::Picture(shared)).is_err() {
+                // The QC stopped (it reports why); the transcode goes on.
+                self.qc = None;
+            }
+        }
         let keyframe = self.grid.is_keyframe(pts);
         self.frames += 1;
         self.position.store(pts, Ordering::Relaxed);

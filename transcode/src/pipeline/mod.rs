@@ -3,7 +3,7 @@
 //! that writes the ladder (master playlist last).
 
 pub(crate) mod audio;
-mod decode;
+pub(crate) mod decode;
 pub(crate) mod ffi;
 mod poster;
 mod rung;
@@ -11,7 +11,7 @@ mod storyboard;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,8 @@ use yanxiu_packager::media::TrackInput;
 use yanxiu_packager::storage::{PutOptions, Storage};
 use yanxiu_packager::vod::{RenditionId, RenditionKind, RenditionSpec, VodOptions, VodPackager};
 
+use crate::qc::QcReport;
+use crate::qc::tap::{self, QC_IN_FLIGHT, QcInput};
 use crate::storyboard::StoryboardLayout;
 use crate::timing::{VIDEO_TIMESCALE, presentation_delay};
 use crate::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome};
@@ -87,6 +89,7 @@ pub async fn run(
             rung::run(spec, rx, out)
         })?);
     }
+    let qc = start_qc(&job)?;
     let mut audio_input = None;
     if let (Some(a), Some(_)) = (&plan.audio, job.audio_stream) {
         let id = packager.add_rendition(RenditionSpec {
@@ -102,8 +105,9 @@ pub async fn run(
         let out = out_tx.clone();
         let a = a.clone();
         let delay = presentation_delay(plan.frame_rate);
+        let qc_audio = qc.as_ref().map(|(tx, _)| tx.clone());
         threads.push(spawn("audio".to_owned(), move || {
-            audio::run(a, delay, id, rx, out)
+            audio::run(a, delay, id, rx, out, qc_audio)
         })?);
     }
     drop(out_tx);
@@ -118,9 +122,13 @@ pub async fn run(
         gop_seconds: plan.gop_seconds,
     };
     let pos = position.clone();
+    let (qc_video, qc_thread) = match qc {
+        Some((tx, handle)) => (Some(tx), Some(handle)),
+        None => (None, None),
+    };
     let decoder = std::thread::Builder::new()
         .name("yanxiu-decode".to_owned())
-        .spawn(move || decode::run(decode_spec, rung_inputs, audio_input, pos))
+        .spawn(move || decode::run(decode_spec, rung_inputs, audio_input, qc_video, pos))
         .map_err(TranscodeError::Thread)?;
 
     // The packager loop: the only writer to storage.
@@ -181,7 +189,9 @@ pub async fn run(
         return Err(TranscodeError::NoFrames);
     }
     let ladder = packager.finish().await?;
+    let qc = finish_qc(qc_thread).await;
     Ok(TranscodeOutcome {
+        qc,
         ladder,
         poster: files
             .iter()
@@ -195,6 +205,37 @@ pub async fn run(
         corrupt_packets: decoded.corrupt_packets,
         elapsed: started.elapsed(),
     })
+}
+
+/// The QC thread: its input and the handle that gives the report.
+type QcStage = (SyncSender<QcInput>, JoinHandle<QcReport>);
+
+/// Starts the QC thread when the job asks for QC: the sender feeds it (the
+/// decode and audio stages get clones), the handle gives the report.
+fn start_qc(job: &TranscodeJob) -> Result<Option<QcStage>, TranscodeError> {
+    let Some(thresholds) = job.qc.clone() else {
+        return Ok(None);
+    };
+    let (tx, rx) = sync_channel(QC_IN_FLIGHT);
+    let frame_rate = job.plan.frame_rate;
+    let handle = std::thread::Builder::new()
+        .name("yanxiu-qc".to_owned())
+        .spawn(move || tap::run(thresholds, frame_rate, rx))
+        .map_err(TranscodeError::Thread)?;
+    Ok(Some((tx, handle)))
+}
+
+/// The QC report, once every stage feeding the QC thread has ended; none
+/// (logged) if the thread panicked: the ladder stands without it.
+async fn finish_qc(handle: Option<JoinHandle<QcReport>>) -> Option<QcReport> {
+    let handle = handle?;
+    match tokio::task::spawn_blocking(move || handle.join()).await {
+        Ok(Ok(report)) => Some(report),
+        _ => {
+            tracing::warn!("the QC stage failed; the ladder has no QC report");
+            None
+        }
+    }
 }
 
 /// The poster's time: a tenth into the source, at most 30 s in (slides are

@@ -3,11 +3,13 @@
 // (editable by the producer while the revision is not under review), the review history,
 // the Table 1 review form, and the decision its viewer may take at this state: self-review
 // and submit (producer), department approval (department reviewer), technical approval and
-// publication (centre reviewer). The API checks every step again.
-import { api } from '../api.js';
+// publication (centre reviewer). The API checks every step again. The technical QC report
+// (loudness, findings with their times, the loudness and timeline plots) shows once the
+// processing job made one.
+import { api, download } from '../api.js';
 import { hasRole, session, render as rerender } from '../app.js';
 import { t, has, lang, dateTime } from '../i18n.js';
-import { h, field, heading, messageBox, badge, label, select, notice, audienceSelect } from '../ui.js';
+import { h, field, heading, messageBox, badge, label, select, notice, audienceSelect, clock } from '../ui.js';
 import { mountPlayer, sameOrigin, storyboardOf } from './player.js';
 
 const EDITABLE = ['draft', 'rejected', 'published'];
@@ -23,6 +25,7 @@ export async function render(ctx) {
   return [
     heading(rev.metadata.name || t('resources.untitled')), head,
     processingPanel(r),
+    await qcPanel(r),
     previewPanel(r),
     await reviewActions(r, own),
     await metadataSection(r, own && EDITABLE.includes(rev.state)),
@@ -71,6 +74,38 @@ function processingPanel(r) {
   };
   setTimeout(poll, 1500);
   return panel;
+}
+
+/** The technical QC report: loudness, counts, findings in the page's language, the plots. */
+async function qcPanel(r) {
+  let q;
+  try { q = await api('GET', `/api/v1/resources/${encodeURIComponent(r.id)}/qc`); } catch (e) { return null; }
+  const rep = q.report || {};
+  const l = rep.loudness || {};
+  const s = rep.summary || {};
+  const num = (v, unit) => (Number.isFinite(v) ? `${v.toFixed(1)} ${unit}` : '—');
+  const rows = [
+    [t('qc.loudness'), `${num(l.integrated_lufs, 'LUFS')} · ${t('qc.range')} ${num(l.range_lu, 'LU')} · ${t('qc.true_peak')} ${num(l.true_peak_dbtp, 'dBTP')}`],
+    [t('qc.counts'), t('qc.counts_value', { errors: s.errors || 0, warnings: s.warnings || 0, infos: s.infos || 0 })],
+  ];
+  const severity = { error: t('qc.error'), warning: t('qc.warning'), info: t('qc.info') };
+  const findings = rep.findings || [];
+  const list = findings.length
+    ? h('ul', { id: 'qc-findings' }, findings.map((f) => h('li', { 'data-severity': f.severity },
+      h('strong', {}, severity[f.severity] || f.severity), ` ${clock(f.start)}–${clock(f.end)} `,
+      lang() === 'en' ? f.message_en : f.message_zh, h('span', { class: 'muted' }, ` (${f.code})`))))
+    : h('p', { class: 'muted' }, t('qc.no_findings'));
+  const plots = h('div', { class: 'qc-plots' });
+  for (const [key, url] of [['qc.plot_loudness', q.plots.loudness], ['qc.plot_timeline', q.plots.timeline]]) {
+    try {
+      const blob = await download(url);
+      plots.append(h('img', { src: URL.createObjectURL(blob), alt: t(key), style: 'max-width:100%;height:auto' }));
+    } catch (e) { plots.append(h('p', { class: 'muted' }, t('qc.plot_missing'))); }
+  }
+  return h('section', { class: 'panel', id: 'qc', 'aria-labelledby': 'qc-h' }, h('h2', { id: 'qc-h' }, t('qc.title')),
+    h('div', { class: 'table-wrap' }, h('table', {}, h('tbody', {},
+      rows.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, v)))))),
+    list, plots);
 }
 
 function previewPanel(r) {

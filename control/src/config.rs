@@ -50,6 +50,8 @@ pub struct ControlConfig {
     pub public_urls: PublicUrls,
     /// Live channels in operation.
     pub live: LiveConfig,
+    /// Viewing analytics and credit hours (学时).
+    pub learning: crate::analytics::LearningConfig,
 }
 
 /// Settings of live channels in operation (table `[control.live]`).

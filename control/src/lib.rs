@@ -12,6 +12,7 @@
 //! Times are `i64` milliseconds since the Unix epoch (UTC) everywhere.
 
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
 pub mod audit_chain;
 pub mod catalogue;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod first_run;
 pub mod http;
 pub mod jobs;
+pub mod learning;
 pub mod live_status;
 pub mod lockout;
 pub mod org;

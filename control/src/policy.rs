@@ -146,6 +146,10 @@ pub enum Action {
     ImportCatalogue,
     /// Watch a published resource or a live channel.
     Watch,
+    /// Read viewing figures (views, watch time, completion, peaks) of resources and channels.
+    ReadAnalytics,
+    /// Read and export learners' credit hours (学时) of a department.
+    ReadLearningRecords,
 }
 
 impl Action {
@@ -171,6 +175,8 @@ impl Action {
             Action::Unpublish,
             Action::ImportCatalogue,
             Action::Watch,
+            Action::ReadAnalytics,
+            Action::ReadLearningRecords,
         ]);
         all
     }
@@ -393,6 +399,22 @@ pub fn decide(role: Role, action: Action, scope: &Scope) -> Decision {
         }
         (R::CentreReviewer, A::ReadResource | A::ReadChannel | A::Unpublish) => global,
         (R::CentreReviewer, A::ImportCatalogue) => global,
+
+        // Viewing figures: the centre everywhere, department reviewers and admins in their
+        // department, producers and organisers for what they own.
+        (R::CentreReviewer, A::ReadAnalytics) => global,
+        (R::DepartmentAdmin | R::DepartmentReviewer, A::ReadAnalytics) => in_department(scope),
+        (R::Producer | R::EventOrganiser, A::ReadAnalytics) => {
+            if scope.is_owner {
+                in_department(scope).reason_if_allowed(Reason::Owner)
+            } else {
+                Decision::deny(Reason::NotOwner)
+            }
+        }
+
+        // Learners' credit hours: the centre everywhere, a department admin for their people.
+        (R::CentreReviewer, A::ReadLearningRecords) => global,
+        (R::DepartmentAdmin, A::ReadLearningRecords) => in_department(scope),
 
         // Everybody who is not a platform administrator may watch what is open to them.
         (_, A::Watch) => watch(scope),

@@ -235,6 +235,7 @@ impl ControlPlane {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.analytics.forget_target("resource", resource_id);
         let detail =
             json!({"revision": view.latest.number, "superseded": view.published.map(|p| p.number)});
         self.audit(
@@ -291,6 +292,7 @@ impl ControlPlane {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.analytics.forget_target("resource", resource_id);
         let detail = json!({"revision": published.number, "reason": reason});
         self.audit(
             &actor.audit_ctx(),

@@ -9,8 +9,10 @@ mod accounts;
 mod channels;
 pub mod error;
 pub mod extract;
+mod learning;
 mod live;
 pub mod openapi;
+pub mod openapi_learning;
 mod org_audit;
 mod resources;
 pub mod schemas;
@@ -185,6 +187,7 @@ pub fn route_table() -> RouteTable {
     let table = channels::routes(table);
     let table = live::routes(table);
     let table = resources::routes(table);
+    let table = learning::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

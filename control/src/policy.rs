@@ -150,6 +150,8 @@ pub enum Action {
     ReadAnalytics,
     /// Read and export learners' credit hours (学时) of a department.
     ReadLearningRecords,
+    /// Work the complaint queue: take down, restore, retire, dismiss.
+    HandleComplaints,
 }
 
 impl Action {
@@ -177,6 +179,7 @@ impl Action {
             Action::Watch,
             Action::ReadAnalytics,
             Action::ReadLearningRecords,
+            Action::HandleComplaints,
         ]);
         all
     }
@@ -415,6 +418,9 @@ pub fn decide(role: Role, action: Action, scope: &Scope) -> Decision {
         // Learners' credit hours: the centre everywhere, a department admin for their people.
         (R::CentreReviewer, A::ReadLearningRecords) => global,
         (R::DepartmentAdmin, A::ReadLearningRecords) => in_department(scope),
+
+        // Complaints: the centre's reviewers handle them, platform-wide.
+        (R::CentreReviewer, A::HandleComplaints) => global,
 
         // Everybody who is not a platform administrator may watch what is open to them.
         (_, A::Watch) => watch(scope),

@@ -129,6 +129,10 @@ fn expected() -> Vec<(Action, [&'static str; 9])> {
             ReadLearningRecords,
             [NONE, NONE, NONE, NONE, "YYY", "YYN", NONE, NONE, NONE],
         ),
+        (
+            HandleComplaints,
+            [NONE, NONE, NONE, NONE, "YYY", NONE, NONE, NONE, NONE],
+        ),
     ];
     for granted in [
         R::Learner,

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod channels;
+mod complaints;
 pub mod error;
 pub mod extract;
 mod learning;
@@ -188,6 +189,7 @@ pub fn route_table() -> RouteTable {
     let table = live::routes(table);
     let table = resources::routes(table);
     let table = learning::routes(table);
+    let table = complaints::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

@@ -105,6 +105,49 @@ impl World {
     }
 }
 
+impl World {
+    /// An audience of the physics department holding `members` (user ids).
+    pub async fn audience(&self, env: &TestEnv, members: &[&str]) -> String {
+        let (status, audience) = env
+            .call(
+                "POST",
+                "/api/v1/audiences",
+                Some(&self.dept_admin),
+                Some(json!({"name": "2026 骨干教师班", "department_id": self.physics})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{audience}");
+        let id = audience["id"].as_str().unwrap().to_owned();
+        for m in members {
+            let (status, body) = env
+                .call(
+                    "POST",
+                    &format!("/api/v1/audiences/{id}/members"),
+                    Some(&self.dept_admin),
+                    Some(json!({"user_id": m})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        }
+        id
+    }
+
+    /// A physics resource published for `audience` only.
+    pub async fn published_for(&self, env: &TestEnv, name: &str, audience: &str) -> String {
+        publish_resource_with(
+            env,
+            &self.producer,
+            &self.dept_reviewer,
+            &self.centre,
+            &self.physics,
+            name,
+            100.0,
+            json!({"credit_hours": 1, "openness": "non_public", "audience_id": audience}),
+        )
+        .await
+    }
+}
+
 /// Creates, processes (a probe report `seconds` long), reviews and publishes a resource.
 #[allow(clippy::too_many_arguments)]
 pub async fn publish_resource(
@@ -117,8 +160,36 @@ pub async fn publish_resource(
     seconds: f64,
     hours: f64,
 ) -> String {
-    let metadata = json!({"name": name, "lecturer_name": "宋薇", "lecturer_unit": "北京市清华大学附属中学",
-        "credit_hours": hours, "display_order": 1, "summary": "目标与要点"});
+    publish_resource_with(
+        env,
+        producer,
+        dept_reviewer,
+        centre,
+        department,
+        name,
+        seconds,
+        json!({"credit_hours": hours}),
+    )
+    .await
+}
+
+/// [`publish_resource`] with `extra` metadata fields.
+#[allow(clippy::too_many_arguments)]
+pub async fn publish_resource_with(
+    env: &TestEnv,
+    producer: &str,
+    dept_reviewer: &str,
+    centre: &str,
+    department: &str,
+    name: &str,
+    seconds: f64,
+    extra: Value,
+) -> String {
+    let mut metadata = json!({"name": name, "lecturer_name": "宋薇", "lecturer_unit": "北京市清华大学附属中学",
+        "display_order": 1, "summary": "目标与要点"});
+    for (k, v) in extra.as_object().expect("extra metadata") {
+        metadata[k] = v.clone();
+    }
     let (status, created) = env
         .call(
             "POST",
@@ -272,4 +343,93 @@ pub async fn post_with_headers(env: &TestEnv, body: &Value) -> (StatusCode, Opti
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     (response.status(), retry)
+}
+
+/// Removes stored objects from a directory, like the server's storage janitor: source files
+/// (media refs), ladders (prefixes, recursively) and single objects (keys) under `root`.
+#[derive(Debug)]
+pub struct FileJanitor {
+    pub root: std::path::PathBuf,
+    pub fail: bool,
+}
+
+#[async_trait::async_trait]
+impl yanxiu_control::resources::MediaJanitor for FileJanitor {
+    async fn remove_media(
+        &self,
+        _resource_id: &str,
+        media: &yanxiu_control::resources::StoredMedia,
+    ) -> Result<(), yanxiu_control::resources::JanitorError> {
+        if self.fail {
+            return Err(yanxiu_control::resources::JanitorError(
+                "storage is down".into(),
+            ));
+        }
+        for prefix in &media.ladder_prefixes {
+            let _ = std::fs::remove_dir_all(self.root.join(prefix));
+        }
+        for key in media.keys.iter().chain(&media.media_refs) {
+            let _ = std::fs::remove_file(self.root.join(key));
+        }
+        Ok(())
+    }
+}
+
+/// Writes the objects `publish_resource` names for resource `id` under `root`; returns them.
+pub fn store_objects(root: &std::path::Path, id: &str) -> Vec<std::path::PathBuf> {
+    let files = [
+        format!("sources/{id}/source.mp4"),
+        format!("ladders/{id}/job/master.m3u8"),
+        format!("ladders/{id}/job/720p/seg-00001.m4s"),
+        format!("ladders/{id}/job/poster.jpg"),
+    ];
+    files
+        .iter()
+        .map(|f| {
+            let path = root.join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"media").unwrap();
+            path
+        })
+        .collect()
+}
+
+/// The HTTP app of `env` with `janitor` removing stored objects.
+pub fn app_with_janitor(env: &TestEnv, janitor: FileJanitor) -> axum::Router {
+    let state = yanxiu_control::AppState::new(env.control.clone())
+        .with_clock(env.clock.clone())
+        .with_janitor(std::sync::Arc::new(janitor));
+    yanxiu_control::router(state)
+}
+
+/// One JSON call on `app`.
+pub async fn call_app(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    use tower::ServiceExt;
+    let mut b = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"));
+    if body.is_some() {
+        b = b.header("content-type", "application/json");
+    }
+    let request = b
+        .body(axum::body::Body::from(
+            body.map(|v| v.to_string()).unwrap_or_default(),
+        ))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }

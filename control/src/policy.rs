@@ -152,6 +152,9 @@ pub enum Action {
     ReadLearningRecords,
     /// Work the complaint queue: take down, restore, retire, dismiss.
     HandleComplaints,
+    /// Retention: mark premium courses, hold or renew resources, run and read the retention
+    /// plan, retire little-used resources.
+    ManageRetention,
 }
 
 impl Action {
@@ -180,6 +183,7 @@ impl Action {
             Action::ReadAnalytics,
             Action::ReadLearningRecords,
             Action::HandleComplaints,
+            Action::ManageRetention,
         ]);
         all
     }
@@ -421,6 +425,9 @@ pub fn decide(role: Role, action: Action, scope: &Scope) -> Decision {
 
         // Complaints: the centre's reviewers handle them, platform-wide.
         (R::CentreReviewer, A::HandleComplaints) => global,
+
+        // Retention and the catalogue's life cycle: the centre, platform-wide.
+        (R::CentreReviewer, A::ManageRetention) => global,
 
         // Everybody who is not a platform administrator may watch what is open to them.
         (_, A::Watch) => watch(scope),

@@ -229,11 +229,15 @@ impl ControlPlane {
             .bind(view.latest.id.clone())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE resources SET published_revision_id = $1 WHERE id = $2")
-            .bind(view.latest.id.clone())
-            .bind(resource_id.to_owned())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE resources SET published_revision_id = $1, published_at = $2, retired_at = NULL \
+             WHERE id = $3",
+        )
+        .bind(view.latest.id.clone())
+        .bind(now)
+        .bind(resource_id.to_owned())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         self.analytics.forget_target("resource", resource_id);
         let detail =

@@ -133,6 +133,10 @@ fn expected() -> Vec<(Action, [&'static str; 9])> {
             HandleComplaints,
             [NONE, NONE, NONE, NONE, "YYY", NONE, NONE, NONE, NONE],
         ),
+        (
+            ManageRetention,
+            [NONE, NONE, NONE, NONE, "YYY", NONE, NONE, NONE, NONE],
+        ),
     ];
     for granted in [
         R::Learner,

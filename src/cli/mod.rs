@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod probe;
+pub mod retention;
 pub mod serve;
 pub mod transcode;
 pub mod worker;

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod openapi_learning;
 mod org_audit;
 mod resources;
+mod retention;
 pub mod schemas;
 
 use std::sync::Arc;
@@ -190,6 +191,7 @@ pub fn route_table() -> RouteTable {
     let table = resources::routes(table);
     let table = learning::routes(table);
     let table = complaints::routes(table);
+    let table = retention::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

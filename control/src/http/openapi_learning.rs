@@ -158,10 +158,52 @@ pub const OPERATIONS: &[Operation] = &[
         Some(&["decision:string", "comment:string"]),
         200,
     ),
+    op(
+        "GET",
+        "/api/v1/retention",
+        "retention",
+        "The retention plan now: expired resources to retire, those kept (premium, under review, on hold) and why, those expiring within within_days (default 30), retired ones with objects left",
+        Bearer,
+        None,
+        200,
+    ),
+    op(
+        "POST",
+        "/api/v1/retention/run",
+        "retention",
+        "Run retention now (dry_run: only the plan): retire what expired (offline, stored objects removed, metadata and audit kept), never anything under review or on hold",
+        Bearer,
+        Some(&["dry_run:boolean?"]),
+        200,
+    ),
+    op(
+        "GET",
+        "/api/v1/resources/{id}/retention",
+        "retention",
+        "A resource's retention: published_at, expires_at, premium, hold, renewal, retirement",
+        Bearer,
+        None,
+        200,
+    ),
+    op(
+        "PUT",
+        "/api/v1/resources/{id}/retention",
+        "retention",
+        "Mark a premium course (精品课程, kept), hold, or renew (expires_at; null: back to the computed expiry); audited",
+        Bearer,
+        Some(&[
+            "premium:boolean?",
+            "hold:boolean?",
+            "expires_at:integer?",
+            "note:string?",
+        ]),
+        200,
+    ),
 ];
 
 /// Query parameters: `(method, path, [name:type])`.
 pub const QUERY_PARAMETERS: &[(&str, &str, &[&str])] = &[
+    ("GET", "/api/v1/retention", &["within_days:integer"]),
     (
         "GET",
         "/api/v1/complaints",

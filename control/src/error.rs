@@ -166,7 +166,7 @@ fn noun_zh(what: &str) -> &'static str {
         "resource" => "资源",
         "api token" => "API 令牌",
         "complaint" => "投诉",
-        "comment" => "评论",
+        "feedback" => "评价",
         _ => "对象",
     }
 }

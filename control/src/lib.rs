@@ -22,6 +22,7 @@ pub mod complaints;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod feedback;
 pub mod first_run;
 pub mod http;
 pub mod jobs;

@@ -155,6 +155,8 @@ pub enum Action {
     /// Retention: mark premium courses, hold or renew resources, run and read the retention
     /// plan, retire little-used resources.
     ManageRetention,
+    /// Approve or reject learners' ratings and comments before they are shown.
+    ModerateFeedback,
 }
 
 impl Action {
@@ -184,6 +186,7 @@ impl Action {
             Action::ReadLearningRecords,
             Action::HandleComplaints,
             Action::ManageRetention,
+            Action::ModerateFeedback,
         ]);
         all
     }
@@ -428,6 +431,10 @@ pub fn decide(role: Role, action: Action, scope: &Scope) -> Decision {
 
         // Retention and the catalogue's life cycle: the centre, platform-wide.
         (R::CentreReviewer, A::ManageRetention) => global,
+
+        // Ratings and comments: moderated by the centre, or a department admin for their own.
+        (R::CentreReviewer, A::ModerateFeedback) => global,
+        (R::DepartmentAdmin, A::ModerateFeedback) => in_department(scope),
 
         // Everybody who is not a platform administrator may watch what is open to them.
         (_, A::Watch) => watch(scope),

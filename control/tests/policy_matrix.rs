@@ -137,6 +137,10 @@ fn expected() -> Vec<(Action, [&'static str; 9])> {
             ManageRetention,
             [NONE, NONE, NONE, NONE, "YYY", NONE, NONE, NONE, NONE],
         ),
+        (
+            ModerateFeedback,
+            [NONE, NONE, NONE, NONE, "YYY", "YYN", NONE, NONE, NONE],
+        ),
     ];
     for granted in [
         R::Learner,

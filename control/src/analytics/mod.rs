@@ -5,7 +5,8 @@
 //!
 //! Pure parts (no IO, no clock): [`events`] (the request and its checks), [`intervals`]
 //! (watched stretches as a union), [`session`] (folding events into a playback),
-//! [`ratelimit`], [`cache`], [`report`] (aggregation) and [`csv`]. The async parts: the intake
+//! [`ratelimit`], [`cache`], [`report`] (aggregation), [`csv`] and the selection of the
+//! [`lowuse`] report. The async parts: the intake
 //! and its group-commit writer (`ingest`), the rows (`store`) and the scoped reports
 //! ([`queries`]).
 
@@ -15,6 +16,7 @@ pub mod csv;
 pub mod events;
 mod ingest;
 pub mod intervals;
+pub mod lowuse;
 pub mod queries;
 pub mod ratelimit;
 pub mod report;

@@ -31,6 +31,7 @@ pub(super) fn routes(table: RouteTable) -> RouteTable {
         .get("/api/v1/analytics/channels/{id}", channel)
         .get("/api/v1/analytics/departments", departments)
         .get("/api/v1/analytics/export", export)
+        .get("/api/v1/analytics/low-use", low_use)
         .get("/api/v1/me/learning", my_learning)
         .get("/api/v1/learning/credits", credits)
         .get("/api/v1/learning/credits/export", credits_export)
@@ -240,4 +241,14 @@ async fn credits_export(
     let csv =
         credits_csv(&rows, lang_of(&headers)).map_err(|e| ControlError::Internal(e.to_string()))?;
     Ok(csv_response("credit-hours.csv", csv))
+}
+
+async fn low_use(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Query(q): Query<crate::analytics::lowuse::LowUseQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        state.control.low_use(&actor, &q, state.now()).await?
+    )))
 }

@@ -10,6 +10,7 @@ mod channels;
 mod complaints;
 pub mod error;
 pub mod extract;
+mod feedback;
 mod learning;
 mod live;
 pub mod openapi;
@@ -192,6 +193,7 @@ pub fn route_table() -> RouteTable {
     let table = learning::routes(table);
     let table = complaints::routes(table);
     let table = retention::routes(table);
+    let table = feedback::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

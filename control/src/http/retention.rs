@@ -16,6 +16,7 @@ pub(super) fn routes(table: RouteTable) -> RouteTable {
         .post("/api/v1/retention/run", run)
         .get("/api/v1/resources/{id}/retention", get_settings)
         .put("/api/v1/resources/{id}/retention", put_settings)
+        .post("/api/v1/resources/{id}/retire", retire)
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -78,6 +79,32 @@ async fn put_settings(
         state
             .control
             .set_retention(&actor, &id, update, state.now())
+            .await?
+    )))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RetireRequest {
+    comment: String,
+}
+
+async fn retire(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RetireRequest>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        state
+            .control
+            .retire_resource_for(
+                &actor,
+                &id,
+                &req.comment,
+                state.janitor.as_ref(),
+                state.now()
+            )
             .await?
     )))
 }

@@ -278,6 +278,64 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Retires a resource by a reviewer's decision (`ManageRetention`), e.g. after the
+    /// low-use report: refused while a revision is under review or the resource is on hold;
+    /// audited with the change; its stored objects removed through `janitor`.
+    pub async fn retire_resource_for(
+        &self,
+        actor: &Actor,
+        resource_id: &str,
+        comment: &str,
+        janitor: &dyn MediaJanitor,
+        now: i64,
+    ) -> ControlResult<ResourceRetention> {
+        actor.require(Action::ManageRetention, &Scope::out_of_scope())?;
+        if comment.trim().is_empty() {
+            return Err(ControlError::invalid(
+                "退役须填写理由",
+                "a retirement needs a reason",
+            ));
+        }
+        let facts = self
+            .retention_facts(Some(resource_id))
+            .await?
+            .pop()
+            .ok_or(ControlError::NotFound("resource"))?;
+        let refusal = if facts.retired {
+            Some(("资源已退役", "the resource is already retired"))
+        } else if facts.under_review {
+            Some(("有修订正在审核中，不能退役", "a revision is under review"))
+        } else if facts.hold || facts.complaint {
+            Some(("资源处于冻结状态，不能退役", "the resource is on hold"))
+        } else {
+            None
+        };
+        if let Some((zh, en)) = refusal {
+            return Err(ControlError::conflict(zh, en));
+        }
+        let mut audited = self.begin_audited().await?;
+        retire_in(
+            &mut audited.tx,
+            resource_id,
+            facts.published_revision_id.as_deref(),
+            RetireReason::LowUse,
+            now,
+        )
+        .await?;
+        let record = retire_record(
+            resource_id,
+            None,
+            RetireReason::LowUse,
+            json!({"comment": comment.trim(), "revision_id": facts.published_revision_id}),
+        );
+        self.commit_audited(audited, &actor.audit_ctx(), &[record], now)
+            .await?;
+        self.analytics.forget_target("resource", resource_id);
+        self.remove_retired_objects(&actor.audit_ctx(), resource_id, janitor, now)
+            .await?;
+        self.retention_of(resource_id).await
+    }
+
     /// A resource's retention settings and expiry (anyone who may read the resource).
     pub async fn resource_retention(
         &self,

@@ -129,12 +129,21 @@ pub struct RetentionPlan {
 /// `ms` moved by `months` calendar months in Beijing time (UTC+8), the day clamped to the
 /// month's length (31 August + 6 months = 28 or 29 February).
 pub fn add_months(ms: i64, months: u32) -> i64 {
+    shift_months(ms, i64::from(months))
+}
+
+/// `ms` moved back by `months` calendar months (Beijing time, day clamped).
+pub fn months_before(ms: i64, months: u32) -> i64 {
+    shift_months(ms, -i64::from(months))
+}
+
+fn shift_months(ms: i64, months: i64) -> i64 {
     let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
     let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return ms;
     };
     let t = t.to_offset(offset);
-    let total = i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1 + i64::from(months);
+    let total = i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1 + months;
     let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
     let Ok(month) = Month::try_from(month0 as u8 + 1) else {
         return ms;
@@ -260,6 +269,7 @@ mod tests {
         // 23:30 UTC on 31 Dec is already 1 January in Beijing.
         let late = T0 - 30 * 60_000;
         assert_eq!(add_months(late, 1), late + 31 * DAY);
+        assert_eq!(months_before(add_months(T0, 6), 6), T0);
     }
 
     #[test]

@@ -97,67 +97,13 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<bool> {
         let mut tx = self.db.pool().begin().await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (prev_seq, prev_hash) = match head {
-            Some(row) => (
-                row.try_get::<i64, _>("seq")?,
-                row.try_get::<String, _>("hash")?,
-            ),
-            None => (0, GENESIS_HASH.to_owned()),
-        };
-        let mut record = AuditRecord {
-            seq: prev_seq + 1,
-            at: now,
-            actor_id: ctx.actor_id.clone(),
-            actor_name: ctx.actor_name.clone(),
-            actor_role: ctx.actor_role.clone(),
+        let record = AuditAppend {
             action: action.to_owned(),
             target: target.to_owned(),
-            result: outcome.as_str().to_owned(),
-            source_addr: ctx.source_addr.clone(),
-            detail: detail.to_string(),
-            prev_hash,
-            hash: String::new(),
+            outcome,
+            detail: detail.clone(),
         };
-        record.hash = audit_chain::record_hash(key, &record);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor_id, actor_name, actor_role, action, target, \
-             result, source_addr, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(record.seq)
-        .bind(record.at)
-        .bind(record.actor_id.clone())
-        .bind(record.actor_name.clone())
-        .bind(record.actor_role.clone())
-        .bind(record.action.clone())
-        .bind(record.target.clone())
-        .bind(record.result.clone())
-        .bind(record.source_addr.clone())
-        .bind(record.detail.clone())
-        .bind(record.prev_hash.clone())
-        .bind(record.hash.clone())
-        .execute(&mut *tx)
-        .await?;
-        let updated = if prev_seq == 0 {
-            sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)")
-                .bind(record.seq)
-                .bind(record.hash.clone())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-        } else {
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
-                .bind(record.seq)
-                .bind(record.hash.clone())
-                .bind(prev_seq)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-        };
-        if updated != 1 {
+        if !append_in(&mut tx, key, ctx, &record, now).await? {
             tx.rollback().await?;
             return Ok(false);
         }
@@ -165,6 +111,141 @@ impl ControlPlane {
         Ok(true)
     }
 
+    /// Begins a transaction whose change will be audited in it ([`Self::commit_audited`]):
+    /// holds this process's audit lock and, on PostgreSQL, locks the chain head so that no
+    /// other node appends until the commit. Dropping it rolls the change back.
+    pub(crate) async fn begin_audited(&self) -> ControlResult<AuditedTx<'_>> {
+        let guard = self.audit_lock.lock().await;
+        let mut tx = self.db.pool().begin().await?;
+        if self.db.backend() == crate::db::Backend::Postgres {
+            sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        Ok(AuditedTx { tx, _guard: guard })
+    }
+
+    /// Appends `records` to the audit log inside the change's transaction and commits both:
+    /// the change and its trace commit together or not at all.
+    pub(crate) async fn commit_audited(
+        &self,
+        mut audited: AuditedTx<'_>,
+        ctx: &AuditCtx,
+        records: &[AuditAppend],
+        now: i64,
+    ) -> ControlResult<()> {
+        let key = self.keys.audit_key_bytes();
+        for record in records {
+            if !append_in(&mut audited.tx, &key, ctx, record, now).await? {
+                return Err(ControlError::Internal(
+                    "the audit chain head moved under its lock".into(),
+                ));
+            }
+        }
+        audited.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A transaction whose change is audited in it (see [`ControlPlane::begin_audited`]).
+#[derive(Debug)]
+pub(crate) struct AuditedTx<'a> {
+    /// The transaction: run the change's statements on `&mut *audited.tx`.
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
+    _guard: tokio::sync::MutexGuard<'a, ()>,
+}
+
+/// One audit record appended with a change ([`ControlPlane::commit_audited`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AuditAppend {
+    /// Action, e.g. `complaint.take_down`.
+    pub(crate) action: String,
+    /// Target, e.g. `resource:<id>`.
+    pub(crate) target: String,
+    /// Outcome.
+    pub(crate) outcome: Outcome,
+    /// Detail (never secrets).
+    pub(crate) detail: serde_json::Value,
+}
+
+/// Appends `record` on the chain head inside `tx`; `false` when another node moved the head.
+async fn append_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    key: &[u8],
+    ctx: &AuditCtx,
+    record: &AuditAppend,
+    now: i64,
+) -> ControlResult<bool> {
+    let (action, target, outcome, detail) = (
+        &record.action,
+        &record.target,
+        record.outcome,
+        &record.detail,
+    );
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (prev_seq, prev_hash) = match head {
+        Some(row) => (
+            row.try_get::<i64, _>("seq")?,
+            row.try_get::<String, _>("hash")?,
+        ),
+        None => (0, GENESIS_HASH.to_owned()),
+    };
+    let mut record = AuditRecord {
+        seq: prev_seq + 1,
+        at: now,
+        actor_id: ctx.actor_id.clone(),
+        actor_name: ctx.actor_name.clone(),
+        actor_role: ctx.actor_role.clone(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        result: outcome.as_str().to_owned(),
+        source_addr: ctx.source_addr.clone(),
+        detail: detail.to_string(),
+        prev_hash,
+        hash: String::new(),
+    };
+    record.hash = audit_chain::record_hash(key, &record);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor_id, actor_name, actor_role, action, target, \
+             result, source_addr, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(record.seq)
+    .bind(record.at)
+    .bind(record.actor_id.clone())
+    .bind(record.actor_name.clone())
+    .bind(record.actor_role.clone())
+    .bind(record.action.clone())
+    .bind(record.target.clone())
+    .bind(record.result.clone())
+    .bind(record.source_addr.clone())
+    .bind(record.detail.clone())
+    .bind(record.prev_hash.clone())
+    .bind(record.hash.clone())
+    .execute(&mut **tx)
+    .await?;
+    let updated = if prev_seq == 0 {
+        sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)")
+            .bind(record.seq)
+            .bind(record.hash.clone())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    } else {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3")
+            .bind(record.seq)
+            .bind(record.hash.clone())
+            .bind(prev_seq)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    };
+    Ok(updated == 1)
+}
+
+impl ControlPlane {
     /// Searches the audit log, newest first.
     pub async fn search_audit(
         &self,

@@ -50,6 +50,10 @@ pub struct ControlConfig {
     pub public_urls: PublicUrls,
     /// Live channels in operation.
     pub live: LiveConfig,
+    /// Viewing analytics and credit hours (学时).
+    pub learning: crate::analytics::LearningConfig,
+    /// Retention of published resources (six months; premium courses kept).
+    pub retention: crate::retention::plan::RetentionConfig,
 }
 
 /// Settings of live channels in operation (table `[control.live]`).

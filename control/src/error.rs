@@ -51,6 +51,18 @@ pub enum ControlError {
         /// English text.
         en: String,
     },
+    /// Too many requests from one caller (playback events); try again after `retry_after_ms`.
+    #[error("rate limited, retry after {retry_after_ms} ms")]
+    RateLimited {
+        /// When a request will be accepted again (ms from now).
+        retry_after_ms: i64,
+    },
+    /// The server cannot take more work now (a queue is full); try again shortly.
+    #[error("busy")]
+    Busy,
+    /// A playback token or target was refused (playback events).
+    #[error("playback refused: {0:?}")]
+    Playback(crate::playback::PlaybackDenied),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -89,6 +101,9 @@ impl ControlError {
             ControlError::NotFound(_) => "not_found",
             ControlError::Conflict { .. } => "conflict",
             ControlError::Invalid { .. } => "invalid_request",
+            ControlError::RateLimited { .. } => "rate_limited",
+            ControlError::Busy => "busy",
+            ControlError::Playback(d) => d.code(),
             ControlError::Database(_) | ControlError::Internal(_) => "internal",
         }
     }
@@ -110,6 +125,9 @@ impl ControlError {
             ControlError::Forbidden(reason) => format!("无权执行此操作：{}", reason.zh()),
             ControlError::NotFound(what) => format!("未找到{}", noun_zh(what)),
             ControlError::Conflict { zh, .. } | ControlError::Invalid { zh, .. } => zh.clone(),
+            ControlError::RateLimited { .. } => "请求过于频繁，请稍后再试".into(),
+            ControlError::Busy => "服务器繁忙，请稍后再试".into(),
+            ControlError::Playback(d) => d.message_zh().into(),
             ControlError::Database(_) | ControlError::Internal(_) => "服务器内部错误".into(),
         }
     }
@@ -130,6 +148,9 @@ impl ControlError {
             ControlError::Forbidden(reason) => format!("not allowed: {}", reason.en()),
             ControlError::NotFound(what) => format!("{what} not found"),
             ControlError::Conflict { en, .. } | ControlError::Invalid { en, .. } => en.clone(),
+            ControlError::RateLimited { .. } => "too many requests, try again later".into(),
+            ControlError::Busy => "the server is busy, try again shortly".into(),
+            ControlError::Playback(d) => d.message_en().into(),
             ControlError::Database(_) | ControlError::Internal(_) => "internal server error".into(),
         }
     }
@@ -146,6 +167,8 @@ fn noun_zh(what: &str) -> &'static str {
         "qc report" => "技术质检报告（尚未生成）",
         "plot" => "图表",
         "api token" => "API 令牌",
+        "complaint" => "投诉",
+        "feedback" => "评价",
         _ => "对象",
     }
 }

@@ -12,17 +12,21 @@
 //! Times are `i64` milliseconds since the Unix epoch (UTC) everywhere.
 
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
 pub mod audit_chain;
 pub mod catalogue;
 pub mod channel_events;
 pub mod channels;
+pub mod complaints;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod feedback;
 pub mod first_run;
 pub mod http;
 pub mod jobs;
+pub mod learning;
 pub mod live_status;
 pub mod lockout;
 pub mod org;
@@ -34,6 +38,7 @@ pub mod publish;
 pub mod qc_reports;
 pub mod recordings;
 pub mod resources;
+pub mod retention;
 pub mod review_flow;
 pub mod review_form;
 pub mod reviews;

@@ -20,6 +20,8 @@ pub struct ControlPlane {
     pub(crate) channel_events_lock: tokio::sync::Mutex<()>,
     /// Serialises this process's creation of live recordings (one resource per session).
     pub(crate) recordings_lock: tokio::sync::Mutex<()>,
+    /// The intake of playback events (caches, rate limits, the writer's queue).
+    pub(crate) analytics: crate::analytics::Analytics,
 }
 
 impl ControlPlane {
@@ -31,6 +33,7 @@ impl ControlPlane {
     ) -> Result<ControlPlane, DbError> {
         let db = Db::connect(database_url).await?;
         Ok(ControlPlane {
+            analytics: crate::analytics::Analytics::new(&config.learning),
             db,
             config,
             keys,

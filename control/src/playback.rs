@@ -26,13 +26,26 @@ pub enum PlaybackTarget {
 }
 
 impl PlaybackTarget {
-    fn claim(&self) -> String {
+    /// The claim of a token to watch the target (a resource only while it is published).
+    pub(crate) fn claim(&self) -> String {
         match self {
             PlaybackTarget::Resource(id) => format!("r:{id}"),
             PlaybackTarget::Channel(id) => format!("c:{id}"),
         }
     }
+
+    /// The claim of a preview token: a resource shown to those who may read it (its producer
+    /// and reviewers), published or not. Channels have no previews.
+    pub(crate) fn preview_claim(&self) -> Option<String> {
+        match self {
+            PlaybackTarget::Resource(id) => Some(format!("rp:{id}")),
+            PlaybackTarget::Channel(_) => None,
+        }
+    }
 }
+
+/// The session id inside the events token of a signed-out viewer of a public target.
+pub(crate) const ANONYMOUS_SESSION_PREFIX: &str = "anon:";
 
 /// Why playback was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,6 +80,45 @@ impl PlaybackDenied {
             PlaybackDenied::Unavailable => 503,
         }
     }
+
+    /// The stable code (`playback.…`).
+    pub fn code(self) -> &'static str {
+        match self {
+            PlaybackDenied::NotAvailable => "playback.not_available",
+            PlaybackDenied::TokenRequired => "playback.token_required",
+            PlaybackDenied::InvalidToken => "playback.invalid_token",
+            PlaybackDenied::TokenExpired => "playback.token_expired",
+            PlaybackDenied::WrongTarget => "playback.wrong_target",
+            PlaybackDenied::SessionEnded => "playback.session_ended",
+            PlaybackDenied::Unavailable => "playback.unavailable",
+        }
+    }
+
+    /// The zh-CN message.
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            PlaybackDenied::NotAvailable => "资源不存在或未发布",
+            PlaybackDenied::TokenRequired => "观看此资源需要播放令牌",
+            PlaybackDenied::InvalidToken => "播放令牌无效",
+            PlaybackDenied::TokenExpired => "播放令牌已过期",
+            PlaybackDenied::WrongTarget => "播放令牌不适用于此资源",
+            PlaybackDenied::SessionEnded => "登录会话已结束，请重新登录",
+            PlaybackDenied::Unavailable => "服务暂时不可用",
+        }
+    }
+
+    /// The English message.
+    pub fn message_en(self) -> &'static str {
+        match self {
+            PlaybackDenied::NotAvailable => "no such published resource",
+            PlaybackDenied::TokenRequired => "a playback token is required",
+            PlaybackDenied::InvalidToken => "the playback token is invalid",
+            PlaybackDenied::TokenExpired => "the playback token has expired",
+            PlaybackDenied::WrongTarget => "the playback token is for another resource",
+            PlaybackDenied::SessionEnded => "the session has ended; sign in again",
+            PlaybackDenied::Unavailable => "service temporarily unavailable",
+        }
+    }
 }
 
 /// Why playback was allowed.
@@ -91,6 +143,19 @@ pub struct PlaybackGrant {
     pub expires_at: Option<i64>,
     /// The master playlist URL (with the token when one is needed).
     pub playback_url: String,
+    /// The token the player reports its playback events with (`POST /api/v1/playback/events`):
+    /// the playback token itself, or for a public target a token naming the viewer (a
+    /// signed-out viewer gets an anonymous one). `None` for previews, which are not counted.
+    pub events_token: Option<String>,
+}
+
+/// The refusal for a token that did not verify.
+pub(crate) fn denied_by(e: TokenInvalid) -> PlaybackDenied {
+    match e {
+        TokenInvalid::Expired => PlaybackDenied::TokenExpired,
+        TokenInvalid::WrongTarget => PlaybackDenied::WrongTarget,
+        TokenInvalid::Malformed | TokenInvalid::BadSignature => PlaybackDenied::InvalidToken,
+    }
 }
 
 /// The playback facts of a target: `(public, audience_id, department_id, owner_id, published)`,
@@ -155,15 +220,18 @@ impl ControlPlane {
             return Ok(PlaybackAllowed::Public);
         }
         let token = token.ok_or(PlaybackDenied::TokenRequired)?;
-        let claims =
-            secrets::verify_playback(&self.keys.playback_key_bytes(), token, &target.claim(), now)
-                .map_err(|e| match e {
-                    TokenInvalid::Expired => PlaybackDenied::TokenExpired,
-                    TokenInvalid::WrongTarget => PlaybackDenied::WrongTarget,
-                    TokenInvalid::Malformed | TokenInvalid::BadSignature => {
-                        PlaybackDenied::InvalidToken
-                    }
-                })?;
+        let key = self.keys.playback_key_bytes();
+        // A watch token works only while the resource is published (a take-down stops it at
+        // once); a preview token works for those who may read the resource, in any state.
+        let claims = match secrets::verify_playback(&key, token, &target.claim(), now) {
+            Ok(_) if !published => return Err(PlaybackDenied::NotAvailable),
+            Err(TokenInvalid::WrongTarget) => match target.preview_claim() {
+                Some(preview) => secrets::verify_playback(&key, token, &preview, now),
+                None => Err(TokenInvalid::WrongTarget),
+            },
+            other => other,
+        }
+        .map_err(denied_by)?;
         match self.credential_alive(&claims.session_id, now).await {
             Ok(true) => Ok(PlaybackAllowed::Token {
                 user_id: claims.user_id,
@@ -195,11 +263,29 @@ impl ControlPlane {
             PlaybackTarget::Resource(id) => format!("{base}/play/{id}/master.m3u8"),
             PlaybackTarget::Channel(id) => format!("{base}/live/{id}/master.m3u8"),
         };
+        let expires_at = now + i64::from(self.config.tokens.playback_minutes) * 60_000;
         if public {
+            let (user_id, session_id) = match viewer {
+                Some(v) => (v.user_id.clone(), v.credential_id.clone()),
+                None => (
+                    String::new(),
+                    format!("{ANONYMOUS_SESSION_PREFIX}{}", crate::plane::new_id()),
+                ),
+            };
+            let events_token = secrets::sign_playback(
+                &self.keys.playback_key_bytes(),
+                &PlaybackClaims {
+                    user_id,
+                    session_id,
+                    target: target.claim(),
+                    expires_at,
+                },
+            );
             return Ok(PlaybackGrant {
                 token: None,
                 expires_at: None,
                 playback_url: url,
+                events_token: Some(events_token),
             });
         }
         let viewer = viewer.ok_or(ControlError::Unauthenticated)?;
@@ -232,18 +318,23 @@ impl ControlPlane {
             .await?;
             return Err(ControlError::Forbidden(watch.reason));
         }
-        let expires_at = now + i64::from(self.config.tokens.playback_minutes) * 60_000;
+        let claim = if watch_allowed {
+            target.claim()
+        } else {
+            target.preview_claim().unwrap_or_else(|| target.claim())
+        };
         let token = secrets::sign_playback(
             &self.keys.playback_key_bytes(),
             &PlaybackClaims {
                 user_id: viewer.user_id.clone(),
                 session_id: viewer.credential_id.clone(),
-                target: target.claim(),
+                target: claim,
                 expires_at,
             },
         );
         Ok(PlaybackGrant {
             playback_url: format!("{url}?token={token}"),
+            events_token: watch_allowed.then(|| token.clone()),
             token: Some(token),
             expires_at: Some(expires_at),
         })

@@ -146,6 +146,17 @@ pub enum Action {
     ImportCatalogue,
     /// Watch a published resource or a live channel.
     Watch,
+    /// Read viewing figures (views, watch time, completion, peaks) of resources and channels.
+    ReadAnalytics,
+    /// Read and export learners' credit hours (学时) of a department.
+    ReadLearningRecords,
+    /// Work the complaint queue: take down, restore, retire, dismiss.
+    HandleComplaints,
+    /// Retention: mark premium courses, hold or renew resources, run and read the retention
+    /// plan, retire little-used resources.
+    ManageRetention,
+    /// Approve or reject learners' ratings and comments before they are shown.
+    ModerateFeedback,
 }
 
 impl Action {
@@ -171,6 +182,11 @@ impl Action {
             Action::Unpublish,
             Action::ImportCatalogue,
             Action::Watch,
+            Action::ReadAnalytics,
+            Action::ReadLearningRecords,
+            Action::HandleComplaints,
+            Action::ManageRetention,
+            Action::ModerateFeedback,
         ]);
         all
     }
@@ -393,6 +409,32 @@ pub fn decide(role: Role, action: Action, scope: &Scope) -> Decision {
         }
         (R::CentreReviewer, A::ReadResource | A::ReadChannel | A::Unpublish) => global,
         (R::CentreReviewer, A::ImportCatalogue) => global,
+
+        // Viewing figures: the centre everywhere, department reviewers and admins in their
+        // department, producers and organisers for what they own.
+        (R::CentreReviewer, A::ReadAnalytics) => global,
+        (R::DepartmentAdmin | R::DepartmentReviewer, A::ReadAnalytics) => in_department(scope),
+        (R::Producer | R::EventOrganiser, A::ReadAnalytics) => {
+            if scope.is_owner {
+                in_department(scope).reason_if_allowed(Reason::Owner)
+            } else {
+                Decision::deny(Reason::NotOwner)
+            }
+        }
+
+        // Learners' credit hours: the centre everywhere, a department admin for their people.
+        (R::CentreReviewer, A::ReadLearningRecords) => global,
+        (R::DepartmentAdmin, A::ReadLearningRecords) => in_department(scope),
+
+        // Complaints: the centre's reviewers handle them, platform-wide.
+        (R::CentreReviewer, A::HandleComplaints) => global,
+
+        // Retention and the catalogue's life cycle: the centre, platform-wide.
+        (R::CentreReviewer, A::ManageRetention) => global,
+
+        // Ratings and comments: moderated by the centre, or a department admin for their own.
+        (R::CentreReviewer, A::ModerateFeedback) => global,
+        (R::DepartmentAdmin, A::ModerateFeedback) => in_department(scope),
 
         // Everybody who is not a platform administrator may watch what is open to them.
         (_, A::Watch) => watch(scope),

@@ -229,12 +229,17 @@ impl ControlPlane {
             .bind(view.latest.id.clone())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE resources SET published_revision_id = $1 WHERE id = $2")
-            .bind(view.latest.id.clone())
-            .bind(resource_id.to_owned())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE resources SET published_revision_id = $1, published_at = $2, retired_at = NULL \
+             WHERE id = $3",
+        )
+        .bind(view.latest.id.clone())
+        .bind(now)
+        .bind(resource_id.to_owned())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
+        self.analytics.forget_target("resource", resource_id);
         let detail =
             json!({"revision": view.latest.number, "superseded": view.published.map(|p| p.number)});
         self.audit(
@@ -291,6 +296,7 @@ impl ControlPlane {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.analytics.forget_target("resource", resource_id);
         let detail = json!({"revision": published.number, "reason": reason});
         self.audit(
             &actor.audit_ctx(),

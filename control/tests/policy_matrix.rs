@@ -121,6 +121,26 @@ fn expected() -> Vec<(Action, [&'static str; 9])> {
             Watch,
             ["YNN", "YNN", "YNN", "YNN", "YNN", "YNN", NONE, NONE, NONE],
         ),
+        (
+            ReadAnalytics,
+            [NONE, "YNN", "YNN", "YYN", "YYY", "YYN", NONE, NONE, NONE],
+        ),
+        (
+            ReadLearningRecords,
+            [NONE, NONE, NONE, NONE, "YYY", "YYN", NONE, NONE, NONE],
+        ),
+        (
+            HandleComplaints,
+            [NONE, NONE, NONE, NONE, "YYY", NONE, NONE, NONE, NONE],
+        ),
+        (
+            ManageRetention,
+            [NONE, NONE, NONE, NONE, "YYY", NONE, NONE, NONE, NONE],
+        ),
+        (
+            ModerateFeedback,
+            [NONE, NONE, NONE, NONE, "YYY", "YYN", NONE, NONE, NONE],
+        ),
     ];
     for granted in [
         R::Learner,

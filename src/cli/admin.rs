@@ -1,5 +1,5 @@
-//! `yanxiu admin`: bootstrap accounts and departments from the machine's command line
-//! (recorded in the audit log as `cli`).
+//! `yanxiu admin`: bootstrap accounts and departments, and run retention, from the machine's
+//! command line (recorded in the audit log as `cli`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +68,10 @@ enum AdminCommand {
         #[arg(long)]
         username: String,
     },
+    /// Retention: report what expired (premium courses and anything under review or on hold
+    /// kept) and what expires soon, then retire what expired (offline, stored objects
+    /// removed, metadata and audit kept); `--dry-run` only reports.
+    Retention(crate::cli::retention::Args),
     /// Create a department.
     CreateDepartment {
         #[command(flatten)]
@@ -134,6 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             AdminCommand::EnableUser { store, username } => {
                 set_disabled(&store, &username, false, now).await?
             }
+            AdminCommand::Retention(args) => return crate::cli::retention::run(args).await,
             AdminCommand::CreateDepartment { store, name } => {
                 let control = open(&store).await?;
                 let dept = control

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod probe;
 pub mod qc;
 mod qc_text;
+pub mod retention;
 pub mod serve;
 pub mod transcode;
 pub mod worker;

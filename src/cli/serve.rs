@@ -103,7 +103,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         None
     };
     let control_state = AppState::new(services.control.clone())
-        .with_janitor(janitor)
+        .with_janitor(janitor.clone())
         .with_live_status(board)
         .with_api_extensions(app::api_doc::OPERATIONS);
 
@@ -146,6 +146,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = services.spawn_workers(&config, config.workers.concurrency, &stop_rx);
     let sweeper = tokio::spawn(sweep_uploads(uploads, stop_rx.clone()));
+    let retention = tokio::spawn(yanxiu_control::retention::job::run_periodically(
+        services.control.clone(),
+        janitor,
+        stop_rx.clone(),
+    ));
 
     let shutdown = async move {
         setup::shutdown_signal().await;
@@ -166,6 +171,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         let _ = w.await;
     }
     sweeper.abort();
+    let _ = retention.await;
     services.control.close().await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)

@@ -51,6 +51,11 @@ pub fn status_of(e: &ControlError) -> StatusCode {
         ControlError::NotFound(_) => StatusCode::NOT_FOUND,
         ControlError::Conflict { .. } => StatusCode::CONFLICT,
         ControlError::Invalid { .. } => StatusCode::BAD_REQUEST,
+        ControlError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ControlError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::Playback(d) => {
+            StatusCode::from_u16(d.http_status()).unwrap_or(StatusCode::FORBIDDEN)
+        }
         ControlError::Database(_) | ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -68,7 +73,29 @@ impl IntoResponse for ApiError {
         };
         let mut response = error_response(status_of(&e), &payload, Lang::Zh);
         response.extensions_mut().insert(payload);
+        if let ControlError::RateLimited { retry_after_ms } = e {
+            response
+                .extensions_mut()
+                .insert(RetryAfter(retry_after_secs(retry_after_ms)));
+        }
+        add_retry_after(&mut response);
         response
+    }
+}
+
+/// Seconds a refused caller should wait, carried to [`localize_errors`] with the payload.
+#[derive(Debug, Clone, Copy)]
+struct RetryAfter(u64);
+
+fn retry_after_secs(ms: i64) -> u64 {
+    u64::try_from(ms.max(1)).unwrap_or(1).div_ceil(1000)
+}
+
+fn add_retry_after(response: &mut Response) {
+    if let Some(RetryAfter(secs)) = response.extensions().get::<RetryAfter>().copied() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
     }
 }
 
@@ -138,8 +165,13 @@ pub async fn localize_errors(request: Request, next: Next) -> Response {
         if lang == Lang::Zh {
             return response;
         }
+        let retry = response.extensions().get::<RetryAfter>().copied();
         let mut out = error_response(status, &payload, lang);
         out.extensions_mut().insert(payload);
+        if let Some(r) = retry {
+            out.extensions_mut().insert(r);
+            add_retry_after(&mut out);
+        }
         return out;
     }
     if status == StatusCode::METHOD_NOT_ALLOWED {

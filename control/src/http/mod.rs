@@ -7,13 +7,18 @@
 
 mod accounts;
 mod channels;
+mod complaints;
 pub mod error;
 pub mod extract;
+mod feedback;
+mod learning;
 mod live;
 pub mod openapi;
+pub mod openapi_learning;
 mod org_audit;
 mod qc;
 mod resources;
+mod retention;
 pub mod schemas;
 
 use std::sync::Arc;
@@ -187,6 +192,10 @@ pub fn route_table() -> RouteTable {
     let table = live::routes(table);
     let table = resources::routes(table);
     let table = qc::routes(table);
+    let table = learning::routes(table);
+    let table = complaints::routes(table);
+    let table = retention::routes(table);
+    let table = feedback::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

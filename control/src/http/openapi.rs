@@ -700,7 +700,14 @@ pub fn document() -> Value {
 /// same server serves beside it).
 pub fn document_with(extensions: &[Operation]) -> Value {
     let mut paths = serde_json::Map::new();
-    for o in OPERATIONS.iter().chain(extensions) {
+    let operations = OPERATIONS
+        .iter()
+        .chain(super::openapi_learning::OPERATIONS)
+        .chain(extensions);
+    let queries = QUERY_PARAMETERS
+        .iter()
+        .chain(super::openapi_learning::QUERY_PARAMETERS);
+    for o in operations {
         let mut operation = json!({
             "summary": o.summary,
             "tags": [o.tag],
@@ -711,7 +718,7 @@ pub fn document_with(extensions: &[Operation]) -> Value {
             }
         });
         let mut params = path_params(o.path);
-        for (method, path, names) in QUERY_PARAMETERS {
+        for (method, path, names) in queries.clone() {
             if *method == o.method && *path == o.path {
                 params.extend(names.iter().map(|field| {
                     let (name, ty) = field.split_once(':').unwrap_or((field, "string"));

@@ -1,7 +1,8 @@
 // The live page of a channel: hls.js on the channel's playlist (LL-HLS when the channel is
-// low-latency), with a playback token when the viewer is signed in (restricted channels);
+// low-latency), with a playback token when the viewer is signed in (restricted channels), its
+// playback reported for the viewing figures;
 // while the channel is not live it says so and tries again every few seconds.
-import { api, token } from '../api.js';
+import { api } from '../api.js';
 import { t } from '../i18n.js';
 import { h, heading } from '../ui.js';
 import { mountPlayer, sameOrigin } from './player.js';
@@ -10,11 +11,11 @@ import { mountPlayer, sameOrigin } from './player.js';
 export async function render(ctx) {
   const id = ctx.params.id;
   let url = `/live/${encodeURIComponent(id)}/master.m3u8`;
-  if (token()) {
-    try { url = sameOrigin((await api('POST', '/api/v1/playback-tokens', { channel_id: id })).playback_url || url); } catch (e) { /* public */ }
-  }
+  let grant = null;
+  try { grant = await api('POST', '/api/v1/playback-tokens', { channel_id: id }); url = sameOrigin(grant.playback_url || url); } catch (e) { /* public */ }
+  const report = grant && { target: { channel_id: id }, token: grant.events_token };
   const waiting = h('p', { id: 'live-waiting', 'aria-live': 'polite' });
-  const player = await mountPlayer(url, { id: `live-${id}`, remember: false, live: true, onFatal: (hls) => {
+  const player = await mountPlayer(url, { id: `live-${id}`, remember: false, live: true, report, onFatal: (hls) => {
     waiting.textContent = t('live.waiting');
     setTimeout(() => { if (waiting.isConnected) { hls.loadSource(url); } }, 3000);
   }, onPlaying: () => { waiting.textContent = ''; } });

@@ -2,7 +2,7 @@
 // controls (play, seek, volume, full screen), a quality menu ("auto" and every rung), a
 // speed menu, and resume where the viewer left off (kept per resource in localStorage).
 // Browsers that play HLS natively (Safari) get the playlist directly.
-import { api, token } from '../api.js';
+import { api } from '../api.js';
 import { t } from '../i18n.js';
 import { h, field, heading, messageBox, select, clock, loadScript } from '../ui.js';
 
@@ -70,7 +70,59 @@ async function scrubber(video, vttUrl) {
   return h('div', { class: 'scrub' }, field(t('player.scrub'), range), thumb, at);
 }
 
-/** A player for `url` in a new element; `opts.id` keys the resume position. */
+/** Reports a playback to the API (POST /api/v1/playback/events) so that watch time and credit
+ * hours (学时) count: start/play, pause, seek (with where it came from), a heartbeat every
+ * `everyMs` (12 s) while playing, and the end, also when the page or the view is left (fetch
+ * keepalive, which outlives the page). Events go out at most once a second, up to 50 at a
+ * time; a failed send is dropped (the server counts from the next one). `target` is
+ * {resource_id} or {channel_id}; `eventsToken` the grant's events_token. */
+export function reportPlayback(video, target, eventsToken, everyMs = 12000) {
+  const id = (crypto.randomUUID && crypto.randomUUID()) || `pb-${Date.now()}-${Math.random().toString(36).slice(2, 12)}`;
+  const t0 = performance.now();
+  const state = window.yanxiuPlayback = { id, sent: 0, failed: 0, last: null };
+  let seq = 0; let queue = []; let last = 0; let started = false; let done = false; let lastSend = 0; let timer = 0;
+  const pos = (x) => Math.max(0, Number.isFinite(x) ? x : 0);
+  const send = (keepalive) => {
+    clearTimeout(timer); timer = 0;
+    if (!queue.length) return;
+    const events = queue.splice(0, 50);
+    lastSend = performance.now();
+    fetch('/api/v1/playback/events', { method: 'POST', keepalive, headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: eventsToken, ...target, playback_id: id, events }) })
+      .then(async (r) => { state.sent += events.length; state.last = await r.json().catch(() => null); if (!r.ok) state.failed += events.length; })
+      .catch(() => { state.failed += events.length; });
+    if (queue.length) timer = setTimeout(() => send(false), 1000);
+  };
+  const push = (kind, extra) => {
+    if (done) return;
+    queue.push({ seq: ++seq, kind, position: pos(video.currentTime), elapsed_ms: Math.round(performance.now() - t0), ...extra });
+    const wait = 1000 - (performance.now() - lastSend);
+    if (wait <= 0 || kind === 'end') send(kind === 'end');
+    else if (!timer) timer = setTimeout(() => send(false), wait);
+  };
+  video.addEventListener('playing', () => { push(started ? 'play' : 'start'); started = true; });
+  video.addEventListener('pause', () => { if (started && !video.ended) push('pause'); });
+  video.addEventListener('timeupdate', () => { if (!video.seeking) last = video.currentTime; });
+  video.addEventListener('seeking', () => { push('seek', { from: pos(last) }); last = video.currentTime; });
+  video.addEventListener('ended', () => { push('end'); done = true; });
+  const beat = setInterval(() => {
+    if (!video.isConnected) { finish(); return; }
+    if (started && !video.paused && !video.ended) push('heartbeat');
+  }, everyMs);
+  function finish() {
+    clearInterval(beat);
+    if (started && !done) push('end');
+    done = true;
+    window.removeEventListener('pagehide', finish);
+    window.removeEventListener('hashchange', finish);
+  }
+  window.addEventListener('pagehide', finish);
+  window.addEventListener('hashchange', finish);
+  return state;
+}
+
+/** A player for `url` in a new element; `opts.id` keys the resume position; with
+ * `opts.report` ({target, token}) the playback is reported (see reportPlayback). */
 export async function mountPlayer(url, opts) {
   await loadScript(HLS);
   if (window.yanxiuPlayer && window.yanxiuPlayer.hls) window.yanxiuPlayer.hls.destroy();
@@ -86,6 +138,7 @@ export async function mountPlayer(url, opts) {
     scrubber(video, opts.storyboard).then((bar) => { if (bar) video.after(bar); });
   }
   const state = window.yanxiuPlayer = { levels: [], switched: [], ended: false, errors: [], hls: null };
+  if (opts.report && opts.report.token) reportPlayback(video, opts.report.target, opts.report.token, window.yanxiuHeartbeatMs);
   const key = `yanxiu.pos.${opts.id}`;
   const remember = opts.remember !== false;
 
@@ -156,10 +209,10 @@ export async function render(ctx) {
   const e = await entry(id);
   if (!e) return [heading(t('player.not_found')), h('p', {}, h('a', { href: '#/catalogue' }, t('nav.catalogue')))];
   let url = `/play/${encodeURIComponent(id)}/master.m3u8`;
-  if (token()) {
-    try { url = sameOrigin((await api('POST', '/api/v1/playback-tokens', { resource_id: id })).playback_url || url); } catch (err) { /* public */ }
-  }
-  const player = await mountPlayer(url, { id, poster: `/play/${encodeURIComponent(id)}/poster.jpg`, storyboard: storyboardOf(id, url) });
+  let grant = null;
+  try { grant = await api('POST', '/api/v1/playback-tokens', { resource_id: id }); url = sameOrigin(grant.playback_url || url); } catch (err) { /* public */ }
+  const report = grant && { target: { resource_id: id }, token: grant.events_token };
+  const player = await mountPlayer(url, { id, poster: `/play/${encodeURIComponent(id)}/poster.jpg`, storyboard: storyboardOf(id, url), report });
   const facts = h('dl', { class: 'kv' },
     h('dt', {}, t('meta.lecturer_name')), h('dd', {}, e.lecturer_name),
     h('dt', {}, t('meta.lecturer_unit')), h('dd', {}, e.lecturer_unit),

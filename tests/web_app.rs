@@ -6,8 +6,12 @@
 //! through the page, interrupted by a reload and resumed, fills the metadata and self-reviews;
 //! the department and centre reviewers approve and publish through their pages; a learner
 //! finds it in the catalogue and plays it to the end at two quality levels, resuming after a
-//! reload; an organiser creates a channel and sees its key once; each admin does one task and
-//! is refused another's page. Every page visited passes axe-core (no serious or critical
+//! reload; an organiser creates a channel and sees its key once, goes live from the page over
+//! WHIP with Chromium's fake camera (refused with a wrong key in the API's words, reconnected
+//! after the server drops the session, stopped from the page) while the dashboard reports the
+//! input and a learner plays it live, and the recording becomes a draft; audience members are
+//! managed by name (department admin) and by account id (organiser); each admin does one task
+//! and is refused another's page. Every page visited passes axe-core (no serious or critical
 //! violation) and renders in zh-CN and English with no missing string; screenshots go to
 //! `docs/web/`.
 //!
@@ -641,68 +645,240 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
     assert_pages_clean(&report);
 }
 
+/// A served data directory with `users` ((name, role, department)) beside the producer and
+/// reviewers of [`prepare`], and the accounts file of the drivers (everyone's password is
+/// [`PASSWORD`]).
+fn serve_with_accounts(users: &[(&str, &str, &str, &str)]) -> (common::server::Server, PathBuf) {
+    let (data, config) = prepare("");
+    let mut accounts = serde_json::Map::new();
+    accounts.insert(
+        "producer".into(),
+        json!({"username": "producer", "password": PASSWORD}),
+    );
+    for (key, user, role, dept) in users {
+        create_user(data.path(), &config, user, role, Some(dept));
+        accounts.insert(
+            (*key).into(),
+            json!({"username": user, "password": PASSWORD}),
+        );
+    }
+    let accounts_file = data.path().join("accounts.json");
+    std::fs::write(&accounts_file, Value::Object(accounts).to_string()).expect("accounts");
+    (serve(data, config, 1), accounts_file)
+}
+
+fn shots_dir() -> PathBuf {
+    let shots = repo().join("docs/web");
+    std::fs::create_dir_all(&shots).expect("docs/web");
+    shots
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_organiser_sees_the_dashboard_report_a_live_input_a_learner_plays_it_and_the_recording_appears()
+async fn an_organiser_goes_live_from_the_page_a_learner_plays_it_live_and_the_recording_becomes_a_draft()
  {
     require_tool(CHROMIUM);
     require_tool("node");
     let modules = browser_node_modules();
-    let (data, config) = prepare("");
-    create_user(
-        data.path(),
-        &config,
-        "learner",
-        "learner",
-        Some("物理教研室"),
-    );
-    create_user(
-        data.path(),
-        &config,
-        "organiser",
-        "event_organiser",
-        Some("物理教研室"),
-    );
-    let accounts = json!({
-        "learner": {"username": "learner", "password": PASSWORD},
-        "event_organiser": {"username": "organiser", "password": PASSWORD},
-    });
-    let accounts_file = data.path().join("accounts.json");
-    std::fs::write(&accounts_file, accounts.to_string()).expect("accounts");
-    let key_file = data.path().join("obs-key.txt");
-    let s = serve(data, config, 1);
-    let shots = repo().join("docs/web");
-    std::fs::create_dir_all(&shots).expect("docs/web");
+    let (s, accounts_file) = serve_with_accounts(&[
+        ("learner", "learner", "learner", "物理教研室"),
+        (
+            "event_organiser",
+            "organiser",
+            "event_organiser",
+            "物理教研室",
+        ),
+    ]);
+    let shots = shots_dir();
     let args = [
         s.base.as_str(),
         accounts_file.to_str().expect("utf-8"),
         shots.to_str().expect("utf-8"),
-        key_file.to_str().expect("utf-8"),
     ];
-    let driver = run_driver::<Value>("web_live.cjs", &modules, &args, Duration::from_secs(400));
-    // The organiser's page hands over the OBS stream key; publish with it over RTMP.
-    let publish = async {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        let key = loop {
-            if let Ok(k) = std::fs::read_to_string(&key_file) {
-                break k.trim().to_owned();
-            }
-            assert!(std::time::Instant::now() < deadline, "no stream key");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        let options = common::live::FfmpegPublish {
-            size: "640x360",
-            seconds: 25.0,
-            ..Default::default()
-        };
-        common::live::ffmpeg_publisher(&format!("{}/{key}", s.rtmp), &options)
-    };
-    let (report, _publisher) = tokio::join!(driver, publish);
+    let report: Value = run_driver("web_live.cjs", &modules, &args, Duration::from_secs(420)).await;
     eprintln!("live report: {report}");
     assert_eq!(report["failure"], Value::Null, "{report}");
     assert_eq!(report["errors"], json!([]), "page errors: {report}");
+
+    let rules = &report["rules"];
+    assert_eq!(
+        rules["order"],
+        json!([
+            "video/H264 1",
+            "video/H264 0",
+            "video/VP8",
+            "video/VP9",
+            "video/rtx"
+        ]),
+        "H.264 first (packetization mode 1 first), then VP8, VP9, repair; AV1 left out: {rules}"
+    );
+    assert_eq!(
+        rules["browserFirst"], "video/H264",
+        "Chromium offers H.264 first: {rules}"
+    );
+    assert_eq!(rules["delays"], json!([0, 1000, 2000, 4000, 5000, 5000]));
+    assert_eq!(rules["afterWindow"], Value::Null, "gives up: {rules}");
+    assert_eq!(rules["keys"], json!(["abc", "s3cr+t", "k1"]), "{rules}");
+    assert_eq!(
+        rules["retry"],
+        json!([true, true, true, false, false, false]),
+        "network, busy and 5xx are tried again; refusals are not: {rules}"
+    );
+    assert_eq!(rules["bitrate"], json!([800_000, 2_500_000, 5_000_000]));
+
+    // The OBS route is still offered beside the page's own publishing.
+    let obs = &report["obs"];
+    assert!(
+        obs["server"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("rtmp://")),
+        "{obs}"
+    );
+    assert!(
+        obs["key"].as_str().is_some_and(|v| v.contains("?key=")),
+        "{obs}"
+    );
+    assert!(
+        obs["whipUrl"]
+            .as_str()
+            .is_some_and(|v| v.contains("/whip/")),
+        "{obs}"
+    );
+    assert_eq!(
+        report["keyInMemory"], true,
+        "the key of a new channel is ready to publish with: {report}"
+    );
+    assert_eq!(
+        report["wrongKey"],
+        json!({"zh": "推流密钥错误", "en": "wrong stream key"}),
+        "a refusal in the API's words, in the page's language: {report}"
+    );
+    let sent = report["sent"].as_str().unwrap_or_default();
+    assert!(
+        sent.eq_ignore_ascii_case("h264"),
+        "the page sends H.264: {report}"
+    );
     let input = report["input"].as_str().unwrap_or_default().to_lowercase();
-    assert!(input.contains("640") && input.contains("360"), "{report}");
+    assert!(
+        input.contains("h264") && input.contains("fps"),
+        "the dashboard reports the input: {report}"
+    );
+    let (w, h) = input
+        .split_whitespace()
+        .find_map(|t| t.split_once('×'))
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .unwrap_or_else(|| panic!("no size in the input: {report}"));
+    assert!(
+        w >= 320 && h >= 180 && h <= 480,
+        "the 360p picture asked for: {report}"
+    );
+    assert_eq!(
+        report["stillLiveAfterLanguages"], true,
+        "switching the language keeps the publish: {report}"
+    );
+    let reconnect = &report["reconnect"];
+    assert_eq!(reconnect["deleteStatus"], 200, "{reconnect}");
+    assert_eq!(reconnect["reconnects"], 1, "{reconnect}");
+    assert!(
+        reconnect["seconds"].as_f64().is_some_and(|t| t < 30.0),
+        "back live within the server's reconnect window: {reconnect}"
+    );
+    assert!(
+        reconnect["dashboard"].as_u64().is_some_and(|n| n >= 1),
+        "the server continued the session: {reconnect}"
+    );
     assert_eq!(report["livePlayed"], true, "{report}");
-    assert_eq!(report["recording"], true, "{report}");
+    let stopped = &report["stopped"];
+    assert_eq!(stopped["state"], "stopped", "{stopped}");
+    assert_eq!(
+        stopped["deleteStatus"], 200,
+        "stopped with DELETE: {stopped}"
+    );
+    assert_eq!(stopped["stream"], false, "camera released: {stopped}");
+    assert_eq!(stopped["preview"], false, "{stopped}");
+    let events: Vec<&str> = report["events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        events.iter().filter(|e| e.contains("开始推流")).count(),
+        1,
+        "one session: {events:?}"
+    );
+    assert!(events.iter().any(|e| e.contains("重新连接")), "{events:?}");
+    assert_eq!(
+        report["recording"],
+        json!({"status": 200, "state": "draft"}),
+        "{report}"
+    );
+    assert_pages_clean(&report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audience_members_are_managed_by_name_by_the_department_admin_and_by_account_id_by_the_organiser()
+ {
+    require_tool(CHROMIUM);
+    require_tool("node");
+    let modules = browser_node_modules();
+    let (s, accounts_file) = serve_with_accounts(&[
+        ("learner", "learner", "learner", "物理教研室"),
+        (
+            "event_organiser",
+            "organiser",
+            "event_organiser",
+            "物理教研室",
+        ),
+        (
+            "department_admin",
+            "dept-admin",
+            "department_admin",
+            "物理教研室",
+        ),
+    ]);
+    let shots = shots_dir();
+    let args = [
+        s.base.as_str(),
+        accounts_file.to_str().expect("utf-8"),
+        shots.to_str().expect("utf-8"),
+    ];
+    let report: Value = run_driver(
+        "web_audience.cjs",
+        &modules,
+        &args,
+        Duration::from_secs(300),
+    )
+    .await;
+    eprintln!("audience report: {report}");
+    assert_eq!(report["failure"], Value::Null, "{report}");
+    assert_eq!(report["errors"], json!([]), "page errors: {report}");
+    assert!(
+        report["learnerId"].as_str().is_some_and(|i| !i.is_empty()),
+        "{report}"
+    );
+    let org = &report["organiser"];
+    assert_eq!(
+        org["lookupNote"], true,
+        "the page says why an organiser adds by id: {org}"
+    );
+    assert_eq!(org["searchOffered"], false, "{org}");
+    assert_eq!(org["members"], 1, "{org}");
+    assert!(
+        org["unknownAccount"]
+            .as_str()
+            .is_some_and(|m| m.contains("未找到")),
+        "an unknown account id is refused in the API's words: {org}"
+    );
+    let admin = &report["admin"];
+    assert_eq!(admin["sameAudience"], true, "{admin}");
+    assert_eq!(
+        admin["before"],
+        json!(["learner"]),
+        "members by name: {admin}"
+    );
+    assert_eq!(admin["after"], json!(["producer"]), "{admin}");
+    assert_eq!(
+        admin["memberNotOffered"], true,
+        "a member is not offered again: {admin}"
+    );
+    assert_eq!(org["membersAfter"], 1, "{org}");
     assert_pages_clean(&report);
 }

@@ -1,9 +1,11 @@
 // Loopback figures of the web app, measured inside the journey of tests/web_app.rs (printed
-// by the test, quoted in docs/web.md): for the catalogue and the player page, each loaded
-// `runs` times in a fresh context (empty cache), the bytes transferred before the video
-// (every response except /play/ and /live/, as encoded on the wire) and the time from
-// navigation until the view is ready; and on the player, the time from play() to the first
-// video frame (requestVideoFrameCallback). Medians.
+// by the test) and by bench/web.sh (quoted in docs/web.md): for the catalogue and the player
+// page, each loaded `runs` times in a fresh context (empty cache), the bytes transferred
+// before the video (every response except /play/ and /live/, as encoded on the wire, i.e.
+// compressed) and the time from navigation until the view is interactive (rendered with its
+// content: the catalogue lists its entries, the player has parsed the ladder); and on the
+// player, the time from a click on the video to its first frame on screen
+// (requestVideoFrameCallback). Medians, with every sample.
 'use strict';
 
 function median(xs) {
@@ -29,12 +31,20 @@ async function loadOnce(ctx, url, ready) {
   const readyMs = await page.evaluate(() => performance.now());
   let firstFrameMs = null;
   if (url.includes('#/watch/')) {
-    firstFrameMs = await page.evaluate(() => new Promise((resolve) => {
+    // The clock starts when the click reaches the page, and stops at the first frame shown.
+    await page.evaluate(() => {
       const v = document.getElementById('video');
-      const t0 = performance.now();
-      v.requestVideoFrameCallback(() => resolve(performance.now() - t0));
-      v.play();
-    }));
+      window.yanxiuFirstFrame = new Promise((resolve) => {
+        v.addEventListener('pointerdown', () => {
+          const t0 = performance.now();
+          v.requestVideoFrameCallback(() => resolve(performance.now() - t0));
+        }, { once: true, capture: true });
+      });
+    });
+    await page.click('#video');
+    firstFrameMs = await page.evaluate(() => Promise.race([window.yanxiuFirstFrame,
+      new Promise((resolve) => { setTimeout(() => resolve(null), 10000); })]));
+    if (firstFrameMs === null) throw new Error('no frame within 10 s of the click on play');
   }
   await context.close();
   return { bytes, readyMs, firstFrameMs };
@@ -55,9 +65,11 @@ async function measure(ctx, resourceId, runs = 10) {
       bytes: median(samples.map((s) => s.bytes)),
       readyMs: Math.round(median(samples.map((s) => s.readyMs))),
       firstFrameMs: name === 'player' ? Math.round(median(samples.map((s) => s.firstFrameMs))) : undefined,
+      samples: samples.map((s) => ({ bytes: s.bytes, readyMs: Math.round(s.readyMs),
+        firstFrameMs: s.firstFrameMs === null ? undefined : Math.round(s.firstFrameMs) })),
     };
   }
   return out;
 }
 
-module.exports = { measure };
+module.exports = { measure, median };

@@ -58,16 +58,25 @@ async function switchLang(page, tag) {
   await settle(page);
 }
 
-/** The checks of one page, recorded under `name` in the report. */
-async function checkPage(ctx, page, name) {
+/** Scrolls to the top, or brings `selector` to the top of the viewport. */
+async function scrollFor(page, selector) {
+  await page.evaluate((sel) => {
+    const el = sel && document.querySelector(sel);
+    if (el) el.scrollIntoView({ block: 'start' }); else window.scrollTo(0, 0);
+  }, selector || null);
+}
+
+/** The checks of one page, recorded under `name` in the report; the screenshot shows the top
+ * of the page, or `options.scrollTo` (a selector) at the top of the viewport. */
+async function checkPage(ctx, page, name, options = {}) {
   await settle(page);
   const entry = { axe: await axe(ctx, page) };
-  await page.evaluate(() => window.scrollTo(0, 0));
+  await scrollFor(page, options.scrollTo);
   await page.screenshot({ path: path.join(ctx.shots, `${name}.png`), fullPage: false });
   await switchLang(page, 'en');
   entry.axeEn = await axe(ctx, page);
-  if (name === 'catalogue' || name === 'resource-producer') {
-    await page.evaluate(() => window.scrollTo(0, 0));
+  if (name === 'catalogue' || name === 'resource-producer' || options.english) {
+    await scrollFor(page, options.scrollTo);
     await page.screenshot({ path: path.join(ctx.shots, `${name}.en.png`), fullPage: false });
   }
   await switchLang(page, 'zh-CN');
@@ -76,4 +85,4 @@ async function checkPage(ctx, page, name) {
   ctx.report.pages[name] = entry;
 }
 
-module.exports = { newPage, signIn, checkPage, settle };
+module.exports = { newPage, signIn, checkPage, settle, switchLang };

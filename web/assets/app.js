@@ -21,6 +21,7 @@ const ROUTES = [
   ['/review/centre', 'review', ['centre_reviewer']],
   ['/channels', 'channels', ['event_organiser', 'department_admin']],
   ['/channel/:id', 'channels', ['event_organiser', 'department_admin']],
+  ['/audience/:id', 'audiences', ['event_organiser', 'department_admin']],
   ['/admin/users', 'admin', ['system_admin', 'department_admin']],
   ['/admin/org', 'admin', ['system_admin', 'department_admin']],
   ['/admin/roles', 'admin', ['security_admin', 'department_admin']],
@@ -97,6 +98,7 @@ function renderNav() {
 }
 
 async function signOut() {
+  window.dispatchEvent(new CustomEvent('yanxiu:sign-out')); // a running publish stops, kept keys go
   try { await api('DELETE', '/api/v1/sessions/current'); } catch (e) { /* already gone */ }
   setToken(null);
   session.me = null;

@@ -2,14 +2,16 @@
 import { api } from '../api.js';
 import { session } from '../app.js';
 import { t, dateTime } from '../i18n.js';
-import { h, field, heading, messageBox, label } from '../ui.js';
+import { h, field, heading, messageBox, label, copyButton } from '../ui.js';
 
 /** The view of /account. */
 export async function render() {
   const me = session.me;
   const info = h('dl', { class: 'kv' },
     h('dt', {}, t('auth.username')), h('dd', {}, me.username),
-    h('dt', {}, t('account.roles')), h('dd', {}, me.roles.map((r) => label('role', r)).join('、') || '—'));
+    h('dt', {}, t('account.roles')), h('dd', {}, me.roles.map((r) => label('role', r)).join('、') || '—'),
+    h('dt', {}, t('account.id')), h('dd', {}, h('code', { id: 'account-id' }, me.id), ' ', copyButton(me.id, t('account.id')),
+      h('p', { class: 'muted' }, t('account.id_hint'))));
   return [heading(t('account.title')), info, passwordForm(), await tokens()];
 }
 

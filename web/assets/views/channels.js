@@ -1,12 +1,13 @@
 // The event organiser's channels: list, create and edit (schedule, audience, recording,
-// latency mode), the stream key shown once with copy buttons and the two OBS fields, and a
-// live dashboard (input, renditions, viewers, dropped frames, last error, events) that
-// refreshes itself; rotate the key, switch publishing off, end the event. Going live from
-// the page (WHIP) comes with the WebRTC ingest.
+// latency mode), the audiences of the department (each managed on its own page), the stream
+// key shown once with copy buttons and the two OBS fields, going live from the page over
+// WHIP (./golive.js), and a live dashboard (input, renditions, viewers, dropped frames, last
+// error, events) that refreshes itself; rotate the key, switch publishing off, end the event.
 import { api, all } from '../api.js';
 import { go, session } from '../app.js';
 import { t, dateTime } from '../i18n.js';
 import { h, field, check, heading, messageBox, badge, label, select, copyButton, notice, audienceSelect } from '../ui.js';
+import { goLivePanel, rememberKey, keptKey } from './golive.js';
 
 /** The view of /channels and /channel/:id. */
 export async function render(ctx) {
@@ -24,7 +25,17 @@ async function listPage() {
         h('td', {}, badge('channel_state', c.state)), h('td', {}, label('latency', c.latency_mode)), h('td', {}, dateTime(c.scheduled_start)))))))
       : h('p', { class: 'muted' }, t('channel.none'));
   } catch (e) { msg.show(e); }
-  return [heading(t('channel.list_title')), msg.el, table, await createForm(), audienceForm()];
+  return [heading(t('channel.list_title')), msg.el, table, await createForm(), await audienceList(), audienceForm()];
+}
+
+/** The audiences of the organiser's department, each linked to its members page. */
+async function audienceList() {
+  const dept = session.me.department_id;
+  let items = [];
+  try { items = await all(dept ? `/api/v1/audiences?department_id=${encodeURIComponent(dept)}` : '/api/v1/audiences'); } catch (e) { items = []; }
+  return h('section', { 'aria-labelledby': 'audiences-h' }, h('h2', { id: 'audiences-h' }, t('audience.list_title')),
+    items.length ? h('ul', { id: 'audience-list' }, items.map((a) => h('li', {}, h('a', { href: `#/audience/${a.id}` }, a.name))))
+      : h('p', { class: 'muted' }, t('audience.no_audiences')));
 }
 
 function toMs(v) { return v ? new Date(v).getTime() : null; }
@@ -99,13 +110,18 @@ function keyPanel(k) {
     h('dl', { class: 'kv' },
       h('dt', {}, t('channel.obs_server')), h('dd', {}, h('span', { class: 'secret', id: 'obs-server' }, k.obs_server), ' ', copyButton(k.obs_server, t('channel.obs_server'))),
       h('dt', {}, t('channel.obs_stream_key')), h('dd', {}, h('span', { class: 'secret', id: 'obs-key' }, k.obs_stream_key), ' ', copyButton(k.obs_stream_key, t('channel.obs_stream_key'))),
-      h('dt', {}, t('channel.rtmp_url')), h('dd', {}, h('span', { class: 'secret' }, `${k.rtmp_url}`))));
+      h('dt', {}, t('channel.rtmp_url')), h('dd', {}, h('span', { class: 'secret' }, `${k.rtmp_url}`))),
+    h('h3', {}, t('channel.whip_settings')), h('p', {}, t('channel.whip_hint')),
+    h('dl', { class: 'kv' },
+      h('dt', {}, t('channel.whip_url')), h('dd', {}, h('span', { class: 'secret', id: 'whip-url' }, k.whip_url), ' ', copyButton(k.whip_url, t('channel.whip_url'))),
+      h('dt', {}, t('channel.whip_token')), h('dd', {}, h('span', { class: 'secret', id: 'whip-token' }, k.stream_key), ' ', copyButton(k.stream_key, t('channel.whip_token')))));
 }
 
 async function channelPage(id) {
   const c = await api('GET', `/api/v1/channels/${encodeURIComponent(id)}`);
   const fresh = sessionStorage.getItem(`yanxiu.key.${id}`);
   sessionStorage.removeItem(`yanxiu.key.${id}`);
+  if (fresh) rememberKey(id, JSON.parse(fresh)); // kept in this tab's memory only
   const msg = messageBox();
   const dash = h('section', { class: 'panel', id: 'dashboard', 'aria-labelledby': 'dash-h' });
   const events = h('section', { id: 'events', 'aria-labelledby': 'ev-h' });
@@ -119,13 +135,13 @@ async function channelPage(id) {
       const inp = st.input;
       dash.dataset.live = st.live ? 'true' : 'false';
       dash.replaceChildren(h('h2', { id: 'dash-h' }, t('channel.dashboard')), h('dl', { class: 'kv' },
-        h('dt', {}, t('channel.state')), h('dd', {}, badge('channel_state', s.state), ' ', st.live ? badge('channel_state', 'live') : ''),
+        h('dt', {}, t('channel.state')), h('dd', {}, badge('channel_state', s.state), ' ', st.live && s.state !== 'live' ? badge('channel_state', 'live') : ''),
         h('dt', {}, t('channel.since')), h('dd', {}, dateTime(st.since)),
         h('dt', {}, t('channel.input')), h('dd', { id: 'dash-input' }, inp ? `${inp.video_codec || '—'} ${inp.width || '?'}×${inp.height || '?'} ${inp.frame_rate ? inp.frame_rate.toFixed(2) + ' fps' : ''} ${inp.bitrate_bps ? Math.round(inp.bitrate_bps / 1000) + ' kbps' : ''} · ${inp.audio_codec || '—'}` : '—'),
         h('dt', {}, t('channel.renditions')), h('dd', {}, (st.renditions || []).map((r) => (typeof r === 'string' ? r : r.name || `${r.height}p`)).join(' · ') || '—'),
         h('dt', {}, t('channel.viewers')), h('dd', {}, String(st.viewers ?? 0)),
         h('dt', {}, t('channel.dropped_frames')), h('dd', {}, String(st.dropped_frames ?? 0)),
-        h('dt', {}, t('channel.reconnects')), h('dd', {}, String(st.reconnects ?? 0)),
+        h('dt', {}, t('channel.reconnects')), h('dd', { id: 'dash-reconnects' }, String(st.reconnects ?? 0)),
         h('dt', {}, t('channel.last_error')), h('dd', { id: 'dash-error' }, st.last_error || '—')));
       const ev = await api('GET', `/api/v1/channels/${id}/events?per_page=20`);
       events.replaceChildren(h('h2', { id: 'ev-h' }, t('channel.events')), ev.items.length
@@ -143,11 +159,11 @@ async function channelPage(id) {
     ev.preventDefault();
     try { await api('PATCH', `/api/v1/channels/${id}`, values()); notice(t('common.saved')); } catch (e) { msg.show(e); }
   });
-  const keyBox = h('div', {}, fresh ? keyPanel(JSON.parse(fresh)) : null);
+  const kept = keptKey(id);
   const rotate = h('button', { type: 'button', class: 'secondary', id: 'rotate-key' }, t('channel.rotate'));
   rotate.addEventListener('click', async () => {
     if (!window.confirm(t('channel.rotate_confirm'))) return;
-    try { keyBox.replaceChildren(keyPanel(await api('POST', `/api/v1/channels/${id}/rotate-key`))); } catch (e) { msg.show(e); }
+    try { rememberKey(id, await api('POST', `/api/v1/channels/${id}/rotate-key`)); go(`/channel/${id}`); } catch (e) { msg.show(e); }
   });
   const toggle = h('button', { type: 'button', class: 'secondary', id: 'toggle-enabled' }, t(c.enabled ? 'channel.disable' : 'channel.enable'));
   toggle.addEventListener('click', async () => {
@@ -164,5 +180,6 @@ async function channelPage(id) {
     h('dt', {}, t('channel.playback_url')), h('dd', {}, c.playback_url),
     h('dt', {}, t('channel.watch_page')), h('dd', {}, h('a', { href: `#/live/${c.id}`, id: 'watch-live-link' }, `${location.origin}/#/live/${c.id}`)),
     h('dt', {}, t('channel.enabled')), h('dd', {}, t(c.enabled ? 'common.yes' : 'common.no')));
-  return [heading(c.name), keyBox, info, h('div', { class: 'row' }, rotate, toggle, end), msg.el, dash, events, edit];
+  return [heading(c.name), info, h('div', { class: 'row' }, rotate, toggle, end), msg.el, kept ? keyPanel(kept) : null,
+    goLivePanel(c), dash, events, edit];
 }

@@ -161,7 +161,10 @@ mod tests {
         let mut qc = QcAnalyser::new(QcThresholds::default(), 10.0);
         let plane: Vec<u8> = (0..64 * 36).map(|i| (i % 200) as u8 + 30).collect();
         for i in 0..100 {
-            let moved: Vec<u8> = plane.iter().map(|p| p.wrapping_add(i as u8 * 9)).collect();
+            let moved: Vec<u8> = plane
+                .iter()
+                .map(|p| p.wrapping_add((i as u8).wrapping_mul(9)))
+                .collect();
             qc.push_picture(
                 f64::from(i) / 10.0,
                 &yanxiu_transcode::qc::picture::Luma {

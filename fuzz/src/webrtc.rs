@@ -1,9 +1,14 @@
-//! The WHIP targets: the offer checks the server runs on every `POST`
-//! body, and the assembly of depacketized WebRTC video frames (H.264
+//! The WebRTC targets: the offer checks the server runs on every WHIP
+//! `POST` body, the answer to a WHEP player's offer, and the assembly of depacketized WebRTC video frames (H.264
 //! Annex B, VP8, VP9) into live events, with the invariants that must hold
 //! for any input.
 
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
 use yanxiu_ingest::publish::{LiveEvent, VpxCodec};
+use yanxiu_ingest::whep::viewer::WhepViewer;
+use yanxiu_ingest::whep::{FeedFrame, FeedMedia, FeedVideoCodec};
 use yanxiu_ingest::whip::check_offer;
 use yanxiu_ingest::whip::offer::{AUDIO_CODECS, VIDEO_CODECS};
 use yanxiu_ingest::whip::video::{FrameOutcome, VideoAssembler, WebRtcVideoCodec};
@@ -111,4 +116,62 @@ fn split_frames(data: &[u8]) -> Vec<&[u8]> {
     }
     frames.push(&data[start..]);
     frames
+}
+
+/// Where the fuzzed viewer is reachable.
+const WHEP_CANDIDATE: &str = "127.0.0.1:8189";
+
+/// The first byte picks the channel's video codec (H.264, VP8, VP9) and
+/// whether its audio is Opus; the rest (as text) is a player's WHEP offer.
+/// An answered offer names the channel's codec and takes a keyframe and
+/// an audio packet without panicking; a refusal has a WHEP or live code,
+/// a 4xx/5xx status and both messages.
+pub fn whep_offer(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let video = match selector % 3 {
+        0 => FeedVideoCodec::H264,
+        1 => FeedVideoCodec::Vp8,
+        _ => FeedVideoCodec::Vp9,
+    };
+    let media = FeedMedia {
+        video: Some(video),
+        opus_audio: selector & 0x80 != 0,
+        reordered: false,
+    };
+    let offer = String::from_utf8_lossy(rest);
+    let candidate: SocketAddr = WHEP_CANDIDATE.parse().expect("a literal address");
+    let now = Instant::now();
+    match WhepViewer::answer(&offer, &[candidate], media, Duration::from_secs(5), now) {
+        Ok((mut viewer, answer)) => {
+            let rtpmap = format!("{}/90000", video.name()).to_ascii_lowercase();
+            assert!(
+                answer.to_ascii_lowercase().contains(&rtpmap),
+                "the answer sends the channel's codec: {answer}"
+            );
+            let key = FeedFrame::Video {
+                codec: video,
+                pts_ms: 0,
+                keyframe: true,
+                data: bytes::Bytes::from_static(&[0, 0, 0, 1, 0x65, 0x88, 0x84]),
+            };
+            viewer.send(&key, now);
+            let sound = FeedFrame::Audio {
+                pts_ms: 0,
+                data: bytes::Bytes::from_static(&[0xfc, 0xff, 0xfe]),
+            };
+            viewer.send(&sound, now);
+            viewer.tick(now + Duration::from_secs(6));
+            let _ = viewer.take_transmits().count();
+        }
+        Err(e) => {
+            assert!(
+                e.code().starts_with("whep.") || e.code().starts_with("live."),
+                "{e:?}"
+            );
+            assert!(e.status().is_client_error() || e.status().is_server_error());
+            assert!(!e.message_zh().is_empty() && !e.message_en().is_empty());
+        }
+    }
 }

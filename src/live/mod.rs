@@ -1,5 +1,5 @@
 //! Live streaming in `yanxiu serve`: the wiring of the RTMP and WHIP
-//! ingest (`yanxiu_ingest::rtmp`, `yanxiu_ingest::whip`), the live
+//! ingest and WHEP playback (`yanxiu_ingest::rtmp`, `yanxiu_ingest::whip`), the live
 //! transcoder (`yanxiu_transcode::live`) and the live origin (`yanxiu_packager::live`) with the control plane as
 //! the publish gate, owner of channel events and recordings.
 //!
@@ -14,6 +14,9 @@
 //!   process left open.
 //! - `http`: `/live/{channel_id}/…` playback with LL-HLS blocking reloads.
 //! - `whip_http`: `/whip/{stream_name}` WebRTC publishing (RFC 9725).
+//! - `whep_http`: `/whep/{channel_id}` WebRTC playback of the source.
+//! - `webrtc_http`: what the two share (CORS, content types, the answer).
+//! - `ice_http`: STUN/TURN servers for WebRTC clients.
 //! - `status`: channel status figures and per-channel metrics.
 
 mod gate;
@@ -29,6 +32,7 @@ mod runner;
 mod service;
 pub mod settings;
 pub mod status;
+mod webrtc_http;
 mod whep_http;
 mod whip_http;
 

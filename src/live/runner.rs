@@ -20,7 +20,7 @@ use yanxiu_ingest::publish::VpxCodec;
 use yanxiu_ingest::rtmp::{EndReason, LiveEvent, LiveSession, StreamMetadata};
 use yanxiu_ingest::whep::{FeedConverter, FeedFrame, LiveFeed};
 use yanxiu_packager::h264::AvcDecoderConfig;
-use yanxiu_transcode::live::LiveInput;
+use yanxiu_transcode::live::{AacToOpus, LiveInput};
 
 use super::lifecycle::{SessionLifecycle, Step};
 use super::master::MasterEntry;
@@ -71,6 +71,9 @@ pub struct ChannelRunner {
     /// The channel's source for WHEP viewers, and the publish's conversion.
     feed: Arc<LiveFeed>,
     converter: FeedConverter,
+    /// An AAC source's audio as Opus for the viewers (converted only while
+    /// someone watches).
+    aac_to_opus: Option<AacToOpus>,
 }
 
 impl ChannelRunner {
@@ -87,6 +90,7 @@ impl ChannelRunner {
         Self {
             feed,
             converter: FeedConverter::new(),
+            aac_to_opus: None,
             service,
             channel_id,
             sessions,
@@ -342,18 +346,67 @@ impl ChannelRunner {
     }
 
     /// Passes the publisher's event on to the channel's WHEP viewers
-    /// (before the transcoder, which may hold it up).
+    /// (before the transcoder, which may hold it up). An AAC source's
+    /// audio is converted to Opus while anyone watches.
     fn feed_viewers(&mut self, event: &LiveEvent) {
-        if matches!(event, LiveEvent::Started { .. }) {
-            self.converter = FeedConverter::new();
+        match event {
+            LiveEvent::Started { .. } => {
+                self.converter = FeedConverter::new();
+                self.aac_to_opus = None;
+            }
+            LiveEvent::AudioConfig { asc } => {
+                self.aac_to_opus = AacToOpus::new(asc)
+                    .inspect_err(|e| {
+                        tracing::warn!(channel = %self.channel_id, error = %e,
+                            "the AAC audio cannot be converted for WebRTC viewers; they get no sound");
+                    })
+                    .ok();
+            }
+            LiveEvent::OpusConfig { .. } => self.aac_to_opus = None,
+            _ => {}
         }
-        match self.converter.convert(event) {
+        let frame = self.converter.convert(event);
+        self.converter.set_aac_converted(self.aac_to_opus.is_some());
+        if let LiveEvent::Audio { dts_ms, data } = event {
+            self.convert_aac(*dts_ms, data);
+        }
+        match frame {
             Some(FeedFrame::Ended) => {
                 self.feed.publish(FeedFrame::Ended, self.converter.media());
                 self.converter = FeedConverter::new();
+                self.aac_to_opus = None;
             }
             Some(frame) => self.feed.publish(frame, self.converter.media()),
             None => self.feed.describe(self.converter.media()),
+        }
+    }
+
+    /// Converts one AAC frame for the viewers when the source is AAC and
+    /// someone watches; a codec failure stops the conversion (the viewers
+    /// keep the picture).
+    fn convert_aac(&mut self, dts_ms: u32, data: &[u8]) {
+        if !self.converter.aac_source() || self.feed.receivers() == 0 {
+            return;
+        }
+        let Some(conv) = self.aac_to_opus.as_mut() else {
+            return;
+        };
+        match conv.push(dts_ms, data) {
+            Ok(packets) => {
+                for packet in packets {
+                    let frame = FeedFrame::Audio {
+                        pts_ms: packet.pts_ms,
+                        data: packet.data,
+                    };
+                    self.feed.publish(frame, self.converter.media());
+                }
+            }
+            Err(e) => {
+                tracing::warn!(channel = %self.channel_id, error = %e,
+                    "converting the audio for WebRTC viewers failed; they get no sound");
+                self.aac_to_opus = None;
+                self.converter.set_aac_converted(false);
+            }
         }
     }
 

@@ -15,16 +15,16 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::to_bytes;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use serde::Deserialize;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use uuid::Uuid;
 use yanxiu_ingest::whep::WhepError;
 
 use super::http::admit;
 use super::service::LiveService;
+use super::webrtc_http;
 use crate::app::playback::error;
 
 /// Query parameters of a WHEP request.
@@ -36,22 +36,13 @@ pub struct WhepQuery {
 
 /// The WHEP routes.
 pub fn router(service: Arc<LiveService>) -> Router {
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::any())
-        .allow_methods([Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_MATCH,
-        ])
-        .expose_headers([header::LOCATION, header::LINK, header::ETAG]);
     Router::new()
         .route("/whep/{channel_id}", post(play))
         .route(
             "/whep/{channel_id}/{session_id}",
             patch(trickle).delete(stop),
         )
-        .layer(cors)
+        .layer(webrtc_http::cors())
         .with_state(service)
 }
 
@@ -75,11 +66,7 @@ async fn play(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let is_sdp = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
-    if !is_sdp {
+    if !webrtc_http::is_sdp(headers) {
         return whep_error(&WhepError::UnsupportedMediaType, headers);
     }
     if let Err(refused) = admit(&service, &channel_id, query.token.as_deref(), &parts).await {
@@ -106,20 +93,7 @@ async fn play(
         Ok(answer) => {
             tracing::info!(channel = %channel_id, %peer, "WHEP playback answered");
             let location = format!("/whep/{channel_id}/{}", answer.session_id);
-            let mut response = (StatusCode::CREATED, answer.sdp).into_response();
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/sdp"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&location) {
-                h.insert(header::LOCATION, value);
-            }
-            if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", answer.session_id)) {
-                h.insert(header::ETAG, value);
-            }
-            super::ice_http::add_links(&service, h);
-            response
+            webrtc_http::created(&service, &location, answer.session_id, answer.sdp)
         }
         Err(e) => whep_error(&e, headers),
     }
@@ -146,11 +120,7 @@ async fn stop(
 /// `PATCH /whep/{channel_id}/{session_id}`: trickled candidates, not needed
 /// by an ICE-lite server (it learns the player's address from its checks).
 async fn trickle(headers: HeaderMap) -> Response {
-    let fragment = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/trickle-ice-sdpfrag"));
-    if fragment {
+    if webrtc_http::is_trickle_fragment(&headers) {
         StatusCode::NO_CONTENT.into_response()
     } else {
         error(

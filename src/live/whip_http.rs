@@ -18,16 +18,16 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use uuid::Uuid;
 use yanxiu_ingest::publish::{PublishGate, key_fingerprint};
 use yanxiu_ingest::whip::{OfferError, WhipError, check_offer};
 
 use super::gate::ControlGate;
 use super::service::LiveService;
+use super::webrtc_http;
 use crate::app::playback::error;
 use crate::app::uploads::bearer;
 
@@ -39,15 +39,6 @@ const BODY_SLACK: usize = 1024;
 /// The WHIP routes.
 pub fn router(service: Arc<LiveService>) -> Router {
     let limit = service.settings.whip.max_offer_bytes + BODY_SLACK;
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::any())
-        .allow_methods([Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_MATCH,
-        ])
-        .expose_headers([header::LOCATION, header::LINK, header::ETAG]);
     Router::new()
         .route("/whip/{stream_name}", post(publish))
         .route(
@@ -55,7 +46,7 @@ pub fn router(service: Arc<LiveService>) -> Router {
             patch(trickle).delete(unpublish),
         )
         .layer(DefaultBodyLimit::max(limit))
-        .layer(cors)
+        .layer(webrtc_http::cors())
         .with_state(service)
 }
 
@@ -95,20 +86,7 @@ async fn publish(
     match answer(&service, &stream_name, peer, &headers, &body).await {
         Ok((session_id, sdp)) => {
             let location = format!("/whip/{stream_name}/{session_id}");
-            let mut response = (StatusCode::CREATED, sdp).into_response();
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/sdp"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&location) {
-                h.insert(header::LOCATION, value);
-            }
-            if let Ok(value) = HeaderValue::from_str(&format!("\"{session_id}\"")) {
-                h.insert(header::ETAG, value);
-            }
-            super::ice_http::add_links(&service, h);
-            response
+            webrtc_http::created(&service, &location, session_id, sdp)
         }
         Err(e) => whip_error(&e, &headers),
     }
@@ -122,11 +100,7 @@ async fn answer(
     body: &[u8],
 ) -> Result<(Uuid, String), WhipError> {
     let whip = service.whip().ok_or(WhipError::Stopped)?;
-    let is_sdp = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/sdp"));
-    if !is_sdp {
+    if !webrtc_http::is_sdp(headers) {
         return Err(WhipError::UnsupportedMediaType("application/sdp"));
     }
     let key = bearer(headers)
@@ -197,11 +171,7 @@ async fn trickle(
     let result = async {
         let (whip, id) = whip_session(&service, &session_id)?;
         whip.channel_of(id).await?;
-        let fragment = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/trickle-ice-sdpfrag"));
-        if fragment {
+        if webrtc_http::is_trickle_fragment(&headers) {
             Ok(())
         } else {
             Err(WhipError::UnsupportedMediaType(

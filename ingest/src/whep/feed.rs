@@ -2,7 +2,9 @@
 //! whichever protocol brought them, are converted once per channel into
 //! what WebRTC carries ([`FeedConverter`], pure): H.264 as Annex B access
 //! units with the parameter sets before each keyframe, VP8/VP9 frames as
-//! they came, Opus packets as they came. [`LiveFeed`] fans the frames out
+//! they came, Opus packets as they came. An AAC source's audio is
+//! converted to Opus by the caller (it takes a codec) and announced with
+//! [`FeedConverter::set_aac_converted`]. [`LiveFeed`] fans the frames out
 //! through a bounded broadcast channel: a viewer that falls behind loses
 //! frames and waits for the next keyframe, it never holds the publisher up.
 
@@ -78,7 +80,7 @@ impl FeedFrame {
 pub struct FeedMedia {
     /// The video codec, once configured.
     pub video: Option<FeedVideoCodec>,
-    /// The audio is Opus (forwarded); AAC audio is not carried.
+    /// The feed carries Opus audio: the source's own, or its AAC converted.
     pub opus_audio: bool,
     /// The source has frames shown in another order than decoded
     /// (B-frames), which WebRTC players cannot show smoothly.
@@ -90,6 +92,10 @@ pub struct FeedMedia {
 pub struct FeedConverter {
     parameter_sets: Option<Bytes>,
     media: FeedMedia,
+    /// The source's audio is Opus (forwarded as it came).
+    opus_source: bool,
+    /// The source's audio is AAC.
+    aac_source: bool,
 }
 
 impl FeedConverter {
@@ -103,8 +109,23 @@ impl FeedConverter {
         self.media
     }
 
+    /// Whether the source is AAC (its audio reaches viewers only once the
+    /// caller converts it).
+    pub fn aac_source(&self) -> bool {
+        self.aac_source
+    }
+
+    /// Says whether the caller now converts the AAC source's audio to Opus
+    /// (and publishes it as [`FeedFrame::Audio`]); ignored for other sources.
+    pub fn set_aac_converted(&mut self, converted: bool) {
+        if self.aac_source {
+            self.media.opus_audio = converted;
+        }
+    }
+
     /// The frame `event` gives viewers, if any. Configurations update the
-    /// converter; AAC audio gives nothing (WebRTC players take Opus).
+    /// converter; AAC audio gives nothing (WebRTC players take Opus: the
+    /// caller converts it).
     pub fn convert(&mut self, event: &LiveEvent) -> Option<FeedFrame> {
         match event {
             LiveEvent::VideoConfig { avcc } => {
@@ -129,10 +150,12 @@ impl FeedConverter {
             }
             LiveEvent::AudioConfig { .. } => {
                 self.media.opus_audio = false;
+                (self.opus_source, self.aac_source) = (false, true);
                 None
             }
             LiveEvent::OpusConfig { .. } => {
                 self.media.opus_audio = true;
+                (self.opus_source, self.aac_source) = (true, false);
                 None
             }
             LiveEvent::Video {
@@ -157,7 +180,7 @@ impl FeedConverter {
                     data,
                 })
             }
-            LiveEvent::Audio { dts_ms, data } => self.media.opus_audio.then(|| FeedFrame::Audio {
+            LiveEvent::Audio { dts_ms, data } => self.opus_source.then(|| FeedFrame::Audio {
                 pts_ms: *dts_ms,
                 data: data.clone(),
             }),
@@ -364,6 +387,31 @@ mod tests {
         };
         assert_eq!(converter.convert(&aac), None);
         assert!(!converter.media().opus_audio);
+    }
+
+    #[test]
+    fn converted_aac_is_announced_as_opus_and_a_new_opus_source_needs_no_conversion() {
+        let mut converter = FeedConverter::new();
+        converter.set_aac_converted(true);
+        assert!(!converter.media().opus_audio, "no AAC source yet");
+        converter.convert(&LiveEvent::AudioConfig {
+            asc: Bytes::from_static(&[0x12, 0x10]),
+        });
+        assert!(converter.aac_source());
+        converter.set_aac_converted(true);
+        assert!(converter.media().opus_audio);
+        let aac = LiveEvent::Audio {
+            dts_ms: 0,
+            data: Bytes::from_static(&[1, 2, 3]),
+        };
+        assert_eq!(converter.convert(&aac), None, "the AAC itself never passes");
+        converter.convert(&LiveEvent::OpusConfig { channels: 2 });
+        assert!(!converter.aac_source());
+        converter.set_aac_converted(false);
+        assert!(
+            converter.media().opus_audio,
+            "Opus is forwarded as it comes"
+        );
     }
 
     #[test]

@@ -15,11 +15,12 @@ use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, IceConnectionState, Input, Rtc, RtcConfig};
 
 use super::error::WhepError;
 use super::feed::{FeedFrame, FeedMedia, FeedVideoCodec};
 use crate::publish::EndReason;
+use crate::whip::guarded::{self, Polled};
 use crate::whip::peer::{PeerState, Transmit};
 
 /// Running figures of a viewer.
@@ -238,9 +239,7 @@ impl WhepViewer {
             return;
         }
         self.state = PeerState::Closed(reason);
-        if catch_unwind(AssertUnwindSafe(|| self.rtc.disconnect())).is_err() {
-            tracing::warn!("WebRTC stack failed while disconnecting a viewer");
-        }
+        guarded::disconnect(&mut self.rtc, "viewer");
     }
 
     /// The datagrams to send, oldest first.
@@ -291,45 +290,24 @@ impl WhepViewer {
     }
 
     fn handle(&mut self, input: Input<'_>) {
-        let rtc = &mut self.rtc;
-        match catch_unwind(AssertUnwindSafe(|| rtc.handle_input(input))) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!(error = %e, "WebRTC input refused"),
-            Err(_) => {
-                self.close(EndReason::Protocol(
-                    "the WebRTC stack failed on input".into(),
-                ));
-                return;
-            }
+        if let Err(reason) = guarded::handle(&mut self.rtc, input) {
+            self.close(reason);
+            return;
         }
         self.drain();
     }
 
+    /// Polls the stack until it only has a timeout left.
     fn drain(&mut self) {
         while !matches!(self.state, PeerState::Closed(_)) {
-            let rtc = &mut self.rtc;
-            let output = match catch_unwind(AssertUnwindSafe(|| rtc.poll_output())) {
-                Ok(Ok(output)) => output,
-                Ok(Err(e)) => {
-                    self.close(EndReason::Transport(e.to_string()));
-                    return;
-                }
-                Err(_) => {
-                    self.close(EndReason::Protocol("the WebRTC stack failed".into()));
-                    return;
-                }
-            };
-            match output {
-                Output::Timeout(at) => {
+            match guarded::poll(&mut self.rtc) {
+                Polled::Timeout(at) => {
                     self.rtc_timeout = at;
                     return;
                 }
-                Output::Transmit(t) => self.transmits.push_back(Transmit {
-                    source: t.source,
-                    destination: t.destination,
-                    contents: t.contents.to_vec(),
-                }),
-                Output::Event(event) => self.on_event(event),
+                Polled::Transmit(t) => self.transmits.push_back(t),
+                Polled::Event(event) => self.on_event(*event),
+                Polled::Failed(reason) => self.close(reason),
             }
         }
     }

@@ -24,6 +24,7 @@
 pub mod clock;
 pub mod config;
 pub mod error;
+pub(crate) mod guarded;
 pub mod ice_servers;
 pub mod offer;
 pub mod peer;

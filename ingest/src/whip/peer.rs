@@ -16,10 +16,11 @@ use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, IceConnectionState, Input, Rtc, RtcConfig};
 
 use super::clock::{MediaClock, Track};
 use super::error::WhipError;
+use super::guarded::{self, Polled};
 use super::offer::has_opus_audio;
 use super::video::{FrameOutcome, VideoAssembler, WebRtcVideoCodec};
 use crate::publish::{EndReason, LiveEvent, VpxCodec};
@@ -258,10 +259,7 @@ impl WhipPeer {
             return;
         }
         self.state = PeerState::Closed(reason);
-        // The stack may not panic here, but a peer is never worth the process.
-        if catch_unwind(AssertUnwindSafe(|| self.rtc.disconnect())).is_err() {
-            tracing::warn!("WebRTC stack failed while disconnecting a publisher");
-        }
+        guarded::disconnect(&mut self.rtc, "publisher");
     }
 
     /// The datagrams to send, oldest first.
@@ -275,50 +273,24 @@ impl WhipPeer {
     }
 
     fn handle(&mut self, input: Input<'_>) {
-        let rtc = &mut self.rtc;
-        match catch_unwind(AssertUnwindSafe(|| rtc.handle_input(input))) {
-            Ok(Ok(())) => {}
-            // A datagram the stack refuses (garbage, replay) is not fatal.
-            Ok(Err(e)) => tracing::debug!(error = %e, "WebRTC input refused"),
-            Err(_) => {
-                self.close(EndReason::Protocol(
-                    "the WebRTC stack failed on input".into(),
-                ));
-                return;
-            }
+        if let Err(reason) = guarded::handle(&mut self.rtc, input) {
+            self.close(reason);
+            return;
         }
         self.drain();
     }
 
     /// Polls the stack until it only has a timeout left.
     fn drain(&mut self) {
-        loop {
-            if matches!(self.state, PeerState::Closed(_)) {
-                return;
-            }
-            let rtc = &mut self.rtc;
-            let output = match catch_unwind(AssertUnwindSafe(|| rtc.poll_output())) {
-                Ok(Ok(output)) => output,
-                Ok(Err(e)) => {
-                    self.close(EndReason::Transport(e.to_string()));
-                    return;
-                }
-                Err(_) => {
-                    self.close(EndReason::Protocol("the WebRTC stack failed".into()));
-                    return;
-                }
-            };
-            match output {
-                Output::Timeout(at) => {
+        while !matches!(self.state, PeerState::Closed(_)) {
+            match guarded::poll(&mut self.rtc) {
+                Polled::Timeout(at) => {
                     self.rtc_timeout = at;
                     return;
                 }
-                Output::Transmit(t) => self.transmits.push_back(Transmit {
-                    source: t.source,
-                    destination: t.destination,
-                    contents: t.contents.to_vec(),
-                }),
-                Output::Event(event) => self.on_event(event),
+                Polled::Transmit(t) => self.transmits.push_back(t),
+                Polled::Event(event) => self.on_event(*event),
+                Polled::Failed(reason) => self.close(reason),
             }
         }
     }

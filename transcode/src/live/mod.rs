@@ -15,11 +15,14 @@
 //!   One transcoder serves a channel session across publisher reconnects,
 //!   whatever codecs each publisher sends; [`LiveStats`] gives its running
 //!   figures without locks.
+//! - [`AacToOpus`]: an AAC source's audio as Opus packets for WebRTC
+//!   (WHEP) viewers.
 
 mod decoders;
 mod encode;
 mod ffi;
 pub mod keyframes;
+mod opus_feed;
 mod output;
 mod passthrough;
 mod stats;
@@ -32,6 +35,7 @@ use yanxiu_packager::media::TrackInput;
 use crate::ladder::{LadderConfig, LadderError, LadderPlan, plan_ladder};
 use crate::source::{Rotation, SourceVideo};
 pub use keyframes::{KeyframeDecision, RungKeyframes};
+pub use opus_feed::{AacToOpus, OpusPacket};
 pub use stats::{LiveStats, LiveStatsHandle, RenditionStats};
 pub use timestamps::{LiveTrack, RepairConfig, RepairEvent, RepairedTime, TimestampRepair};
 pub use transcoder::LiveTranscoder;

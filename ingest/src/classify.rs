@@ -206,8 +206,14 @@ mod tests {
 
     #[test]
     fn a_whole_stream_with_b_frames_is_constant_rate() {
-        assert_eq!(timestamps_are_variable(whole(&b_pyramid(30, 1))), Some(false));
-        assert_eq!(timestamps_are_variable(whole(&b_pyramid(7, 1))), Some(false));
+        assert_eq!(
+            timestamps_are_variable(whole(&b_pyramid(30, 1))),
+            Some(false)
+        );
+        assert_eq!(
+            timestamps_are_variable(whole(&b_pyramid(7, 1))),
+            Some(false)
+        );
     }
 
     #[test]

@@ -112,6 +112,18 @@ ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 30 8),select='lt(t\,4)+not(mod
     -f lavfi -i "$(speech 48000 8)" "${OUTPUT[@]}" -fps_mode:v vfr \
     "${X264[@]}" -crf 32 "${AAC[@]}" -ar 48000 -ac 2 vfr.mp4
 
+# still_slide_bframes.mp4: one still slide for 12 s at 30 fps over speech, encoded by x264
+# with its default settings (preset medium: three B-frames in a pyramid, used throughout
+# on a still picture); constant frame rate although the probe's 300-packet window, read in
+# decode order, ends on a P-frame ahead of B-frames it has not read yet.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "color=c=0xf4f4f0:s=640x360:r=30:d=12,
+    drawbox=x=40:y=30:w=560:h=40:color=0x1f3a93:t=fill,
+    drawbox=x=50:y=100:w=340:h=12:color=0x444444:t=fill,
+    drawbox=x=50:y=130:w=300:h=12:color=0x444444:t=fill" \
+    -f lavfi -i "$(speech 48000 12)" "${OUTPUT[@]}" \
+    -c:v libx264 -pix_fmt yuv420p -threads 1 -x264-params threads=1:lookahead-threads=1 \
+    -crf 28 "${AAC[@]}" -ar 48000 -ac 2 still_slide_bframes.mp4
+
 # hevc.mp4: H.265 in MP4 tagged hvc1 (Apple-style); accepted.
 ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 1280x720 25 6)" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" \
     -c:v libx265 -preset ultrafast -crf 34 -pix_fmt yuv420p \

@@ -305,6 +305,14 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/yanxiu"));
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.workers.lease_seconds, 30);
+        assert_eq!(
+            config.control.learning,
+            yanxiu_control::analytics::LearningConfig::default()
+        );
+        assert_eq!(
+            config.control.retention,
+            yanxiu_control::retention::plan::RetentionConfig::default()
+        );
     }
 
     #[test]

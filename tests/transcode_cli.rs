@@ -192,10 +192,12 @@ fn check_ladder(fx: &FixtureExpectation, source: &Path, out: &Path) -> Vec<Strin
     let source_video = stream_duration(source, "v");
     let temp = tempfile::tempdir().expect("tempdir");
 
-    // The top rung keeps the display geometry.
+    // The top rung (the largest picture; on still slides its measured
+    // bandwidth can sit a few bit/s below a smaller rung's) keeps the
+    // display geometry.
     let top = &master.variants[..]
         .iter()
-        .max_by_key(|v| v.bandwidth)
+        .max_by_key(|v| v.resolution.map_or(0, |r| r.width * r.height))
         .expect("a variant")
         .clone();
     let res = top.resolution.expect("RESOLUTION");

@@ -1,6 +1,7 @@
 //! Pure classification of raw libav facts: which container family a demuxer
 //! belongs to, which demuxers read still images rather than media, and
-//! whether a stream's frame timestamps follow a constant rate.
+//! whether a stream's frame timestamps (read in decode order) follow a
+//! constant rate.
 
 /// Codecs the WebM profile of Matroska allows; a `matroska,webm` file
 /// holding only these is reported as `"webm"`.
@@ -33,14 +34,46 @@ pub fn is_still_image_demuxer(demuxer: &str) -> bool {
     demuxer == "image2" || demuxer.ends_with("_pipe")
 }
 
-/// Verdict on frame timestamps (in any one time base, decode order is
-/// fine): `Some(true)` when the gaps between consecutive frames differ by
-/// more than half (e.g. 1/30 s then 1/15 s), `Some(false)` when they are
-/// even (rounding jitter such as 33/34 ms is even), `None` with fewer than
-/// four distinct timestamps.
-pub fn timestamps_are_variable(timestamps: &[i64]) -> Option<bool> {
-    let mut sorted = timestamps.to_vec();
+/// Most places a frame may move between decode and presentation order:
+/// H.264 and H.265 allow at most 16 reordered frames (`max_num_reorder_frames`,
+/// bounded by the 16-picture decoded picture buffer); other codecs reorder
+/// less or not at all.
+pub const MAX_REORDER_DEPTH: usize = 16;
+
+/// The presentation timestamps of a stream's first packets, as read from
+/// the container: in decode order, and either every packet of the stream
+/// or a window that stops somewhere inside it.
+#[derive(Debug, Clone, Copy)]
+pub struct TimestampSample<'a> {
+    /// Presentation (else decode) timestamps, in the order the packets were
+    /// read (decode order), any one time base.
+    pub decode_order: &'a [i64],
+    /// Whether the read reached the end of the stream, so no later packet
+    /// can fill a gap in what was read.
+    pub reached_end: bool,
+}
+
+/// Verdict on frame timestamps: `Some(true)` when the gaps between
+/// consecutive presentation times differ by more than half (e.g. 1/30 s
+/// then 1/15 s), `Some(false)` when they are even (rounding jitter such as
+/// 33/34 ms is even), `None` with fewer than four distinct timestamps to
+/// judge.
+///
+/// A window cut in decode order is not a window in presentation order:
+/// with B-frames (x264's default pyramid of three, used throughout on still
+/// slides) the last packets read are a reference frame ahead of the B-frames
+/// that come before it on screen and were not read yet, so the sorted
+/// window ends with a gap of several frame intervals that a constant-rate
+/// stream does not have. A frame moves at most [`MAX_REORDER_DEPTH`] places
+/// between the two orders, so when the window stops before the end of the
+/// stream its `MAX_REORDER_DEPTH` latest presentation times are left out:
+/// every frame shown before the rest has then been read.
+pub fn timestamps_are_variable(sample: TimestampSample<'_>) -> Option<bool> {
+    let mut sorted = sample.decode_order.to_vec();
     sorted.sort_unstable();
+    if !sample.reached_end {
+        sorted.truncate(sorted.len().saturating_sub(MAX_REORDER_DEPTH));
+    }
     sorted.dedup();
     if sorted.len() < 4 {
         return None;
@@ -111,27 +144,102 @@ mod tests {
         assert!(!is_still_image_demuxer("yuv4mpegpipe"));
     }
 
+    fn whole(decode_order: &[i64]) -> TimestampSample<'_> {
+        TimestampSample {
+            decode_order,
+            reached_end: true,
+        }
+    }
+
+    fn window(decode_order: &[i64]) -> TimestampSample<'_> {
+        TimestampSample {
+            decode_order,
+            reached_end: false,
+        }
+    }
+
+    /// Presentation times in decode order of a constant-rate stream coded
+    /// as x264 does by default: an I-frame, then mini-GOPs of a P-frame
+    /// followed by a B-pyramid of three (the reference B in the middle
+    /// first), `tick` apart.
+    fn b_pyramid(frames: i64, tick: i64) -> Vec<i64> {
+        let mut out = vec![0];
+        let mut base = 0;
+        while base + 4 < frames {
+            out.extend([base + 4, base + 2, base + 1, base + 3]);
+            base += 4;
+        }
+        out.extend(base + 1..frames);
+        out.into_iter().map(|n| n * tick).collect()
+    }
+
     #[test]
     fn even_timestamps_are_constant_rate_even_with_rounding_jitter() {
         let ms_2997: Vec<i64> = (0..60)
             .map(|n| (n as f64 * 1001.0 / 30.0).round() as i64)
             .collect();
-        assert_eq!(timestamps_are_variable(&ms_2997), Some(false));
+        assert_eq!(timestamps_are_variable(whole(&ms_2997)), Some(false));
         let reordered = [0, 3000, 1000, 2000, 5000, 4000];
-        assert_eq!(timestamps_are_variable(&reordered), Some(false));
+        assert_eq!(timestamps_are_variable(whole(&reordered)), Some(false));
+    }
+
+    #[test]
+    fn a_b_pyramid_window_cut_after_a_p_frame_is_constant_rate() {
+        // 298 packets of a 25 fps stream (tick 512 in a 1/12800 time base):
+        // the last packet read is the P-frame of frame 300, ahead of the
+        // B-frames 297-299 that were not read yet, as in a still lecture
+        // slide encoded by x264 with default settings.
+        let pts = b_pyramid(1000, 512);
+        let cut = &pts[..298];
+        assert_eq!(cut.last(), Some(&(300 * 512)));
+        assert!(!cut.contains(&(299 * 512)));
+        assert_eq!(timestamps_are_variable(window(cut)), Some(false));
+        // Every cut point inside the pyramid, not only that one.
+        for len in 20..=320 {
+            assert_eq!(
+                timestamps_are_variable(window(&pts[..len])),
+                Some(false),
+                "window of {len} packets"
+            );
+        }
+    }
+
+    #[test]
+    fn a_whole_stream_with_b_frames_is_constant_rate() {
+        assert_eq!(
+            timestamps_are_variable(whole(&b_pyramid(30, 1))),
+            Some(false)
+        );
+        assert_eq!(
+            timestamps_are_variable(whole(&b_pyramid(7, 1))),
+            Some(false)
+        );
     }
 
     #[test]
     fn a_rate_change_from_30_to_15_fps_is_variable() {
         let mut ts: Vec<i64> = (0..30).map(|n| n * 512).collect();
         ts.extend((0..30).map(|n| 30 * 512 + n * 1024));
-        assert_eq!(timestamps_are_variable(&ts), Some(true));
+        assert_eq!(timestamps_are_variable(whole(&ts)), Some(true));
+        assert_eq!(timestamps_are_variable(window(&ts)), Some(true));
+    }
+
+    #[test]
+    fn a_dropped_frame_inside_a_b_pyramid_window_is_variable() {
+        let mut pts = b_pyramid(400, 512);
+        let dropped = pts.iter().position(|&t| t == 101 * 512).expect("frame 101");
+        pts.remove(dropped);
+        assert_eq!(timestamps_are_variable(window(&pts[..300])), Some(true));
     }
 
     #[test]
     fn too_few_timestamps_give_no_verdict() {
-        assert_eq!(timestamps_are_variable(&[0, 1, 2]), None);
-        assert_eq!(timestamps_are_variable(&[5, 5, 5, 5, 5]), None);
+        assert_eq!(timestamps_are_variable(whole(&[0, 1, 2])), None);
+        assert_eq!(timestamps_are_variable(whole(&[5, 5, 5, 5, 5])), None);
+        // A window keeps only what is surely complete.
+        let short: Vec<i64> = (0..18).collect();
+        assert_eq!(timestamps_are_variable(window(&short)), None);
+        assert_eq!(timestamps_are_variable(whole(&short)), Some(false));
     }
 
     #[test]

@@ -178,7 +178,7 @@ fn lecture_report_carries_codec_profile_level_and_audio_layout() {
 }
 
 #[test]
-fn anamorphic_and_ntsc_and_vfr_facts_are_reported() {
+fn anamorphic_ntsc_b_frame_and_vfr_facts_are_reported() {
     let limits = ProbeLimits::default();
     let sar = probe_file(&fixtures().join("anamorphic_sar.mp4"), &limits).expect("probe");
     let info = sar
@@ -196,6 +196,16 @@ fn anamorphic_and_ntsc_and_vfr_facts_are_reported() {
     let rate = info.avg_frame_rate.expect("rate");
     assert!((rate - 30000.0 / 1001.0).abs() < 1e-6, "{rate}");
     assert!(!info.frame_rate_is_variable);
+
+    let still = probe_file(&fixtures().join("still_slide_bframes.mp4"), &limits).expect("probe");
+    let info = still
+        .primary_video()
+        .and_then(|s| s.video.clone())
+        .expect("video");
+    assert!(
+        !info.frame_rate_is_variable,
+        "a still slide coded with a B-pyramid is constant rate"
+    );
 
     let vfr = probe_file(&fixtures().join("vfr.mp4"), &limits).expect("probe");
     let info = vfr

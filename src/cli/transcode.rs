@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use yanxiu_ingest::{EXIT_ACCEPTED, Lang, Policy, ProbeLimits, ProbeOutput, probe_file};
 use yanxiu_packager::storage::LocalDirStorage;
+use yanxiu_transcode::loudness::GainLimit;
 use yanxiu_transcode::{LadderConfig, Progress, transcode};
 
 use crate::media::{Extras, job_for};
@@ -189,6 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "renditions": renditions,
             "video_frames": outcome.video_frames,
             "corrupt_packets": outcome.corrupt_packets,
+            "loudness": outcome.loudness,
             "elapsed_seconds": outcome.elapsed.as_secs_f64(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -210,6 +212,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 r.duration_seconds,
                 r.peak_bitrate / 1000,
                 r.average_bitrate / 1000
+            )?;
+        }
+        if let Some(n) = &outcome.loudness {
+            let lufs = |l: Option<f64>| l.map_or_else(|| "-".to_owned(), |l| format!("{l:.1}"));
+            writeln!(
+                stdout,
+                "  loudness {} LUFS, gain {:+.1} dB -> {} LUFS (target {:.1}{})",
+                lufs(n.measured.integrated_lufs),
+                n.gain_db,
+                lufs(n.expected_lufs),
+                n.target_lufs,
+                match n.limited_by {
+                    GainLimit::None => "",
+                    GainLimit::TruePeak => ", held back by the true-peak ceiling",
+                    GainLimit::MaxGain => ", held back by the gain limit",
+                    GainLimit::Silent => ", silent source",
+                }
             )?;
         }
         writeln!(

@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::loudness::LoudnessTarget;
 use crate::source::{DisplaySize, SourceVideo};
 
 /// Errors in a ladder configuration or plan.
@@ -91,6 +92,14 @@ pub struct AudioConfig {
     pub max_channels: u16,
     /// Output sample rate; 44100 and 48000 sources keep their own rate.
     pub sample_rate: u32,
+    /// Integrated loudness (LUFS, EBU R128) the rendition is normalised to
+    /// by one static gain; absent: the sound is left as it is (the default).
+    pub loudness_target_lufs: Option<f64>,
+    /// With a loudness target: the true peak after the gain stays at or
+    /// below this (dBTP).
+    pub true_peak_ceiling_dbtp: f64,
+    /// With a loudness target: the most the sound is made louder (dB).
+    pub loudness_max_gain_db: f64,
 }
 
 impl Default for AudioConfig {
@@ -99,7 +108,21 @@ impl Default for AudioConfig {
             bitrate_per_channel_kbps: 64,
             max_channels: 2,
             sample_rate: 48_000,
+            loudness_target_lufs: None,
+            true_peak_ceiling_dbtp: -1.0,
+            loudness_max_gain_db: 20.0,
         }
+    }
+}
+
+impl AudioConfig {
+    /// The loudness target, when one is set.
+    pub fn loudness(&self) -> Option<LoudnessTarget> {
+        self.loudness_target_lufs.map(|target_lufs| LoudnessTarget {
+            target_lufs,
+            true_peak_ceiling_dbtp: self.true_peak_ceiling_dbtp,
+            max_gain_db: self.loudness_max_gain_db,
+        })
     }
 }
 
@@ -226,6 +249,11 @@ impl LadderConfig {
                 "must be 32000, 44100 or 48000".into(),
             ));
         }
+        if let Some(target) = a.loudness() {
+            target
+                .check()
+                .map_err(|e| invalid("audio", e.to_string()))?;
+        }
         Ok(())
     }
 }
@@ -258,6 +286,8 @@ pub struct PlannedAudio {
     pub sample_rate: u32,
     /// AAC bit rate in bit/s.
     pub bitrate: u32,
+    /// Loudness normalisation (VOD only), when the ladder asks for it.
+    pub loudness: Option<LoudnessTarget>,
 }
 
 /// Everything the encoder needs: rungs largest first, timing, audio.
@@ -389,6 +419,7 @@ pub fn plan_ladder(
             channels,
             sample_rate,
             bitrate: u32::from(channels) * config.audio.bitrate_per_channel_kbps * 1000,
+            loudness: config.audio.loudness(),
         }
     });
 
@@ -589,6 +620,27 @@ mod tests {
             let err = LadderConfig::from_toml_str(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?} gave {err}");
         }
+    }
+
+    #[test]
+    fn loudness_normalisation_is_off_unless_a_target_is_set() {
+        let v = source(1920, 1080);
+        let off = plan_ladder(&LadderConfig::default(), &v, Some((2, 48_000))).unwrap();
+        assert_eq!(off.audio.unwrap().loudness, None);
+        let c = LadderConfig::from_toml_str("[audio]\nloudness_target_lufs = -16\n").unwrap();
+        let on = plan_ladder(&c, &v, Some((2, 48_000))).unwrap();
+        assert_eq!(
+            on.audio.unwrap().loudness,
+            Some(LoudnessTarget {
+                target_lufs: -16.0,
+                true_peak_ceiling_dbtp: -1.0,
+                max_gain_db: 20.0,
+            })
+        );
+        let err = LadderConfig::from_toml_str("[audio]\nloudness_target_lufs = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("loudness_target_lufs"), "{err}");
     }
 
     #[test]

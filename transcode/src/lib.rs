@@ -11,6 +11,7 @@
 
 pub mod ladder;
 pub mod live;
+pub mod loudness;
 mod pipeline;
 pub mod qc;
 pub mod source;
@@ -120,6 +121,9 @@ pub struct TranscodeOutcome {
     pub elapsed: Duration,
     /// The technical QC report, when the job asked for one.
     pub qc: Option<qc::QcReport>,
+    /// The loudness normalisation applied to the audio rendition, when
+    /// the ladder asks for one and the source has sound.
+    pub loudness: Option<loudness::Normalisation>,
 }
 
 /// Transcode failures.

@@ -170,9 +170,9 @@ pub fn probe_file(path: &Path, limits: &ProbeLimits) -> Result<MediaReport, Prob
         .streams()
         .find(|s| kind_of(s) == StreamKind::Video)
         .map(|s| s.index());
-    let timestamps = match scan_stream {
+    let (timestamps, reached_end) = match scan_stream {
         Some(index) => read_timestamps(&mut input, index, limits.timestamp_packets),
-        None => Vec::new(),
+        None => (Vec::new(), false),
     };
     if Instant::now() >= deadline {
         return Err(timed_out());
@@ -182,7 +182,12 @@ pub fn probe_file(path: &Path, limits: &ProbeLimits) -> Result<MediaReport, Prob
         .streams()
         .map(|s| {
             let verdict = (Some(s.index()) == scan_stream)
-                .then(|| classify::timestamps_are_variable(&timestamps))
+                .then(|| {
+                    classify::timestamps_are_variable(classify::TimestampSample {
+                        decode_order: &timestamps,
+                        reached_end,
+                    })
+                })
                 .flatten();
             stream_report(&s, verdict)
         })
@@ -232,19 +237,26 @@ fn check_picture_sizes(
 }
 
 /// Presentation (else decode) timestamps of the first `max_packets`
-/// packets of stream `index`; stops early at the end of the file, at any
-/// read error (a truncated tail, an interrupted read) or after reading
-/// 8 × `max_packets` packets of all streams.
+/// packets of stream `index`, in decode order, and whether the read
+/// reached the end of the file (so every packet of the stream was seen).
+/// Stops early at the end of the file, at any read error (a truncated
+/// tail, an interrupted read) or after reading 8 × `max_packets` packets of
+/// all streams.
 fn read_timestamps(
     input: &mut ff::format::context::Input,
     index: usize,
     max_packets: usize,
-) -> Vec<i64> {
+) -> (Vec<i64>, bool) {
     let mut timestamps = Vec::with_capacity(max_packets);
     let mut packet = ff::Packet::empty();
     for _ in 0..max_packets.saturating_mul(8) {
-        if timestamps.len() >= max_packets || packet.read(input).is_err() {
+        if timestamps.len() >= max_packets {
             break;
+        }
+        match packet.read(input) {
+            Ok(()) => {}
+            Err(ff::Error::Eof) => return (timestamps, true),
+            Err(_) => break,
         }
         if packet.stream() == index
             && let Some(ts) = packet.pts().or(packet.dts())
@@ -252,7 +264,7 @@ fn read_timestamps(
             timestamps.push(ts);
         }
     }
-    timestamps
+    (timestamps, false)
 }
 
 fn kind_of(stream: &ff::Stream) -> StreamKind {

@@ -197,8 +197,20 @@ impl QcTap {
     }
 }
 
+/// Multiplies every sample of a planar float frame by `factor`.
+fn apply_gain(f: &mut frame::Audio, factor: f32) {
+    let n = f.samples();
+    for c in 0..f.planes() {
+        for x in f.plane_mut::<f32>(c).iter_mut().take(n) {
+            *x *= factor;
+        }
+    }
+}
+
 /// Runs the audio rendition until its input ends or the packager goes;
-/// a copy of the resampled samples goes to the QC when `qc` is set.
+/// a copy of the resampled samples goes to the QC when `qc` is set (as the
+/// source has them: the QC judges the recording), and the rendition's
+/// samples are multiplied by `gain` (1 leaves them untouched).
 pub fn run(
     plan: PlannedAudio,
     delay_seconds: f64,
@@ -206,7 +218,13 @@ pub fn run(
     frames: Receiver<AudioFrame>,
     out: Sender<Output>,
     qc: Option<SyncSender<QcInput>>,
+    gain: f32,
 ) -> Result<u64, TranscodeError> {
+    let normalise = |f: &mut frame::Audio| {
+        if gain != 1.0 {
+            apply_gain(f, gain);
+        }
+    };
     let mut enc = open_encoder(&plan)?;
     let asc = AudioSpecificConfig::from_bytes(&ffi::extradata(&enc))
         .map_err(|e| TranscodeError::Bitstream(format!("audio: {e}")))?;
@@ -251,13 +269,14 @@ pub fn run(
                 t.position = start;
             }
         }
-        let converted = to_f32.convert(&mut input)?;
-        queue.push(&converted);
+        let mut converted = to_f32.convert(&mut input)?;
         if let Some(t) = tap.as_mut()
             && !t.send(&converted)
         {
             tap = None;
         }
+        normalise(&mut converted);
+        queue.push(&converted);
         while queue.len() >= frame_size {
             let mut f = queue.pop_frame(frame_size, layout, plan.sample_rate);
             let pts = next_pts.unwrap_or(0);
@@ -275,13 +294,14 @@ pub fn run(
         }
     }
     // Whatever the resampler still holds, then the short last frame.
-    while let Some(tail) = to_f32.flush() {
-        queue.push(&tail);
+    while let Some(mut tail) = to_f32.flush() {
         if let Some(t) = tap.as_mut()
             && !t.send(&tail)
         {
             tap = None;
         }
+        normalise(&mut tail);
+        queue.push(&tail);
     }
     drop(tap);
     while queue.len() > 0 {

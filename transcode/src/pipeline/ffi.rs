@@ -1,9 +1,10 @@
 //! The few libav calls ffmpeg-next does not wrap: reading an encoder's
-//! extradata and taking a second reference to a decoded frame (so every
-//! rung reads the same picture without copying it).
+//! extradata, taking a second reference to a decoded frame (so every
+//! rung reads the same picture without copying it), and telling the
+//! demuxer to skip the streams a reader does not want.
 #![allow(unsafe_code)]
 
-use ffmpeg_next::{codec, ffi, frame};
+use ffmpeg_next::{codec, ffi, format, frame};
 
 /// The codec-level headers an opened encoder produced (SPS/PPS for x264,
 /// the AudioSpecificConfig for AAC); empty when there are none.
@@ -35,5 +36,23 @@ pub fn share(source: &frame::Video) -> Result<frame::Video, ffmpeg_next::Error> 
         Err(ffmpeg_next::Error::from(ret))
     } else {
         Ok(copy)
+    }
+}
+
+/// Tells the demuxer to skip every packet of every stream but `keep` (the
+/// MP4 demuxer then does not even read their bytes).
+pub fn discard_all_but(input: &mut format::context::Input, keep: usize) {
+    // SAFETY: `input` is a live, opened AVFormatContext exclusively borrowed;
+    // `streams` holds `nb_streams` valid AVStream pointers for its lifetime,
+    // and `discard` is a plain field the demuxer reads on the next packet read.
+    unsafe {
+        let ctx = input.as_mut_ptr();
+        let count = (*ctx).nb_streams as usize;
+        for i in 0..count {
+            let stream = *(*ctx).streams.add(i);
+            if !stream.is_null() && i != keep {
+                (*stream).discard = ffi::AVDiscard::AVDISCARD_ALL;
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod audio;
 pub(crate) mod decode;
 pub(crate) mod ffi;
+mod loudness_scan;
 mod poster;
 mod rung;
 mod storyboard;
@@ -20,6 +21,7 @@ use yanxiu_packager::media::TrackInput;
 use yanxiu_packager::storage::{PutOptions, Storage};
 use yanxiu_packager::vod::{RenditionId, RenditionKind, RenditionSpec, VodOptions, VodPackager};
 
+use crate::loudness::{Normalisation, normalisation};
 use crate::qc::QcReport;
 use crate::qc::tap::{self, QC_IN_FLIGHT, QcInput};
 use crate::storyboard::StoryboardLayout;
@@ -89,6 +91,8 @@ pub async fn run(
             rung::run(spec, rx, out)
         })?);
     }
+    let loudness = measure_loudness(&job).await?;
+    let gain = loudness.as_ref().map_or(1.0, Normalisation::factor);
     let qc = start_qc(&job)?;
     let mut audio_input = None;
     if let (Some(a), Some(_)) = (&plan.audio, job.audio_stream) {
@@ -107,7 +111,7 @@ pub async fn run(
         let delay = presentation_delay(plan.frame_rate);
         let qc_audio = qc.as_ref().map(|(tx, _)| tx.clone());
         threads.push(spawn("audio".to_owned(), move || {
-            audio::run(a, delay, id, rx, out, qc_audio)
+            audio::run(a, delay, id, rx, out, qc_audio, gain)
         })?);
     }
     drop(out_tx);
@@ -192,6 +196,7 @@ pub async fn run(
     let qc = finish_qc(qc_thread).await;
     Ok(TranscodeOutcome {
         qc,
+        loudness,
         ladder,
         poster: files
             .iter()
@@ -205,6 +210,30 @@ pub async fn run(
         corrupt_packets: decoded.corrupt_packets,
         elapsed: started.elapsed(),
     })
+}
+
+/// The loudness normalisation of the audio rendition, when the ladder sets
+/// a target and the source has sound: the sound is measured by a scan of
+/// its own (no video decoded) before the single transcode pass.
+async fn measure_loudness(job: &TranscodeJob) -> Result<Option<Normalisation>, TranscodeError> {
+    let (Some(plan), Some(stream)) = (job.plan.audio.clone(), job.audio_stream) else {
+        return Ok(None);
+    };
+    let Some(target) = plan.loudness else {
+        return Ok(None);
+    };
+    let input = job.input.clone();
+    let measured =
+        tokio::task::spawn_blocking(move || loudness_scan::measure(&input, stream, &plan))
+            .await
+            .map_err(|_| TranscodeError::Internal("loudness scan join"))??;
+    let decided = normalisation(&target, measured);
+    tracing::debug!(
+        gain_db = decided.gain_db,
+        limited_by = ?decided.limited_by,
+        "loudness normalisation"
+    );
+    Ok(Some(decided))
 }
 
 /// The QC thread: its input and the handle that gives the report.

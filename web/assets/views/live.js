@@ -49,7 +49,7 @@ export async function render(ctx) {
     const box = await mountPlayer(url, { id: `live-${id}`, remember: false, live: true, report, onFatal: (player) => {
       waiting.textContent = t('live.waiting');
       root.dataset.state = 'waiting';
-      setTimeout(() => { if (waiting.isConnected && current === 'hls') player.loadSource(url); }, 3000);
+      setTimeout(() => { if (waiting.isConnected && window.yanxiuPlayer && window.yanxiuPlayer.hls === player) player.loadSource(url); }, 3000);
     }, onPlaying: () => { waiting.textContent = ''; root.dataset.state = 'playing'; offer(); } });
     slot.replaceChildren(box);
   }

@@ -137,6 +137,7 @@ async fn every_file_of_web_is_served_byte_for_byte_with_its_type_etag_and_cache_
             "ui.js",
             "i18n/zh-CN.json",
             "views/player.js",
+            "views/feedback.js",
             "vendor/hls-1.5.20.min.js",
         ];
         if player_parts.contains(&rel.as_str()) {

@@ -40,10 +40,13 @@ function state(page) {
 /** Waits until WebRTC playback shows frames (more than `frames` decoded). */
 async function playingOverWebrtc(page, frames) {
   await page.waitForSelector('#live[data-mode="webrtc"][data-state="playing"]', { timeout: 30000 });
-  await page.waitForFunction(async (n) => {
-    const s = window.yanxiuWhep && await window.yanxiuWhep.stats();
-    return !!s && s.framesDecoded > n;
-  }, frames, { timeout: 30000, polling: 250 });
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    const s = await page.evaluate(() => window.yanxiuWhep && window.yanxiuWhep.stats());
+    if (s && s.framesDecoded > frames) return;
+    if (Date.now() > deadline) throw new Error(`WebRTC frames stopped at ${s ? s.framesDecoded : 'none'}`);
+    await new Promise((resolve) => { setTimeout(resolve, 250); });
+  }
 }
 
 /** The learner, on the live page of a live channel, watches it over WHEP and back over HLS. */

@@ -157,6 +157,7 @@ def main():
     print(summary("play -> hls.js FRAG_BUFFERED", [s["fragBufferedMs"] for s in player], "ms"))
     before = sum(1 for s in player if s["fragBufferedBeforeClick"])
     print(f"  {'(first fragment buffered before play)':<34} {before} of {len(player)}")
+    print(summary("ready -> first FRAG_BUFFERED", [s["firstFragAfterReadyMs"] for s in player], "ms"))
     print(summary("play -> video 'playing'", [s["playingMs"] for s in player], "ms"))
     print(summary("play -> first frame on screen", [s["firstFrameMs"] for s in player], "ms"))
     player_bytes = median([s["bytes"] for s in player])

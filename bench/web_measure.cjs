@@ -7,8 +7,9 @@
 //     catalogue lists its entries; the player's quality menu lists the ladder), taken by a
 //     MutationObserver in the page, not by polling;
 //   - on the player, from the click on play (pointerdown) to hls.js's first FRAG_BUFFERED
-//     after it (or "before the click" when hls.js had buffered already), to the video's
-//     `playing` event, and to the first frame on screen (requestVideoFrameCallback).
+//     after it (or "before the click" when hls.js had buffered already: it loads as soon as
+//     the ladder is parsed; then the time from ready to the first FRAG_BUFFERED), to the
+//     video's `playing` event, and to the first frame on screen (requestVideoFrameCallback).
 // Prints one JSON line: {catalogue: {samples}, player: {samples}}.
 //
 // Usage: node bench/web_measure.cjs <node_modules> <base URL> <resource id> [RUNS]
@@ -25,7 +26,14 @@ function readyProbe(kind) {
     ? () => !!document.querySelector('#quality option[value="0"]') && !!(window.yanxiuPlayer && window.yanxiuPlayer.hls)
     : () => !!document.querySelector('#catalogue-list li');
   const check = () => {
-    if (window.benchReadyMs === undefined && test()) window.benchReadyMs = performance.now();
+    if (window.benchReadyMs !== undefined || !test()) return;
+    window.benchReadyMs = performance.now();
+    // The ladder was just parsed (the quality menu is filled in MANIFEST_PARSED, before any
+    // fragment is asked for): every FRAG_BUFFERED from now on is seen.
+    window.benchFrags = [];
+    if (kind === 'player') {
+      window.yanxiuPlayer.hls.on(window.Hls.Events.FRAG_BUFFERED, () => window.benchFrags.push(performance.now()));
+    }
   };
   new MutationObserver(check).observe(document, { childList: true, subtree: true, attributes: true });
 }
@@ -55,10 +63,9 @@ async function loadOnce(browser, kind, url) {
     await page.evaluate(() => {
       const v = document.getElementById('video');
       const hls = window.yanxiuPlayer.hls;
-      const marks = window.benchMarks = { fragBefore: false };
+      const marks = window.benchMarks = {};
       hls.on(window.Hls.Events.FRAG_BUFFERED, () => {
-        if (marks.click === undefined) marks.fragBefore = true;
-        else if (marks.frag === undefined) marks.frag = performance.now() - marks.click;
+        if (marks.click !== undefined && marks.frag === undefined) marks.frag = performance.now() - marks.click;
       });
       v.addEventListener('pointerdown', () => { marks.click = performance.now(); }, { once: true, capture: true });
       v.addEventListener('playing', () => { if (marks.playing === undefined) marks.playing = performance.now() - marks.click; }, { once: true });
@@ -72,9 +79,12 @@ async function loadOnce(browser, kind, url) {
     const frame = await page.evaluate(() => Promise.race([window.benchFirstFrame,
       new Promise((resolve) => { setTimeout(() => resolve(null), 10000); })]));
     if (frame === null) throw new Error('no frame within 10 s of the click on play');
-    const marks = await page.evaluate(() => window.benchMarks);
+    const marks = await page.evaluate(() => ({ ...window.benchMarks,
+      fragBefore: window.benchFrags.some((t) => t < window.benchMarks.click),
+      firstFragAfterReady: window.benchFrags.length ? window.benchFrags[0] - window.benchReadyMs : null }));
     Object.assign(sample, { firstFrameMs: frame, playingMs: marks.playing ?? null,
-      fragBufferedMs: marks.frag ?? null, fragBufferedBeforeClick: marks.fragBefore });
+      fragBufferedMs: marks.frag ?? null, fragBufferedBeforeClick: marks.fragBefore,
+      firstFragAfterReadyMs: marks.firstFragAfterReady });
   }
   await context.close();
   return sample;

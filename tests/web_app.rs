@@ -6,12 +6,16 @@
 //! through the page, interrupted by a reload and resumed, fills the metadata and self-reviews;
 //! the department and centre reviewers approve and publish through their pages; a learner
 //! finds it in the catalogue and plays it to the end at two quality levels, resuming after a
-//! reload; an organiser creates a channel and sees its key once, goes live from the page over
-//! WHIP with Chromium's fake camera (refused with a wrong key in the API's words, reconnected
-//! after the server drops the session, stopped from the page) while the dashboard reports the
-//! input and a learner plays it live, and the recording becomes a draft; audience members are
-//! managed by name (department admin) and by account id (organiser); each admin does one task
-//! and is refused another's page. Every page visited passes axe-core (no serious or critical
+//! reload, rates and comments it and reports it; the centre reviewer approves the rating,
+//! takes the resource down and restores it; the learner reads progress, credit hours and the
+//! complaint's outcome on "my learning"; an organiser creates a channel and sees its key once,
+//! goes live from the page over WHIP with Chromium's fake camera (refused with a wrong key in
+//! the API's words, reconnected after the server drops the session, stopped from the page)
+//! while the dashboard reports the input and a learner plays it live over HLS and over WebRTC
+//! (WHEP, then refused in the server's words once the channel ended), and the recording
+//! becomes a draft; audience members are managed by name (department admin) and by account id
+//! (organiser); each admin does one task and is refused another's page (the security admin
+//! ends a session and unlocks a locked account). Every page visited passes axe-core (no serious or critical
 //! violation) and renders in zh-CN and English with no missing string; screenshots go to
 //! `docs/web/`.
 //!

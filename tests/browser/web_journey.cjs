@@ -2,8 +2,11 @@
 // `yanxiu serve`, in Debian's headless Chromium through playwright-core (never a downloaded
 // browser). Each page visited is checked by axe-core (serious and critical violations),
 // rendered in zh-CN and in English (any missing catalogue key is recorded) and
-// screenshotted into the given folder. Prints one JSON line:
-//   {steps, pages: {name: {missing, axe}}, upload: {...}, playback: {...}, failure}
+// screenshotted into the given folder. The learner's ratings, complaints and "my learning",
+// the centre's queues and the security admin's sessions and lockouts are in web_learning.cjs.
+// Prints one JSON line:
+//   {steps, pages: {name: {missing, axe}}, upload: {...}, playback: {...}, feedback: {...},
+//    learning: {...}, security: {...}, failure}
 // `failure` is null when every step finished; the Rust test asserts on the rest.
 //
 // Usage: node web_journey.cjs <node_modules> <base URL> <accounts.json> <fixture> <shots dir>

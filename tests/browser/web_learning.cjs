@@ -28,6 +28,7 @@ async function learnerRatesAndReports(ctx, page, resourceId) {
   await page.click('#complaint-submit');
   await page.waitForSelector('#complaint-follow');
   out.complaintFiled = true;
+  await page.fill('#complaint-detail', '再次举报同一问题');
   await page.click('#complaint-submit');
   await page.waitForFunction(() => /处理中/.test(document.querySelector('#complaint-form [role="alert"]').textContent));
   out.secondComplaint = await page.locator('#complaint-form [role="alert"]').innerText();

@@ -29,7 +29,7 @@ function ratingForm(id, mine, onSaved) {
   const showMine = (f) => {
     if (!f) { status.replaceChildren(); return; }
     status.replaceChildren(t('feedback.mine'), ' ', badge('feedback_status', f.status),
-      f.moderation_note ? h('span', { class: 'muted' }, ` ${f.moderation_note}`) : null);
+      ...(f.moderation_note ? [h('span', { class: 'muted' }, ` ${f.moderation_note}`)] : []));
   };
   showMine(mine);
   const form = h('form', { class: 'stack', id: 'feedback-form' },
@@ -70,27 +70,30 @@ function complaintForm(id) {
   return h('details', { id: 'complaint', class: 'panel' }, h('summary', {}, t('complaints.report')), form);
 }
 
-/** The ratings and comments of resource `id`, the viewer's own form and the report form. */
-export async function feedbackSection(id) {
+/** The ratings and comments of resource `id`, the viewer's own form and the report form: the
+ * section at once, filled when the summary arrives (the player does not wait for it). */
+export function feedbackSection(id) {
   const box = h('section', { id: 'feedback', 'aria-labelledby': 'feedback-h' }, h('h2', { id: 'feedback-h' }, t('feedback.title')));
   const summaryEl = h('div', { id: 'feedback-summary' });
   let summary = null;
   const load = async () => {
     try { summary = await api('GET', `/api/v1/resources/${encodeURIComponent(id)}/feedback`); } catch (e) { summary = null; }
     if (!summary) { summaryEl.replaceChildren(); return; }
+    const comments = summary.comments.length ? [h('ul', { class: 'plain comments', id: 'feedback-comments' }, summary.comments.map((c) =>
+      h('li', { class: 'card' }, stars(c.stars), ' ', h('span', { class: 'muted' }, dateTime(c.created_at)), h('p', {}, c.comment))))] : [];
     summaryEl.replaceChildren(
       h('p', { id: 'feedback-average' }, summary.ratings
         ? [stars(summary.average_stars), ' ', t('feedback.average', { avg: summary.average_stars.toFixed(1), n: summary.ratings })]
-        : t('feedback.no_ratings')),
-      summary.comments.length ? h('ul', { class: 'plain comments', id: 'feedback-comments' }, summary.comments.map((c) =>
-        h('li', { class: 'card' }, stars(c.stars), ' ', h('span', { class: 'muted' }, dateTime(c.created_at)), h('p', {}, c.comment)))) : null);
+        : t('feedback.no_ratings')), ...comments);
   };
-  await load();
   box.append(summaryEl);
-  if (session.me) {
-    box.append(h('h3', {}, t('feedback.yours')), ratingForm(id, summary && summary.mine, load), complaintForm(id));
-  } else {
-    box.append(h('p', { class: 'muted' }, h('a', { href: `#/login?next=${encodeURIComponent(`/watch/${id}`)}` }, t('feedback.sign_in'))));
-  }
+  load().then(() => {
+    if (session.me) {
+      box.append(h('h3', {}, t('feedback.yours')), ratingForm(id, summary && summary.mine, load), complaintForm(id));
+    } else {
+      box.append(h('p', { class: 'muted' }, h('a', { href: `#/login?next=${encodeURIComponent(`/watch/${id}`)}` }, t('feedback.sign_in'))));
+    }
+    box.dataset.loaded = 'true';
+  });
   return box;
 }

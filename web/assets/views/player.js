@@ -221,5 +221,5 @@ export async function render(ctx) {
     h('dt', {}, t('meta.credit_hours')), h('dd', {}, String(e.credit_hours)),
     e.category1 ? [h('dt', {}, t('catalogue.category')), h('dd', {}, [e.category1, e.category2].filter(Boolean).join(' / '))] : null);
   return [heading(e.name), player, facts, e.summary ? h('p', {}, e.summary) : null,
-    await feedbackSection(id), h('p', {}, h('a', { href: '#/catalogue' }, t('player.back')))];
+    feedbackSection(id), h('p', {}, h('a', { href: '#/catalogue' }, t('player.back')))];
 }

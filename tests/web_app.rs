@@ -6,18 +6,24 @@
 //! through the page, interrupted by a reload and resumed, fills the metadata and self-reviews;
 //! the department and centre reviewers approve and publish through their pages; a learner
 //! finds it in the catalogue and plays it to the end at two quality levels, resuming after a
-//! reload; an organiser creates a channel and sees its key once, goes live from the page over
-//! WHIP with Chromium's fake camera (refused with a wrong key in the API's words, reconnected
-//! after the server drops the session, stopped from the page) while the dashboard reports the
-//! input and a learner plays it live, and the recording becomes a draft; audience members are
-//! managed by name (department admin) and by account id (organiser); each admin does one task
-//! and is refused another's page. Every page visited passes axe-core (no serious or critical
+//! reload, rates and comments it and reports it; the centre reviewer approves the rating,
+//! takes the resource down and restores it; the learner reads progress, credit hours and the
+//! complaint's outcome on "my learning"; an organiser creates a channel and sees its key once,
+//! goes live from the page over WHIP with Chromium's fake camera (refused with a wrong key in
+//! the API's words, reconnected after the server drops the session, stopped from the page)
+//! while the dashboard reports the input and a learner plays it live over HLS and over WebRTC
+//! (WHEP, then refused in the server's words once the channel ended), and the recording
+//! becomes a draft; audience members are managed by name (department admin) and by account id
+//! (organiser); each admin does one task and is refused another's page (the security admin
+//! ends a session and unlocks a locked account). Every page visited passes axe-core (no serious or critical
 //! violation) and renders in zh-CN and English with no missing string; screenshots go to
 //! `docs/web/`.
 //!
 //! Chromium, Node.js and npm come from `scripts/install-deps.sh`; the tests fail, never skip,
 //! without them.
 
+#[path = "web_app_checks/mod.rs"]
+mod checks;
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -137,6 +143,7 @@ async fn every_file_of_web_is_served_byte_for_byte_with_its_type_etag_and_cache_
             "ui.js",
             "i18n/zh-CN.json",
             "views/player.js",
+            "views/feedback.js",
             "vendor/hls-1.5.20.min.js",
         ];
         if player_parts.contains(&rel.as_str()) {
@@ -619,10 +626,13 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         "a session ended by a sign-in elsewhere says so in the API's words: {report}"
     );
 
+    checks::feedback_learning_and_security(&report);
+
     let admin = &report["admin"];
     for fact in [
         "created",
         "systemAdminRefusedAudit",
+        "systemAdminRefusedSecurity",
         "roleGranted",
         "securityAdminRefusedUsers",
         "auditAdminRefusedRoles",
@@ -787,6 +797,7 @@ async fn an_organiser_goes_live_from_the_page_a_learner_plays_it_live_and_the_re
         "the server continued the session: {reconnect}"
     );
     assert_eq!(report["livePlayed"], true, "{report}");
+    checks::whep_on_the_live_page(&report);
     let stopped = &report["stopped"];
     assert_eq!(stopped["state"], "stopped", "{stopped}");
     assert_eq!(

@@ -169,6 +169,7 @@ fn noun_zh(what: &str) -> &'static str {
         "api token" => "API 令牌",
         "complaint" => "投诉",
         "feedback" => "评价",
+        "session" => "会话",
         _ => "对象",
     }
 }

@@ -43,6 +43,7 @@ pub mod review_flow;
 pub mod review_form;
 pub mod reviews;
 pub mod secrets;
+pub mod security;
 pub mod session_rules;
 pub mod sessions;
 pub mod setup;

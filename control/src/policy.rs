@@ -157,6 +157,8 @@ pub enum Action {
     ManageRetention,
     /// Approve or reject learners' ratings and comments before they are shown.
     ModerateFeedback,
+    /// See every account's live sessions and locked accounts; end sessions, lift locks.
+    ManageSessions,
 }
 
 impl Action {
@@ -187,6 +189,7 @@ impl Action {
             Action::HandleComplaints,
             Action::ManageRetention,
             Action::ModerateFeedback,
+            Action::ManageSessions,
         ]);
         all
     }
@@ -340,7 +343,7 @@ pub fn decide(role: Role, action: Action, scope: &Scope) -> Decision {
         // Platform duties: separated, each limited to its own area.
         (R::SystemAdmin, A::ManageUsers | A::ManageConfig | A::ManageDepartments) => global,
         (R::SystemAdmin, A::ManageProjects) => global,
-        (R::SecurityAdmin, A::AssignRole(_)) => global,
+        (R::SecurityAdmin, A::AssignRole(_) | A::ManageSessions) => global,
         (R::AuditAdmin, A::ReadAudit) => global,
         (R::SystemAdmin | R::SecurityAdmin | R::AuditAdmin, _) => lacks,
 

@@ -141,6 +141,10 @@ fn expected() -> Vec<(Action, [&'static str; 9])> {
             ModerateFeedback,
             [NONE, NONE, NONE, NONE, "YYY", "YYN", NONE, NONE, NONE],
         ),
+        (
+            ManageSessions,
+            [NONE, NONE, NONE, NONE, NONE, NONE, NONE, "YYY", NONE],
+        ),
     ];
     for granted in [
         R::Learner,

@@ -2,8 +2,11 @@
 // `yanxiu serve`, in Debian's headless Chromium through playwright-core (never a downloaded
 // browser). Each page visited is checked by axe-core (serious and critical violations),
 // rendered in zh-CN and in English (any missing catalogue key is recorded) and
-// screenshotted into the given folder. Prints one JSON line:
-//   {steps, pages: {name: {missing, axe}}, upload: {...}, playback: {...}, failure}
+// screenshotted into the given folder. The learner's ratings, complaints and "my learning",
+// the centre's queues and the security admin's sessions and lockouts are in web_learning.cjs.
+// Prints one JSON line:
+//   {steps, pages: {name: {missing, axe}}, upload: {...}, playback: {...}, feedback: {...},
+//    learning: {...}, security: {...}, failure}
 // `failure` is null when every step finished; the Rust test asserts on the rest.
 //
 // Usage: node web_journey.cjs <node_modules> <base URL> <accounts.json> <fixture> <shots dir>
@@ -15,6 +18,7 @@ const path = require('node:path');
 const { launchChromium } = require('./harness.cjs');
 const { checkPage, signIn, newPage } = require('./web_support.cjs');
 const { measure } = require('./web_measure.cjs');
+const { learnerRatesAndReports, centreHandles, learnerLearning, securityAdmin } = require('./web_learning.cjs');
 
 const [modules, base, accountsFile, fixture, shots, rejectedFixture] = process.argv.slice(2);
 if (!shots) {
@@ -256,6 +260,13 @@ async function main() {
     report.playback.ended = true;
     report.playback.errors = await learner.evaluate(() => window.yanxiuPlayer.errors);
 
+    mark('learner rates, comments and reports the resource');
+    report.feedback = await learnerRatesAndReports(ctx, learner, resourceId);
+    mark('centre reviewer approves the rating, takes the resource down and restores it');
+    Object.assign(report.feedback, await centreHandles(ctx, centre, resourceId));
+    mark('learner reads my learning');
+    report.learning = await learnerLearning(ctx, learner, resourceId);
+
     mark('measuring the catalogue and player pages');
     report.measure = await measure(ctx, resourceId);
 
@@ -322,6 +333,9 @@ async function main() {
     await sys.goto(`${base}/#/admin/audit`);
     await sys.waitForSelector('#forbidden');
     report.admin.systemAdminRefusedAudit = true;
+    await sys.goto(`${base}/#/admin/security`);
+    await sys.waitForSelector('#forbidden');
+    report.admin.systemAdminRefusedSecurity = true;
 
     mark('security admin');
     const sec = await newPage(ctx);
@@ -336,6 +350,8 @@ async function main() {
     await sec.goto(`${base}/#/admin/users`);
     await sec.waitForSelector('#forbidden');
     report.admin.securityAdminRefusedUsers = true;
+    mark('security admin ends a session and unlocks an account');
+    report.security = await securityAdmin(ctx, sec, dept, accounts.department_reviewer.username, 'new-teacher');
 
     mark('audit admin');
     const aud = await newPage(ctx);

@@ -5,10 +5,12 @@
 // input; the server ends the WHIP session under the page's feet and the page posts again into
 // the same live session; a learner plays the channel's live page; the organiser stops from
 // the page (WHIP DELETE, camera released) and the recording's draft appears in the channel's
-// events. The pure rules of whip.js are checked in the page. Every page is checked (axe-core,
-// both languages, screenshot). Prints one JSON line:
+// events. The learner also watches over WebRTC (WHEP, "low latency") and back over HLS, and is
+// refused low latency in the server's words once the channel is no longer live. The pure
+// rules of whip.js and whep.js are checked in the page. Every page is checked (axe-core, both
+// languages, screenshot). Prints one JSON line:
 //   {pages, rules, obs, keyInMemory, wrongKey, sent, input, reconnect, livePlayed, stopped,
-//    recording, errors, failure}
+//    recording, whep, whepRefused, errors, failure}
 //
 // Usage: node web_live.cjs <node_modules> <base URL> <accounts.json> <shots dir>
 'use strict';
@@ -17,6 +19,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { launchChromium } = require('./harness.cjs');
 const { checkPage, signIn, newPage, settle, switchLang } = require('./web_support.cjs');
+const { watchOverWhep, whepRefused } = require('./web_whep.cjs');
 
 const [modules, base, accountsFile, shots] = process.argv.slice(2);
 const accounts = JSON.parse(fs.readFileSync(accountsFile, 'utf8'));
@@ -129,6 +132,8 @@ async function main() {
     await learner.waitForFunction(() => document.getElementById('video').currentTime > 2, null, { timeout: 60000 });
     report.livePlayed = true;
     await checkPage(ctx, learner, 'live');
+    step = 'the learner switches to low latency (WebRTC over WHEP) and back to HLS';
+    report.whep = await watchOverWhep(ctx, learner);
 
     step = 'the organiser stops from the page';
     await org.bringToFront();
@@ -143,6 +148,8 @@ async function main() {
     step = 'waiting for the recording after the stop';
     await org.waitForSelector('#events a[href^="#/resource/"]', { timeout: 120000 });
     report.events = await org.locator('#events li').allInnerTexts();
+    step = 'the learner asks for low latency once the channel is no longer live';
+    report.whepRefused = await whepRefused(learner);
     await org.click('#events a[href^="#/resource/"]');
     await org.waitForSelector('#processing');
     await settle(org);

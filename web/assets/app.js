@@ -19,6 +19,9 @@ const ROUTES = [
   ['/resource/:id', 'resource', 'signed-in'],
   ['/review/department', 'review', ['department_reviewer']],
   ['/review/centre', 'review', ['centre_reviewer']],
+  ['/review/complaints', 'moderation', ['centre_reviewer']],
+  ['/review/feedback', 'moderation', ['centre_reviewer', 'department_admin']],
+  ['/learning', 'learning', 'signed-in'],
   ['/channels', 'channels', ['event_organiser', 'department_admin']],
   ['/channel/:id', 'channels', ['event_organiser', 'department_admin']],
   ['/audience/:id', 'audiences', ['event_organiser', 'department_admin']],
@@ -26,19 +29,27 @@ const ROUTES = [
   ['/admin/org', 'admin', ['system_admin', 'department_admin']],
   ['/admin/roles', 'admin', ['security_admin', 'department_admin']],
   ['/admin/audit', 'admin', ['audit_admin']],
+  ['/admin/security', 'security', ['security_admin']],
 ];
+
+/** The roles that watch and so have a transcript (the platform administrators do not). */
+const WATCHERS = ['learner', 'producer', 'event_organiser', 'department_reviewer', 'centre_reviewer', 'department_admin'];
 
 /** The menu: route, label key, roles that see it (none: everyone; 'signed-in'). */
 const MENU = [
   ['/catalogue', 'nav.catalogue', null],
+  ['/learning', 'nav.learning', WATCHERS],
   ['/upload', 'nav.upload', ['producer', 'event_organiser']],
   ['/mine', 'nav.mine', ['producer', 'event_organiser']],
   ['/review/department', 'nav.review_department', ['department_reviewer']],
   ['/review/centre', 'nav.review_centre', ['centre_reviewer']],
+  ['/review/complaints', 'nav.complaints', ['centre_reviewer']],
+  ['/review/feedback', 'nav.moderation', ['centre_reviewer', 'department_admin']],
   ['/channels', 'nav.channels', ['event_organiser', 'department_admin']],
   ['/admin/users', 'nav.users', ['system_admin', 'department_admin']],
   ['/admin/org', 'nav.org', ['system_admin', 'department_admin']],
   ['/admin/roles', 'nav.roles', ['security_admin', 'department_admin']],
+  ['/admin/security', 'nav.security', ['security_admin']],
   ['/admin/audit', 'nav.audit', ['audit_admin']],
   ['/account', 'nav.account', 'signed-in'],
 ];
@@ -118,11 +129,16 @@ async function view(name) {
   return views[name];
 }
 
+const leaving = [];
+/** Runs `fn` when the current view is left (another route, or the same one rendered again). */
+export function onLeave(fn) { leaving.push(fn); }
+
 let rendering = 0;
 /** Renders the current route into <main>. */
 export async function render() {
   const ticket = ++rendering;
   if (window.yanxiuPlayer && window.yanxiuPlayer.hls) { window.yanxiuPlayer.hls.destroy(); window.yanxiuPlayer.hls = null; }
+  for (const fn of leaving.splice(0)) { try { fn(); } catch (e) { console.error(e); } }
   const { path, query } = current();
   const main = document.getElementById('main');
   const m = match(path);

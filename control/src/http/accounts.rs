@@ -42,11 +42,19 @@ struct LoginRequest {
 async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<(StatusCode, Json<LoginGrant>)> {
     let grant = state
         .control
         .login(&req.username, &req.password, &addr, state.now())
+        .await?;
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    state
+        .control
+        .note_session_agent(&grant.session_id, agent)
         .await?;
     Ok((StatusCode::CREATED, Json(grant)))
 }

@@ -20,6 +20,7 @@ mod qc;
 mod resources;
 mod retention;
 pub mod schemas;
+mod security;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -196,6 +197,7 @@ pub fn route_table() -> RouteTable {
     let table = complaints::routes(table);
     let table = retention::routes(table);
     let table = feedback::routes(table);
+    let table = security::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

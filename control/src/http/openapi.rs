@@ -703,10 +703,12 @@ pub fn document_with(extensions: &[Operation]) -> Value {
     let operations = OPERATIONS
         .iter()
         .chain(super::openapi_learning::OPERATIONS)
+        .chain(super::security::OPERATIONS)
         .chain(extensions);
     let queries = QUERY_PARAMETERS
         .iter()
-        .chain(super::openapi_learning::QUERY_PARAMETERS);
+        .chain(super::openapi_learning::QUERY_PARAMETERS)
+        .chain(super::security::QUERY_PARAMETERS);
     for o in operations {
         let mut operation = json!({
             "summary": o.summary,

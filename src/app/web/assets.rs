@@ -89,7 +89,7 @@ pub static INDEX: &Asset = &ASSETS[0];
 
 /// Every embedded file (`tests/web_app.rs` checks that each file of `web/assets` is here and
 /// served byte for byte).
-pub static ASSETS: [Asset; 26] = [
+pub static ASSETS: [Asset; 31] = [
     embed!("index.html"),
     embed!("assets/favicon.svg"),
     embed!("assets/app.css"),
@@ -98,6 +98,7 @@ pub static ASSETS: [Asset; 26] = [
     embed!("assets/i18n.js"),
     embed!("assets/ui.js"),
     embed!("assets/whip.js"),
+    embed!("assets/whep.js"),
     embed!("assets/i18n/zh-CN.json"),
     embed!("assets/i18n/en.json"),
     embed!("assets/views/auth.js"),
@@ -113,6 +114,10 @@ pub static ASSETS: [Asset; 26] = [
     embed!("assets/views/golive.js"),
     embed!("assets/views/audiences.js"),
     embed!("assets/views/admin.js"),
+    embed!("assets/views/feedback.js"),
+    embed!("assets/views/learning.js"),
+    embed!("assets/views/moderation.js"),
+    embed!("assets/views/security.js"),
     embed!("assets/vendor/hls-1.5.20.min.js", gzip),
     embed!("assets/vendor/tus-js-client-4.3.1.min.js", gzip),
     embed!("assets/vendor/LICENSES.txt"),

@@ -5,6 +5,7 @@
 import { api } from '../api.js';
 import { t } from '../i18n.js';
 import { h, field, heading, messageBox, select, clock, loadScript } from '../ui.js';
+import { feedbackSection } from './feedback.js';
 
 const HLS = '/assets/vendor/hls-1.5.20.min.js';
 const SPEEDS = [0.75, 1, 1.25, 1.5, 2];
@@ -220,5 +221,5 @@ export async function render(ctx) {
     h('dt', {}, t('meta.credit_hours')), h('dd', {}, String(e.credit_hours)),
     e.category1 ? [h('dt', {}, t('catalogue.category')), h('dd', {}, [e.category1, e.category2].filter(Boolean).join(' / '))] : null);
   return [heading(e.name), player, facts, e.summary ? h('p', {}, e.summary) : null,
-    h('p', {}, h('a', { href: '#/catalogue' }, t('player.back')))];
+    feedbackSection(id), h('p', {}, h('a', { href: '#/catalogue' }, t('player.back')))];
 }

@@ -65,6 +65,8 @@ async fn a_complaint_takes_a_resource_down_and_a_re_review_restores_it(env: Test
         complain(&env, &w.learner, &id, "other").await.0,
         StatusCode::CONFLICT
     );
+    // A later complaint (the manual clock would otherwise give both the same instant).
+    env.clock.advance_ms(1_000);
     let (status, second) = complain(&env, &w.learner2, &id, "technical").await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     // Outsiders may not complain about what they cannot watch; nonsense is refused.

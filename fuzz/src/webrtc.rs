@@ -163,7 +163,7 @@ pub fn whep_offer(data: &[u8]) {
             };
             viewer.send(&sound, now);
             viewer.tick(now + Duration::from_secs(6));
-            let _ = viewer.take_transmits().count();
+            viewer.take_transmits().for_each(drop);
         }
         Err(e) => {
             assert!(

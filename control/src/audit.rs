@@ -117,10 +117,19 @@ impl ControlPlane {
     pub(crate) async fn begin_audited(&self) -> ControlResult<AuditedTx<'_>> {
         let guard = self.audit_lock.lock().await;
         let mut tx = self.db.pool().begin().await?;
-        if self.db.backend() == crate::db::Backend::Postgres {
-            sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-                .fetch_optional(&mut *tx)
-                .await?;
+        match self.db.backend() {
+            crate::db::Backend::Postgres => {
+                sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            }
+            // Take SQLite's write lock now (waiting out the busy timeout), so that a read in
+            // the change never meets a stale snapshot when it comes to write.
+            crate::db::Backend::Sqlite => {
+                sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         Ok(AuditedTx { tx, _guard: guard })
     }
@@ -153,6 +162,39 @@ pub(crate) struct AuditedTx<'a> {
     /// The transaction: run the change's statements on `&mut *audited.tx`.
     pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
     _guard: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl AuditedTx<'_> {
+    /// The transaction's connection: run the change's statements on it.
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl AuditAppend {
+    /// A record of `action` on `target`.
+    pub(crate) fn new(
+        action: &str,
+        target: impl Into<String>,
+        outcome: Outcome,
+        detail: serde_json::Value,
+    ) -> Self {
+        AuditAppend {
+            action: action.to_owned(),
+            target: target.into(),
+            outcome,
+            detail,
+        }
+    }
+
+    /// A successful `action` on `target`.
+    pub(crate) fn success(
+        action: &str,
+        target: impl Into<String>,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self::new(action, target, Outcome::Success, detail)
+    }
 }
 
 /// One audit record appended with a change ([`ControlPlane::commit_audited`]).

@@ -86,11 +86,50 @@ impl Db {
                 .execute(&pool)
                 .await?;
         }
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(DbError::Migrate)?;
-        Ok(Db { pool, backend })
+        let db = Db { pool, backend };
+        let migrator = sqlx::migrate!("./migrations");
+        let owner = db.owns_schema().await?;
+        // A restricted application role (PostgreSQL) may not create the migrations table;
+        // the owner migrated already, so there is nothing for it to do.
+        if owner || !db.migrated(&migrator).await {
+            migrator.run(&db.pool).await.map_err(DbError::Migrate)?;
+        }
+        if owner || db.owns_schema().await? {
+            crate::audit_guard::install(&db).await?;
+        }
+        Ok(db)
+    }
+
+    /// Whether the connected role owns the tables (always on SQLite): only the owner installs
+    /// the audit log's triggers; a restricted application role on PostgreSQL finds them
+    /// installed by the owner.
+    async fn owns_schema(&self) -> Result<bool, sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            return Ok(true);
+        }
+        let owner: Option<i32> = sqlx::query_scalar(
+            "SELECT (tableowner = current_user)::int FROM pg_tables \
+             WHERE tablename = 'audit_log' AND schemaname = current_schema()",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(owner == Some(1))
+    }
+
+    /// Whether every migration of this build is applied already.
+    async fn migrated(&self, migrator: &sqlx::migrate::Migrator) -> bool {
+        let Ok(applied) = sqlx::query_scalar::<_, i64>(
+            "SELECT version FROM _sqlx_migrations WHERE success = TRUE",
+        )
+        .fetch_all(&self.pool)
+        .await
+        else {
+            return false;
+        };
+        migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .all(|m| applied.contains(&m.version))
     }
 
     /// The pool.

@@ -15,6 +15,8 @@ pub mod accounts;
 pub mod analytics;
 pub mod audit;
 pub mod audit_chain;
+pub mod audit_checkpoint;
+pub mod audit_guard;
 pub mod catalogue;
 pub mod channel_events;
 pub mod channels;

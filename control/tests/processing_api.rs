@@ -109,7 +109,11 @@ async fn an_upload_shows_its_progress_and_results_in_the_resource_detail(env: Te
     assert_eq!(p["job"]["state"], "queued");
     assert_eq!(p["job"]["attempts"], 0);
     assert_eq!(p["playback_url"], Value::Null);
-    assert_eq!(body["latest"]["media_ref"], "uploads/abc/source.mp4");
+    assert_eq!(body["latest"]["source_file"], "source.mp4");
+    assert!(
+        body["latest"].get("media_ref").is_none(),
+        "no storage path is shown"
+    );
 
     // A worker takes the job, probes, validates and transcodes.
     let claimed = c
@@ -442,7 +446,7 @@ async fn a_new_file_makes_the_old_job_obsolete(env: TestEnv) {
         .unwrap();
     assert_eq!(claimed.job.id, new_job);
     let body = detail(&env, &token, &id).await;
-    assert_eq!(body["latest"]["media_ref"], "uploads/def/source.mp4");
+    assert_eq!(body["latest"]["source_file"], "source.mp4");
     assert_eq!(body["processing"]["job"]["id"], new_job.as_str());
 }
 

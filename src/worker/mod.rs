@@ -4,6 +4,7 @@
 //! heartbeats that carry progress, and give the job back on shutdown. A
 //! worker that dies loses its lease and another one takes the job over.
 
+mod failure_text;
 mod process;
 
 use std::sync::Arc;

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
-use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobError, JobFailure, JobProgress, JobState};
+use yanxiu_control::error::ControlError;
+use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobError, JobFailure, JobProgress};
 use yanxiu_control::now_ms;
 use yanxiu_control::qc_reports::QcRecord;
 use yanxiu_control::resources::{
@@ -20,6 +21,7 @@ use yanxiu_transcode::qc::{QcReport, plot};
 use yanxiu_transcode::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome, transcode};
 
 use super::Worker;
+use super::failure_text::failure_text;
 use crate::media::{Extras, job_for};
 
 /// The job kind: process an uploaded or imported source file.
@@ -86,11 +88,15 @@ impl Ended {
     }
 }
 
-fn failure(retryable: bool, code: &str, message: impl Into<String>) -> JobFailure {
+/// A failed attempt with the code `code`: `detail` (which may name files or carry database
+/// and IO text) is logged; the job keeps only the code and its safe words
+/// ([`failure_text`]).
+fn failure(retryable: bool, code: &str, detail: impl std::fmt::Display) -> JobFailure {
+    tracing::warn!(code, retryable, %detail, "processing step failed");
     JobFailure {
         retryable,
         code: code.to_owned(),
-        message: message.into(),
+        message: failure_text(code).1.to_owned(),
     }
 }
 
@@ -134,7 +140,7 @@ async fn attempt(
     }
     let report = match probe_step(worker, claim, resource_id, &payload).await? {
         Probed::Accepted(report) => report,
-        Probed::Rejected => return Ok(Ended::Rejected),
+        Probed::Rejected(ended) => return Ok(ended),
     };
     let prefix = format!("ladders/{resource_id}/{}/", claim.job_id);
     let mut job = job_for(
@@ -163,26 +169,19 @@ async fn attempt(
         .iter()
         .filter_map(|r| serde_json::to_value(r).ok())
         .collect();
-    record(
-        worker,
-        claim,
-        resource_id,
-        MediaUpdate {
-            processing_status: ProcessingStatus::Ready,
-            qc_report: qc_summary,
-            renditions: Some(renditions),
-            ladder_prefix: Some(prefix),
-            poster_key: outcome.poster.clone(),
-            storyboard_key: outcome.storyboard.clone(),
-            ..Default::default()
-        },
-    )
-    .await?;
     let result = json!({ "master": outcome.ladder.master_key, "frames": outcome.video_frames,
                          "seconds": outcome.elapsed.as_secs_f64(),
                          "qc_errors": outcome.qc.as_ref().map(|q| q.summary.errors) });
-    complete(worker, claim, result).await?;
-    Ok(Ended::Done)
+    let update = MediaUpdate {
+        processing_status: ProcessingStatus::Ready,
+        qc_report: qc_summary,
+        renditions: Some(renditions),
+        ladder_prefix: Some(prefix),
+        poster_key: outcome.poster.clone(),
+        storyboard_key: outcome.storyboard.clone(),
+        ..Default::default()
+    };
+    finish(worker, claim, resource_id, update, result, Ended::Done).await
 }
 
 /// For an import by link: fetches the file first. A link that can never
@@ -205,41 +204,38 @@ async fn fetch_step(
         Err(e) if e.retryable => return Err(e.into()),
         Err(e) => e,
     };
-    record(
-        worker,
-        claim,
-        resource_id,
-        MediaUpdate {
-            processing_status: ProcessingStatus::Rejected,
-            validation: Some(MediaValidation {
-                accepted: false,
-                violations: vec![MediaViolation {
-                    code: e.code.clone(),
-                    message_zh: e.message_zh.clone(),
-                    message_en: e.message_en.clone(),
-                    actual: Some(url.clone()),
-                    limit: None,
-                }],
-            }),
-            failure: Some(ProcessingFailure {
-                code: e.code,
-                message_zh: e.message_zh,
-                message_en: e.message_en,
-            }),
-            ..Default::default()
-        },
-    )
-    .await?;
-    complete(worker, claim, json!({ "outcome": "rejected" })).await?;
-    Ok(Some(Ended::Rejected))
+    let update = MediaUpdate {
+        processing_status: ProcessingStatus::Rejected,
+        validation: Some(MediaValidation {
+            accepted: false,
+            violations: vec![MediaViolation {
+                code: e.code.clone(),
+                message_zh: e.message_zh.clone(),
+                message_en: e.message_en.clone(),
+                actual: Some(url.clone()),
+                limit: None,
+            }],
+        }),
+        failure: Some(ProcessingFailure {
+            code: e.code,
+            message_zh: e.message_zh,
+            message_en: e.message_en,
+        }),
+        ..Default::default()
+    };
+    let result = json!({ "outcome": "rejected" });
+    finish(worker, claim, resource_id, update, result, Ended::Rejected)
+        .await
+        .map(Some)
 }
 
 /// What probing decided.
 enum Probed {
     /// Readable media that meets the policy.
     Accepted(MediaReport),
-    /// Not media, or media that breaks the rules: recorded, job complete.
-    Rejected,
+    /// Not media, or media that breaks the rules: recorded, job complete (or the lease was
+    /// lost meanwhile).
+    Rejected(Ended),
 }
 
 /// Probes and validates the source off the async threads and records the
@@ -312,26 +308,17 @@ async fn probe_step(
             }],
         })
     });
-    record(
-        worker,
-        claim,
-        resource_id,
-        MediaUpdate {
-            processing_status: ProcessingStatus::Rejected,
-            probe_report,
-            validation,
-            failure: failure_info,
-            ..Default::default()
-        },
-    )
-    .await?;
-    complete(
-        worker,
-        claim,
-        json!({ "outcome": "rejected", "exit_code": output.exit_code }),
-    )
-    .await?;
-    Ok(Probed::Rejected)
+    let update = MediaUpdate {
+        processing_status: ProcessingStatus::Rejected,
+        probe_report,
+        validation,
+        failure: failure_info,
+        ..Default::default()
+    };
+    let result = json!({ "outcome": "rejected", "exit_code": output.exit_code });
+    Ok(Probed::Rejected(
+        finish(worker, claim, resource_id, update, result, Ended::Rejected).await?,
+    ))
 }
 
 /// How the transcode ended.
@@ -396,9 +383,13 @@ async fn transcode_step(
             }
         }
     };
-    outcome
-        .map(|o| Transcoded::Done(Box::new(o)))
-        .map_err(|e| failure(retryable(&e), "transcode.failed", e.to_string()))
+    outcome.map(|o| Transcoded::Done(Box::new(o))).map_err(|e| {
+        if retryable(&e) {
+            failure(true, "transcode.failed", e)
+        } else {
+            failure(false, "transcode.source_unreadable", e)
+        }
+    })
 }
 
 /// Stores the QC report and its plots with the revision; returns the
@@ -432,18 +423,29 @@ async fn store_qc(
     Ok(Some(as_json(&report.summary_only())?))
 }
 
-/// Marks the job done with `result`.
-async fn complete(
+/// Records the job's last facts on the resource and marks it succeeded, in one transaction;
+/// a worker that lost its lease ends with [`Ended::LeaseLost`] and changes nothing.
+async fn finish(
     worker: &Worker,
     claim: &JobClaim,
+    resource_id: &str,
+    update: MediaUpdate,
     result: serde_json::Value,
-) -> Result<(), JobFailure> {
-    worker
+    ended: Ended,
+) -> Result<Ended, JobFailure> {
+    match worker
         .control
-        .complete_job(claim, result, now_ms())
+        .finish_processing(resource_id, claim, update, result, now_ms())
         .await
-        .map(|_| ())
-        .map_err(|e| failure(true, "queue.complete", e.to_string()))
+    {
+        Ok(_) => Ok(ended),
+        // Another worker owns the job now, or a newer file made it obsolete.
+        Err(ControlError::Conflict { .. }) => {
+            tracing::info!(job = %claim.job_id, "the job ended elsewhere; nothing recorded");
+            Ok(Ended::LeaseLost)
+        }
+        Err(e) => Err(failure(true, "queue.complete", e.to_string())),
+    }
 }
 
 /// A fetch that failed: whether to retry, and the reason in both languages.
@@ -480,8 +482,11 @@ async fn fetch(
             .map_err(|e| FetchFailure {
                 retryable: true,
                 code: "fetch.storage".to_owned(),
-                message_zh: format!("无法保存文件：{e}"),
-                message_en: format!("cannot store the file: {e}"),
+                message_zh: failure_text("fetch.storage").0.to_owned(),
+                message_en: {
+                    tracing::warn!(error = %e, "cannot create the import's directory");
+                    failure_text("fetch.storage").1.to_owned()
+                },
             })?;
     }
     // Keep the lease alive while a long download runs.
@@ -559,30 +564,24 @@ fn retryable(e: &TranscodeError) -> bool {
 }
 
 async fn fail(worker: &Worker, claim: &JobClaim, resource_id: Option<&str>, failure: JobFailure) {
-    let code = failure.code.clone();
-    let message = failure.message.clone();
-    match worker.control.fail_job(claim, failure, now_ms()).await {
-        Ok(job) if job.state == JobState::Failed => {
-            if let Some(id) = resource_id {
-                let update = MediaUpdate {
-                    processing_status: ProcessingStatus::Failed,
-                    failure: Some(ProcessingFailure {
-                        code,
-                        message_zh: format!("处理失败：{message}"),
-                        message_en: format!("processing failed: {message}"),
-                    }),
-                    ..Default::default()
-                };
-                if let Err(e) = worker
-                    .control
-                    .record_processing(id, &claim.job_id, update, now_ms())
-                    .await
-                {
-                    tracing::warn!(job = %claim.job_id, error = %e, "cannot record the failure");
-                }
-            }
+    let now = now_ms();
+    let Some(id) = resource_id else {
+        if let Err(e) = worker.control.fail_job(claim, failure, now).await {
+            tracing::warn!(job = %claim.job_id, error = %e, "cannot fail the job");
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(job = %claim.job_id, error = %e, "cannot fail the job"),
+        return;
+    };
+    let (zh, en) = failure_text(&failure.code);
+    let shown = ProcessingFailure {
+        code: failure.code.clone(),
+        message_zh: zh.to_owned(),
+        message_en: en.to_owned(),
+    };
+    if let Err(e) = worker
+        .control
+        .fail_processing(id, claim, failure, shown, now)
+        .await
+    {
+        tracing::warn!(job = %claim.job_id, error = %e, "cannot record the failed attempt");
     }
 }

@@ -208,6 +208,9 @@ async function main() {
     await learner.fill('#catalogue-search', '宋薇');
     await learner.click('#cat1 button:has-text("名师课改示范课")');
     await learner.click('#cat2 button:has-text("政治与历史")');
+    // Count once the filter shows as chosen and the list has been drawn for it.
+    await learner.waitForSelector('#cat2 button[aria-pressed="true"]:has-text("政治与历史")');
+    await learner.waitForSelector(`#catalogue-list a[href="#/watch/${resourceId}"]`);
     report.playback.catalogueCount = await learner.locator('#catalogue-list li').count();
     await checkPage(ctx, learner, 'catalogue');
     await learner.click(`#catalogue-list a[href="#/watch/${resourceId}"]`);

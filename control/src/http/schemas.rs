@@ -44,7 +44,7 @@ pub fn resource_schemas() -> Value {
             "storyboard_url": {"type": ["string", "null"], "description": "/play/{id}/storyboard/storyboard.vtt"}}},
         "Revision": {"type": "object", "properties": {
             "id": {"type": "string"}, "number": {"type": "integer"}, "state": {"type": "string"},
-            "metadata": {"type": "object"}, "media_ref": nullable("string"), "processing_status": status,
+            "metadata": {"type": "object"}, "source_file": {"type": ["string", "null"], "description": "the source file's name (never where the server keeps it)"}, "processing_status": status,
             "qc_report": {"type": ["object", "null"]}, "processing_job_id": nullable("string"),
             "probe_report": {"type": ["object", "null"]},
             "validation": {"oneOf": [{"$ref": "#/components/schemas/Validation"}, {"type": "null"}]},

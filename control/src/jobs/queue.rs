@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use sqlx::Row;
 
 use super::rules::{self, AfterFailure, JobState};
 use super::{
@@ -120,29 +121,8 @@ fn encode(value: &impl serde::Serialize) -> Result<String, JobError> {
 impl ControlPlane {
     /// Adds a job, runnable at once. Returns its id.
     pub async fn enqueue_job(&self, job: NewJob, now: i64) -> Result<JobId, JobError> {
-        if job.kind.trim().is_empty() {
-            return Err(JobError::Invalid("the kind must not be empty".into()));
-        }
-        if !rules::valid_max_attempts(job.max_attempts) {
-            return Err(JobError::Invalid(format!(
-                "max_attempts must be between 1 and {}",
-                rules::MAX_ATTEMPTS_LIMIT
-            )));
-        }
-        let id = new_id();
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, resource_id, payload, state, attempts, max_attempts, run_at, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6)",
-        )
-        .bind(id.clone())
-        .bind(job.kind)
-        .bind(job.resource_id)
-        .bind(job.payload.to_string())
-        .bind(i64::from(job.max_attempts))
-        .bind(now)
-        .execute(self.db.pool())
-        .await?;
-        Ok(id)
+        let mut conn = self.db.pool().acquire().await?;
+        insert_job(&mut conn, job, now).await
     }
 
     /// Takes the oldest claimable job of one of `kinds` for `worker_id`, under a lease of
@@ -337,19 +317,10 @@ impl ControlPlane {
         result: Value,
         now: i64,
     ) -> Result<Job, JobError> {
-        let updated = sqlx::query(
-            "UPDATE jobs SET state = 'succeeded', result = $1, claim_id = NULL, lease_until = NULL, \
-             error_code = NULL, error_message = NULL, updated_at = $2, finished_at = $2 \
-             WHERE id = $3 AND claim_id = $4 AND state = 'running'",
-        )
-        .bind(result.to_string())
-        .bind(now)
-        .bind(claim.job_id.clone())
-        .bind(claim.claim_id.clone())
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        self.after_claimed_update(claim, updated).await
+        let mut conn = self.db.pool().acquire().await?;
+        complete_claimed(&mut conn, claim, &result, now).await?;
+        drop(conn);
+        self.job(&claim.job_id).await
     }
 
     /// Records a failed attempt: queued again at `now` + backoff (spread by `jitter` in
@@ -362,35 +333,10 @@ impl ControlPlane {
         now: i64,
         jitter: f64,
     ) -> Result<Job, JobError> {
-        let current = self.job(&claim.job_id).await?;
-        let decision = rules::after_failure(
-            current.attempts,
-            current.max_attempts,
-            failure.retryable,
-            now,
-            jitter,
-        );
-        let (state, run_at, finished_at) = match decision {
-            AfterFailure::RetryAt(at) => (JobState::Queued, at, None),
-            AfterFailure::GiveUp => (JobState::Failed, current.run_at, Some(now)),
-        };
-        let updated = sqlx::query(
-            "UPDATE jobs SET state = $1, run_at = $2, finished_at = $3, claim_id = NULL, \
-             lease_until = NULL, error_code = $4, error_message = $5, updated_at = $6 \
-             WHERE id = $7 AND claim_id = $8 AND state = 'running'",
-        )
-        .bind(state.as_str())
-        .bind(run_at)
-        .bind(finished_at)
-        .bind(failure.code)
-        .bind(failure.message)
-        .bind(now)
-        .bind(claim.job_id.clone())
-        .bind(claim.claim_id.clone())
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        self.after_claimed_update(claim, updated).await
+        let mut conn = self.db.pool().acquire().await?;
+        fail_claimed(&mut conn, claim, failure, now, jitter).await?;
+        drop(conn);
+        self.job(&claim.job_id).await
     }
 
     /// [`ControlPlane::fail_job_with_jitter`] with random jitter.
@@ -436,16 +382,8 @@ impl ControlPlane {
         resource_id: &str,
         now: i64,
     ) -> Result<u64, JobError> {
-        Ok(sqlx::query(
-            "UPDATE jobs SET state = 'cancelled', claim_id = NULL, lease_until = NULL, \
-             updated_at = $1, finished_at = $1 \
-             WHERE resource_id = $2 AND state IN ('queued', 'running')",
-        )
-        .bind(now)
-        .bind(resource_id.to_owned())
-        .execute(self.db.pool())
-        .await?
-        .rows_affected())
+        let mut conn = self.db.pool().acquire().await?;
+        cancel_resource_jobs(&mut conn, resource_id, now).await
     }
 
     /// Cancels one job if it is queued or running. Returns whether it was.
@@ -500,4 +438,131 @@ impl ControlPlane {
         }
         Ok(counts)
     }
+}
+
+/// Adds a job, runnable at once, on `conn` (a transaction when the job goes with a change).
+pub(crate) async fn insert_job(
+    conn: &mut sqlx::AnyConnection,
+    job: NewJob,
+    now: i64,
+) -> Result<JobId, JobError> {
+    if job.kind.trim().is_empty() {
+        return Err(JobError::Invalid("the kind must not be empty".into()));
+    }
+    if !rules::valid_max_attempts(job.max_attempts) {
+        return Err(JobError::Invalid(format!(
+            "max_attempts must be between 1 and {}",
+            rules::MAX_ATTEMPTS_LIMIT
+        )));
+    }
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, resource_id, payload, state, attempts, max_attempts, run_at, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6)",
+    )
+    .bind(id.clone())
+    .bind(job.kind)
+    .bind(job.resource_id)
+    .bind(job.payload.to_string())
+    .bind(i64::from(job.max_attempts))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Marks a claimed job succeeded with its `result` on `conn`; [`JobError::LeaseLost`] when
+/// the claim no longer holds the job.
+pub(crate) async fn complete_claimed(
+    conn: &mut sqlx::AnyConnection,
+    claim: &JobClaim,
+    result: &Value,
+    now: i64,
+) -> Result<(), JobError> {
+    let updated = sqlx::query(
+        "UPDATE jobs SET state = 'succeeded', result = $1, claim_id = NULL, lease_until = NULL, \
+         error_code = NULL, error_message = NULL, updated_at = $2, finished_at = $2 \
+         WHERE id = $3 AND claim_id = $4 AND state = 'running'",
+    )
+    .bind(result.to_string())
+    .bind(now)
+    .bind(claim.job_id.clone())
+    .bind(claim.claim_id.clone())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    held(updated)
+}
+
+/// Records a failed attempt of a claimed job on `conn` (see
+/// [`ControlPlane::fail_job_with_jitter`]); returns the job's new state.
+pub(crate) async fn fail_claimed(
+    conn: &mut sqlx::AnyConnection,
+    claim: &JobClaim,
+    failure: JobFailure,
+    now: i64,
+    jitter: f64,
+) -> Result<JobState, JobError> {
+    let row = sqlx::query("SELECT attempts, max_attempts, run_at FROM jobs WHERE id = $1")
+        .bind(claim.job_id.clone())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(JobError::NotFound)?;
+    let attempts: i64 = row.try_get("attempts")?;
+    let max_attempts: i64 = row.try_get("max_attempts")?;
+    let run_at: i64 = row.try_get("run_at")?;
+    let decision = rules::after_failure(
+        count(attempts),
+        count(max_attempts),
+        failure.retryable,
+        now,
+        jitter,
+    );
+    let (state, run_at, finished_at) = match decision {
+        AfterFailure::RetryAt(at) => (JobState::Queued, at, None),
+        AfterFailure::GiveUp => (JobState::Failed, run_at, Some(now)),
+    };
+    let updated = sqlx::query(
+        "UPDATE jobs SET state = $1, run_at = $2, finished_at = $3, claim_id = NULL, \
+         lease_until = NULL, error_code = $4, error_message = $5, updated_at = $6 \
+         WHERE id = $7 AND claim_id = $8 AND state = 'running'",
+    )
+    .bind(state.as_str())
+    .bind(run_at)
+    .bind(finished_at)
+    .bind(failure.code)
+    .bind(failure.message)
+    .bind(now)
+    .bind(claim.job_id.clone())
+    .bind(claim.claim_id.clone())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    held(updated).map(|()| state)
+}
+
+/// Cancels the queued and running jobs of a resource on `conn`. Returns how many.
+pub(crate) async fn cancel_resource_jobs(
+    conn: &mut sqlx::AnyConnection,
+    resource_id: &str,
+    now: i64,
+) -> Result<u64, JobError> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET state = 'cancelled', claim_id = NULL, lease_until = NULL, \
+         updated_at = $1, finished_at = $1 \
+         WHERE resource_id = $2 AND state IN ('queued', 'running')",
+    )
+    .bind(now)
+    .bind(resource_id.to_owned())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// A conditional update on a claimed job: it held when it changed the row.
+fn held(updated: u64) -> Result<(), JobError> {
+    if updated == 0 {
+        return Err(JobError::LeaseLost);
+    }
+    Ok(())
 }

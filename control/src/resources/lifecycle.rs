@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::audit::Outcome;
+use crate::audit::{AuditAppend, Outcome};
 use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest, new_id};
 use crate::policy::{Action, Scope};
@@ -70,7 +70,7 @@ impl ControlPlane {
         self.check_metadata(&metadata).await?;
         let id = new_id();
         let revision_id = new_id();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.begin_audited().await?;
         sqlx::query(
             "INSERT INTO resources (id, department_id, owner_id, latest_revision_id, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -80,10 +80,10 @@ impl ControlPlane {
         .bind(owner_id.to_owned())
         .bind(revision_id.clone())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         insert_revision(
-            &mut tx,
+            tx.conn(),
             &revision_id,
             &id,
             1,
@@ -92,18 +92,10 @@ impl ControlPlane {
             now,
         )
         .await?;
-        tx.commit().await?;
         let detail =
             json!({"name": metadata.name, "department_id": department_id, "owner_id": owner_id});
-        self.audit(
-            ctx,
-            "resource.create",
-            &format!("resource:{id}"),
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+        let record = AuditAppend::success("resource.create", format!("resource:{id}"), detail);
+        self.commit_audited(tx, ctx, &[record], now).await?;
         self.resource(&id).await
     }
 
@@ -124,7 +116,8 @@ impl ControlPlane {
         let current = self.view_of(&row).await?.latest.metadata;
         let metadata = merge_metadata(&current, changes)?;
         self.check_metadata(&metadata).await?;
-        let revision = self.working_revision(&row, now).await?;
+        let mut tx = self.begin_audited().await?;
+        let revision = self.working_revision(tx.conn(), &row, now).await?;
         sqlx::query(
             "UPDATE resource_revisions SET project_name = $1, undertaking_unit = $2, name = $3, \
              lecturer_name = $4, lecturer_unit = $5, lecturer_title = $6, summary = $7, \
@@ -149,18 +142,12 @@ impl ControlPlane {
         .bind(metadata.source_url.clone())
         .bind(now)
         .bind(revision.id.clone())
-        .execute(self.db.pool())
+        .execute(tx.conn())
         .await?;
         let detail = json!({"revision": revision.number, "fields": changes.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>())});
-        self.audit(
-            &actor.audit_ctx(),
-            "resource.update",
-            &format!("resource:{id}"),
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+        let record = AuditAppend::success("resource.update", format!("resource:{id}"), detail);
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
         self.resource(id).await
     }
 

@@ -8,12 +8,16 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::Outcome;
+use crate::audit::{AuditAppend, Outcome};
 use crate::error::{ControlError, ControlResult};
-use crate::jobs::{JobId, NewJob};
+use crate::jobs::queue::{cancel_resource_jobs, complete_claimed, fail_claimed, insert_job};
+use crate::jobs::{JobClaim, JobFailure, JobId, JobState, NewJob};
 use crate::plane::{Actor, AuditCtx, ControlPlane};
 use crate::policy::{Action, Reason};
-use crate::resources::processing::{MediaState, MediaUpdate, ProcessingStatus, apply_media_update};
+use crate::resources::processing::{
+    MediaState, MediaUpdate, ProcessingFailure, ProcessingStatus, apply_media_update, file_name_of,
+};
+use crate::resources::store::{revision_for_job_in, write_media};
 use crate::resources::{ResourceMetadata, ResourceView, Revision, RevisionState};
 
 /// An account allowed to upload, and the department its uploads belong to.
@@ -35,7 +39,7 @@ fn media_detail(revision: &Revision, media: &MediaState) -> serde_json::Value {
     json!({
         "revision": revision.number,
         "processing_status": media.processing_status,
-        "media_ref": media.media_ref,
+        "source_file": media.media_ref.as_deref().map(file_name_of),
         "job_id": media.processing_job_id,
         "violations": media.validation.as_ref().map(|v| v.violations.iter().map(|x| x.code.clone()).collect::<Vec<_>>()),
         "failure": media.processing_error.as_ref().map(|f| f.code.clone()),
@@ -144,34 +148,38 @@ impl ControlPlane {
             ));
         }
         let row = self.resource_row(resource_id).await?;
-        let revision = self.working_revision(&row, now).await?;
-        self.cancel_jobs_for_resource(resource_id, now).await?;
-        let job_id = self
-            .enqueue_job(
-                NewJob {
-                    resource_id: Some(resource_id.to_owned()),
-                    ..job
-                },
-                now,
-            )
-            .await?;
+        let mut tx = self.begin_audited().await?;
+        let revision = self.working_revision(tx.conn(), &row, now).await?;
+        cancel_resource_jobs(tx.conn(), resource_id, now).await?;
+        let job_id = insert_job(
+            tx.conn(),
+            NewJob {
+                resource_id: Some(resource_id.to_owned()),
+                ..job
+            },
+            now,
+        )
+        .await?;
         let media = MediaState {
             media_ref: Some(media_ref.to_owned()),
             processing_status: ProcessingStatus::Pending,
             processing_job_id: Some(job_id.clone()),
             ..Default::default()
         };
-        self.write_media(&revision.id, &media, Some(RevisionState::Draft), now)
-            .await?;
-        self.audit(
-            &pipeline(),
-            "resource.media",
-            &format!("resource:{resource_id}"),
-            Outcome::Success,
-            media_detail(&revision, &media),
+        write_media(
+            tx.conn(),
+            &revision.id,
+            &media,
+            Some(RevisionState::Draft),
             now,
         )
         .await?;
+        let record = AuditAppend::success(
+            "resource.media",
+            format!("resource:{resource_id}"),
+            media_detail(&revision, &media),
+        );
+        self.commit_audited(tx, &pipeline(), &[record], now).await?;
         Ok((self.resource(resource_id).await?, job_id))
     }
 
@@ -192,19 +200,19 @@ impl ControlPlane {
                 "the resource's media was replaced; this processing job is obsolete",
             )
         };
-        let revision = self
-            .revision_for_job(resource_id, after_job_id)
+        let mut tx = self.db.pool().begin().await?;
+        let revision = revision_for_job_in(&mut tx, resource_id, after_job_id)
             .await?
             .ok_or_else(obsolete)?;
-        let job_id = self
-            .enqueue_job(
-                NewJob {
-                    resource_id: Some(resource_id.to_owned()),
-                    ..job
-                },
-                now,
-            )
-            .await?;
+        let job_id = insert_job(
+            &mut tx,
+            NewJob {
+                resource_id: Some(resource_id.to_owned()),
+                ..job
+            },
+            now,
+        )
+        .await?;
         let moved = sqlx::query(
             "UPDATE resource_revisions SET processing_job_id = $1, updated_at = $2 \
              WHERE id = $3 AND processing_job_id = $4",
@@ -213,14 +221,14 @@ impl ControlPlane {
         .bind(now)
         .bind(revision.id.clone())
         .bind(after_job_id.to_owned())
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if moved == 0 {
-            // Replaced between our read and our write: the new job is obsolete already.
-            self.cancel_job(&job_id, now).await?;
+            // Replaced between our read and our write: nothing is queued.
             return Err(obsolete());
         }
+        tx.commit().await?;
         Ok(job_id)
     }
 
@@ -236,39 +244,62 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<ResourceView> {
         self.resource_row(resource_id).await?;
-        let revision = self
-            .revision_for_job(resource_id, job_id)
-            .await?
-            .ok_or_else(|| {
-                ControlError::conflict(
-                    "该资源的媒体已被替换，此处理任务已作废",
-                    "the resource's media was replaced; this processing job is obsolete",
-                )
-            })?;
-        if update
-            .media_ref
-            .as_ref()
-            .is_some_and(|r| revision.media.media_ref.as_ref() != Some(r))
-        {
-            return Err(ControlError::invalid(
-                "处理任务不能更换媒体文件",
-                "a processing job cannot change the media file",
-            ));
-        }
-        let next = apply_media_update(&revision.media, update)?;
-        self.write_media(&revision.id, &next, None, now).await?;
-        if next.processing_status != revision.media.processing_status {
-            self.audit(
-                &pipeline(),
-                "resource.processing",
-                &format!("resource:{resource_id}"),
-                Outcome::Success,
-                media_detail(&revision, &next),
-                now,
-            )
-            .await?;
-        }
+        let mut tx = self.begin_audited().await?;
+        let records = record_in(tx.conn(), resource_id, job_id, update, now).await?;
+        self.commit_audited(tx, &pipeline(), &records, now).await?;
         self.resource(resource_id).await
+    }
+
+    /// Records the last facts of a processing job (ready, or rejected with its reasons) and
+    /// marks the job succeeded with `result`, in one transaction with the audit record: the
+    /// resource never shows a ladder whose job still runs, and a worker that lost its lease
+    /// changes nothing ([`JobError::LeaseLost`](crate::jobs::JobError::LeaseLost) as a
+    /// conflict).
+    pub async fn finish_processing(
+        &self,
+        resource_id: &str,
+        claim: &JobClaim,
+        update: MediaUpdate,
+        result: serde_json::Value,
+        now: i64,
+    ) -> ControlResult<ResourceView> {
+        self.resource_row(resource_id).await?;
+        let mut tx = self.begin_audited().await?;
+        let records = record_in(tx.conn(), resource_id, &claim.job_id, update, now).await?;
+        complete_claimed(tx.conn(), claim, &result, now).await?;
+        self.commit_audited(tx, &pipeline(), &records, now).await?;
+        self.resource(resource_id).await
+    }
+
+    /// Records a failed attempt of a processing job; when no attempt is left, the revision
+    /// shows `failure` in the same transaction. Returns the job's new state.
+    pub async fn fail_processing(
+        &self,
+        resource_id: &str,
+        claim: &JobClaim,
+        failure: JobFailure,
+        shown: ProcessingFailure,
+        now: i64,
+    ) -> ControlResult<JobState> {
+        let jitter: f64 = rand::random();
+        let mut tx = self.begin_audited().await?;
+        let state = fail_claimed(tx.conn(), claim, failure, now, jitter).await?;
+        let mut records = Vec::new();
+        if state == JobState::Failed {
+            let update = MediaUpdate {
+                processing_status: ProcessingStatus::Failed,
+                failure: Some(shown),
+                ..Default::default()
+            };
+            match record_in(tx.conn(), resource_id, &claim.job_id, update, now).await {
+                Ok(r) => records = r,
+                // The media was replaced meanwhile: only the job's end is recorded.
+                Err(ControlError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.commit_audited(tx, &pipeline(), &records, now).await?;
+        Ok(state)
     }
 
     /// Attaches media facts to the working revision on behalf of the pipeline (no job). A
@@ -307,23 +338,66 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<ResourceView> {
         let row = self.resource_row(id).await?;
-        let revision = self.working_revision(&row, now).await?;
+        let mut tx = self.begin_audited().await?;
+        let revision = self.working_revision(tx.conn(), &row, now).await?;
         let next = apply_media_update(&revision.media, update)?;
         if next.media_ref != revision.media.media_ref {
             // A different file: whatever processed the old one is obsolete.
-            self.cancel_jobs_for_resource(id, now).await?;
+            cancel_resource_jobs(tx.conn(), id, now).await?;
         }
-        self.write_media(&revision.id, &next, Some(RevisionState::Draft), now)
-            .await?;
-        self.audit(
-            ctx,
-            "resource.media",
-            &format!("resource:{id}"),
-            Outcome::Success,
-            media_detail(&revision, &next),
+        write_media(
+            tx.conn(),
+            &revision.id,
+            &next,
+            Some(RevisionState::Draft),
             now,
         )
         .await?;
+        let record = AuditAppend::success(
+            "resource.media",
+            format!("resource:{id}"),
+            media_detail(&revision, &next),
+        );
+        self.commit_audited(tx, ctx, &[record], now).await?;
         self.resource(id).await
     }
+}
+
+/// Merges `update` into the revision waiting for `job_id` on `conn`; returns the audit record
+/// due when the processing status changed.
+async fn record_in(
+    conn: &mut sqlx::AnyConnection,
+    resource_id: &str,
+    job_id: &str,
+    update: MediaUpdate,
+    now: i64,
+) -> ControlResult<Vec<AuditAppend>> {
+    let revision = revision_for_job_in(conn, resource_id, job_id)
+        .await?
+        .ok_or_else(|| {
+            ControlError::conflict(
+                "该资源的媒体已被替换，此处理任务已作废",
+                "the resource's media was replaced; this processing job is obsolete",
+            )
+        })?;
+    if update
+        .media_ref
+        .as_ref()
+        .is_some_and(|r| revision.media.media_ref.as_ref() != Some(r))
+    {
+        return Err(ControlError::invalid(
+            "处理任务不能更换媒体文件",
+            "a processing job cannot change the media file",
+        ));
+    }
+    let next = apply_media_update(&revision.media, update)?;
+    write_media(conn, &revision.id, &next, None, now).await?;
+    if next.processing_status == revision.media.processing_status {
+        return Ok(Vec::new());
+    }
+    Ok(vec![AuditAppend::success(
+        "resource.processing",
+        format!("resource:{resource_id}"),
+        media_detail(&revision, &next),
+    )])
 }

@@ -107,7 +107,9 @@ pub struct ProcessingFailure {
 /// What the pipeline recorded about a revision's media.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct MediaState {
-    /// Reference to the source file (object key or path), if any.
+    /// Reference to the source file (object key or path), if any. Shown to people as
+    /// `source_file`, the file's name alone: where the server keeps it is nobody's business.
+    #[serde(rename = "source_file", serialize_with = "file_name_only")]
     pub media_ref: Option<String>,
     /// Stored processing status.
     pub processing_status: ProcessingStatus,
@@ -129,6 +131,24 @@ pub struct MediaState {
     pub storyboard_key: Option<String>,
     /// Why processing failed.
     pub processing_error: Option<ProcessingFailure>,
+}
+
+/// The last part of a path or object key (`a/b/c.mp4` → `c.mp4`).
+pub fn file_name_of(reference: &str) -> &str {
+    reference
+        .rsplit(['/', '\\'])
+        .find(|part| !part.is_empty())
+        .unwrap_or("")
+}
+
+fn file_name_only<S: serde::Serializer>(
+    reference: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match reference {
+        Some(r) => s.serialize_some(file_name_of(r)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Media facts from the upload/transcode pipeline. Every `None` keeps what is recorded;
@@ -428,6 +448,20 @@ mod tests {
                 limit: Some("h264".into()),
             }],
         }
+    }
+
+    #[test]
+    fn a_source_is_shown_by_its_file_name_never_by_where_the_server_keeps_it() {
+        let media = MediaState {
+            media_ref: Some("/srv/yanxiu/data/sources/r1/0a1b.mp4".into()),
+            ..Default::default()
+        };
+        let shown = serde_json::to_value(&media).expect("json");
+        assert_eq!(shown["source_file"], "0a1b.mp4");
+        assert!(shown.get("media_ref").is_none());
+        assert!(!shown.to_string().contains("/srv/"));
+        assert_eq!(file_name_of("uploads/abc/"), "abc");
+        assert_eq!(file_name_of(r"C:\media\x.mp4"), "x.mp4");
     }
 
     #[test]

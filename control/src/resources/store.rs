@@ -123,14 +123,8 @@ impl ControlPlane {
     }
 
     pub(crate) async fn revision(&self, id: &str) -> ControlResult<Revision> {
-        let row: RevisionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {REVISION_COLUMNS} FROM resource_revisions WHERE id = $1"
-        )))
-        .bind(id.to_owned())
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or(ControlError::NotFound("resource"))?;
-        Ok(row.into_revision())
+        let mut conn = self.db.pool().acquire().await?;
+        revision_in(&mut conn, id).await
     }
 
     /// The revision of a resource whose processing waits for `job_id`, if any.
@@ -139,15 +133,8 @@ impl ControlPlane {
         resource_id: &str,
         job_id: &str,
     ) -> ControlResult<Option<Revision>> {
-        let row: Option<RevisionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {REVISION_COLUMNS} FROM resource_revisions \
-             WHERE resource_id = $1 AND processing_job_id = $2 ORDER BY number DESC LIMIT 1"
-        )))
-        .bind(resource_id.to_owned())
-        .bind(job_id.to_owned())
-        .fetch_optional(self.db.pool())
-        .await?;
-        Ok(row.map(RevisionRow::into_revision))
+        let mut conn = self.db.pool().acquire().await?;
+        revision_for_job_in(&mut conn, resource_id, job_id).await
     }
 
     /// Every revision of a resource, oldest first.
@@ -205,6 +192,7 @@ impl ControlPlane {
     /// under review.
     pub(crate) async fn working_revision(
         &self,
+        conn: &mut sqlx::AnyConnection,
         row: &ResourceRow,
         now: i64,
     ) -> ControlResult<Revision> {
@@ -220,9 +208,8 @@ impl ControlPlane {
             ));
         }
         let revision_id = new_id();
-        let mut tx = self.db.pool().begin().await?;
         insert_revision(
-            &mut tx,
+            conn,
             &revision_id,
             &row.id,
             latest.number + 1,
@@ -234,49 +221,81 @@ impl ControlPlane {
         sqlx::query("UPDATE resources SET latest_revision_id = $1 WHERE id = $2")
             .bind(revision_id.clone())
             .bind(row.id.clone())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await?;
-        self.revision(&revision_id).await
+        revision_in(conn, &revision_id).await
     }
+}
 
-    /// Writes the media columns of a revision; with `new_state`, also moves its review state.
-    pub(crate) async fn write_media(
-        &self,
-        revision_id: &str,
-        media: &MediaState,
-        new_state: Option<RevisionState>,
-        now: i64,
-    ) -> ControlResult<()> {
-        sqlx::query(
-            "UPDATE resource_revisions SET media_ref = $1, processing_status = $2, qc_report = $3, \
-             processing_job_id = $4, probe_report = $5, validation = $6, renditions = $7, \
-             ladder_prefix = $8, poster_key = $9, storyboard_key = $10, processing_error = $11, \
-             state = COALESCE($12, state), updated_at = $13 WHERE id = $14",
-        )
-        .bind(media.media_ref.clone())
-        .bind(media.processing_status.as_str())
-        .bind(to_json(media.qc_report.as_ref()))
-        .bind(media.processing_job_id.clone())
-        .bind(to_json(media.probe_report.as_ref()))
-        .bind(to_json(media.validation.as_ref()))
-        .bind(to_json(media.renditions.as_ref()))
-        .bind(media.ladder_prefix.clone())
-        .bind(media.poster_key.clone())
-        .bind(media.storyboard_key.clone())
-        .bind(to_json(media.processing_error.as_ref()))
-        .bind(new_state.map(|s| s.as_str().to_owned()))
-        .bind(now)
-        .bind(revision_id.to_owned())
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
-    }
+/// Writes the media columns of a revision on `conn`; with `new_state`, also moves its review
+/// state.
+pub(crate) async fn write_media(
+    conn: &mut sqlx::AnyConnection,
+    revision_id: &str,
+    media: &MediaState,
+    new_state: Option<RevisionState>,
+    now: i64,
+) -> ControlResult<()> {
+    sqlx::query(
+        "UPDATE resource_revisions SET media_ref = $1, processing_status = $2, qc_report = $3, \
+         processing_job_id = $4, probe_report = $5, validation = $6, renditions = $7, \
+         ladder_prefix = $8, poster_key = $9, storyboard_key = $10, processing_error = $11, \
+         state = COALESCE($12, state), updated_at = $13 WHERE id = $14",
+    )
+    .bind(media.media_ref.clone())
+    .bind(media.processing_status.as_str())
+    .bind(to_json(media.qc_report.as_ref()))
+    .bind(media.processing_job_id.clone())
+    .bind(to_json(media.probe_report.as_ref()))
+    .bind(to_json(media.validation.as_ref()))
+    .bind(to_json(media.renditions.as_ref()))
+    .bind(media.ladder_prefix.clone())
+    .bind(media.poster_key.clone())
+    .bind(media.storyboard_key.clone())
+    .bind(to_json(media.processing_error.as_ref()))
+    .bind(new_state.map(|s| s.as_str().to_owned()))
+    .bind(now)
+    .bind(revision_id.to_owned())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A revision by id, read on `conn`.
+pub(crate) async fn revision_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> ControlResult<Revision> {
+    let row: RevisionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REVISION_COLUMNS} FROM resource_revisions WHERE id = $1"
+    )))
+    .bind(id.to_owned())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(ControlError::NotFound("resource"))?;
+    Ok(row.into_revision())
+}
+
+/// The revision of a resource whose processing waits for `job_id`, if any, read on `conn`.
+pub(crate) async fn revision_for_job_in(
+    conn: &mut sqlx::AnyConnection,
+    resource_id: &str,
+    job_id: &str,
+) -> ControlResult<Option<Revision>> {
+    let row: Option<RevisionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REVISION_COLUMNS} FROM resource_revisions \
+         WHERE resource_id = $1 AND processing_job_id = $2 ORDER BY number DESC LIMIT 1"
+    )))
+    .bind(resource_id.to_owned())
+    .bind(job_id.to_owned())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(RevisionRow::into_revision))
 }
 
 /// Inserts a draft revision with `metadata` and `media`.
 pub(crate) async fn insert_revision(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conn: &mut sqlx::AnyConnection,
     id: &str,
     resource_id: &str,
     number: i64,
@@ -323,7 +342,7 @@ pub(crate) async fn insert_revision(
     .bind(media.storyboard_key.clone())
     .bind(to_json(media.processing_error.as_ref()))
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! packager) and the control plane into one command-line program.
 
 mod app;
+mod audit_checkpoints;
 mod cli;
 mod config;
 mod live;

@@ -54,6 +54,25 @@ pub struct ControlConfig {
     pub learning: crate::analytics::LearningConfig,
     /// Retention of published resources (six months; premium courses kept).
     pub retention: crate::retention::plan::RetentionConfig,
+    /// Checkpoints of the audit log (table `[control.audit]`).
+    pub audit: AuditConfig,
+}
+
+/// Checkpoints of the audit log kept in object storage (table `[control.audit]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditConfig {
+    /// Minutes between signed checkpoints of the chain's head (one is also written at start
+    /// and at shutdown, and none while the head has not moved). At least 1.
+    pub checkpoint_minutes: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_minutes: 60,
+        }
+    }
 }
 
 /// Settings of live channels in operation (table `[control.live]`).

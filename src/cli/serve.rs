@@ -146,6 +146,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = services.spawn_workers(&config, config.workers.concurrency, &stop_rx);
     let sweeper = tokio::spawn(sweep_uploads(uploads, stop_rx.clone()));
+    let checkpoints = tokio::spawn(crate::audit_checkpoints::run_periodically(
+        services.control.clone(),
+        services.storage.clone(),
+        Duration::from_secs(config.control.audit.checkpoint_minutes.max(1) * 60),
+        stop_rx.clone(),
+    ));
     let retention = tokio::spawn(yanxiu_control::retention::job::run_periodically(
         services.control.clone(),
         janitor,
@@ -172,6 +178,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     }
     sweeper.abort();
     let _ = retention.await;
+    let _ = checkpoints.await;
     services.control.close().await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::audit::Outcome;
+use crate::audit::AuditAppend;
 use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, ControlPlane, Page, PageRequest, new_id};
 use crate::policy::{Action, Scope};
@@ -319,6 +319,7 @@ impl ControlPlane {
         let id = new_id();
         let stream_name = format!("ch-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let key = secrets::random_secret("sk_");
+        let mut tx = self.begin_audited().await?;
         sqlx::query(
             "INSERT INTO channels (id, name, department_id, project_id, owner_id, stream_name, \
              stream_key_hash, state, audience_kind, audience_id, record_to_vod, latency_mode, \
@@ -339,18 +340,12 @@ impl ControlPlane {
         .bind(new.scheduled_start)
         .bind(new.scheduled_end)
         .bind(now)
-        .execute(self.db.pool())
+        .execute(tx.conn())
         .await?;
         let detail = json!({"name": new.name, "department_id": new.department_id});
-        self.audit(
-            &actor.audit_ctx(),
-            "channel.create",
-            &format!("channel:{id}"),
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+        let record = AuditAppend::success("channel.create", &format!("channel:{id}"), detail);
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
         Ok(self.with_key(self.channel(&id).await?, key))
     }
 
@@ -409,6 +404,7 @@ impl ControlPlane {
             ));
         }
         let enabled = patch.enabled.unwrap_or(row.enabled != 0);
+        let mut tx = self.begin_audited().await?;
         sqlx::query(
             "UPDATE channels SET name = $1, audience_kind = $2, audience_id = $3, record_to_vod = $4, \
              latency_mode = $5, scheduled_start = $6, scheduled_end = $7, state = $8, enabled = $9, \
@@ -425,42 +421,31 @@ impl ControlPlane {
         .bind(i64::from(enabled))
         .bind(now)
         .bind(id.to_owned())
-        .execute(self.db.pool())
+        .execute(tx.conn())
         .await?;
         let detail = if enabled != (row.enabled != 0) {
             json!({"enabled": enabled})
         } else {
             json!({})
         };
-        self.audit(
-            &actor.audit_ctx(),
-            "channel.update",
-            &format!("channel:{id}"),
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+        let record = AuditAppend::success("channel.update", &format!("channel:{id}"), detail);
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
         self.channel(id).await
     }
 
     /// Deletes a channel (it stops authorizing publishes at once).
     pub async fn delete_channel(&self, actor: &Actor, id: &str, now: i64) -> ControlResult<()> {
         self.channel_for_change(actor, id).await?;
+        let mut tx = self.begin_audited().await?;
         sqlx::query("UPDATE channels SET deleted_at = $1, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id.to_owned())
-            .execute(self.db.pool())
+            .execute(tx.conn())
             .await?;
-        self.audit(
-            &actor.audit_ctx(),
-            "channel.delete",
-            &format!("channel:{id}"),
-            Outcome::Success,
-            json!({}),
-            now,
-        )
-        .await
+        let record = AuditAppend::success("channel.delete", &format!("channel:{id}"), json!({}));
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await
     }
 
     /// Replaces the stream key; the old key stops working at once (publishes with it are
@@ -473,31 +458,25 @@ impl ControlPlane {
     ) -> ControlResult<ChannelWithKey> {
         self.channel_for_change(actor, id).await?;
         let key = secrets::random_secret("sk_");
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.begin_audited().await?;
         sqlx::query(
             "INSERT INTO channel_previous_keys (channel_id, stream_key_hash, retired_at) \
              SELECT id, stream_key_hash, $2 FROM channels WHERE id = $1",
         )
         .bind(id.to_owned())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         sqlx::query("UPDATE channels SET stream_key_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(secrets::secret_hash(&key))
             .bind(now)
             .bind(id.to_owned())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        tx.commit().await?;
-        self.audit(
-            &actor.audit_ctx(),
-            "channel.rotate_key",
-            &format!("channel:{id}"),
-            Outcome::Success,
-            json!({}),
-            now,
-        )
-        .await?;
+        let record =
+            AuditAppend::success("channel.rotate_key", &format!("channel:{id}"), json!({}));
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
         Ok(self.with_key(self.channel(id).await?, key))
     }
 

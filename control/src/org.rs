@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::Outcome;
+use crate::audit::AuditAppend;
 use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, AuditCtx, ControlPlane, new_id};
 use crate::policy::{Action, Scope};
@@ -123,22 +123,20 @@ impl ControlPlane {
             name: name.trim().to_owned(),
             created_at: now,
         };
+        let mut tx = self.begin_audited().await?;
         sqlx::query("INSERT INTO departments (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(dept.id.clone())
             .bind(dept.name.clone())
             .bind(now)
-            .execute(self.db.pool())
+            .execute(tx.conn())
             .await?;
         let ctx = actor.map(Actor::audit_ctx).unwrap_or_else(AuditCtx::cli);
-        self.audit(
-            &ctx,
+        let record = AuditAppend::success(
             "department.create",
             &format!("department:{}", dept.id),
-            Outcome::Success,
             json!({"name": dept.name}),
-            now,
-        )
-        .await?;
+        );
+        self.commit_audited(tx, &ctx, &[record], now).await?;
         Ok(dept)
     }
 
@@ -182,6 +180,7 @@ impl ControlPlane {
             name: name.trim().to_owned(),
             created_at: now,
         };
+        let mut tx = self.begin_audited().await?;
         let inserted = sqlx::query(
             "INSERT INTO projects (id, department_id, name, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -189,7 +188,7 @@ impl ControlPlane {
         .bind(project.department_id.clone())
         .bind(project.name.clone())
         .bind(now)
-        .execute(self.db.pool())
+        .execute(tx.conn())
         .await;
         if let Err(sqlx::Error::Database(e)) = &inserted
             && e.is_unique_violation()
@@ -200,15 +199,13 @@ impl ControlPlane {
             ));
         }
         inserted?;
-        self.audit(
-            &actor.audit_ctx(),
+        let record = AuditAppend::success(
             "project.create",
             &format!("project:{}", project.id),
-            Outcome::Success,
             json!({"name": project.name}),
-            now,
-        )
-        .await?;
+        );
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
         Ok(project)
     }
 
@@ -262,6 +259,7 @@ impl ControlPlane {
             project_id: new.project_id,
             created_at: now,
         };
+        let mut tx = self.begin_audited().await?;
         sqlx::query(
             "INSERT INTO audiences (id, name, department_id, project_id, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -270,17 +268,15 @@ impl ControlPlane {
         .bind(audience.department_id.clone())
         .bind(audience.project_id.clone())
         .bind(now)
-        .execute(self.db.pool())
+        .execute(tx.conn())
         .await?;
-        self.audit(
-            &actor.audit_ctx(),
+        let record = AuditAppend::success(
             "audience.create",
             &format!("audience:{}", audience.id),
-            Outcome::Success,
             json!({"name": audience.name}),
-            now,
-        )
-        .await?;
+        );
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
         Ok(audience)
     }
 
@@ -299,27 +295,28 @@ impl ControlPlane {
             Action::ManageAudiences,
             &actor.scope_of(audience.department_id.as_deref(), None),
         )?;
+        let mut tx = self.begin_audited().await?;
         if member {
             let exists: Option<String> = sqlx::query_scalar(
                 "SELECT user_id FROM audience_members WHERE audience_id = $1 AND user_id = $2",
             )
             .bind(audience_id.to_owned())
             .bind(user_id.to_owned())
-            .fetch_optional(self.db.pool())
+            .fetch_optional(tx.conn())
             .await?;
             if exists.is_none() {
                 sqlx::query("INSERT INTO audience_members (audience_id, user_id, added_at) VALUES ($1, $2, $3)")
                     .bind(audience_id.to_owned())
                     .bind(user_id.to_owned())
                     .bind(now)
-                    .execute(self.db.pool())
+                    .execute(tx.conn())
                     .await?;
             }
         } else {
             sqlx::query("DELETE FROM audience_members WHERE audience_id = $1 AND user_id = $2")
                 .bind(audience_id.to_owned())
                 .bind(user_id.to_owned())
-                .execute(self.db.pool())
+                .execute(tx.conn())
                 .await?;
         }
         let action = if member {
@@ -327,15 +324,13 @@ impl ControlPlane {
         } else {
             "audience.remove_member"
         };
-        self.audit(
-            &actor.audit_ctx(),
+        let record = AuditAppend::success(
             action,
             &format!("audience:{audience_id}"),
-            Outcome::Success,
             json!({"user_id": user_id}),
-            now,
-        )
-        .await
+        );
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await
     }
 
     /// Members of an audience (user ids).

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::Outcome;
+use crate::audit::{AuditAppend, Outcome};
 use crate::channel_events::ChannelEventKind;
 use crate::channels::{ChannelRow, ChannelState, LatencyMode};
-use crate::error::ControlResult;
+use crate::error::{ControlError, ControlResult};
 use crate::plane::{AuditCtx, ControlPlane};
 use crate::secrets;
 
@@ -210,8 +210,11 @@ impl ControlPlane {
         })
     }
 
+    /// Decides a publish; a granted one sets the channel live in one transaction with its
+    /// audit record.
     async fn decide_publish(
         &self,
+        ctx: &AuditCtx,
         stream_name: &str,
         stream_key: &str,
         now: i64,
@@ -229,11 +232,15 @@ impl ControlPlane {
         if let Err(denied) = publish_decision(&facts, now) {
             return Ok(Err((Some(row.id), denied)));
         }
+        let mut tx = self.begin_audited().await?;
         sqlx::query("UPDATE channels SET state = 'live', updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(row.id.clone())
-            .execute(self.db.pool())
+            .execute(tx.conn())
             .await?;
+        let record =
+            AuditAppend::success("channel.publish", format!("channel:{}", row.id), json!({}));
+        self.commit_audited(tx, ctx, &[record], now).await?;
         let view = self.channel_view(&row);
         Ok(Ok(PublishGrant {
             channel_id: view.id,
@@ -267,7 +274,10 @@ impl PublishAuthorizer for ControlPlane {
         now: i64,
     ) -> Result<PublishGrant, PublishDenied> {
         let ctx = AuditCtx::service("ingest", source_addr);
-        let decision = match self.decide_publish(stream_name, stream_key, now).await {
+        let decision = match self
+            .decide_publish(&ctx, stream_name, stream_key, now)
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "publish authorization failed");
@@ -275,12 +285,8 @@ impl PublishAuthorizer for ControlPlane {
             }
         };
         let (target, outcome, detail, result) = match decision {
-            Ok(grant) => (
-                format!("channel:{}", grant.channel_id),
-                Outcome::Success,
-                json!({}),
-                Ok(grant),
-            ),
+            // Audited with the change.
+            Ok(grant) => return Ok(grant),
             Err((channel, denied)) => {
                 if let Some(channel_id) = &channel {
                     let event = json!({"code": denied.code(), "message_zh": denied.message_zh(),
@@ -313,27 +319,30 @@ impl PublishAuthorizer for ControlPlane {
 
     async fn publish_ended(&self, channel_id: &str, now: i64) -> Result<(), PublishDenied> {
         let ctx = AuditCtx::service("ingest", "local");
+        let unavailable = |e: ControlError| {
+            tracing::error!(error = %e, "recording the end of a publish failed");
+            PublishDenied::Unavailable
+        };
+        let mut tx = self.begin_audited().await.map_err(unavailable)?;
         let done = sqlx::query(
             "UPDATE channels SET state = 'idle', updated_at = $1 WHERE id = $2 AND state = 'live'",
         )
         .bind(now)
         .bind(channel_id.to_owned())
-        .execute(self.db.pool())
+        .execute(tx.conn())
         .await
-        .map_err(|_| PublishDenied::Unavailable)?;
+        .map_err(|e| unavailable(e.into()))?;
         if done.rows_affected() == 0 {
             return Err(PublishDenied::UnknownChannel);
         }
-        self.audit(
-            &ctx,
+        let record = AuditAppend::success(
             "channel.unpublish",
-            &format!("channel:{channel_id}"),
-            Outcome::Success,
+            format!("channel:{channel_id}"),
             json!({}),
-            now,
-        )
-        .await
-        .map_err(|_| PublishDenied::Unavailable)
+        );
+        self.commit_audited(tx, &ctx, &[record], now)
+            .await
+            .map_err(unavailable)
     }
 }
 

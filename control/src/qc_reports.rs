@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::audit::Outcome;
+use crate::audit::AuditAppend;
 use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, AuditCtx, ControlPlane};
 
@@ -110,6 +110,7 @@ impl ControlPlane {
                     "the resource's media was replaced; this processing job is obsolete",
                 )
             })?;
+        let mut tx = self.begin_audited().await?;
         sqlx::query(
             "INSERT INTO qc_reports (job_id, resource_id, revision_id, report, loudness_svg, \
              timeline_svg, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -124,18 +125,16 @@ impl ControlPlane {
         .bind(record.loudness_svg)
         .bind(record.timeline_svg)
         .bind(now)
-        .execute(self.db.pool())
+        .execute(tx.conn())
         .await?;
-        self.audit(
-            &AuditCtx::service("pipeline", "local"),
+        let record = AuditAppend::success(
             "resource.qc",
             &format!("resource:{resource_id}"),
-            Outcome::Success,
             json!({"revision": revision.number, "job_id": job_id,
                    "findings": summary_counts(&record.report)}),
-            now,
-        )
-        .await
+        );
+        self.commit_audited(tx, &AuditCtx::service("pipeline", "local"), &[record], now)
+            .await
     }
 
     /// The QC report of the resource's latest revision, for a caller allowed to read the

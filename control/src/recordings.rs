@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::audit::Outcome;
+use crate::audit::AuditAppend;
 use crate::channel_events::ChannelEventKind;
 use crate::channels::{AudienceKind, ChannelRow};
 use crate::error::{ControlError, ControlResult};
@@ -215,6 +215,7 @@ impl ControlPlane {
             ..Default::default()
         };
         self.attach_media(&created.id, media, now).await?;
+        let mut tx = self.begin_audited().await?;
         let claimed = sqlx::query(
             "INSERT INTO live_recordings (channel_id, session_id, resource_id, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id, session_id) DO NOTHING",
@@ -223,10 +224,11 @@ impl ControlPlane {
         .bind(facts.session_id.clone())
         .bind(created.id.clone())
         .bind(now)
-        .execute(self.db.pool())
+        .execute(tx.conn())
         .await?
         .rows_affected();
         if claimed == 0 {
+            drop(tx);
             // Another process recorded this session meanwhile: keep its resource only.
             return self
                 .drop_duplicate_recording(channel_id, &created.id, &facts, now)
@@ -234,17 +236,14 @@ impl ControlPlane {
         }
         let detail = json!({"resource_id": created.id, "session_id": facts.session_id,
             "duration_seconds": facts.duration_seconds});
-        self.record_channel_event(channel_id, ChannelEventKind::Recorded, detail.clone(), now)
-            .await?;
-        self.audit(
-            &ctx,
+        let record = AuditAppend::success(
             "channel.recording",
             &format!("channel:{channel_id}"),
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+            detail.clone(),
+        );
+        self.commit_audited(tx, &ctx, &[record], now).await?;
+        self.record_channel_event(channel_id, ChannelEventKind::Recorded, detail, now)
+            .await?;
         self.resource(&created.id).await
     }
 
@@ -255,20 +254,19 @@ impl ControlPlane {
         facts: &RecordingFacts,
         now: i64,
     ) -> ControlResult<ResourceView> {
+        let mut tx = self.begin_audited().await?;
         sqlx::query("UPDATE resources SET deleted_at = $1 WHERE id = $2")
             .bind(now)
             .bind(duplicate_id.to_owned())
-            .execute(self.db.pool())
+            .execute(tx.conn())
             .await?;
-        self.audit(
-            &AuditCtx::service("live", "local"),
+        let record = AuditAppend::success(
             "resource.delete",
             &format!("resource:{duplicate_id}"),
-            Outcome::Success,
             json!({"reason": "duplicate live recording", "session_id": facts.session_id}),
-            now,
-        )
-        .await?;
+        );
+        self.commit_audited(tx, &AuditCtx::service("live", "local"), &[record], now)
+            .await?;
         let id = self
             .live_recording_resource(channel_id, &facts.session_id)
             .await?

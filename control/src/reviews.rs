@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::audit::Outcome;
+use crate::audit::{AuditAppend, Outcome};
 use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, ControlPlane, new_id};
 use crate::policy::{Action, Role};
@@ -141,17 +141,17 @@ impl ControlPlane {
         let qc = (req.level == ReviewLevel::Technical)
             .then(|| technical_qc_snapshot(&revision.media))
             .flatten();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.begin_audited().await?;
         let moved = sqlx::query("UPDATE resource_revisions SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
             .bind(next.as_str())
             .bind(now)
             .bind(revision.id.clone())
             .bind(revision.state.as_str())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?
             .rows_affected();
         if moved != 1 {
-            tx.rollback().await?;
+            drop(tx);
             return Err(ControlError::conflict(
                 "修订状态已被他人改变，请刷新",
                 "the revision changed meanwhile; reload",
@@ -173,18 +173,11 @@ impl ControlPlane {
         .bind(req.comment.clone())
         .bind(qc)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        tx.commit().await?;
-        self.audit(
-            &actor.audit_ctx(),
-            &audit_action,
-            &target,
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+        let record = AuditAppend::success(&audit_action, target, detail);
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
         self.resource(resource_id).await
     }
 
@@ -213,21 +206,21 @@ impl ControlPlane {
         }
         let view = self.view_of(&row).await?;
         let next = review_flow::publish(view.latest.state).map_err(refused)?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.begin_audited().await?;
         if let Some(old) = &view.published {
             sqlx::query(
                 "UPDATE resource_revisions SET state = 'superseded', updated_at = $1 WHERE id = $2",
             )
             .bind(now)
             .bind(old.id.clone())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         }
         sqlx::query("UPDATE resource_revisions SET state = $1, updated_at = $2 WHERE id = $3")
             .bind(next.as_str())
             .bind(now)
             .bind(view.latest.id.clone())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         sqlx::query(
             "UPDATE resources SET published_revision_id = $1, published_at = $2, retired_at = NULL \
@@ -236,21 +229,14 @@ impl ControlPlane {
         .bind(view.latest.id.clone())
         .bind(now)
         .bind(resource_id.to_owned())
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        tx.commit().await?;
-        self.analytics.forget_target("resource", resource_id);
         let detail =
             json!({"revision": view.latest.number, "superseded": view.published.map(|p| p.number)});
-        self.audit(
-            &actor.audit_ctx(),
-            "resource.publish",
-            &target,
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+        let record = AuditAppend::success("resource.publish", target, detail);
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
+        self.analytics.forget_target("resource", resource_id);
         self.resource(resource_id).await
     }
 
@@ -284,29 +270,22 @@ impl ControlPlane {
             .published
             .ok_or_else(|| refused(TransitionRefused::NotPublished(view.latest.state)))?;
         let next = review_flow::withdraw(published.state).map_err(refused)?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.begin_audited().await?;
         sqlx::query("UPDATE resource_revisions SET state = $1, updated_at = $2 WHERE id = $3")
             .bind(next.as_str())
             .bind(now)
             .bind(published.id.clone())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         sqlx::query("UPDATE resources SET published_revision_id = NULL WHERE id = $1")
             .bind(resource_id.to_owned())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        tx.commit().await?;
-        self.analytics.forget_target("resource", resource_id);
         let detail = json!({"revision": published.number, "reason": reason});
-        self.audit(
-            &actor.audit_ctx(),
-            "resource.unpublish",
-            &target,
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+        let record = AuditAppend::success("resource.unpublish", target, detail);
+        self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
+            .await?;
+        self.analytics.forget_target("resource", resource_id);
         self.resource(resource_id).await
     }
 

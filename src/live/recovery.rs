@@ -169,7 +169,10 @@ async fn finish(service: &Arc<LiveService>, open: &OpenSession) {
         tracing::warn!(channel = %open.channel_id, error = %e, "channel event not recorded");
     }
     if service.session(&open.channel_id).is_none() {
-        let _ = service.control.publish_ended(&open.channel_id, now).await;
+        // A channel already idle answers "unknown channel": nothing to do then.
+        if let Err(e) = service.control.publish_ended(&open.channel_id, now).await {
+            tracing::debug!(channel = %open.channel_id, error = ?e, "channel not marked idle");
+        }
     }
     unmark(&service.storage, open).await;
 }

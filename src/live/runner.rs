@@ -31,6 +31,20 @@ use super::recovery::{self, OpenSession};
 use super::service::LiveService;
 use super::status::RateMeter;
 
+/// What people read when the live transcode ended with an error (code, zh-CN, English).
+const TRANSCODE_ENDED_BADLY: (&str, &str, &str) = (
+    "live.transcode_failed",
+    "直播转码异常结束，回放可能不完整",
+    "the live transcode ended with an error; the replay may be incomplete",
+);
+
+/// What people read when a live session cannot start (code, zh-CN, English).
+const START_FAILED: (&str, &str, &str) = (
+    "live.start_failed",
+    "直播会话无法启动，请稍后重新推流",
+    "the live session could not start; publish again in a moment",
+);
+
 /// How long an ended session's playlists stay served (players polling
 /// every target duration see the end), in segment targets.
 const ENDED_GRACE_TARGETS: u32 = 5;
@@ -149,9 +163,15 @@ impl ChannelRunner {
             Step::Start => {
                 if let Err(e) = self.start(&session, now).await {
                     tracing::error!(channel = %self.channel_id, error = %e, "live session could not start");
-                    self.event(ChannelEventKind::Error, json!({ "message": e.to_string() }))
-                        .await;
-                    self.service.board.error(&self.channel_id, &e.to_string());
+                    // People read the event and the dashboard: a code and safe words; the
+                    // detail (paths, storage errors) is in the log line above.
+                    let (code, zh, en) = START_FAILED;
+                    self.event(
+                        ChannelEventKind::Error,
+                        json!({ "code": code, "message_zh": zh, "message_en": en }),
+                    )
+                    .await;
+                    self.service.board.error(&self.channel_id, en);
                     return Step::End;
                 }
                 tracing::info!(channel = %self.channel_id, session = %session.session_id, %peer, "live session started");
@@ -523,11 +543,14 @@ impl ChannelRunner {
         let Some(active) = self.active.take() else {
             // The session never started (the pipeline could not): the
             // publish still marked the channel live.
-            let _ = self
+            if let Err(e) = self
                 .service
                 .control
                 .publish_ended(&self.channel_id, now_ms())
-                .await;
+                .await
+            {
+                tracing::warn!(channel = %self.channel_id, error = ?e, "cannot mark the channel idle");
+            }
             self.service.board.ended(&self.channel_id);
             return;
         };
@@ -536,8 +559,12 @@ impl ChannelRunner {
         let persisted = active.persister.finish().await;
         if let Err(e) = &outcome.report {
             tracing::warn!(channel = %self.channel_id, error = %e, "live transcode ended with an error");
-            self.event(ChannelEventKind::Error, json!({ "message": e }))
-                .await;
+            let (code, zh, en) = TRANSCODE_ENDED_BADLY;
+            self.event(
+                ChannelEventKind::Error,
+                json!({ "code": code, "message_zh": zh, "message_en": en }),
+            )
+            .await;
         }
         let mut recording = None;
         if active.record {

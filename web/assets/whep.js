@@ -9,6 +9,9 @@
 // failures mean "use HLS") are plain exported functions, checked by the browser tests.
 import { ApiError } from './api.js';
 import { lang } from './i18n.js';
+import { errorOf, gathered } from './webrtc_http.js';
+
+export { errorOf };
 
 /** How long to wait for ICE gathering before sending what is there (ms). */
 export const GATHER_MS = 1500;
@@ -17,12 +20,6 @@ export const CONNECT_MS = 10000;
 /** How long the ICE servers may take to arrive before the offer goes without them (ms). */
 export const ICE_SERVERS_MS = 2000;
 
-/** The API error in a WHEP response body (the API's JSON error shape). */
-export function errorOf(status, body) {
-  let err = {};
-  try { err = (JSON.parse(body) || {}).error || {}; } catch (e) { err = {}; }
-  return new ApiError(status, err.code || `http_${status}`, err.message || '');
-}
 
 /**
  * The ICE servers named by `Link` headers of a WHIP/WHEP answer (RFC 9725 §4.6):
@@ -70,14 +67,6 @@ async function iceServers() {
   }
 }
 
-/** Resolves once ICE gathering is complete, or after `ms`. */
-function gathered(pc, ms) {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') { resolve(); return; }
-    pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
-    setTimeout(resolve, ms);
-  });
-}
 
 /**
  * One WebRTC playback of the channel whose WHEP endpoint is `url`, with the playback token

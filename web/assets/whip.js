@@ -10,6 +10,7 @@
 // pasted key) are plain exported functions, checked by the browser tests.
 import { ApiError } from './api.js';
 import { lang } from './i18n.js';
+import { errorOf, gathered } from './webrtc_http.js';
 
 /** The states a publisher goes through. */
 export const STATES = ['stopped', 'connecting', 'live', 'reconnecting'];
@@ -76,22 +77,7 @@ export function keyFrom(text) {
   try { return decodeURIComponent(m[1]); } catch (e) { return m[1]; }
 }
 
-/** The API error in a WHIP response body (the API's JSON error shape). */
-function errorOf(status, body) {
-  let err = {};
-  try { err = (JSON.parse(body) || {}).error || {}; } catch (e) { err = {}; }
-  return new ApiError(status, err.code || `http_${status}`, err.message || '');
-}
 
-/** Resolves once ICE gathering is complete, or after `ms`. */
-function gathered(pc, ms) {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') { resolve(); return; }
-    const done = () => { if (pc.iceGatheringState === 'complete') resolve(); };
-    pc.addEventListener('icegatheringstatechange', done);
-    setTimeout(resolve, ms);
-  });
-}
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 

@@ -89,7 +89,7 @@ pub static INDEX: &Asset = &ASSETS[0];
 
 /// Every embedded file (`tests/web_app.rs` checks that each file of `web/assets` is here and
 /// served byte for byte).
-pub static ASSETS: [Asset; 31] = [
+pub static ASSETS: [Asset; 32] = [
     embed!("index.html"),
     embed!("assets/favicon.svg"),
     embed!("assets/app.css"),
@@ -99,6 +99,7 @@ pub static ASSETS: [Asset; 31] = [
     embed!("assets/ui.js"),
     embed!("assets/whip.js"),
     embed!("assets/whep.js"),
+    embed!("assets/webrtc_http.js"),
     embed!("assets/i18n/zh-CN.json"),
     embed!("assets/i18n/en.json"),
     embed!("assets/views/auth.js"),

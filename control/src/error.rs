@@ -170,6 +170,7 @@ fn noun_zh(what: &str) -> &'static str {
         "complaint" => "投诉",
         "feedback" => "评价",
         "session" => "会话",
+        "settings section" => "设置分组",
         _ => "对象",
     }
 }

@@ -48,6 +48,7 @@ pub mod secrets;
 pub mod security;
 pub mod session_rules;
 pub mod sessions;
+pub mod settings;
 pub mod setup;
 
 pub use channel_events::{ChannelEvent, ChannelEventKind};

@@ -22,6 +22,8 @@ pub struct ControlPlane {
     pub(crate) recordings_lock: tokio::sync::Mutex<()>,
     /// The intake of playback events (caches, rate limits, the writer's queue).
     pub(crate) analytics: crate::analytics::Analytics,
+    /// This node's copy of the settings changed at run time.
+    pub(crate) settings_cache: crate::settings::SettingsCache,
 }
 
 impl ControlPlane {
@@ -40,6 +42,7 @@ impl ControlPlane {
             audit_lock: tokio::sync::Mutex::new(()),
             channel_events_lock: tokio::sync::Mutex::new(()),
             recordings_lock: tokio::sync::Mutex::new(()),
+            settings_cache: Default::default(),
         })
     }
 

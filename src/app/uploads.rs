@@ -64,6 +64,33 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+impl UploadPipeline {
+    /// Refuses an upload larger than the limit the system administrator set at run time
+    /// (`PUT /api/v1/settings/uploads`); the server's own limit (`Tus-Max-Size`) applies
+    /// besides.
+    async fn check_size_limit(&self, headers: &HeaderMap) -> Result<(), HookRejection> {
+        let limit = match self.control.settings().await {
+            Ok(s) => s.uploads.max_size_bytes,
+            Err(e) => return Err(internal(e)),
+        };
+        let length = headers
+            .get("upload-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match (limit, length) {
+            (Some(max), Some(len)) if len > max => Err(HookRejection {
+                status: 413,
+                code: "upload.too_large".to_owned(),
+                message_zh: format!("文件大小 {len} 字节超过平台当前的上传上限 {max} 字节"),
+                message_en: format!(
+                    "the file's {len} bytes exceed the platform's current upload limit of {max} bytes"
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl UploadHooks for UploadPipeline {
     async fn authorize(&self, headers: &HeaderMap) -> Result<String, HookRejection> {
@@ -76,6 +103,7 @@ impl UploadHooks for UploadPipeline {
                 let status = yanxiu_control::http::error::status_of(&e).as_u16();
                 rejection(&e, status)
             })?;
+        self.check_size_limit(headers).await?;
         Ok(format!("{}/{}", uploader.user_id, uploader.department_id))
     }
 

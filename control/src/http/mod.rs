@@ -21,6 +21,7 @@ mod resources;
 mod retention;
 pub mod schemas;
 mod security;
+mod settings;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -198,6 +199,7 @@ pub fn route_table() -> RouteTable {
     let table = retention::routes(table);
     let table = feedback::routes(table);
     let table = security::routes(table);
+    let table = settings::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

@@ -704,6 +704,7 @@ pub fn document_with(extensions: &[Operation]) -> Value {
         .iter()
         .chain(super::openapi_learning::OPERATIONS)
         .chain(super::security::OPERATIONS)
+        .chain(super::settings::OPERATIONS)
         .chain(extensions);
     let queries = QUERY_PARAMETERS
         .iter()

@@ -87,8 +87,9 @@ pub struct RetentionUpdate {
 }
 
 impl ControlPlane {
-    fn retention_config(&self) -> &RetentionConfig {
-        &self.config.retention
+    /// The retention settings in force (the config file's, or as changed at run time).
+    async fn retention_config(&self) -> ControlResult<RetentionConfig> {
+        Ok(self.settings().await?.retention)
     }
 
     async fn retention_facts(&self, only: Option<&str>) -> ControlResult<Vec<RetentionFacts>> {
@@ -140,7 +141,7 @@ impl ControlPlane {
         now: i64,
         warn_days: Option<u32>,
     ) -> ControlResult<RetentionPlan> {
-        let mut config = self.retention_config().clone();
+        let mut config = self.retention_config().await?;
         if let Some(d) = warn_days {
             config.warn_days = d;
         }
@@ -250,7 +251,7 @@ impl ControlPlane {
         // The facts again, now: anything that moved since the plan (a new submission, a
         // complaint, a hold) keeps the resource.
         let facts = self.retention_facts(Some(resource_id)).await?;
-        let fresh = plan::plan(&facts, now, self.retention_config());
+        let fresh = plan::plan(&facts, now, &self.retention_config().await?);
         if !fresh.retire.iter().any(|i| i.resource_id == resource_id) {
             return Err(ControlError::conflict(
                 "资源状态已变化，本次不再退役",
@@ -366,7 +367,7 @@ impl ControlPlane {
             hold: facts.hold,
             expires_override: facts.expires_override,
             published_at: facts.published_at,
-            expires_at: plan::expiry(&facts, self.retention_config().months),
+            expires_at: plan::expiry(&facts, self.retention_config().await?.months),
             note: row.try_get("note")?,
             retired_at: row.try_get("retired_at")?,
             retire_reason: row.try_get("retire_reason")?,

@@ -94,9 +94,21 @@ async fn values_outside_the_rules_bounds_and_unknown_names_are_refused(env: Test
     let (_, sys) = env.login_as("sys", &[Role::SystemAdmin], None).await;
     for (section, body, expected) in [
         ("retention", json!({"months": 3}), StatusCode::BAD_REQUEST),
-        ("password", json!({"min_length": 4}), StatusCode::BAD_REQUEST),
-        ("password", json!({"colour": "red"}), StatusCode::BAD_REQUEST),
-        ("lockout", json!({"max_failures": "many"}), StatusCode::BAD_REQUEST),
+        (
+            "password",
+            json!({"min_length": 4}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "password",
+            json!({"colour": "red"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "lockout",
+            json!({"max_failures": "many"}),
+            StatusCode::BAD_REQUEST,
+        ),
         ("weather", json!({}), StatusCode::NOT_FOUND),
     ] {
         let (status, body) = env
@@ -108,7 +120,12 @@ async fn values_outside_the_rules_bounds_and_unknown_names_are_refused(env: Test
             )
             .await;
         assert_eq!(status, expected, "{section}: {body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
     }
     let (_, view) = env.call("GET", "/api/v1/settings", Some(&sys), None).await;
     assert_eq!(view["changed"], json!([]), "nothing refused was stored");

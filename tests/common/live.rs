@@ -45,6 +45,11 @@ pub fn require_tool(program: &str, version_flag: &str) {
 /// [`server::prepare`] plus the event organiser [`ORGANISER`]. The server
 /// logs at `info` so the tests can check what it logs.
 pub fn start_live(live_config: &str) -> Server {
+    start_live_with_log(live_config, "info")
+}
+
+/// [`start_live`] with the server's `RUST_LOG` set to `rust_log`.
+pub fn start_live_with_log(live_config: &str, rust_log: &str) -> Server {
     let (data, config) = server::prepare(live_config);
     let out = server::yanxiu()
         .args([
@@ -70,7 +75,7 @@ pub fn start_live(live_config: &str) -> Server {
         "create the organiser: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    server::serve_with_log(data, config, 1, "info")
+    server::serve_with_log(data, config, 1, rust_log)
 }
 
 /// A channel as its creation returned it.

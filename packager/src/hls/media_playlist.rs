@@ -211,7 +211,9 @@ impl MediaPlaylistState {
                 };
                 MediaSegment {
                     uri: segment.uri.clone(),
-                    duration: segment.duration_seconds() as f32,
+                    // Milliseconds are enough; m3u8-rs prints the shortest form of what
+                    // it is given (`4`, `4.004`), so the rounding is the format.
+                    duration: ((segment.duration_seconds() * 1000.0).round() / 1000.0) as f32,
                     discontinuity: segment_break.is_some(),
                     map: map_uri.map(|uri| Map {
                         uri,

@@ -44,9 +44,9 @@ fn vod_media_playlist_parses_back_with_all_required_tags() {
 }
 
 #[test]
-fn extinf_is_written_with_three_decimals() {
+fn extinf_is_written_to_the_millisecond_in_its_shortest_form() {
     let text = three_segment_playlist().render_vod();
-    assert!(text.contains("#EXTINF:4.000,\nseg-00001.m4s"), "{text}");
+    assert!(text.contains("#EXTINF:4,\nseg-00001.m4s"), "{text}");
     assert!(text.contains("#EXTINF:4.505,\nseg-00002.m4s"), "{text}");
     assert!(text.contains("#EXTINF:2.002,\nseg-00003.m4s"), "{text}");
     assert!(text.contains("#EXT-X-MAP:URI=\"init.mp4\""));

@@ -104,12 +104,7 @@ impl ControlPlane {
         let revision = self
             .revision_for_job(resource_id, job_id)
             .await?
-            .ok_or_else(|| {
-                ControlError::conflict(
-                    "该资源的媒体已被替换，此处理任务已作废",
-                    "the resource's media was replaced; this processing job is obsolete",
-                )
-            })?;
+            .ok_or_else(crate::resources::media::obsolete)?;
         let mut tx = self.begin_audited().await?;
         sqlx::query(
             "INSERT INTO qc_reports (job_id, resource_id, revision_id, report, loudness_svg, \

@@ -31,6 +31,14 @@ pub struct Uploader {
     pub department_id: String,
 }
 
+/// The answer to a processing job whose revision took a newer file meanwhile.
+pub(crate) fn obsolete() -> ControlError {
+    ControlError::conflict(
+        "该资源的媒体已被替换，此处理任务已作废",
+        "the resource's media was replaced; this processing job is obsolete",
+    )
+}
+
 fn pipeline() -> AuditCtx {
     AuditCtx::service("pipeline", "local")
 }
@@ -194,12 +202,6 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<JobId> {
         self.resource_row(resource_id).await?;
-        let obsolete = || {
-            ControlError::conflict(
-                "该资源的媒体已被替换，此处理任务已作废",
-                "the resource's media was replaced; this processing job is obsolete",
-            )
-        };
         let mut tx = self.db.pool().begin().await?;
         let revision = revision_for_job_in(&mut tx, resource_id, after_job_id)
             .await?
@@ -374,12 +376,7 @@ async fn record_in(
 ) -> ControlResult<Vec<AuditAppend>> {
     let revision = revision_for_job_in(conn, resource_id, job_id)
         .await?
-        .ok_or_else(|| {
-            ControlError::conflict(
-                "该资源的媒体已被替换，此处理任务已作废",
-                "the resource's media was replaced; this processing job is obsolete",
-            )
-        })?;
+        .ok_or_else(obsolete)?;
     if update
         .media_ref
         .as_ref()

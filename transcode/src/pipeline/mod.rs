@@ -21,6 +21,7 @@ use yanxiu_packager::media::TrackInput;
 use yanxiu_packager::storage::{PutOptions, Storage};
 use yanxiu_packager::vod::{RenditionId, RenditionKind, RenditionSpec, VodOptions, VodPackager};
 
+use self::decode::{AudioFrame, RungFrame};
 use crate::loudness::{Normalisation, normalisation};
 use crate::qc::QcReport;
 use crate::qc::tap::{self, QC_IN_FLIGHT, QcInput};
@@ -45,6 +46,13 @@ pub enum Output {
     File(String, Bytes),
 }
 
+/// The encoder stages started for a job: their threads, the decoder's inputs to them.
+struct Stages {
+    threads: Vec<(String, JoinHandle<Result<u64, TranscodeError>>)>,
+    rung_inputs: Vec<SyncSender<RungFrame>>,
+    audio_input: Option<SyncSender<AudioFrame>>,
+}
+
 /// Runs a job to completion. See [`crate::transcode`].
 pub async fn run(
     job: TranscodeJob,
@@ -53,17 +61,83 @@ pub async fn run(
 ) -> Result<TranscodeOutcome, TranscodeError> {
     ffmpeg_next::init().map_err(|e| TranscodeError::decoder("init", e))?;
     let started = Instant::now();
-    let plan = &job.plan;
     let options = VodOptions {
-        segment_target: Duration::from_secs_f64(plan.segment_seconds),
+        segment_target: Duration::from_secs_f64(job.plan.segment_seconds),
         growing: job.growing,
         ..VodOptions::default()
     };
     let mut packager = VodPackager::start(storage.clone(), &job.prefix, options).await?;
-
     let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Output>(SAMPLES_IN_FLIGHT);
-    let mut threads: Vec<(String, JoinHandle<Result<u64, TranscodeError>>)> = Vec::new();
-    let mut rung_inputs = Vec::new();
+    let mut stages = start_video_rungs(&job, &mut packager, &out_tx)?;
+    let loudness = measure_loudness(&job).await?;
+    let qc = start_qc(&job)?;
+    let qc_audio = qc.as_ref().map(|(tx, _)| tx.clone());
+    let gain = loudness.as_ref().map_or(1.0, Normalisation::factor);
+    start_audio(&job, &mut packager, &out_tx, qc_audio, gain, &mut stages)?;
+    drop(out_tx);
+
+    let position = Arc::new(AtomicI64::new(0));
+    let (qc_video, qc_thread) = match qc {
+        Some((tx, handle)) => (Some(tx), Some(handle)),
+        None => (None, None),
+    };
+    let decoder = start_decoder(&job, &mut stages, qc_video, position.clone())?;
+    let pumped = pump(
+        &job,
+        &storage,
+        &mut packager,
+        &mut out_rx,
+        &position,
+        &progress,
+        started,
+    )
+    .await;
+    // Closing the receiver stops every thread blocked on a send.
+    drop(out_rx);
+    let decoded = tokio::task::spawn_blocking(move || join(decoder))
+        .await
+        .map_err(|_| TranscodeError::Internal("decode join"))??;
+    let stage_error = join_stages(stages.threads).await?;
+    let files = pumped?;
+    if let Some(e) = stage_error {
+        return Err(e);
+    }
+    if decoded.video_frames == 0 {
+        return Err(TranscodeError::NoFrames);
+    }
+    let ladder = packager.finish().await?;
+    let qc = finish_qc(qc_thread).await;
+    let written = |name: &str| {
+        files
+            .iter()
+            .any(|f| f == name)
+            .then(|| format!("{}{name}", job.prefix))
+    };
+    Ok(TranscodeOutcome {
+        qc,
+        loudness,
+        ladder,
+        poster: written(poster::FILE),
+        storyboard: written(storyboard::VTT),
+        video_frames: decoded.video_frames,
+        corrupt_packets: decoded.corrupt_packets,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// One encoder thread per video rung (the first also grabs the poster, the last draws the
+/// storyboard), each declared to the packager.
+fn start_video_rungs(
+    job: &TranscodeJob,
+    packager: &mut VodPackager,
+    out_tx: &tokio::sync::mpsc::Sender<Output>,
+) -> Result<Stages, TranscodeError> {
+    let plan = &job.plan;
+    let mut stages = Stages {
+        threads: Vec::new(),
+        rung_inputs: Vec::new(),
+        audio_input: None,
+    };
     let poster_pts = poster_time(job.duration_seconds);
     for (i, r) in plan.rungs.iter().enumerate() {
         let id = packager.add_rendition(RenditionSpec {
@@ -85,78 +159,92 @@ pub async fn run(
             ));
         }
         let (tx, rx) = sync_channel(FRAMES_IN_FLIGHT);
-        rung_inputs.push(tx);
+        stages.rung_inputs.push(tx);
         let out = out_tx.clone();
-        threads.push(spawn(format!("rung-{}", r.name), move || {
-            rung::run(spec, rx, out)
-        })?);
+        stages
+            .threads
+            .push(spawn(format!("rung-{}", r.name), move || {
+                rung::run(spec, rx, out)
+            })?);
     }
-    let loudness = measure_loudness(&job).await?;
-    let gain = loudness.as_ref().map_or(1.0, Normalisation::factor);
-    let qc = start_qc(&job)?;
-    let mut audio_input = None;
-    if let (Some(a), Some(_)) = (&plan.audio, job.audio_stream) {
-        let id = packager.add_rendition(RenditionSpec {
-            name: "audio".to_owned(),
-            kind: RenditionKind::Audio {
-                language: None,
-                name: "default".to_owned(),
-            },
-        });
-        packager.declare_bitrate(id, u64::from(a.bitrate))?;
-        let (tx, rx) = sync_channel(AUDIO_FRAMES_IN_FLIGHT);
-        audio_input = Some(tx);
-        let out = out_tx.clone();
-        let a = a.clone();
-        let delay = presentation_delay(plan.frame_rate);
-        let qc_audio = qc.as_ref().map(|(tx, _)| tx.clone());
-        threads.push(spawn("audio".to_owned(), move || {
-            audio::run(a, delay, id, rx, out, qc_audio, gain)
-        })?);
-    }
-    drop(out_tx);
+    Ok(stages)
+}
 
-    let position = Arc::new(AtomicI64::new(0));
+/// The audio encoder thread, when the plan has an audio rendition and the source sound.
+fn start_audio(
+    job: &TranscodeJob,
+    packager: &mut VodPackager,
+    out_tx: &tokio::sync::mpsc::Sender<Output>,
+    qc_audio: Option<SyncSender<QcInput>>,
+    gain: f32,
+    stages: &mut Stages,
+) -> Result<(), TranscodeError> {
+    let (Some(a), Some(_)) = (&job.plan.audio, job.audio_stream) else {
+        return Ok(());
+    };
+    let id = packager.add_rendition(RenditionSpec {
+        name: "audio".to_owned(),
+        kind: RenditionKind::Audio {
+            language: None,
+            name: "default".to_owned(),
+        },
+    });
+    packager.declare_bitrate(id, u64::from(a.bitrate))?;
+    let (tx, rx) = sync_channel(AUDIO_FRAMES_IN_FLIGHT);
+    stages.audio_input = Some(tx);
+    let out = out_tx.clone();
+    let a = a.clone();
+    let delay = presentation_delay(job.plan.frame_rate);
+    stages.threads.push(spawn("audio".to_owned(), move || {
+        audio::run(a, delay, id, rx, out, qc_audio, gain)
+    })?);
+    Ok(())
+}
+
+/// The decode thread, feeding every stage; it reports its position in `position`.
+fn start_decoder(
+    job: &TranscodeJob,
+    stages: &mut Stages,
+    qc_video: Option<SyncSender<QcInput>>,
+    position: Arc<AtomicI64>,
+) -> Result<JoinHandle<Result<decode::DecodeReport, TranscodeError>>, TranscodeError> {
+    let audio_input = stages.audio_input.take();
     let decode_spec = decode::DecodeSpec {
         input: job.input.clone(),
         video_stream: job.video_stream,
         audio_stream: job.audio_stream.filter(|_| audio_input.is_some()),
         rotation: job.source.rotation,
-        frame_rate: plan.frame_rate,
-        gop_seconds: plan.gop_seconds,
+        frame_rate: job.plan.frame_rate,
+        gop_seconds: job.plan.gop_seconds,
     };
-    let pos = position.clone();
-    let (qc_video, qc_thread) = match qc {
-        Some((tx, handle)) => (Some(tx), Some(handle)),
-        None => (None, None),
-    };
-    let decoder = std::thread::Builder::new()
+    let rung_inputs = std::mem::take(&mut stages.rung_inputs);
+    std::thread::Builder::new()
         .name("yanxiu-decode".to_owned())
-        .spawn(move || decode::run(decode_spec, rung_inputs, audio_input, qc_video, pos))
-        .map_err(TranscodeError::Thread)?;
+        .spawn(move || decode::run(decode_spec, rung_inputs, audio_input, qc_video, position))
+        .map_err(TranscodeError::Thread)
+}
 
-    // The packager loop: the only writer to storage.
-    let mut packaging: Result<(), TranscodeError> = Ok(());
+/// The packager loop, the only writer to storage: samples into the ladder, files beside it,
+/// progress after each. Returns the names of the files written.
+async fn pump(
+    job: &TranscodeJob,
+    storage: &Arc<dyn Storage>,
+    packager: &mut VodPackager,
+    out_rx: &mut tokio::sync::mpsc::Receiver<Output>,
+    position: &AtomicI64,
+    progress: &tokio::sync::watch::Sender<Progress>,
+    started: Instant,
+) -> Result<Vec<String>, TranscodeError> {
     let mut files = Vec::new();
     while let Some(message) = out_rx.recv().await {
-        let step = match message {
-            Output::Track(id, input) => packager
-                .handle(id, input)
-                .await
-                .map_err(TranscodeError::from),
+        match message {
+            Output::Track(id, input) => packager.handle(id, input).await?,
             Output::File(name, body) => {
                 let key = format!("{}{name}", job.prefix);
                 let opts = PutOptions::for_key(&key);
                 files.push(name);
-                storage
-                    .put(&key, body, &opts)
-                    .await
-                    .map_err(TranscodeError::from)
+                storage.put(&key, body, &opts).await?;
             }
-        };
-        if let Err(e) = step {
-            packaging = Err(e);
-            break;
         }
         let done = position.load(Ordering::Relaxed) as f64 / f64::from(VIDEO_TIMESCALE);
         progress.send_replace(Progress {
@@ -166,12 +254,13 @@ pub async fn run(
             playable: packager.is_playable(),
         });
     }
-    // Closing the receiver stops every thread blocked on a send.
-    drop(out_rx);
+    Ok(files)
+}
 
-    let decoded = tokio::task::spawn_blocking(move || join(decoder))
-        .await
-        .map_err(|_| TranscodeError::Internal("decode join"))??;
+/// Waits for every encoder stage; the first real failure (not the packager going away).
+async fn join_stages(
+    threads: Vec<(String, JoinHandle<Result<u64, TranscodeError>>)>,
+) -> Result<Option<TranscodeError>, TranscodeError> {
     let mut stage_error = None;
     for (name, handle) in threads {
         let result = tokio::task::spawn_blocking(move || join(handle))
@@ -185,31 +274,7 @@ pub async fn run(
             stage_error = Some(e);
         }
     }
-    packaging?;
-    if let Some(e) = stage_error {
-        return Err(e);
-    }
-    if decoded.video_frames == 0 {
-        return Err(TranscodeError::NoFrames);
-    }
-    let ladder = packager.finish().await?;
-    let qc = finish_qc(qc_thread).await;
-    Ok(TranscodeOutcome {
-        qc,
-        loudness,
-        ladder,
-        poster: files
-            .iter()
-            .any(|f| f == poster::FILE)
-            .then(|| format!("{}{}", job.prefix, poster::FILE)),
-        storyboard: files
-            .iter()
-            .any(|f| f == storyboard::VTT)
-            .then(|| format!("{}{}", job.prefix, storyboard::VTT)),
-        video_frames: decoded.video_frames,
-        corrupt_packets: decoded.corrupt_packets,
-        elapsed: started.elapsed(),
-    })
+    Ok(stage_error)
 }
 
 /// The loudness normalisation of the audio rendition, when the ladder sets

@@ -459,13 +459,13 @@ impl KeyStore {
 
 impl crate::plane::ControlPlane {
     /// Signs playback claims with the current playback key (the token names the key).
-    pub(crate) fn sign_playback_token(&self, claims: &crate::secrets::PlaybackClaims) -> String {
+    pub fn sign_playback_token(&self, claims: &crate::secrets::PlaybackClaims) -> String {
         let (id, key) = self.keys.current().playback_signing();
         crate::secrets::sign_playback(&id, &key, claims)
     }
 
     /// Verifies a playback token for `target` at `now` with the key it names.
-    pub(crate) fn verify_playback_token(
+    pub fn verify_playback_token(
         &self,
         token: &str,
         target: &str,

@@ -440,19 +440,36 @@ impl ControlPlane {
         let target = format!("user:{}", actor.user_id);
         if !password::verify_password(current, &hash) {
             let detail = json!({"reason": "bad_password"});
-            self.audit(&actor.audit_ctx(), "password.change", &target, Outcome::Failure, detail, now)
-                .await?;
+            self.audit(
+                &actor.audit_ctx(),
+                "password.change",
+                &target,
+                Outcome::Failure,
+                detail,
+                now,
+            )
+            .await?;
             return Err(ControlError::InvalidCredentials);
         }
         self.config
             .password
             .check(&actor.username, new_password)
             .map_err(invalid_password)?;
-        if self.password_reused(&actor.user_id, &hash, new_password).await? {
+        if self
+            .password_reused(&actor.user_id, &hash, new_password)
+            .await?
+        {
             let count = self.config.password.history_checked();
             let detail = json!({"reason": "reused", "history": count});
-            self.audit(&actor.audit_ctx(), "password.change", &target, Outcome::Denied, detail, now)
-                .await?;
+            self.audit(
+                &actor.audit_ctx(),
+                "password.change",
+                &target,
+                Outcome::Denied,
+                detail,
+                now,
+            )
+            .await?;
             return Err(ControlError::PasswordReused { count });
         }
         let hash = password::hash_password(new_password, self.config.hash_cost)

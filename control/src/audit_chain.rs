@@ -220,7 +220,13 @@ mod tests {
             c[i].hash = record_hash(b"k2", &c[i]);
         }
         let h = head(&c);
-        let key_of = |seq: i64| Some(if seq <= 2 { b"k".to_vec() } else { b"k2".to_vec() });
+        let key_of = |seq: i64| {
+            Some(if seq <= 2 {
+                b"k".to_vec()
+            } else {
+                b"k2".to_vec()
+            })
+        };
         assert!(verify_chain_keyed(&key_of, &c, Some(&h)).is_empty());
         assert_eq!(
             verify_chain(b"k", &c, Some(&h)),

@@ -346,7 +346,10 @@ mod tests {
     fn the_uri_names_issuer_account_and_secret() {
         let uri = otpauth_uri(RFC_SECRET, "wang.li").expect("uri");
         assert!(uri.starts_with("otpauth://totp/yanxiu:wang.li?"), "{uri}");
-        assert!(uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"), "{uri}");
+        assert!(
+            uri.contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+            "{uri}"
+        );
         assert!(qr_svg(&uri).is_some_and(|s| s.starts_with("<svg")));
     }
 

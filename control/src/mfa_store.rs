@@ -366,11 +366,8 @@ impl ControlPlane {
         self.check_totp(&actor.user_id, code, now).await?;
         let mut audited = self.begin_audited().await?;
         delete_second_factor(&mut audited.tx, &actor.user_id).await?;
-        let record = AuditAppend::success_of(
-            "mfa.remove",
-            format!("user:{}", actor.user_id),
-            json!({}),
-        );
+        let record =
+            AuditAppend::success_of("mfa.remove", format!("user:{}", actor.user_id), json!({}));
         self.commit_audited(audited, &actor.audit_ctx(), &[record], now)
             .await
     }
@@ -482,7 +479,10 @@ async fn replace_recovery_codes(
 }
 
 /// Removes an account's authenticator and recovery codes; whether there was an authenticator.
-async fn delete_second_factor(conn: &mut sqlx::AnyConnection, user_id: &str) -> ControlResult<bool> {
+async fn delete_second_factor(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+) -> ControlResult<bool> {
     sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
         .bind(user_id.to_owned())
         .execute(&mut *conn)

@@ -272,12 +272,11 @@ impl ControlPlane {
                 ),
             };
             let events_token = self.sign_playback_token(&PlaybackClaims {
-                    user_id,
-                    session_id,
-                    target: target.claim(),
-                    expires_at,
-                },
-            );
+                user_id,
+                session_id,
+                target: target.claim(),
+                expires_at,
+            });
             return Ok(PlaybackGrant {
                 token: None,
                 expires_at: None,
@@ -321,12 +320,11 @@ impl ControlPlane {
             target.preview_claim().unwrap_or_else(|| target.claim())
         };
         let token = self.sign_playback_token(&PlaybackClaims {
-                user_id: viewer.user_id.clone(),
-                session_id: viewer.credential_id.clone(),
-                target: claim,
-                expires_at,
-            },
-        );
+            user_id: viewer.user_id.clone(),
+            session_id: viewer.credential_id.clone(),
+            target: claim,
+            expires_at,
+        });
         Ok(PlaybackGrant {
             playback_url: format!("{url}?token={token}"),
             events_token: watch_allowed.then(|| token.clone()),

@@ -120,8 +120,15 @@ impl ControlPlane {
         let anon = AuditCtx::anonymous(meta.source_addr);
         let Some(account) = self.find_account(username).await? else {
             let detail = json!({"username": username, "reason": "unknown_user"});
-            self.audit(&anon, "login.failure", "user:-", Outcome::Failure, detail, now)
-                .await?;
+            self.audit(
+                &anon,
+                "login.failure",
+                "user:-",
+                Outcome::Failure,
+                detail,
+                now,
+            )
+            .await?;
             return Err(ControlError::InvalidCredentials);
         };
         let ctx = AuditCtx {
@@ -168,8 +175,15 @@ impl ControlPlane {
         .await?;
         let Some(row) = found else {
             let detail = json!({"reason": "challenge_invalid"});
-            self.audit(&anon, "login.failure", "user:-", Outcome::Failure, detail, now)
-                .await?;
+            self.audit(
+                &anon,
+                "login.failure",
+                "user:-",
+                Outcome::Failure,
+                detail,
+                now,
+            )
+            .await?;
             return Err(ControlError::ChallengeInvalid);
         };
         let challenge_id: String = row.try_get("id")?;
@@ -212,10 +226,7 @@ impl ControlPlane {
             }
             Err(e) => return Err(e),
         };
-        let spend = Spend {
-            challenge_id,
-            used,
-        };
+        let spend = Spend { challenge_id, used };
         self.issue_session(ctx, &account, how, meta, Some(spend), now)
             .await
     }
@@ -293,8 +304,16 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<()> {
         let mut audited = self.begin_audited().await?;
-        crate::sign_ins::insert(&mut audited.tx, &account.user_id, meta, false, Some(reason), false, now)
-            .await?;
+        crate::sign_ins::insert(
+            &mut audited.tx,
+            &account.user_id,
+            meta,
+            false,
+            Some(reason),
+            false,
+            now,
+        )
+        .await?;
         let record = AuditAppend {
             action: "login.failure".into(),
             target: account.target(),
@@ -317,8 +336,16 @@ impl ControlPlane {
         let (state, outcome) = account.lock.after_failure(&self.config.lockout, now);
         let mut audited = self.begin_audited().await?;
         store_lock(&mut audited.tx, &account.user_id, state).await?;
-        crate::sign_ins::insert(&mut audited.tx, &account.user_id, meta, false, Some(reason), false, now)
-            .await?;
+        crate::sign_ins::insert(
+            &mut audited.tx,
+            &account.user_id,
+            meta,
+            false,
+            Some(reason),
+            false,
+            now,
+        )
+        .await?;
         let mut records = vec![AuditAppend {
             action: "login.failure".into(),
             target: account.target(),
@@ -337,13 +364,15 @@ impl ControlPlane {
         self.commit_audited(audited, ctx, &records, now).await?;
         Ok(match outcome {
             FailureOutcome::LockedNow { until } => {
-                self.security_events
-                    .lockout(&account.user_id, &account.username, meta.source_addr, until);
+                self.security_events.lockout(
+                    &account.user_id,
+                    &account.username,
+                    meta.source_addr,
+                    until,
+                );
                 ControlError::AccountLocked { until }
             }
-            FailureOutcome::Counted if reason == "bad_password" => {
-                ControlError::InvalidCredentials
-            }
+            FailureOutcome::Counted if reason == "bad_password" => ControlError::InvalidCredentials,
             FailureOutcome::Counted => ControlError::InvalidSecondFactor,
         })
     }
@@ -428,8 +457,16 @@ impl ControlPlane {
         let evict: Vec<String> = match self.config.sessions.admit(&live) {
             Admission::Refuse => {
                 let detail = json!({"reason": "session_limit", "limit": self.config.sessions.max_concurrent});
-                self.record_refusal(&ctx, account, "session_limit", Outcome::Denied, detail, meta, now)
-                    .await?;
+                self.record_refusal(
+                    &ctx,
+                    account,
+                    "session_limit",
+                    Outcome::Denied,
+                    detail,
+                    meta,
+                    now,
+                )
+                .await?;
                 return Err(ControlError::SessionLimit);
             }
             Admission::Admit { evict } => evict.into_iter().map(str::to_owned).collect(),
@@ -448,7 +485,12 @@ impl ControlPlane {
             self.spend_second_factor(&mut audited.tx, &account.user_id, spend, now)
                 .await?;
         }
-        store_lock(&mut audited.tx, &account.user_id, account.lock.after_success()).await?;
+        store_lock(
+            &mut audited.tx,
+            &account.user_id,
+            account.lock.after_success(),
+        )
+        .await?;
         let mut records = Vec::new();
         for id in &evict {
             sqlx::query(
@@ -484,8 +526,16 @@ impl ControlPlane {
         )
         .execute(&mut *audited.tx)
         .await?;
-        crate::sign_ins::insert(&mut audited.tx, &account.user_id, meta, true, None, new_address, now)
-            .await?;
+        crate::sign_ins::insert(
+            &mut audited.tx,
+            &account.user_id,
+            meta,
+            true,
+            None,
+            new_address,
+            now,
+        )
+        .await?;
         records.push(AuditAppend {
             action: "login.success".into(),
             target,

@@ -262,13 +262,21 @@ mod staff_auth_routes {
                     "GET",
                     format!("/api/v1/security/users/{}/sign-ins", target.id),
                     None,
-                    if security { StatusCode::OK } else { StatusCode::FORBIDDEN },
+                    if security {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::FORBIDDEN
+                    },
                 ),
                 (
                     "POST",
                     format!("/api/v1/security/users/{}/mfa/reset", target.id),
                     None,
-                    if security { StatusCode::NO_CONTENT } else { StatusCode::FORBIDDEN },
+                    if security {
+                        StatusCode::NO_CONTENT
+                    } else {
+                        StatusCode::FORBIDDEN
+                    },
                 ),
                 (
                     "POST",

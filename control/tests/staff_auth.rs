@@ -13,9 +13,9 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use common::{Backend, PASSWORD, TestEnv, secret_of_uri, test_config, totp_code};
 use serde_json::{Value, json};
+use yanxiu_control::secrets::PlaybackClaims;
 use yanxiu_control::sessions::{LoginOutcome, SecondFactorProof};
 use yanxiu_control::sign_ins::SignInMeta;
-use yanxiu_control::secrets::PlaybackClaims;
 use yanxiu_control::{ControlPlane, Keys, Role};
 
 async fn password_step(env: &TestEnv, username: &str, password: &str) -> (StatusCode, Value) {
@@ -56,15 +56,32 @@ async fn a_reviewer_enrols_with_a_first_valid_code_and_is_restricted_until_then(
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(code_of(&body), "second_factor_required");
-    assert!(body["error"]["message"].as_str().unwrap().contains("双因素"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("双因素")
+    );
     let (_, _, en) = env
-        .raw("GET", "/api/v1/resources", Some(&token), None, &[("accept-language", "en")])
+        .raw(
+            "GET",
+            "/api/v1/resources",
+            Some(&token),
+            None,
+            &[("accept-language", "en")],
+        )
         .await;
     assert!(en.contains("two-factor"), "{en}");
     let (status, me) = env.call("GET", "/api/v1/me", Some(&token), None).await;
-    assert_eq!((status, &me["restriction"]), (StatusCode::OK, &json!("mfa_enrolment")));
+    assert_eq!(
+        (status, &me["restriction"]),
+        (StatusCode::OK, &json!("mfa_enrolment"))
+    );
     let (_, mfa) = env.call("GET", "/api/v1/me/mfa", Some(&token), None).await;
-    assert_eq!((mfa["required"].clone(), mfa["enabled"].clone()), (json!(true), json!(false)));
+    assert_eq!(
+        (mfa["required"].clone(), mfa["enabled"].clone()),
+        (json!(true), json!(false))
+    );
 
     let (status, enrolment) = env
         .call("POST", "/api/v1/me/mfa/totp", Some(&token), None)
@@ -79,29 +96,56 @@ async fn a_reviewer_enrols_with_a_first_valid_code_and_is_restricted_until_then(
 
     // Not active until a first valid code; a wrong one is refused.
     let (status, body) = env
-        .call("POST", "/api/v1/me/mfa/totp/confirm", Some(&token), Some(json!({"code": "000000"})))
+        .call(
+            "POST",
+            "/api/v1/me/mfa/totp/confirm",
+            Some(&token),
+            Some(json!({"code": "000000"})),
+        )
         .await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "invalid_second_factor"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_second_factor")
+    );
     let code = totp_code(&secret, env.step());
     let (status, body) = env
-        .call("POST", "/api/v1/me/mfa/totp/confirm", Some(&token), Some(json!({"code": code})))
+        .call(
+            "POST",
+            "/api/v1/me/mfa/totp/confirm",
+            Some(&token),
+            Some(json!({"code": code})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["recovery_codes"].as_array().unwrap().len(), 10);
 
     // The same session now works; the secret is never shown again nor stored in clear.
-    let (status, _) = env.call("GET", "/api/v1/resources", Some(&token), None).await;
+    let (status, _) = env
+        .call("GET", "/api/v1/resources", Some(&token), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (_, mfa) = env.call("GET", "/api/v1/me/mfa", Some(&token), None).await;
-    assert_eq!((mfa["enabled"].clone(), mfa["recovery_codes_left"].clone()), (json!(true), json!(10)));
+    assert_eq!(
+        (mfa["enabled"].clone(), mfa["recovery_codes_left"].clone()),
+        (json!(true), json!(10))
+    );
     assert!(!mfa.to_string().contains(&typed));
     let stored: String = sqlx::query_scalar("SELECT secret_enc FROM mfa_totp")
         .fetch_one(env.control.db().pool())
         .await
         .unwrap();
-    assert!(!stored.contains(&typed) && stored.starts_with("1:"), "sealed under key 1");
-    let (status, _) = env.call("POST", "/api/v1/me/mfa/totp", Some(&token), None).await;
-    assert_eq!(status, StatusCode::CONFLICT, "no second enrolment over an active one");
+    assert!(
+        !stored.contains(&typed) && stored.starts_with("1:"),
+        "sealed under key 1"
+    );
+    let (status, _) = env
+        .call("POST", "/api/v1/me/mfa/totp", Some(&token), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "no second enrolment over an active one"
+    );
 }
 
 async fn sign_in_takes_a_totp_code_once_and_refuses_its_replay(env: TestEnv) {
@@ -109,23 +153,35 @@ async fn sign_in_takes_a_totp_code_once_and_refuses_its_replay(env: TestEnv) {
     let (status, challenge) = password_step(&env, "sec", PASSWORD).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{challenge}");
     assert_eq!(challenge["methods"], json!(["totp", "recovery_code"]));
-    assert!(challenge.get("token").is_none(), "no session before the second factor");
+    assert!(
+        challenge.get("token").is_none(),
+        "no session before the second factor"
+    );
     let code = env.next_code("sec");
     let (status, grant) = answer(&env, &challenge, "code", &code).await;
     assert_eq!(status, StatusCode::CREATED, "{grant}");
     assert!(grant["restriction"].is_null());
     // The challenge is spent, and the code cannot be used again with a new one.
     let (status, body) = answer(&env, &challenge, "code", &code).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "challenge_invalid"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "challenge_invalid")
+    );
     let (_, again) = password_step(&env, "sec", PASSWORD).await;
     let (status, body) = answer(&env, &again, "code", &code).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "second_factor_replayed"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "second_factor_replayed")
+    );
     // A challenge lives five minutes.
     let (_, late) = password_step(&env, "sec", PASSWORD).await;
     env.clock.advance_ms(5 * 60_000);
     let code = env.next_code("sec");
     let (status, body) = answer(&env, &late, "code", &code).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "challenge_invalid"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "challenge_invalid")
+    );
 }
 
 async fn wrong_codes_count_toward_the_lockout_and_raise_the_alert(env: TestEnv) {
@@ -138,15 +194,25 @@ async fn wrong_codes_count_toward_the_lockout_and_raise_the_alert(env: TestEnv) 
     let (_, challenge) = password_step(&env, "audit", PASSWORD).await;
     for _ in 0..2 {
         let (status, body) = answer(&env, &challenge, "code", "123456").await;
-        assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "invalid_second_factor"));
+        assert_eq!(
+            (status, code_of(&body)),
+            (StatusCode::UNAUTHORIZED, "invalid_second_factor")
+        );
     }
     // The fifth failure (default policy) locks the account.
     let (status, body) = answer(&env, &challenge, "code", "654321").await;
-    assert_eq!((status, code_of(&body)), (StatusCode::LOCKED, "account_locked"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::LOCKED, "account_locked")
+    );
     assert_eq!(env.control.security_events().lockouts(), before + 1);
     let code = env.next_code("audit");
     let (status, _) = answer(&env, &challenge, "code", &code).await;
-    assert_eq!(status, StatusCode::LOCKED, "a right code does not open a locked account");
+    assert_eq!(
+        status,
+        StatusCode::LOCKED,
+        "a right code does not open a locked account"
+    );
 }
 
 async fn a_recovery_code_signs_in_once(env: TestEnv) {
@@ -163,7 +229,10 @@ async fn a_recovery_code_signs_in_once(env: TestEnv) {
     assert_eq!(mfa["recovery_codes_left"], 9);
     let (_, challenge) = password_step(&env, "sys", PASSWORD).await;
     let (status, body) = answer(&env, &challenge, "recovery_code", &codes[3]).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::UNAUTHORIZED, "invalid_second_factor"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_second_factor")
+    );
     let (status, _) = answer(&env, &challenge, "recovery_code", &codes[4]).await;
     assert_eq!(status, StatusCode::CREATED);
 }
@@ -181,30 +250,57 @@ async fn a_reviewer_without_a_second_factor_cannot_approve(env: TestEnv) {
     let metadata = json!({"project_name": "研修", "undertaking_unit": "中心", "name": "示范课",
         "lecturer_name": "宋薇", "lecturer_unit": "附中", "summary": "要点", "credit_hours": 2});
     let (status, created) = env
-        .call("POST", "/api/v1/resources", Some(&producer),
-            Some(json!({"department_id": math, "metadata": metadata})))
+        .call(
+            "POST",
+            "/api/v1/resources",
+            Some(&producer),
+            Some(json!({"department_id": math, "metadata": metadata})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap();
     let media = json!({"media_ref": "vod/x/source.mp4", "processing_status": "ready",
         "qc_report": {"video_codec": "h264", "width": 1280, "height": 720, "passed": true}});
-    env.call("PUT", &format!("/api/v1/resources/{id}/media"), Some(&producer), Some(media))
-        .await;
-    let review = |decision: &str| json!({"level": "department", "decision": decision, "comment": "好"});
+    env.call(
+        "PUT",
+        &format!("/api/v1/resources/{id}/media"),
+        Some(&producer),
+        Some(media),
+    )
+    .await;
+    let review =
+        |decision: &str| json!({"level": "department", "decision": decision, "comment": "好"});
     let (status, _) = env
-        .call("POST", &format!("/api/v1/resources/{id}/reviews"), Some(&producer),
-            Some(json!({"level": "self", "decision": "approve", "comment": "自审"})))
+        .call(
+            "POST",
+            &format!("/api/v1/resources/{id}/reviews"),
+            Some(&producer),
+            Some(json!({"level": "self", "decision": "approve", "comment": "自审"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = env
-        .call("POST", &format!("/api/v1/resources/{id}/reviews"), Some(&head), Some(review("approve")))
+        .call(
+            "POST",
+            &format!("/api/v1/resources/{id}/reviews"),
+            Some(&head),
+            Some(review("approve")),
+        )
         .await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "second_factor_required"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "second_factor_required")
+    );
     // Once enrolled, the same reviewer approves.
     let user = env.control.user_by_name("head").await.unwrap();
     env.enrol_totp(&user).await;
     let (status, body) = env
-        .call("POST", &format!("/api/v1/resources/{id}/reviews"), Some(&head), Some(review("approve")))
+        .call(
+            "POST",
+            &format!("/api/v1/resources/{id}/reviews"),
+            Some(&head),
+            Some(review("approve")),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -223,15 +319,29 @@ async fn a_reset_second_factor_ends_the_sessions_and_needs_a_new_enrolment(env: 
     let (status, _) = env.call("POST", &path, Some(&sec_token), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = env.call("GET", "/api/v1/me", Some(&token), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the reset ended the session");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the reset ended the session"
+    );
     let (status, grant) = password_step(&env, "centre", PASSWORD).await;
-    assert_eq!((status, &grant["restriction"]), (StatusCode::CREATED, &json!("mfa_enrolment")));
+    assert_eq!(
+        (status, &grant["restriction"]),
+        (StatusCode::CREATED, &json!("mfa_enrolment"))
+    );
 
     // The machine's operator (what `yanxiu admin reset-mfa` calls) resets too, audited as cli.
     env.enrol_totp(&user).await;
-    env.control.reset_mfa(None, &user.id, env.now()).await.unwrap();
+    env.control
+        .reset_mfa(None, &user.id, env.now())
+        .await
+        .unwrap();
     let (status, _) = password_step(&env, "centre", PASSWORD).await;
-    assert_eq!(status, StatusCode::CREATED, "no challenge without an authenticator");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "no challenge without an authenticator"
+    );
     let page = env
         .control
         .search_audit(
@@ -244,8 +354,19 @@ async fn a_reset_second_factor_ends_the_sessions_and_needs_a_new_enrolment(env: 
         .await
         .unwrap();
     let actors: Vec<&str> = page.items.iter().map(|r| r.actor_name.as_str()).collect();
-    assert_eq!(actors, ["cli", "sec", "centre"], "newest first, the refusal too");
-    assert!(env.control.verify_audit().await.unwrap().findings.is_empty());
+    assert_eq!(
+        actors,
+        ["cli", "sec", "centre"],
+        "newest first, the refusal too"
+    );
+    assert!(
+        env.control
+            .verify_audit()
+            .await
+            .unwrap()
+            .findings
+            .is_empty()
+    );
 }
 
 async fn an_expired_password_signs_in_only_to_be_changed_and_recent_ones_are_not_reused(
@@ -257,36 +378,74 @@ async fn an_expired_password_signs_in_only_to_be_changed_and_recent_ones_are_not
     let env = TestEnv::with_config(backend, config).await;
     env.user("li", &[Role::Learner], None).await;
     let token = env.login("li").await;
-    let (status, _) = env.call("GET", "/api/v1/resources", Some(&token), None).await;
+    let (status, _) = env
+        .call("GET", "/api/v1/resources", Some(&token), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     env.clock.advance_ms(30 * 86_400_000);
     let (status, grant) = password_step(&env, "li", PASSWORD).await;
-    assert_eq!((status, &grant["restriction"]), (StatusCode::CREATED, &json!("password_change")));
+    assert_eq!(
+        (status, &grant["restriction"]),
+        (StatusCode::CREATED, &json!("password_change"))
+    );
     let expired = grant["token"].as_str().unwrap().to_owned();
-    let (status, body) = env.call("GET", "/api/v1/resources", Some(&expired), None).await;
-    assert_eq!((status, code_of(&body)), (StatusCode::FORBIDDEN, "password_expired"));
+    let (status, body) = env
+        .call("GET", "/api/v1/resources", Some(&expired), None)
+        .await;
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::FORBIDDEN, "password_expired")
+    );
     let change = |from: &str, to: &str| json!({"current_password": from, "new_password": to});
     let (status, body) = env
-        .call("PUT", "/api/v1/me/password", Some(&expired), Some(change(PASSWORD, PASSWORD)))
+        .call(
+            "PUT",
+            "/api/v1/me/password",
+            Some(&expired),
+            Some(change(PASSWORD, PASSWORD)),
+        )
         .await;
-    assert_eq!((status, code_of(&body)), (StatusCode::BAD_REQUEST, "password_reused"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::BAD_REQUEST, "password_reused")
+    );
     let mut current = PASSWORD;
     for next in ["Second-Passw0rd", "Third-Passw0rd"] {
         let (status, body) = env
-            .call("PUT", "/api/v1/me/password", Some(&expired), Some(change(current, next)))
+            .call(
+                "PUT",
+                "/api/v1/me/password",
+                Some(&expired),
+                Some(change(current, next)),
+            )
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
         current = next;
     }
-    let (status, _) = env.call("GET", "/api/v1/resources", Some(&expired), None).await;
+    let (status, _) = env
+        .call("GET", "/api/v1/resources", Some(&expired), None)
+        .await;
     assert_eq!(status, StatusCode::OK, "the change lifted the restriction");
     // The first password is one of the last three: refused; a fourth one is fine.
     let (status, body) = env
-        .call("PUT", "/api/v1/me/password", Some(&expired), Some(change("Third-Passw0rd", PASSWORD)))
+        .call(
+            "PUT",
+            "/api/v1/me/password",
+            Some(&expired),
+            Some(change("Third-Passw0rd", PASSWORD)),
+        )
         .await;
-    assert_eq!((status, code_of(&body)), (StatusCode::BAD_REQUEST, "password_reused"));
+    assert_eq!(
+        (status, code_of(&body)),
+        (StatusCode::BAD_REQUEST, "password_reused")
+    );
     let (status, _) = env
-        .call("PUT", "/api/v1/me/password", Some(&expired), Some(change("Third-Passw0rd", "Fourth-Passw0rd")))
+        .call(
+            "PUT",
+            "/api/v1/me/password",
+            Some(&expired),
+            Some(change("Third-Passw0rd", "Fourth-Passw0rd")),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
@@ -296,14 +455,24 @@ async fn the_sign_in_history_keeps_address_agent_and_outcome_for_the_account_and
 ) {
     let wang = env.user("wang", &[Role::Learner], None).await;
     let agent = [("user-agent", "Mozilla/5.0 (X11; Linux) Chromium/120")];
-    let login = |password: &str| {
-        json!({"username": "wang", "password": password}).to_string()
-    };
-    env.raw("POST", "/api/v1/sessions", None, Some(login("Wrong-Passw0rd")), &agent)
-        .await;
+    let login = |password: &str| json!({"username": "wang", "password": password}).to_string();
+    env.raw(
+        "POST",
+        "/api/v1/sessions",
+        None,
+        Some(login("Wrong-Passw0rd")),
+        &agent,
+    )
+    .await;
     env.clock.advance_ms(1000);
     let (status, _, body) = env
-        .raw("POST", "/api/v1/sessions", None, Some(login(PASSWORD)), &agent)
+        .raw(
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(login(PASSWORD)),
+            &agent,
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let token = serde_json::from_str::<Value>(&body).unwrap()["token"]
@@ -317,20 +486,35 @@ async fn the_sign_in_history_keeps_address_agent_and_outcome_for_the_account_and
     assert_eq!(page["total"], 2);
     let newest = &page["items"][0];
     assert_eq!(newest["outcome"], "success");
-    assert_eq!(newest["user_agent"], "Mozilla/5.0 (X11; Linux) Chromium/120");
+    assert_eq!(
+        newest["user_agent"],
+        "Mozilla/5.0 (X11; Linux) Chromium/120"
+    );
     assert_eq!(newest["source_addr"], "unknown");
     let (_, page2) = env
-        .call("GET", "/api/v1/me/sign-ins?per_page=1&page=2", Some(&token), None)
+        .call(
+            "GET",
+            "/api/v1/me/sign-ins?per_page=1&page=2",
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(
-        (page2["items"][0]["outcome"].clone(), page2["items"][0]["reason"].clone()),
+        (
+            page2["items"][0]["outcome"].clone(),
+            page2["items"][0]["reason"].clone()
+        ),
         (json!("failure"), json!("bad_password"))
     );
     let sec_user = env.user("sec", &[Role::SecurityAdmin], None).await;
     let sec = env.login("sec").await;
     let others = format!("/api/v1/security/users/{}/sign-ins", sec_user.id);
     let (status, _) = env.call("GET", &others, Some(&token), None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "only the security admin reads others'");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only the security admin reads others'"
+    );
     let path = format!("/api/v1/security/users/{}/sign-ins", wang.id);
     let (status, page) = env.call("GET", &path, Some(&sec), None).await;
     assert_eq!((status, page["total"].clone()), (StatusCode::OK, json!(2)));
@@ -343,22 +527,37 @@ async fn an_administrator_signing_in_from_a_new_address_raises_the_alert(env: Te
     let sign_in = |addr: &'static str| {
         let env = &env;
         async move {
-            let meta = SignInMeta { source_addr: addr, user_agent: Some("curl/8") };
-            let LoginOutcome::SecondFactor(challenge) =
-                env.control.login("root", PASSWORD, meta, env.now()).await.unwrap()
+            let meta = SignInMeta {
+                source_addr: addr,
+                user_agent: Some("curl/8"),
+            };
+            let LoginOutcome::SecondFactor(challenge) = env
+                .control
+                .login("root", PASSWORD, meta, env.now())
+                .await
+                .unwrap()
             else {
                 panic!("a challenge expected");
             };
             let code = env.next_code("root");
             env.control
-                .login_second_factor(&challenge.challenge, SecondFactorProof::Totp(&code), meta, env.now())
+                .login_second_factor(
+                    &challenge.challenge,
+                    SecondFactorProof::Totp(&code),
+                    meta,
+                    env.now(),
+                )
                 .await
                 .unwrap()
         }
     };
     sign_in("192.0.2.10").await;
     sign_in("192.0.2.10").await;
-    assert_eq!(events.admin_new_address_sign_ins(), before, "first and known addresses");
+    assert_eq!(
+        events.admin_new_address_sign_ins(),
+        before,
+        "first and known addresses"
+    );
     let grant = sign_in("198.51.100.7").await;
     assert_eq!(events.admin_new_address_sign_ins(), before + 1);
     let actor = env
@@ -376,7 +575,10 @@ async fn an_administrator_signing_in_from_a_new_address_raises_the_alert(env: Te
     env.user("learner", &[Role::Learner], None).await;
     for addr in ["192.0.2.1", "192.0.2.2"] {
         let meta = SignInMeta::addr(addr);
-        env.control.login("learner", PASSWORD, meta, env.now()).await.unwrap();
+        env.control
+            .login("learner", PASSWORD, meta, env.now())
+            .await
+            .unwrap();
     }
     assert_eq!(events.admin_new_address_sign_ins(), before + 1);
 }
@@ -404,12 +606,17 @@ async fn keys_rotate_without_downtime(backend: Backend) {
             )
             .await
             .unwrap();
-        let LoginOutcome::Session(grant) =
-            control.login("viewer", PASSWORD, SignInMeta::addr("127.0.0.1"), now).await.unwrap()
+        let LoginOutcome::Session(grant) = control
+            .login("viewer", PASSWORD, SignInMeta::addr("127.0.0.1"), now)
+            .await
+            .unwrap()
         else {
             panic!("no second factor for a learner");
         };
-        control.authenticate(&grant.token, "127.0.0.1", now).await.unwrap()
+        control
+            .authenticate(&grant.token, "127.0.0.1", now)
+            .await
+            .unwrap()
     };
     assert_eq!(control.playback_key_id(), "1");
     let claims = |at: i64| PlaybackClaims {
@@ -436,11 +643,10 @@ async fn keys_rotate_without_downtime(backend: Backend) {
     control.logout(&actor, now + 2).await.unwrap();
     let report = control.verify_audit().await.unwrap();
     assert!(report.findings.is_empty(), "{:?}", report.findings);
-    let ids: Vec<Option<String>> =
-        sqlx::query_scalar("SELECT key_id FROM audit_log ORDER BY seq")
-            .fetch_all(control.db().pool())
-            .await
-            .unwrap();
+    let ids: Vec<Option<String>> = sqlx::query_scalar("SELECT key_id FROM audit_log ORDER BY seq")
+        .fetch_all(control.db().pool())
+        .await
+        .unwrap();
     assert_eq!(ids.first().cloned().flatten().as_deref(), Some("1"));
     assert_eq!(ids.last().cloned().flatten().as_deref(), Some("2"));
     // A second rotation drops nothing that still verifies an audit record.

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry,
-    TextEncoder,
+    Registry, TextEncoder,
 };
 use yanxiu_control::ControlPlane;
 use yanxiu_transcode::TranscodeOutcome;
@@ -142,7 +141,10 @@ impl Metrics {
         let events = control.security_events();
         for (event, total) in [
             ("account_lockout", events.lockouts()),
-            ("admin_sign_in_new_address", events.admin_new_address_sign_ins()),
+            (
+                "admin_sign_in_new_address",
+                events.admin_new_address_sign_ins(),
+            ),
         ] {
             let counter = self.security.with_label_values(&[event]);
             counter.inc_by(total.saturating_sub(counter.get()));

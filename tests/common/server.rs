@@ -340,8 +340,8 @@ pub mod totp {
             .split(['?', '&'])
             .find_map(|p| p.strip_prefix("secret="))
             .expect("secret");
-        let secret = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, b32)
-            .expect("base32");
+        let secret =
+            base32::decode(base32::Alphabet::Rfc4648 { padding: false }, b32).expect("base32");
         let step = now_step();
         let (status, body) = api(
             s,

@@ -154,9 +154,9 @@ impl ControlPlane {
         let claims = match self.verify_playback_token(&batch.token, &target.claim(), now) {
             Ok(c) => c,
             Err(TokenInvalid::WrongTarget)
-                if target.preview_claim().is_some_and(|p| {
-                    self.verify_playback_token(&batch.token, &p, now).is_ok()
-                }) =>
+                if target
+                    .preview_claim()
+                    .is_some_and(|p| self.verify_playback_token(&batch.token, &p, now).is_ok()) =>
             {
                 return Err(ControlError::invalid(
                     "预览播放不计入观看统计",

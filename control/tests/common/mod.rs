@@ -254,7 +254,11 @@ impl TestEnv {
                 Some(serde_json::json!({"challenge": challenge, "code": code})),
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED, "second factor {username}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "second factor {username}: {body}"
+        );
         body["token"].as_str().expect("token").to_owned()
     }
 

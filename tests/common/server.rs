@@ -310,7 +310,10 @@ pub mod totp {
 
     use super::{Server, api};
 
-    static SECRETS: Mutex<Option<HashMap<(String, String), (Vec<u8>, u64)>>> = Mutex::new(None);
+    /// `(server base, username)` → `(secret, last used step)`.
+    type Secrets = HashMap<(String, String), (Vec<u8>, u64)>;
+
+    static SECRETS: Mutex<Option<Secrets>> = Mutex::new(None);
 
     fn now_step() -> u64 {
         let secs = std::time::SystemTime::now()

@@ -1,12 +1,13 @@
 //! Accounts: creating, disabling and enabling users, their roles (with separation of duties)
-//! passwords, login with lockout, sessions (idle timeout, absolute lifetime, concurrent-session
-//! limit), logout, and API tokens for automation. Every security-relevant step is audited.
+//! and passwords (policy, maximum age, no reuse of recent ones). Every change and its audit
+//! record commit in one transaction; refusals are audited too. Sign-in, sessions and API
+//! tokens are in [`crate::sessions`] and [`crate::api_tokens`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::audit::Outcome;
+use crate::audit::{AuditAppend, Outcome};
 use crate::error::{ControlError, ControlResult};
 use crate::password::{self, PasswordRejected};
 use crate::plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest, new_id, role_label};
@@ -196,10 +197,12 @@ impl ControlPlane {
         let hash = password::hash_password(&new.password, self.config.hash_cost)
             .map_err(|e| ControlError::Internal(e.to_string()))?;
         let id = new_id();
-        let mut tx = self.db.pool().begin().await?;
+        let mut audited = self.begin_audited().await?;
+        let tx = &mut audited.tx;
         sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, department_id, \
-             failed_attempts, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6)",
+             failed_attempts, created_at, password_changed_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
         )
         .bind(id.clone())
         .bind(new.username.clone())
@@ -208,11 +211,12 @@ impl ControlPlane {
                 .clone()
                 .unwrap_or_else(|| new.username.clone()),
         )
-        .bind(hash)
+        .bind(hash.clone())
         .bind(new.department_id.clone())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+        remember_password(tx, &id, &hash, now).await?;
         for role in &roles {
             sqlx::query(
                 "INSERT INTO user_roles (user_id, role, granted_at, granted_by) VALUES ($1, $2, $3, $4)",
@@ -221,21 +225,17 @@ impl ControlPlane {
             .bind(role.as_str())
             .bind(now)
             .bind(granted_by.map(str::to_owned))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
-        let detail = json!({"username": new.username, "roles": role_label(&roles),
-            "department_id": new.department_id});
-        self.audit(
-            ctx,
-            "user.create",
-            &format!("user:{id}"),
-            Outcome::Success,
-            detail,
-            now,
-        )
-        .await?;
+        let record = AuditAppend {
+            action: "user.create".into(),
+            target: format!("user:{id}"),
+            outcome: Outcome::Success,
+            detail: json!({"username": new.username, "roles": role_label(&roles),
+                "department_id": new.department_id}),
+        };
+        self.commit_audited(audited, ctx, &[record], now).await?;
         self.user(&id).await
     }
 
@@ -320,24 +320,22 @@ impl ControlPlane {
             }
         }
         let value = if disabled { Some(now) } else { None };
+        let mut audited = self.begin_audited().await?;
         sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
             .bind(value)
             .bind(user_id.to_owned())
-            .execute(self.db.pool())
+            .execute(&mut *audited.tx)
             .await?;
         if disabled {
-            self.revoke_credentials(user_id, None, "account_disabled", now)
-                .await?;
+            revoke_credentials(&mut audited.tx, user_id, None, "account_disabled", now).await?;
         }
-        self.audit(
-            &ctx,
-            action,
-            &format!("user:{user_id}"),
-            Outcome::Success,
-            json!({}),
-            now,
-        )
-        .await?;
+        let record = AuditAppend {
+            action: action.into(),
+            target: format!("user:{user_id}"),
+            outcome: Outcome::Success,
+            detail: json!({}),
+        };
+        self.commit_audited(audited, &ctx, &[record], now).await?;
         self.user(user_id).await
     }
 
@@ -393,10 +391,11 @@ impl ControlPlane {
                 "department-scoped roles need a department",
             ));
         }
-        let mut tx = self.db.pool().begin().await?;
+        let mut audited = self.begin_audited().await?;
+        let tx = &mut audited.tx;
         sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
             .bind(user_id.to_owned())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         for role in &roles {
             sqlx::query(
@@ -406,23 +405,24 @@ impl ControlPlane {
             .bind(role.as_str())
             .bind(now)
             .bind(actor.user_id.clone())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
-        self.audit(
-            &actor.audit_ctx(),
-            "user.roles",
-            &target_label,
-            Outcome::Success,
+        let record = AuditAppend {
+            action: "user.roles".into(),
+            target: target_label,
+            outcome: Outcome::Success,
             detail,
-            now,
-        )
-        .await?;
+        };
+        self.commit_audited(audited, &actor.audit_ctx(), &[record], now)
+            .await?;
         self.user(user_id).await
     }
 
-    /// Changes the caller's own password (needs the current one). Ends every other session.
+    /// Changes the caller's own password (needs the current one): the policy, then the reuse
+    /// rule (none of the last `history` passwords). Ends every other session and lifts an
+    /// expired password's restriction from the caller's. Works for a session restricted to
+    /// changing its password.
     pub async fn change_password(
         &self,
         actor: &Actor,
@@ -430,18 +430,22 @@ impl ControlPlane {
         new_password: &str,
         now: i64,
     ) -> ControlResult<()> {
+        if actor.restriction == Some(crate::plane::Restriction::MfaEnrolment) {
+            return Err(ControlError::SecondFactorRequired);
+        }
         let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
             .bind(actor.user_id.clone())
             .fetch_one(self.db.pool())
             .await?;
         let target = format!("user:{}", actor.user_id);
         if !password::verify_password(current, &hash) {
+            let detail = json!({"reason": "bad_password"});
             self.audit(
                 &actor.audit_ctx(),
                 "password.change",
                 &target,
                 Outcome::Failure,
-                json!({}),
+                detail,
                 now,
             )
             .await?;
@@ -451,50 +455,118 @@ impl ControlPlane {
             .password
             .check(&actor.username, new_password)
             .map_err(invalid_password)?;
+        if self
+            .password_reused(&actor.user_id, &hash, new_password)
+            .await?
+        {
+            let count = self.config.password.history_checked();
+            let detail = json!({"reason": "reused", "history": count});
+            self.audit(
+                &actor.audit_ctx(),
+                "password.change",
+                &target,
+                Outcome::Denied,
+                detail,
+                now,
+            )
+            .await?;
+            return Err(ControlError::PasswordReused { count });
+        }
         let hash = password::hash_password(new_password, self.config.hash_cost)
             .map_err(|e| ControlError::Internal(e.to_string()))?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
+        let mut audited = self.begin_audited().await?;
+        sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+            .bind(hash.clone())
+            .bind(now)
             .bind(actor.user_id.clone())
-            .execute(self.db.pool())
+            .execute(&mut *audited.tx)
             .await?;
-        self.revoke_credentials(
+        remember_password(&mut audited.tx, &actor.user_id, &hash, now).await?;
+        revoke_credentials(
+            &mut audited.tx,
             &actor.user_id,
             Some(&actor.credential_id),
             "password_changed",
             now,
         )
         .await?;
-        self.audit(
-            &actor.audit_ctx(),
-            "password.change",
-            &target,
-            Outcome::Success,
-            json!({}),
-            now,
-        )
-        .await
+        sqlx::query("UPDATE credentials SET restriction = NULL WHERE id = $1")
+            .bind(actor.credential_id.clone())
+            .execute(&mut *audited.tx)
+            .await?;
+        let record = AuditAppend {
+            action: "password.change".into(),
+            target,
+            outcome: Outcome::Success,
+            detail: json!({}),
+        };
+        self.commit_audited(audited, &actor.audit_ctx(), &[record], now)
+            .await
     }
 
-    async fn revoke_credentials(
+    /// Whether `candidate` is the current password or one of the recent ones the policy keeps
+    /// from reuse.
+    async fn password_reused(
         &self,
         user_id: &str,
-        except: Option<&str>,
-        reason: &str,
-        now: i64,
-    ) -> ControlResult<()> {
-        sqlx::query(
-            "UPDATE credentials SET revoked_at = $1, revoke_reason = $2 \
-             WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
+        current_hash: &str,
+        candidate: &str,
+    ) -> ControlResult<bool> {
+        if password::verify_password(candidate, current_hash) {
+            return Ok(true);
+        }
+        let recent: Vec<String> = sqlx::query_scalar(
+            "SELECT password_hash FROM password_history WHERE user_id = $1 \
+             ORDER BY set_at DESC, id LIMIT $2",
         )
-        .bind(now)
-        .bind(reason.to_owned())
         .bind(user_id.to_owned())
-        .bind(except.map(str::to_owned))
-        .execute(self.db.pool())
+        .bind(i64::from(self.config.password.history_checked()))
+        .fetch_all(self.db.pool())
         .await?;
-        Ok(())
+        Ok(recent
+            .iter()
+            .any(|h| password::verify_password(candidate, h)))
     }
+}
+
+/// Keeps a password's hash in the account's history (the reuse rule reads it).
+async fn remember_password(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    hash: &str,
+    now: i64,
+) -> ControlResult<()> {
+    sqlx::query(
+        "INSERT INTO password_history (id, user_id, password_hash, set_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(new_id())
+    .bind(user_id.to_owned())
+    .bind(hash.to_owned())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Ends an account's sessions and API tokens (all but `except`) inside a transaction.
+async fn revoke_credentials(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    except: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> ControlResult<()> {
+    sqlx::query(
+        "UPDATE credentials SET revoked_at = $1, revoke_reason = $2 \
+         WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
+    )
+    .bind(now)
+    .bind(reason.to_owned())
+    .bind(user_id.to_owned())
+    .bind(except.map(str::to_owned))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 fn conflicting(a: Role, b: Role) -> ControlError {

@@ -69,7 +69,7 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<()> {
         let _guard = self.audit_lock.lock().await;
-        let key = self.keys.audit_key_bytes();
+        let key = self.keys.current().audit_signing();
         let mut last_err = None;
         for _ in 0..MAX_APPEND_TRIES {
             match self
@@ -88,7 +88,7 @@ impl ControlPlane {
     #[allow(clippy::too_many_arguments)]
     async fn try_append(
         &self,
-        key: &[u8],
+        key: &(String, Vec<u8>),
         ctx: &AuditCtx,
         action: &str,
         target: &str,
@@ -143,7 +143,7 @@ impl ControlPlane {
         records: &[AuditAppend],
         now: i64,
     ) -> ControlResult<()> {
-        let key = self.keys.audit_key_bytes();
+        let key = self.keys.current().audit_signing();
         for record in records {
             if !append_in(&mut audited.tx, &key, ctx, record, now).await? {
                 return Err(ControlError::Internal(
@@ -213,7 +213,7 @@ pub(crate) struct AuditAppend {
 /// Appends `record` on the chain head inside `tx`; `false` when another node moved the head.
 async fn append_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    key: &[u8],
+    (key_id, key): &(String, Vec<u8>),
     ctx: &AuditCtx,
     record: &AuditAppend,
     now: i64,
@@ -251,8 +251,8 @@ async fn append_in(
     record.hash = audit_chain::record_hash(key, &record);
     sqlx::query(
         "INSERT INTO audit_log (seq, at, actor_id, actor_name, actor_role, action, target, \
-             result, source_addr, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             result, source_addr, detail, prev_hash, hash, key_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(record.seq)
     .bind(record.at)
@@ -266,6 +266,7 @@ async fn append_in(
     .bind(record.detail.clone())
     .bind(record.prev_hash.clone())
     .bind(record.hash.clone())
+    .bind(key_id.clone())
     .execute(&mut **tx)
     .await?;
     let updated = if prev_seq == 0 {
@@ -397,8 +398,17 @@ impl ControlPlane {
             )),
             None => None,
         };
-        let findings =
-            audit_chain::verify_chain(&self.keys.audit_key_bytes(), &records, head.as_ref());
+        // Each record names the audit key that hashed it (keys rotate; none: the first key).
+        let key_ids: std::collections::HashMap<i64, Option<String>> =
+            sqlx::query("SELECT seq, key_id FROM audit_log")
+                .fetch_all(self.db.pool())
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("seq")?, r.try_get("key_id")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+        let keys = self.keys.current();
+        let key_of = |seq: i64| keys.audit_key(key_ids.get(&seq).and_then(|k| k.as_deref()));
+        let findings = audit_chain::verify_chain_keyed(&key_of, &records, head.as_ref());
         Ok(AuditVerification {
             records: records.len(),
             findings,

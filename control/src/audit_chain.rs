@@ -116,6 +116,17 @@ pub fn verify_chain(
     records: &[AuditRecord],
     head: Option<&ChainHead>,
 ) -> Vec<AuditFinding> {
+    verify_chain_keyed(&|_| Some(key.to_vec()), records, head)
+}
+
+/// [`verify_chain`] across key rotations: `key_of(seq)` gives the key that hashed record
+/// `seq` (the record names its key id); a record whose key is unknown cannot be verified and
+/// is reported like an altered one.
+pub fn verify_chain_keyed(
+    key_of: &dyn Fn(i64) -> Option<Vec<u8>>,
+    records: &[AuditRecord],
+    head: Option<&ChainHead>,
+) -> Vec<AuditFinding> {
     let mut findings = Vec::new();
     let head_seq = head.map(|h| h.0).unwrap_or(0);
     let mut expected_seq = 1;
@@ -132,7 +143,7 @@ pub fn verify_chain(
             });
         }
         expected_seq = r.seq + 1;
-        let content_ok = record_hash(key, r) == r.hash;
+        let content_ok = key_of(r.seq).is_some_and(|key| record_hash(&key, r) == r.hash);
         if !content_ok {
             let next = records.get(i + 1);
             let skipped_over = match (next, prev) {
@@ -198,6 +209,32 @@ mod tests {
         let c = chain(5);
         assert!(verify_chain(b"k", &c, Some(&head(&c))).is_empty());
         assert!(verify_chain(b"k", &[], None).is_empty());
+    }
+
+    #[test]
+    fn a_chain_hashed_under_two_keys_verifies_with_each_records_key() {
+        let mut c = chain(4);
+        // Records 3 and 4 were appended after a rotation to key "k2".
+        for i in 2..4 {
+            c[i].prev_hash = c[i - 1].hash.clone();
+            c[i].hash = record_hash(b"k2", &c[i]);
+        }
+        let h = head(&c);
+        let key_of = |seq: i64| {
+            Some(if seq <= 2 {
+                b"k".to_vec()
+            } else {
+                b"k2".to_vec()
+            })
+        };
+        assert!(verify_chain_keyed(&key_of, &c, Some(&h)).is_empty());
+        assert_eq!(
+            verify_chain(b"k", &c, Some(&h)),
+            vec![
+                AuditFinding::Altered { seq: 3 },
+                AuditFinding::Altered { seq: 4 }
+            ]
+        );
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! Control-plane settings (the `[control]` table of the `--config` TOML file) and the
 //! installation keys (playback-token signing key, audit-chain key) kept in the data directory.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use crate::lockout::LockoutPolicy;
@@ -111,101 +109,4 @@ impl Default for TokenConfig {
     }
 }
 
-/// The installation's secret keys.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Keys {
-    /// Signs playback tokens (hex).
-    pub playback_key: String,
-    /// Keys the audit hash chain (hex).
-    pub audit_key: String,
-}
-
-impl std::fmt::Debug for Keys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Keys { .. }")
-    }
-}
-
-/// Reading or writing the key file failed.
-#[derive(Debug, thiserror::Error)]
-pub enum KeysError {
-    /// File system error.
-    #[error("key file {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The file is not valid.
-    #[error("key file {path} is invalid: {message}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// The key file's name inside the data directory.
-pub const KEYS_FILE: &str = "control-keys.toml";
-
-impl Keys {
-    /// Fresh random keys.
-    pub fn generate() -> Keys {
-        Keys {
-            playback_key: crate::secrets::random_key_hex(),
-            audit_key: crate::secrets::random_key_hex(),
-        }
-    }
-
-    /// Loads `DIR/control-keys.toml`, creating it (mode 0600) with fresh keys if missing.
-    /// Nodes sharing one PostgreSQL database must share this file.
-    pub fn load_or_create(data_dir: &Path) -> Result<Keys, KeysError> {
-        let path = data_dir.join(KEYS_FILE);
-        let shown = path.display().to_string();
-        let io = |source| KeysError::Io {
-            path: shown.clone(),
-            source,
-        };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| KeysError::Invalid {
-                path: shown.clone(),
-                message: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(io)?;
-                let keys = Keys::generate();
-                let text = toml::to_string(&keys).map_err(|e| KeysError::Invalid {
-                    path: shown.clone(),
-                    message: e.to_string(),
-                })?;
-                write_private(&path, &text).map_err(io)?;
-                Ok(keys)
-            }
-            Err(e) => Err(io(e)),
-        }
-    }
-
-    /// The playback key bytes.
-    pub fn playback_key_bytes(&self) -> Vec<u8> {
-        hex::decode(&self.playback_key).unwrap_or_else(|_| self.playback_key.as_bytes().to_vec())
-    }
-
-    /// The audit key bytes.
-    pub fn audit_key_bytes(&self) -> Vec<u8> {
-        hex::decode(&self.audit_key).unwrap_or_else(|_| self.audit_key.as_bytes().to_vec())
-    }
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
-}
+pub use crate::keyring::{KEYS_FILE, Keys, KeysError};

@@ -29,6 +29,27 @@ pub enum ControlError {
     /// The concurrent-session limit refuses a new login.
     #[error("too many concurrent sessions")]
     SessionLimit,
+    /// The session may only set up a second factor (a reviewer or administrator without one).
+    #[error("second factor required")]
+    SecondFactorRequired,
+    /// The session may only change the expired password.
+    #[error("password expired")]
+    PasswordExpired,
+    /// The second-factor code (TOTP or recovery code) is wrong.
+    #[error("invalid second-factor code")]
+    InvalidSecondFactor,
+    /// The TOTP code was already used (a replay).
+    #[error("second-factor code already used")]
+    SecondFactorReplayed,
+    /// The sign-in challenge is unknown, used or expired.
+    #[error("sign-in challenge invalid or expired")]
+    ChallengeInvalid,
+    /// The new password is one of the account's recent passwords.
+    #[error("password reused (one of the last {count})")]
+    PasswordReused {
+        /// How many recent passwords may not be reused.
+        count: u32,
+    },
     /// The policy denies the action.
     #[error("forbidden: {}", .0.en())]
     Forbidden(Reason),
@@ -97,6 +118,12 @@ impl ControlError {
             ControlError::AccountDisabled => "account_disabled",
             ControlError::SessionEnded => "session_ended",
             ControlError::SessionLimit => "session_limit",
+            ControlError::SecondFactorRequired => "second_factor_required",
+            ControlError::PasswordExpired => "password_expired",
+            ControlError::InvalidSecondFactor => "invalid_second_factor",
+            ControlError::SecondFactorReplayed => "second_factor_replayed",
+            ControlError::ChallengeInvalid => "challenge_invalid",
+            ControlError::PasswordReused { .. } => "password_reused",
             ControlError::Forbidden(_) => "forbidden",
             ControlError::NotFound(_) => "not_found",
             ControlError::Conflict { .. } => "conflict",
@@ -122,6 +149,16 @@ impl ControlError {
             ControlError::AccountDisabled => "账号已停用".into(),
             ControlError::SessionEnded => "会话已结束，请重新登录".into(),
             ControlError::SessionLimit => "该账号的同时在线会话已达上限".into(),
+            ControlError::SecondFactorRequired => {
+                "审核员和管理员账号须先启用双因素认证（TOTP），在此之前只能进行设置".into()
+            }
+            ControlError::PasswordExpired => "密码已过期，请先修改密码".into(),
+            ControlError::InvalidSecondFactor => "验证码或恢复码错误".into(),
+            ControlError::SecondFactorReplayed => "该验证码已使用过，请等待下一个验证码".into(),
+            ControlError::ChallengeInvalid => "登录验证已失效，请重新输入用户名和密码".into(),
+            ControlError::PasswordReused { count } => {
+                format!("新密码不得与最近 {count} 次使用过的密码相同")
+            }
             ControlError::Forbidden(reason) => format!("无权执行此操作：{}", reason.zh()),
             ControlError::NotFound(what) => format!("未找到{}", noun_zh(what)),
             ControlError::Conflict { zh, .. } | ControlError::Invalid { zh, .. } => zh.clone(),
@@ -144,6 +181,22 @@ impl ControlError {
             ControlError::SessionEnded => "the session has ended, please log in again".into(),
             ControlError::SessionLimit => {
                 "the account has reached its limit of concurrent sessions".into()
+            }
+            ControlError::SecondFactorRequired => {
+                "reviewer and administrator accounts must set up two-factor authentication (TOTP) first; until then this session can only do that".into()
+            }
+            ControlError::PasswordExpired => {
+                "the password has expired: change it first".into()
+            }
+            ControlError::InvalidSecondFactor => "wrong verification code or recovery code".into(),
+            ControlError::SecondFactorReplayed => {
+                "this code was already used: wait for the next one".into()
+            }
+            ControlError::ChallengeInvalid => {
+                "the sign-in step has expired: enter your username and password again".into()
+            }
+            ControlError::PasswordReused { count } => {
+                format!("the new password must differ from the last {count} passwords")
             }
             ControlError::Forbidden(reason) => format!("not allowed: {}", reason.en()),
             ControlError::NotFound(what) => format!("{what} not found"),

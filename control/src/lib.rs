@@ -5,7 +5,7 @@
 //! authorization, and the REST API (`/api/v1`) over all of it.
 //!
 //! Pure decisions live in modules without IO or clock: [`policy`], [`password`], [`lockout`],
-//! [`session_rules`], [`review_flow`], [`audit_chain`], [`secrets`], [`jobs::rules`],
+//! [`session_rules`], [`mfa`], [`keyring`] (rotation), [`review_flow`], [`audit_chain`], [`secrets`], [`jobs::rules`],
 //! [`resources::processing`], and the pure parts of the live modules ([`publish`],
 //! [`channel_events`], [`live_status`], [`recordings`]). The [`ControlPlane`] wraps
 //! them with sqlx (SQLite or PostgreSQL through one `Any` pool) and [`http`] exposes it with axum.
@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod api_tokens;
 pub mod audit;
 pub mod audit_chain;
 pub mod audit_checkpoint;
@@ -28,9 +29,12 @@ pub mod feedback;
 pub mod first_run;
 pub mod http;
 pub mod jobs;
+pub mod keyring;
 pub mod learning;
 pub mod live_status;
 pub mod lockout;
+pub mod mfa;
+pub mod mfa_store;
 pub mod org;
 pub mod password;
 pub mod plane;
@@ -50,6 +54,7 @@ pub mod session_rules;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+pub mod sign_ins;
 
 pub use channel_events::{ChannelEvent, ChannelEventKind};
 pub use channels::{KeyCheck, PublishAuthorizer, PublishDenied, PublishFacts, PublishGrant};
@@ -57,7 +62,7 @@ pub use config::{ControlConfig, Keys, LiveConfig};
 pub use error::{ControlError, ControlResult};
 pub use http::{AppState, router};
 pub use live_status::{ChannelStatusView, LiveInputInfo, LiveStatus, LiveStatusSource};
-pub use plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest};
+pub use plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest, Restriction};
 pub use policy::{Action, Role, Scope};
 pub use recordings::RecordingFacts;
 

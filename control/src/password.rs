@@ -1,5 +1,6 @@
-//! Password policy (length and character classes) and argon2id hashing with configurable cost.
-//! Pure: no IO, no clock. Salts come from the operating system's random source.
+//! Password policy (length, character classes, maximum age, no reuse of recent passwords) and
+//! argon2id hashing with configurable cost. Pure: no IO, no clock (`now` is a parameter).
+//! Salts come from the operating system's random source.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -14,6 +15,12 @@ pub struct PasswordPolicy {
     pub min_length: usize,
     /// How many of the four classes (lower case, upper case, digit, other) must appear.
     pub min_classes: usize,
+    /// Days a password stays valid; an expired one signs in only to be changed. 0: never
+    /// expires.
+    pub max_age_days: u32,
+    /// How many of the account's most recent passwords (the current one included) a new one
+    /// may not repeat. 0 or 1: only the current one.
+    pub history: u32,
 }
 
 impl Default for PasswordPolicy {
@@ -21,6 +28,8 @@ impl Default for PasswordPolicy {
         PasswordPolicy {
             min_length: 10,
             min_classes: 3,
+            max_age_days: 90,
+            history: 5,
         }
     }
 }
@@ -61,6 +70,17 @@ impl PasswordRejected {
 }
 
 impl PasswordPolicy {
+    /// Whether a password set at `set_at` has expired at `now` (both ms).
+    pub fn expired(&self, set_at: i64, now: i64) -> bool {
+        self.max_age_days > 0 && now >= set_at + i64::from(self.max_age_days) * 86_400_000
+    }
+
+    /// How many recent passwords are compared with a new one (at least the current one, at
+    /// most 24).
+    pub fn history_checked(&self) -> u32 {
+        self.history.clamp(1, 24)
+    }
+
     /// Checks a candidate password for an account.
     pub fn check(&self, username: &str, password: &str) -> Result<(), PasswordRejected> {
         if password.chars().count() < self.min_length {
@@ -176,6 +196,19 @@ mod tests {
             Err(PasswordRejected::ContainsUsername)
         );
         assert_eq!(policy.check("wang", "Correct-Horse-9"), Ok(()));
+    }
+
+    #[test]
+    fn a_password_expires_after_max_age_days_unless_the_age_is_zero() {
+        let mut policy = PasswordPolicy {
+            max_age_days: 2,
+            ..Default::default()
+        };
+        assert!(!policy.expired(0, 2 * 86_400_000 - 1));
+        assert!(policy.expired(0, 2 * 86_400_000));
+        policy.max_age_days = 0;
+        assert!(!policy.expired(0, i64::MAX / 2));
+        assert_eq!(policy.history_checked(), 5);
     }
 
     #[test]

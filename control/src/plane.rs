@@ -14,7 +14,7 @@ use crate::policy::{self, Action, Decision, Role, Scope};
 pub struct ControlPlane {
     pub(crate) db: Db,
     pub(crate) config: ControlConfig,
-    pub(crate) keys: Keys,
+    pub(crate) keys: crate::keyring::KeyStore,
     pub(crate) audit_lock: tokio::sync::Mutex<()>,
     /// Serialises this process's appends to channel histories (sequence numbers, pruning).
     pub(crate) channel_events_lock: tokio::sync::Mutex<()>,
@@ -24,6 +24,8 @@ pub struct ControlPlane {
     pub(crate) analytics: crate::analytics::Analytics,
     /// This node's copy of the settings changed at run time.
     pub(crate) settings_cache: crate::settings::SettingsCache,
+    /// The security alerts raised (lockouts, administrators from new addresses).
+    pub(crate) security_events: crate::sign_ins::SecurityEvents,
 }
 
 impl ControlPlane {
@@ -38,11 +40,12 @@ impl ControlPlane {
             analytics: crate::analytics::Analytics::new(&config.learning),
             db,
             config,
-            keys,
+            keys: crate::keyring::KeyStore::new(keys),
             audit_lock: tokio::sync::Mutex::new(()),
             channel_events_lock: tokio::sync::Mutex::new(()),
             recordings_lock: tokio::sync::Mutex::new(()),
             settings_cache: Default::default(),
+            security_events: crate::sign_ins::SecurityEvents::default(),
         })
     }
 
@@ -85,9 +88,56 @@ pub struct Actor {
     pub credential_kind: String,
     /// The client's address.
     pub source_addr: String,
+    /// What the session is limited to, if anything (no second factor yet, expired password).
+    pub restriction: Option<Restriction>,
+}
+
+/// A session that may do only one thing until it is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restriction {
+    /// A reviewer or administrator without a second factor: may only enrol one.
+    MfaEnrolment,
+    /// The password expired: may only change it.
+    PasswordChange,
+}
+
+impl Restriction {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restriction::MfaEnrolment => "mfa_enrolment",
+            Restriction::PasswordChange => "password_change",
+        }
+    }
+
+    /// The stored name read back.
+    pub fn parse(s: &str) -> Option<Restriction> {
+        match s {
+            "mfa_enrolment" => Some(Restriction::MfaEnrolment),
+            "password_change" => Some(Restriction::PasswordChange),
+            _ => None,
+        }
+    }
+
+    /// The error a restricted session gets for anything else.
+    pub fn error(self) -> ControlError {
+        match self {
+            Restriction::MfaEnrolment => ControlError::SecondFactorRequired,
+            Restriction::PasswordChange => ControlError::PasswordExpired,
+        }
+    }
 }
 
 impl Actor {
+    /// `Ok` for an unrestricted session, else the restriction's error.
+    pub fn require_unrestricted(&self) -> ControlResult<()> {
+        match self.restriction {
+            None => Ok(()),
+            Some(r) => Err(r.error()),
+        }
+    }
+
     /// The scope of a target owned by `owner_id` in `department_id`.
     pub fn scope_of(&self, department_id: Option<&str>, owner_id: Option<&str>) -> Scope {
         Scope {
@@ -101,11 +151,15 @@ impl Actor {
 
     /// The policy's decision for this actor.
     pub fn decide(&self, action: Action, scope: &Scope) -> Decision {
+        if self.restriction.is_some() {
+            return policy::decide_any(&[], action, scope);
+        }
         policy::decide_any(&self.roles, action, scope)
     }
 
     /// `Ok` when allowed, else [`ControlError::Forbidden`] with the policy's reason.
     pub fn require(&self, action: Action, scope: &Scope) -> ControlResult<()> {
+        self.require_unrestricted()?;
         let decision = self.decide(action, scope);
         if decision.allowed {
             Ok(())

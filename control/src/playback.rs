@@ -13,7 +13,7 @@ use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, ControlPlane};
 use crate::policy::{Action, Scope};
 use crate::resources::Openness;
-use crate::secrets::{self, PlaybackClaims, TokenInvalid};
+use crate::secrets::{PlaybackClaims, TokenInvalid};
 
 /// What is being played.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,13 +220,12 @@ impl ControlPlane {
             return Ok(PlaybackAllowed::Public);
         }
         let token = token.ok_or(PlaybackDenied::TokenRequired)?;
-        let key = self.keys.playback_key_bytes();
         // A watch token works only while the resource is published (a take-down stops it at
         // once); a preview token works for those who may read the resource, in any state.
-        let claims = match secrets::verify_playback(&key, token, &target.claim(), now) {
+        let claims = match self.verify_playback_token(token, &target.claim(), now) {
             Ok(_) if !published => return Err(PlaybackDenied::NotAvailable),
             Err(TokenInvalid::WrongTarget) => match target.preview_claim() {
-                Some(preview) => secrets::verify_playback(&key, token, &preview, now),
+                Some(preview) => self.verify_playback_token(token, &preview, now),
                 None => Err(TokenInvalid::WrongTarget),
             },
             other => other,
@@ -272,15 +271,12 @@ impl ControlPlane {
                     format!("{ANONYMOUS_SESSION_PREFIX}{}", crate::plane::new_id()),
                 ),
             };
-            let events_token = secrets::sign_playback(
-                &self.keys.playback_key_bytes(),
-                &PlaybackClaims {
-                    user_id,
-                    session_id,
-                    target: target.claim(),
-                    expires_at,
-                },
-            );
+            let events_token = self.sign_playback_token(&PlaybackClaims {
+                user_id,
+                session_id,
+                target: target.claim(),
+                expires_at,
+            });
             return Ok(PlaybackGrant {
                 token: None,
                 expires_at: None,
@@ -323,15 +319,12 @@ impl ControlPlane {
         } else {
             target.preview_claim().unwrap_or_else(|| target.claim())
         };
-        let token = secrets::sign_playback(
-            &self.keys.playback_key_bytes(),
-            &PlaybackClaims {
-                user_id: viewer.user_id.clone(),
-                session_id: viewer.credential_id.clone(),
-                target: claim,
-                expires_at,
-            },
-        );
+        let token = self.sign_playback_token(&PlaybackClaims {
+            user_id: viewer.user_id.clone(),
+            session_id: viewer.credential_id.clone(),
+            target: claim,
+            expires_at,
+        });
         Ok(PlaybackGrant {
             playback_url: format!("{url}?token={token}"),
             events_token: watch_allowed.then(|| token.clone()),

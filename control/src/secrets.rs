@@ -1,6 +1,7 @@
 //! Bearer secrets (session tokens, API tokens, stream keys): random generation and the one-way
 //! hash stored in the database; and playback tokens: HMAC-SHA256 signed, expiring, bound to a
-//! user, a session and a target. Pure: no IO, no clock (`now` is a parameter).
+//! user, a session and a target, naming the key that signed them (so that keys can rotate:
+//! see [`crate::keyring`]). Pure: no IO, no clock (`now` is a parameter).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -76,10 +77,11 @@ fn mac(key: &[u8], payload: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-/// Signs playback claims: `base64url(payload).base64url(hmac)`.
-pub fn sign_playback(key: &[u8], claims: &PlaybackClaims) -> String {
+/// Signs playback claims with key `key_id`: `base64url(payload).base64url(hmac)`, the payload
+/// `v2|key id|user|session|target|expiry`.
+pub fn sign_playback(key_id: &str, key: &[u8], claims: &PlaybackClaims) -> String {
     let payload = format!(
-        "v1|{}|{}|{}|{}",
+        "v2|{key_id}|{}|{}|{}|{}",
         claims.user_id, claims.session_id, claims.target, claims.expires_at
     );
     let sig = mac(key, &payload);
@@ -90,9 +92,11 @@ pub fn sign_playback(key: &[u8], claims: &PlaybackClaims) -> String {
     )
 }
 
-/// Verifies a playback token for `target` at `now` and returns its claims.
+/// Verifies a playback token for `target` at `now` and returns its claims. `key_of` gives
+/// the key of an id while it still verifies; tokens of the first format (`v1`, no key id)
+/// name the legacy key `0`.
 pub fn verify_playback(
-    key: &[u8],
+    key_of: &dyn Fn(&str) -> Option<Vec<u8>>,
     token: &str,
     target: &str,
     now: i64,
@@ -105,17 +109,20 @@ pub fn verify_playback(
         .decode(sig_b64)
         .map_err(|_| TokenInvalid::Malformed)?;
     let payload = String::from_utf8(payload).map_err(|_| TokenInvalid::Malformed)?;
-    let mut m = <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| TokenInvalid::Malformed)?;
+    let parts: Vec<&str> = payload.split('|').collect();
+    let (key_id, rest) = match parts[..] {
+        ["v1", ref rest @ ..] => (crate::keyring::LEGACY_KEY_ID, rest),
+        ["v2", key_id, ref rest @ ..] => (key_id, rest),
+        _ => return Err(TokenInvalid::Malformed),
+    };
+    let [user_id, session_id, claimed_target, expires_at] = rest[..] else {
+        return Err(TokenInvalid::Malformed);
+    };
+    let key = key_of(key_id).ok_or(TokenInvalid::BadSignature)?;
+    let mut m = <HmacSha256 as Mac>::new_from_slice(&key).map_err(|_| TokenInvalid::Malformed)?;
     m.update(payload.as_bytes());
     m.verify_slice(&sig)
         .map_err(|_| TokenInvalid::BadSignature)?;
-    let parts: Vec<&str> = payload.split('|').collect();
-    let [version, user_id, session_id, claimed_target, expires_at] = parts[..] else {
-        return Err(TokenInvalid::Malformed);
-    };
-    if version != "v1" {
-        return Err(TokenInvalid::Malformed);
-    }
     let expires_at: i64 = expires_at.parse().map_err(|_| TokenInvalid::Malformed)?;
     if claimed_target != target {
         return Err(TokenInvalid::WrongTarget);
@@ -144,35 +151,58 @@ mod tests {
         }
     }
 
+    fn only(id: &'static str, key: &'static [u8]) -> impl Fn(&str) -> Option<Vec<u8>> {
+        move |asked| (asked == id).then(|| key.to_vec())
+    }
+
     #[test]
     fn a_signed_token_verifies_until_expiry_for_its_target_only() {
-        let token = sign_playback(b"key", &claims());
-        assert_eq!(verify_playback(b"key", &token, "r:abc", 999), Ok(claims()));
+        let token = sign_playback("1", b"key", &claims());
+        let keys = only("1", b"key");
+        assert_eq!(verify_playback(&keys, &token, "r:abc", 999), Ok(claims()));
         assert_eq!(
-            verify_playback(b"key", &token, "r:abc", 1_000),
+            verify_playback(&keys, &token, "r:abc", 1_000),
             Err(TokenInvalid::Expired)
         );
         assert_eq!(
-            verify_playback(b"key", &token, "r:xyz", 0),
+            verify_playback(&keys, &token, "r:xyz", 0),
             Err(TokenInvalid::WrongTarget)
         );
         assert_eq!(
-            verify_playback(b"other", &token, "r:abc", 0),
+            verify_playback(&only("1", b"other"), &token, "r:abc", 0),
             Err(TokenInvalid::BadSignature)
         );
         assert_eq!(
-            verify_playback(b"key", "garbage", "r:abc", 0),
+            verify_playback(&only("2", b"key"), &token, "r:abc", 0),
+            Err(TokenInvalid::BadSignature)
+        );
+        assert_eq!(
+            verify_playback(&keys, "garbage", "r:abc", 0),
             Err(TokenInvalid::Malformed)
         );
     }
 
     #[test]
-    fn a_tampered_payload_fails_the_signature() {
-        let token = sign_playback(b"key", &claims());
-        let (_, sig) = token.split_once('.').expect("dot");
-        let forged = format!("{}.{sig}", URL_SAFE_NO_PAD.encode("v1|u2|s1|r:abc|1000"));
+    fn a_token_of_the_first_format_verifies_with_the_legacy_key() {
+        let payload = "v1|u1|s1|r:abc|1000";
+        let token = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(mac(b"old", payload))
+        );
         assert_eq!(
-            verify_playback(b"key", &forged, "r:abc", 0),
+            verify_playback(&only("0", b"old"), &token, "r:abc", 0),
+            Ok(claims())
+        );
+    }
+
+    #[test]
+    fn a_tampered_payload_fails_the_signature() {
+        let token = sign_playback("1", b"key", &claims());
+        let (_, sig) = token.split_once('.').expect("dot");
+        let forged = format!("{}.{sig}", URL_SAFE_NO_PAD.encode("v2|1|u2|s1|r:abc|1000"));
+        assert_eq!(
+            verify_playback(&only("1", b"key"), &forged, "r:abc", 0),
             Err(TokenInvalid::BadSignature)
         );
     }

@@ -223,3 +223,85 @@ fn every_denial_carries_a_reason_in_both_languages() {
         }
     }
 }
+
+mod common;
+
+/// The routes of staff authentication (issue 13), role × endpoint: every role signs in (with
+/// its second factor where needed) and calls each route; the expected status is written out
+/// from the rules: one's own second factor and history for everybody, other accounts' history
+/// and the reset of a second factor for the security administrator only.
+mod staff_auth_routes {
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    use super::ROLES;
+    use super::common::{Backend, TestEnv};
+    use yanxiu_control::Role;
+
+    async fn matrix(backend: Backend) {
+        let env = TestEnv::new(backend).await;
+        let dept = env.department("数学").await;
+        let target = env.user("target", &[Role::Learner], None).await;
+        for role in ROLES {
+            let name = format!("u-{}", role.as_str());
+            let department = role.is_department_scoped().then_some(dept.as_str());
+            env.user(&name, &[role], department).await;
+            let token = env.login(&name).await;
+            let security = role == Role::SecurityAdmin;
+            let routes: [(&str, String, Option<serde_json::Value>, StatusCode); 6] = [
+                ("GET", "/api/v1/me/mfa".into(), None, StatusCode::OK),
+                ("GET", "/api/v1/me/sign-ins".into(), None, StatusCode::OK),
+                // A wrong code: the route is reached, the code refused.
+                (
+                    "POST",
+                    "/api/v1/me/mfa/recovery-codes".into(),
+                    Some(json!({"code": "000000"})),
+                    StatusCode::UNAUTHORIZED,
+                ),
+                (
+                    "GET",
+                    format!("/api/v1/security/users/{}/sign-ins", target.id),
+                    None,
+                    if security {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::FORBIDDEN
+                    },
+                ),
+                (
+                    "POST",
+                    format!("/api/v1/security/users/{}/mfa/reset", target.id),
+                    None,
+                    if security {
+                        StatusCode::NO_CONTENT
+                    } else {
+                        StatusCode::FORBIDDEN
+                    },
+                ),
+                (
+                    "POST",
+                    "/api/v1/sessions/second-factor".into(),
+                    Some(json!({"challenge": "yxc_unknown", "code": "000000"})),
+                    StatusCode::UNAUTHORIZED,
+                ),
+            ];
+            for (method, path, body, expected) in routes {
+                let (status, answer) = env.call(method, &path, Some(&token), body).await;
+                assert_eq!(status, expected, "{role} {method} {path}: {answer}");
+            }
+            // Without a token, every route but the second sign-in step needs one.
+            let (status, _) = env.call("GET", "/api/v1/me/mfa", None, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    #[tokio::test]
+    async fn every_role_gets_the_expected_status_on_every_staff_auth_route_on_sqlite() {
+        matrix(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn every_role_gets_the_expected_status_on_every_staff_auth_route_on_postgres() {
+        matrix(Backend::Postgres).await;
+    }
+}

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use yanxiu_control::ControlPlane;
 use yanxiu_transcode::TranscodeOutcome;
@@ -24,6 +24,7 @@ pub struct Metrics {
     storage_errors: IntCounter,
     jobs: IntGaugeVec,
     resources: IntGaugeVec,
+    security: IntCounterVec,
 }
 
 impl Metrics {
@@ -52,6 +53,14 @@ impl Metrics {
             Opts::new("resources", "Resources by processing status"),
             &["status"],
         )?;
+        let security = IntCounterVec::new(
+            Opts::new(
+                "security_events_total",
+                "Security alerts: account lockouts, administrator sign-ins from new addresses",
+            ),
+            &["event"],
+        )?;
+        registry.register(Box::new(security.clone()))?;
         for c in [
             &uploads,
             &upload_bytes,
@@ -74,6 +83,7 @@ impl Metrics {
             storage_errors,
             jobs,
             resources,
+            security,
         })
     }
 
@@ -127,6 +137,17 @@ impl Metrics {
             for (status, n) in counts {
                 self.resources.with_label_values(&[status.as_str()]).set(n);
             }
+        }
+        let events = control.security_events();
+        for (event, total) in [
+            ("account_lockout", events.lockouts()),
+            (
+                "admin_sign_in_new_address",
+                events.admin_new_address_sign_ins(),
+            ),
+        ] {
+            let counter = self.security.with_label_values(&[event]);
+            counter.inc_by(total.saturating_sub(counter.get()));
         }
         let mut out = Vec::new();
         if TextEncoder::new()

@@ -1,5 +1,6 @@
-//! `yanxiu admin`: bootstrap accounts and departments, and run retention, from the machine's
-//! command line (recorded in the audit log as `cli`).
+//! `yanxiu admin`: bootstrap accounts and departments, reset an account's second factor,
+//! rotate the control keys, and run retention, from the machine's command line (recorded in
+//! the audit log as `cli`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,23 @@ enum AdminCommand {
         /// Login name.
         #[arg(long)]
         username: String,
+    },
+    /// Reset an account's second factor (lost authenticator): removes its TOTP authenticator
+    /// and recovery codes and ends its sessions; its next sign-in enrols anew. Audited.
+    ResetMfa {
+        #[command(flatten)]
+        store: Store,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+    },
+    /// Rotate the control keys file (playback-token, audit-chain and secret-encryption keys)
+    /// without downtime: new keys sign from now on, running servers pick them up within
+    /// seconds, the previous playback key verifies until the tokens it signed expire, old
+    /// audit and secret keys are kept. Audited. Prints the new key ids, never key material.
+    RotateKeys {
+        #[command(flatten)]
+        store: Store,
     },
     /// Retention: report what expired (premium courses and anything under review or on hold
     /// kept) and what expires soon, then retire what expired (offline, stored objects
@@ -138,6 +156,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             AdminCommand::EnableUser { store, username } => {
                 set_disabled(&store, &username, false, now).await?
             }
+            AdminCommand::ResetMfa { store, username } => {
+                let control = open(&store).await?;
+                let user = control
+                    .user_by_name(&username)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{} ({})", e.message_en(), e.message_zh()))?;
+                control
+                    .reset_mfa(None, &user.id, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{} ({})", e.message_en(), e.message_zh()))?;
+                println!("reset the second factor of user {}", user.username);
+                control.close().await;
+            }
+            AdminCommand::RotateKeys { store } => rotate_keys(&store, now).await?,
             AdminCommand::Retention(args) => return crate::cli::retention::run(args).await,
             AdminCommand::CreateDepartment { store, name } => {
                 let control = open(&store).await?;
@@ -151,6 +183,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+async fn rotate_keys(store: &Store, now: i64) -> anyhow::Result<()> {
+    let config = match &store.config {
+        Some(path) => setup::load_config(path)?,
+        None => Default::default(),
+    };
+    let grace = i64::from(config.tokens.playback_minutes) * 60_000;
+    std::fs::create_dir_all(&store.data_dir)
+        .with_context(|| format!("data directory {}", store.data_dir.display()))?;
+    let rotation = yanxiu_control::keyring::rotate_file(&store.data_dir, now, grace)?;
+    let control = open(store).await?;
+    let detail = serde_json::to_value(&rotation)?;
+    control
+        .audit(
+            &yanxiu_control::AuditCtx::cli(),
+            "keys.rotate",
+            "keys:control",
+            yanxiu_control::audit::Outcome::Success,
+            detail,
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+    println!(
+        "rotated the control keys: playback key {}, audit key {}, secret key {}; the previous \
+         playback key verifies until {} (ms since the epoch)",
+        rotation.playback_key_id,
+        rotation.audit_key_id,
+        rotation.secret_key_id,
+        rotation.previous_playback_until
+    );
+    control.close().await;
+    Ok(())
 }
 
 async fn set_disabled(

@@ -268,7 +268,9 @@ pub async fn api(
     (status, value)
 }
 
-/// Logs `user` in; returns the bearer token.
+/// Logs `user` in; returns the bearer token. Reviewers and administrators need a second
+/// factor: their first sign-in enrols TOTP through the API (the secret kept here), later ones
+/// answer the challenge with a code computed by an independent TOTP library (totp-lite).
 pub async fn login(s: &Server, user: &str) -> String {
     let (status, body) = api(
         s,
@@ -278,8 +280,112 @@ pub async fn login(s: &Server, user: &str) -> String {
         Some(json!({ "username": user, "password": PASSWORD })),
     )
     .await;
+    if status == 202 {
+        let code = totp::next_code(&s.base, user).await;
+        let (status, grant) = api(
+            s,
+            reqwest::Method::POST,
+            "/api/v1/sessions/second-factor",
+            None,
+            Some(json!({ "challenge": body["challenge"], "code": code })),
+        )
+        .await;
+        assert_eq!(status, 201, "second factor {user}: {grant}");
+        return grant["token"].as_str().expect("token").to_owned();
+    }
     assert_eq!(status, 201, "login {user}: {body}");
-    body["token"].as_str().expect("token").to_owned()
+    let token = body["token"].as_str().expect("token").to_owned();
+    if body["restriction"] == "mfa_enrolment" {
+        totp::enrol(s, user, &token).await;
+    }
+    token
+}
+
+/// TOTP for the accounts [`login`] signs in: secrets and last used steps per server and user.
+pub mod totp {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::{Server, api};
+
+    /// `(server base, username)` → `(secret, last used step)`.
+    type Secrets = HashMap<(String, String), (Vec<u8>, u64)>;
+
+    static SECRETS: Mutex<Option<Secrets>> = Mutex::new(None);
+
+    fn now_step() -> u64 {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        secs / 30
+    }
+
+    fn code(secret: &[u8], step: u64) -> String {
+        totp_lite::totp_custom::<totp_lite::Sha1>(30, 6, secret, step * 30)
+    }
+
+    /// Enrols `user` (signed in with `token`, a session restricted to enrolment).
+    pub async fn enrol(s: &Server, user: &str, token: &str) {
+        let (status, enrolment) = api(
+            s,
+            reqwest::Method::POST,
+            "/api/v1/me/mfa/totp",
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 201, "enrol {user}: {enrolment}");
+        let uri = enrolment["otpauth_uri"].as_str().expect("uri");
+        let b32 = uri
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("secret="))
+            .expect("secret");
+        let secret =
+            base32::decode(base32::Alphabet::Rfc4648 { padding: false }, b32).expect("base32");
+        let step = now_step();
+        let (status, body) = api(
+            s,
+            reqwest::Method::POST,
+            "/api/v1/me/mfa/totp/confirm",
+            Some(token),
+            Some(json!({ "code": code(&secret, step) })),
+        )
+        .await;
+        assert_eq!(status, 200, "confirm {user}: {body}");
+        SECRETS
+            .lock()
+            .expect("lock")
+            .get_or_insert_with(HashMap::new)
+            .insert((s.base.clone(), user.to_owned()), (secret, step));
+    }
+
+    /// A code the server has not seen for `user`: a step of the ±1 skew not yet used, or
+    /// the next step once it comes.
+    pub async fn next_code(base: &str, user: &str) -> String {
+        loop {
+            let key = (base.to_owned(), user.to_owned());
+            let chosen = {
+                let mut guard = SECRETS.lock().expect("lock");
+                let map = guard.get_or_insert_with(HashMap::new);
+                let (secret, last) = map
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{user} has no authenticator here"));
+                let step = (last + 1).max(now_step().saturating_sub(1));
+                (step <= now_step() + 1).then(|| {
+                    map.insert(key, (secret.clone(), step));
+                    code(&secret, step)
+                })
+            };
+            match chosen {
+                Some(code) => return code,
+                None => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
+            }
+        }
+    }
 }
 
 /// Uploads `file` with tuspy: with `stop_at`, the first run stops after

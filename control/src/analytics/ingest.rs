@@ -23,7 +23,7 @@ use crate::error::{ControlError, ControlResult};
 use crate::learning::rules::{credit_now, required_ms};
 use crate::plane::ControlPlane;
 use crate::playback::{ANONYMOUS_SESSION_PREFIX, PlaybackDenied, PlaybackTarget, denied_by};
-use crate::secrets::{self, TokenInvalid};
+use crate::secrets::TokenInvalid;
 
 /// How long the intake trusts what it looked up about a session or a target (ms).
 const FACTS_TTL_MS: i64 = 5_000;
@@ -151,13 +151,12 @@ impl ControlPlane {
             (None, Some(id)) => PlaybackTarget::Channel(id.clone()),
             _ => return Err(refused(EventRefused::Target)),
         };
-        let key = self.keys.playback_key_bytes();
-        let claims = match secrets::verify_playback(&key, &batch.token, &target.claim(), now) {
+        let claims = match self.verify_playback_token(&batch.token, &target.claim(), now) {
             Ok(c) => c,
             Err(TokenInvalid::WrongTarget)
-                if target.preview_claim().is_some_and(|p| {
-                    secrets::verify_playback(&key, &batch.token, &p, now).is_ok()
-                }) =>
+                if target
+                    .preview_claim()
+                    .is_some_and(|p| self.verify_playback_token(&batch.token, &p, now).is_ok()) =>
             {
                 return Err(ControlError::invalid(
                     "预览播放不计入观看统计",

@@ -1,5 +1,5 @@
-//! HTTP handlers: sessions (login/logout), the caller's own account, API tokens, users and
-//! their roles.
+//! HTTP handlers: sessions (sign-in's password step, logout), the caller's own account, API
+//! tokens, users and their roles. The second factor's routes are in `http::mfa`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -8,11 +8,12 @@ use serde::Deserialize;
 
 use crate::accounts::{NewUser, UserInfo};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, Authed, ClientAddr};
+use crate::http::extract::{ApiJson, Authed, ClientAddr, SignedIn};
 use crate::http::{AppState, RouteTable};
 use crate::plane::{Page, PageRequest};
 use crate::policy::{Action, Role};
-use crate::sessions::{ApiTokenGrant, ApiTokenInfo, LoginGrant};
+use crate::sessions::{ApiTokenGrant, ApiTokenInfo, LoginOutcome};
+use crate::sign_ins::SignInMeta;
 
 pub(super) fn routes(table: RouteTable) -> RouteTable {
     table
@@ -39,33 +40,53 @@ struct LoginRequest {
     password: String,
 }
 
+/// The password step: 201 with a session, or 202 with the second factor's challenge.
 async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> ApiResult<(StatusCode, Json<LoginGrant>)> {
-    let grant = state
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let meta = SignInMeta {
+        source_addr: &addr,
+        user_agent: user_agent(&headers),
+    };
+    let outcome = state
         .control
-        .login(&req.username, &req.password, &addr, state.now())
+        .login(&req.username, &req.password, meta, state.now())
         .await?;
-    let agent = headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    state
-        .control
-        .note_session_agent(&grant.session_id, agent)
-        .await?;
-    Ok((StatusCode::CREATED, Json(grant)))
+    Ok(match outcome {
+        LoginOutcome::Session(grant) => (StatusCode::CREATED, Json(grant)).into_response(),
+        LoginOutcome::SecondFactor(challenge) => {
+            (StatusCode::ACCEPTED, Json(challenge)).into_response()
+        }
+    })
 }
 
-async fn logout(State(state): State<AppState>, Authed(actor): Authed) -> ApiResult<StatusCode> {
+/// The request's user agent, if readable.
+pub(super) fn user_agent(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
+async fn logout(State(state): State<AppState>, SignedIn(actor): SignedIn) -> ApiResult<StatusCode> {
     state.control.logout(&actor, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(state): State<AppState>, Authed(actor): Authed) -> ApiResult<Json<UserInfo>> {
-    Ok(Json(state.control.user(&actor.user_id).await?))
+/// The caller's account, with what the session is limited to.
+async fn me(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+) -> ApiResult<Json<serde_json::Value>> {
+    let user = state.control.user(&actor.user_id).await?;
+    let mut value = serde_json::to_value(user)
+        .map_err(|e| crate::error::ControlError::Internal(e.to_string()))?;
+    value["restriction"] = serde_json::to_value(actor.restriction)
+        .map_err(|e| crate::error::ControlError::Internal(e.to_string()))?;
+    Ok(Json(value))
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,7 +97,7 @@ struct PasswordChange {
 
 async fn change_password(
     State(state): State<AppState>,
-    Authed(actor): Authed,
+    SignedIn(actor): SignedIn,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     state

@@ -44,8 +44,15 @@ pub fn status_of(e: &ControlError) -> StatusCode {
     match e {
         ControlError::Unauthenticated
         | ControlError::InvalidCredentials
-        | ControlError::SessionEnded => StatusCode::UNAUTHORIZED,
-        ControlError::AccountDisabled | ControlError::Forbidden(_) => StatusCode::FORBIDDEN,
+        | ControlError::SessionEnded
+        | ControlError::InvalidSecondFactor
+        | ControlError::SecondFactorReplayed
+        | ControlError::ChallengeInvalid => StatusCode::UNAUTHORIZED,
+        ControlError::AccountDisabled
+        | ControlError::Forbidden(_)
+        | ControlError::SecondFactorRequired
+        | ControlError::PasswordExpired => StatusCode::FORBIDDEN,
+        ControlError::PasswordReused { .. } => StatusCode::BAD_REQUEST,
         ControlError::AccountLocked { .. } => StatusCode::LOCKED,
         ControlError::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         ControlError::NotFound(_) => StatusCode::NOT_FOUND,

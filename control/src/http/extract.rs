@@ -1,6 +1,7 @@
-//! Request extractors: the authenticated caller ([`Authed`], [`MaybeAuthed`]), the client
-//! address ([`ClientAddr`]) and JSON bodies whose rejections use the API error shape
-//! ([`ApiJson`]).
+//! Request extractors: the authenticated caller ([`Authed`], [`MaybeAuthed`]; a session
+//! restricted to enrolling a second factor or changing an expired password gets a coded 403
+//! from them, and reaches only the few routes taking [`SignedIn`]), the client address
+//! ([`ClientAddr`]) and JSON bodies whose rejections use the API error shape ([`ApiJson`]).
 
 use std::net::SocketAddr;
 
@@ -42,11 +43,29 @@ pub fn bearer_token(parts: &Parts) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// An authenticated caller (401 without a valid bearer token).
+/// An authenticated caller with an unrestricted session (401 without a valid bearer token;
+/// 403 `second_factor_required` or `password_expired` for a restricted session).
 #[derive(Debug, Clone)]
 pub struct Authed(pub Actor);
 
 impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
+        actor.require_unrestricted()?;
+        Ok(Authed(actor))
+    }
+}
+
+/// An authenticated caller, restricted session or not: for the routes a restricted session
+/// needs (its account, signing out, enrolling a second factor, changing the password).
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Actor);
+
+impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ApiError;
     async fn from_request_parts(
         parts: &mut Parts,
@@ -57,7 +76,7 @@ impl FromRequestParts<AppState> for Authed {
             .control
             .authenticate(&token, &client_addr(parts), state.clock.now_ms())
             .await?;
-        Ok(Authed(actor))
+        Ok(SignedIn(actor))
     }
 }
 
@@ -79,6 +98,7 @@ impl FromRequestParts<AppState> for MaybeAuthed {
                     .control
                     .authenticate(&token, &client_addr(parts), now)
                     .await?;
+                actor.require_unrestricted()?;
                 Ok(MaybeAuthed(Some(actor)))
             }
         }

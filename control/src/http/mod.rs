@@ -13,6 +13,7 @@ pub mod extract;
 mod feedback;
 mod learning;
 mod live;
+mod mfa;
 pub mod openapi;
 pub mod openapi_learning;
 mod org_audit;
@@ -200,6 +201,7 @@ pub fn route_table() -> RouteTable {
     let table = feedback::routes(table);
     let table = security::routes(table);
     let table = settings::routes(table);
+    let table = mfa::routes(table);
     table.get("/api/v1/openapi.json", openapi::serve)
 }
 

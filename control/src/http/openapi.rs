@@ -83,7 +83,7 @@ pub const OPERATIONS: &[Operation] = &[
         "POST",
         "/api/v1/sessions",
         "accounts",
-        "Log in; returns a bearer token",
+        "Sign in with username and password: 201 with a bearer token (and `restriction` when the session may only enrol a second factor or change an expired password), or 202 with a `challenge` for the second factor (POST /api/v1/sessions/second-factor)",
         Open,
         Some(&["username:string", "password:string"]),
         201,
@@ -705,11 +705,13 @@ pub fn document_with(extensions: &[Operation]) -> Value {
         .chain(super::openapi_learning::OPERATIONS)
         .chain(super::security::OPERATIONS)
         .chain(super::settings::OPERATIONS)
+        .chain(super::mfa::OPERATIONS)
         .chain(extensions);
     let queries = QUERY_PARAMETERS
         .iter()
         .chain(super::openapi_learning::QUERY_PARAMETERS)
-        .chain(super::security::QUERY_PARAMETERS);
+        .chain(super::security::QUERY_PARAMETERS)
+        .chain(super::mfa::QUERY_PARAMETERS);
     for o in operations {
         let mut operation = json!({
             "summary": o.summary,

@@ -9,7 +9,8 @@
 
 pub mod pg;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -41,6 +42,8 @@ pub fn test_config() -> ControlConfig {
         ..Default::default()
     };
     config.sessions.max_concurrent = 3;
+    // Scenarios move the clock by months; password expiry has its own tests.
+    config.password.max_age_days = 0;
     config
 }
 
@@ -53,6 +56,25 @@ pub struct TestEnv {
     pub database_url: String,
     pub keys: Keys,
     pub dir: tempfile::TempDir,
+    /// TOTP secrets of the accounts enrolled by the helpers, and the last step each used.
+    pub totp: Mutex<HashMap<String, (Vec<u8>, u64)>>,
+}
+
+/// Seconds per TOTP step (RFC 6238 default, as the server uses).
+pub const TOTP_STEP: u64 = 30;
+
+/// A TOTP code of `secret` for `step`, computed by an independent library (totp-lite).
+pub fn totp_code(secret: &[u8], step: u64) -> String {
+    totp_lite::totp_custom::<totp_lite::Sha1>(TOTP_STEP, 6, secret, step * TOTP_STEP)
+}
+
+/// The raw secret of an `otpauth://` URI.
+pub fn secret_of_uri(uri: &str) -> Vec<u8> {
+    let secret = uri
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("secret="))
+        .expect("secret in the URI");
+    base32::decode(base32::Alphabet::Rfc4648 { padding: false }, secret).expect("base32 secret")
 }
 
 impl TestEnv {
@@ -83,7 +105,66 @@ impl TestEnv {
             database_url,
             keys,
             dir,
+            totp: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The step of the manual clock.
+    pub fn step(&self) -> u64 {
+        u64::try_from(self.now()).expect("positive clock") / 1000 / TOTP_STEP
+    }
+
+    /// A code for `username`'s authenticator the server has not seen yet (one step behind,
+    /// now or one ahead: the skew the server allows), moving the clock on a step when all
+    /// three were used.
+    pub fn next_code(&self, username: &str) -> String {
+        let (secret, last) = self
+            .totp
+            .lock()
+            .unwrap()
+            .get(username)
+            .cloned()
+            .unwrap_or_else(|| panic!("{username} has no authenticator"));
+        if last + 1 > self.step() + 1 {
+            self.clock.advance_ms((TOTP_STEP * 1000) as i64);
+        }
+        let step = (last + 1).max(self.step() - 1);
+        self.totp
+            .lock()
+            .unwrap()
+            .insert(username.to_owned(), (secret.clone(), step));
+        totp_code(&secret, step)
+    }
+
+    /// Enrols `user` in TOTP through the control plane (as their own restricted session
+    /// would) and keeps the secret for [`TestEnv::next_code`]; returns the recovery codes.
+    pub async fn enrol_totp(&self, user: &UserInfo) -> Vec<String> {
+        let actor = yanxiu_control::Actor {
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            roles: user.roles.clone(),
+            department_id: user.department_id.clone(),
+            credential_id: "test-enrolment".into(),
+            credential_kind: "session".into(),
+            source_addr: "127.0.0.1".into(),
+            restriction: Some(yanxiu_control::Restriction::MfaEnrolment),
+        };
+        let enrolment = self
+            .control
+            .begin_totp_enrolment(&actor, self.now())
+            .await
+            .expect("begin enrolment");
+        let secret = secret_of_uri(&enrolment.otpauth_uri);
+        let step = self.step() - 1;
+        self.totp
+            .lock()
+            .unwrap()
+            .insert(user.username.clone(), (secret.clone(), step));
+        self.control
+            .confirm_totp_enrolment(&actor, &totp_code(&secret, step), self.now())
+            .await
+            .expect("confirm enrolment")
+            .recovery_codes
     }
 
     pub fn now(&self) -> i64 {
@@ -100,8 +181,23 @@ impl TestEnv {
             .id
     }
 
-    /// Creates an account (bootstrap path) and returns it.
+    /// Creates an account (bootstrap path) and returns it; reviewers and administrators get
+    /// an authenticator (TOTP), which their sign-ins need.
     pub async fn user(&self, username: &str, roles: &[Role], department: Option<&str>) -> UserInfo {
+        let user = self.user_without_mfa(username, roles, department).await;
+        if yanxiu_control::mfa::requires_second_factor(roles) {
+            self.enrol_totp(&user).await;
+        }
+        user
+    }
+
+    /// Creates an account (bootstrap path) without enrolling a second factor.
+    pub async fn user_without_mfa(
+        &self,
+        username: &str,
+        roles: &[Role],
+        department: Option<&str>,
+    ) -> UserInfo {
         self.control
             .bootstrap_user(
                 NewUser {
@@ -139,7 +235,30 @@ impl TestEnv {
                 Some(serde_json::json!({"username": username, "password": PASSWORD})),
             )
             .await;
+        if status == StatusCode::ACCEPTED {
+            return self.second_factor(username, &body).await;
+        }
         assert_eq!(status, StatusCode::CREATED, "login {username}: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Answers a sign-in challenge (`body` of the 202) with the account's next TOTP code.
+    pub async fn second_factor(&self, username: &str, body: &Value) -> String {
+        let challenge = body["challenge"].as_str().expect("challenge");
+        let code = self.next_code(username);
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/v1/sessions/second-factor",
+                None,
+                Some(serde_json::json!({"challenge": challenge, "code": code})),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "second factor {username}: {body}"
+        );
         body["token"].as_str().expect("token").to_owned()
     }
 

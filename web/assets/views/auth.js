@@ -21,16 +21,50 @@ function login(ctx) {
     ev.preventDefault();
     msg.clear();
     try {
-      const grant = await api('POST', '/api/v1/sessions', { username: user.value.trim(), password: pass.value });
-      await signedIn(grant.token);
-      notice(t('auth.welcome', { name: grant.user.display_name || grant.user.username }));
-      go(ctx.query.get('next') || landing());
+      const answer = await api('POST', '/api/v1/sessions', { username: user.value.trim(), password: pass.value });
+      if (answer.challenge) {
+        form.replaceWith(secondStep(ctx, answer.challenge));
+        return;
+      }
+      await welcome(ctx, answer);
     } catch (e) {
       msg.show(e);
       pass.select();
     }
   });
   return [heading(t('auth.sign_in_title')), form, h('p', { class: 'muted' }, t('auth.one_person'))];
+}
+
+async function welcome(ctx, grant) {
+  await signedIn(grant.token);
+  notice(t('auth.welcome', { name: grant.user.display_name || grant.user.username }));
+  go(ctx.query.get('next') || landing());
+}
+
+// The second sign-in step: a code from the authenticator app, or a recovery code.
+function secondStep(ctx, challenge) {
+  const code = h('input', { type: 'text', name: 'code', autocomplete: 'one-time-code', inputmode: 'numeric', required: true });
+  const recovery = h('input', { type: 'checkbox', name: 'use_recovery' });
+  const msg = messageBox();
+  const form = h('form', { class: 'stack', id: 'second-factor-form' },
+    h('p', {}, t('auth.second_factor_intro')),
+    field(t('auth.code'), code),
+    h('label', {}, recovery, ' ', t('auth.use_recovery_code')), msg.el,
+    h('div', {}, h('button', { type: 'submit' }, t('auth.verify'))));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    msg.clear();
+    const body = recovery.checked
+      ? { challenge, recovery_code: code.value.trim() }
+      : { challenge, code: code.value.trim() };
+    try {
+      await welcome(ctx, await api('POST', '/api/v1/sessions/second-factor', body));
+    } catch (e) {
+      msg.show(e);
+      code.select();
+    }
+  });
+  return form;
 }
 
 function setup(ctx) {

@@ -33,39 +33,56 @@ pub struct AuditCheckpoint {
     pub hash: String,
     /// When the checkpoint was taken (ms).
     pub at: i64,
-    /// HMAC-SHA256 over the three fields, hex.
+    /// The audit key that signed it (keys rotate; `None`: the first key).
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// HMAC-SHA256 over the fields above, hex.
     pub signature: String,
 }
 
-fn mac(key: &[u8], seq: i64, hash: &str, at: i64) -> Option<Hmac<Sha256>> {
+fn mac(key: &[u8], seq: i64, hash: &str, at: i64, key_id: Option<&str>) -> Option<Hmac<Sha256>> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
     m.update(b"yanxiu-audit-checkpoint\n");
     m.update(&seq.to_be_bytes());
     m.update(&at.to_be_bytes());
+    m.update(key_id.unwrap_or("").as_bytes());
+    m.update(b"\n");
     m.update(hash.as_bytes());
     Some(m)
 }
 
 impl AuditCheckpoint {
-    /// Signs the head (`seq`, `hash`) at `at`.
-    pub fn sign(key: &[u8], seq: i64, hash: &str, at: i64) -> AuditCheckpoint {
-        let signature = mac(key, seq, hash, at)
+    /// Signs the head (`seq`, `hash`) at `at` with the audit key `key_id`.
+    pub fn sign(
+        key_id: Option<&str>,
+        key: &[u8],
+        seq: i64,
+        hash: &str,
+        at: i64,
+    ) -> AuditCheckpoint {
+        let signature = mac(key, seq, hash, at, key_id)
             .map(|m| hex::encode(m.finalize().into_bytes()))
             .unwrap_or_default();
         AuditCheckpoint {
             seq,
             hash: hash.to_owned(),
             at,
+            key_id: key_id.map(str::to_owned),
             signature,
         }
     }
 
-    /// Whether the signature is the audit key's (compared in constant time).
-    pub fn signature_valid(&self, key: &[u8]) -> bool {
+    /// Whether the signature is that of the audit key it names, found by `key_of` (compared
+    /// in constant time). An unknown key id is not valid.
+    pub fn signature_valid(&self, key_of: &dyn Fn(Option<&str>) -> Option<Vec<u8>>) -> bool {
         let Ok(given) = hex::decode(&self.signature) else {
             return false;
         };
-        mac(key, self.seq, &self.hash, self.at).is_some_and(|m| m.verify_slice(&given).is_ok())
+        let Some(key) = key_of(self.key_id.as_deref()) else {
+            return false;
+        };
+        mac(&key, self.seq, &self.hash, self.at, self.key_id.as_deref())
+            .is_some_and(|m| m.verify_slice(&given).is_ok())
     }
 
     /// Its object key: ordered by position in the chain.
@@ -124,16 +141,17 @@ impl std::fmt::Display for CheckpointFinding {
     }
 }
 
-/// Checks the log (`records` in order, and the head's position) against `checkpoints` (pure).
+/// Checks the log (`records` in order, and the head's position) against `checkpoints`, with
+/// the audit keys `key_of` finds by id (pure).
 pub fn check_checkpoints(
-    key: &[u8],
+    key_of: &dyn Fn(Option<&str>) -> Option<Vec<u8>>,
     records: &[AuditRecord],
     head_seq: i64,
     checkpoints: &[AuditCheckpoint],
 ) -> Vec<CheckpointFinding> {
     let mut findings = Vec::new();
     for c in checkpoints {
-        if !c.signature_valid(key) {
+        if !c.signature_valid(key_of) {
             findings.push(CheckpointFinding::Forged { seq: c.seq });
             continue;
         }
@@ -208,8 +226,10 @@ impl ControlPlane {
         };
         let seq: i64 = row.try_get("seq")?;
         let hash: String = row.try_get("hash")?;
+        let (key_id, key) = self.keys.current().audit_signing();
         Ok(Some(AuditCheckpoint::sign(
-            &self.keys.audit_key_bytes(),
+            Some(&key_id),
+            &key,
             seq,
             &hash,
             now,
@@ -231,8 +251,9 @@ impl ControlPlane {
             .fetch_optional(self.db.pool())
             .await?
             .unwrap_or(0);
-        let key = self.keys.audit_key_bytes();
-        let checkpoint_findings = check_checkpoints(&key, &records, head_seq, checkpoints);
+        let keys = self.keys.current();
+        let key_of = |id: Option<&str>| keys.audit_key(id);
+        let checkpoint_findings = check_checkpoints(&key_of, &records, head_seq, checkpoints);
         let oldest = records.first();
         let retention = AuditRetention {
             required_days: RETENTION_DAYS,
@@ -257,6 +278,33 @@ mod tests {
     use crate::audit_chain::{GENESIS_HASH, record_hash};
 
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn key_of(id: Option<&str>) -> Option<Vec<u8>> {
+        (id.is_none() || id == Some("k2")).then(|| {
+            if id.is_none() {
+                KEY.to_vec()
+            } else {
+                b"second key".to_vec()
+            }
+        })
+    }
+
+    #[test]
+    fn checkpoints_signed_before_and_after_a_key_rotation_both_hold() {
+        let log = chain(3);
+        let before = AuditCheckpoint::sign(None, KEY, 2, &log[1].hash, 10);
+        let after = AuditCheckpoint::sign(Some("k2"), b"second key", 3, &log[2].hash, 20);
+        assert_eq!(
+            check_checkpoints(&key_of, &log, 3, &[before, after.clone()]),
+            vec![]
+        );
+        let mut unknown = after;
+        unknown.key_id = Some("k9".into());
+        assert_eq!(
+            check_checkpoints(&key_of, &log, 3, &[unknown]),
+            vec![CheckpointFinding::Forged { seq: 3 }]
+        );
+    }
 
     fn chain(n: i64) -> Vec<AuditRecord> {
         let mut prev = GENESIS_HASH.to_owned();
@@ -287,19 +335,19 @@ mod tests {
     fn a_log_that_holds_every_checkpoint_passes() {
         let log = chain(5);
         let c = [
-            AuditCheckpoint::sign(KEY, 2, &log[1].hash, 10),
-            AuditCheckpoint::sign(KEY, 5, &log[4].hash, 20),
+            AuditCheckpoint::sign(None, KEY, 2, &log[1].hash, 10),
+            AuditCheckpoint::sign(None, KEY, 5, &log[4].hash, 20),
         ];
-        assert_eq!(check_checkpoints(KEY, &log, 5, &c), vec![]);
+        assert_eq!(check_checkpoints(&key_of, &log, 5, &c), vec![]);
     }
 
     #[test]
     fn a_database_put_back_to_an_older_copy_is_behind_its_checkpoint() {
         let log = chain(5);
-        let c = [AuditCheckpoint::sign(KEY, 5, &log[4].hash, 20)];
+        let c = [AuditCheckpoint::sign(None, KEY, 5, &log[4].hash, 20)];
         let older = &log[..3];
         assert_eq!(
-            check_checkpoints(KEY, older, 3, &c),
+            check_checkpoints(&key_of, older, 3, &c),
             vec![CheckpointFinding::RolledBack {
                 checkpoint_seq: 5,
                 head_seq: 3
@@ -310,11 +358,11 @@ mod tests {
     #[test]
     fn a_rewritten_chain_differs_at_the_checkpoint() {
         let log = chain(4);
-        let c = [AuditCheckpoint::sign(KEY, 3, &log[2].hash, 20)];
+        let c = [AuditCheckpoint::sign(None, KEY, 3, &log[2].hash, 20)];
         let mut other = chain(4);
         other[2].hash = "f".repeat(64);
         assert_eq!(
-            check_checkpoints(KEY, &other, 4, &c),
+            check_checkpoints(&key_of, &other, 4, &c),
             vec![CheckpointFinding::Diverged { seq: 3 }]
         );
     }
@@ -322,11 +370,11 @@ mod tests {
     #[test]
     fn a_checkpoint_not_signed_with_the_audit_key_is_called_forged() {
         let log = chain(3);
-        let mut c = AuditCheckpoint::sign(KEY, 3, &log[2].hash, 20);
+        let mut c = AuditCheckpoint::sign(None, KEY, 3, &log[2].hash, 20);
         c.seq = 2;
-        let other_key = AuditCheckpoint::sign(b"another key", 3, &log[2].hash, 20);
+        let other_key = AuditCheckpoint::sign(None, b"another key", 3, &log[2].hash, 20);
         assert_eq!(
-            check_checkpoints(KEY, &log, 3, &[c, other_key]),
+            check_checkpoints(&key_of, &log, 3, &[c, other_key]),
             vec![
                 CheckpointFinding::Forged { seq: 2 },
                 CheckpointFinding::Forged { seq: 3 }
@@ -336,8 +384,8 @@ mod tests {
 
     #[test]
     fn checkpoints_sort_by_their_place_in_the_chain() {
-        let a = AuditCheckpoint::sign(KEY, 9, "x", 1).object_key();
-        let b = AuditCheckpoint::sign(KEY, 10, "y", 1).object_key();
+        let a = AuditCheckpoint::sign(None, KEY, 9, "x", 1).object_key();
+        let b = AuditCheckpoint::sign(None, KEY, 10, "y", 1).object_key();
         assert!(a < b, "{a} {b}");
         assert!(a.starts_with(CHECKPOINT_PREFIX));
     }

@@ -165,7 +165,8 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<UserInfo> {
         validate_username(&new.username)?;
-        self.config
+        self.policies()
+            .await
             .password
             .check(&new.username, &new.password)
             .map_err(invalid_password)?;
@@ -451,7 +452,8 @@ impl ControlPlane {
             .await?;
             return Err(ControlError::InvalidCredentials);
         }
-        self.config
+        self.policies()
+            .await
             .password
             .check(&actor.username, new_password)
             .map_err(invalid_password)?;
@@ -459,7 +461,7 @@ impl ControlPlane {
             .password_reused(&actor.user_id, &hash, new_password)
             .await?
         {
-            let count = self.config.password.history_checked();
+            let count = self.policies().await.password.history_checked();
             let detail = json!({"reason": "reused", "history": count});
             self.audit(
                 &actor.audit_ctx(),
@@ -520,7 +522,7 @@ impl ControlPlane {
              ORDER BY set_at DESC, id LIMIT $2",
         )
         .bind(user_id.to_owned())
-        .bind(i64::from(self.config.password.history_checked()))
+        .bind(i64::from(self.policies().await.password.history_checked()))
         .fetch_all(self.db.pool())
         .await?;
         Ok(recent

@@ -122,7 +122,8 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<Page<ActiveSession>> {
         self.require_sessions(actor, None, now).await?;
-        let idle_ms = i64::from(self.config.sessions.idle_minutes) * 60_000;
+        let sessions = self.policies().await.sessions;
+        let idle_ms = i64::from(sessions.idle_minutes) * 60_000;
         let rows = sqlx::query(
             "SELECT c.id, c.user_id, c.source_addr, c.user_agent, c.created_at, c.last_seen_at, \
              c.expires_at, u.username, u.display_name FROM credentials c \
@@ -142,7 +143,7 @@ impl ControlPlane {
                 last_seen_at: r.try_get("last_seen_at")?,
                 expires_at,
             };
-            if self.config.sessions.check(times, now).is_err() {
+            if sessions.check(times, now).is_err() {
                 continue;
             }
             let id: String = r.try_get("id")?;
@@ -156,8 +157,7 @@ impl ControlPlane {
                 user_agent: r.try_get("user_agent")?,
                 created_at,
                 last_seen_at: times.last_seen_at,
-                expires_at: expires_at
-                    .unwrap_or_else(|| self.config.sessions.absolute_expiry(created_at)),
+                expires_at: expires_at.unwrap_or_else(|| sessions.absolute_expiry(created_at)),
             });
         }
         let total = i64::try_from(live.len()).unwrap_or(i64::MAX);

@@ -333,7 +333,9 @@ impl ControlPlane {
         meta: SignInMeta<'_>,
         now: i64,
     ) -> ControlResult<ControlError> {
-        let (state, outcome) = account.lock.after_failure(&self.config.lockout, now);
+        let (state, outcome) = account
+            .lock
+            .after_failure(&self.policies().await.lockout, now);
         let mut audited = self.begin_audited().await?;
         store_lock(&mut audited.tx, &account.user_id, state).await?;
         crate::sign_ins::insert(
@@ -358,7 +360,7 @@ impl ControlPlane {
                 target: account.target(),
                 outcome: Outcome::Success,
                 detail: json!({"locked_until": until,
-                    "max_failures": self.config.lockout.max_failures}),
+                    "max_failures": self.policies().await.lockout.max_failures}),
             });
         }
         self.commit_audited(audited, ctx, &records, now).await?;
@@ -418,14 +420,14 @@ impl ControlPlane {
 
     /// What the session is limited to: an expired password first, then a missing second
     /// factor on an account that needs one.
-    fn restriction_for(
+    async fn restriction_for(
         &self,
         password_set_at: i64,
         roles: &[Role],
         second_factor: bool,
         now: i64,
     ) -> Option<Restriction> {
-        if self.config.password.expired(password_set_at, now) {
+        if self.policies().await.password.expired(password_set_at, now) {
             Some(Restriction::PasswordChange)
         } else if crate::mfa::requires_second_factor(roles) && !second_factor {
             Some(Restriction::MfaEnrolment)
@@ -454,9 +456,9 @@ impl ControlPlane {
         };
         let target = account.target();
         let live = self.live_sessions(&account.user_id, now).await?;
-        let evict: Vec<String> = match self.config.sessions.admit(&live) {
+        let evict: Vec<String> = match self.policies().await.sessions.admit(&live) {
             Admission::Refuse => {
-                let detail = json!({"reason": "session_limit", "limit": self.config.sessions.max_concurrent});
+                let detail = json!({"reason": "session_limit", "limit": self.policies().await.sessions.max_concurrent});
                 self.record_refusal(
                     &ctx,
                     account,
@@ -476,10 +478,12 @@ impl ControlPlane {
                 .address_is_new(&account.user_id, meta.source_addr)
                 .await?;
         let second_factor = self.totp_active(&account.user_id).await?;
-        let restriction = self.restriction_for(account.password_set_at, &roles, second_factor, now);
+        let restriction = self
+            .restriction_for(account.password_set_at, &roles, second_factor, now)
+            .await;
         let token = secrets::random_secret(SESSION_PREFIX);
         let session_id = new_id();
-        let expires_at = self.config.sessions.absolute_expiry(now);
+        let expires_at = self.policies().await.sessions.absolute_expiry(now);
         let mut audited = self.begin_audited().await?;
         if let Some(spend) = &spend {
             self.spend_second_factor(&mut audited.tx, &account.user_id, spend, now)
@@ -504,7 +508,7 @@ impl ControlPlane {
                 action: "session.evicted".into(),
                 target: target.clone(),
                 outcome: Outcome::Success,
-                detail: json!({"session_id": id, "limit": self.config.sessions.max_concurrent}),
+                detail: json!({"session_id": id, "limit": self.policies().await.sessions.max_concurrent}),
             });
         }
         sqlx::query(
@@ -576,7 +580,7 @@ impl ControlPlane {
                 last_seen_at: row.try_get("last_seen_at")?,
                 expires_at: row.try_get("expires_at")?,
             };
-            if self.config.sessions.check(times, now).is_ok() {
+            if self.policies().await.sessions.check(times, now).is_ok() {
                 live.push((row.try_get("id")?, times.created_at));
             }
         }
@@ -615,7 +619,7 @@ impl ControlPlane {
             expires_at: row.try_get("expires_at")?,
         };
         let valid = if kind == "session" {
-            self.config.sessions.check(times, now).is_ok()
+            self.policies().await.sessions.check(times, now).is_ok()
         } else {
             times.expires_at.is_none_or(|e| now < e)
         };

@@ -197,7 +197,9 @@ impl RuntimeSettings {
         match section {
             SettingsSection::Password => {
                 within("password.min_length", self.password.min_length, 8, 128)?;
-                within("password.min_classes", self.password.min_classes, 2, 4)
+                within("password.min_classes", self.password.min_classes, 2, 4)?;
+                within("password.max_age_days", self.password.max_age_days, 0, 365)?;
+                within("password.history", self.password.history, 0, 24)
             }
             SettingsSection::Lockout => {
                 within("lockout.max_failures", self.lockout.max_failures, 1, 10)?;
@@ -298,6 +300,18 @@ impl ControlPlane {
         let (settings, _) = self.read_settings().await?;
         self.settings_cache.put(Some(settings.clone()));
         Ok(settings)
+    }
+
+    /// [`Self::settings`] for the rules that must always have an answer (sign-in, sessions,
+    /// passwords): when the database cannot be read, the config file's values.
+    pub(crate) async fn policies(&self) -> RuntimeSettings {
+        match self.settings().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "settings unreadable; the config file's apply");
+                RuntimeSettings::boot(&self.config)
+            }
+        }
     }
 
     async fn read_settings(&self) -> ControlResult<(RuntimeSettings, Vec<SectionChange>)> {
@@ -441,6 +455,7 @@ mod tests {
     fn values_outside_the_rules_bounds_are_refused_in_both_languages() {
         for (section, value) in [
             (SettingsSection::Password, json!({"min_length": 6})),
+            (SettingsSection::Password, json!({"max_age_days": 1000})),
             (SettingsSection::Lockout, json!({"max_failures": 0})),
             (SettingsSection::Sessions, json!({"idle_minutes": 600})),
             (SettingsSection::Retention, json!({"months": 3})),

@@ -192,7 +192,38 @@ async fn a_change_made_on_one_node_is_in_force_on_another(env: TestEnv) {
     }
 }
 
+async fn a_changed_lockout_applies_to_the_next_failed_sign_ins(env: TestEnv) {
+    let (_, sys) = env.login_as("sys", &[Role::SystemAdmin], None).await;
+    env.user("li", &[Role::Learner], None).await;
+    let (status, _) = env
+        .call(
+            "PUT",
+            "/api/v1/settings/lockout",
+            Some(&sys),
+            Some(json!({"max_failures": 2, "lock_minutes": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let wrong = json!({"username": "li", "password": "Wrong-pass-1"});
+    for _ in 0..2 {
+        let (status, _) = env
+            .call("POST", "/api/v1/sessions", None, Some(wrong.clone()))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let right = json!({"username": "li", "password": common::PASSWORD});
+    let (status, body) = env
+        .call("POST", "/api/v1/sessions", None, Some(right))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::LOCKED,
+        "locked after two failures, not the file's five: {body}"
+    );
+}
+
 both_backends!(
+    a_changed_lockout_applies_to_the_next_failed_sign_ins,
     the_system_admin_changes_a_section_and_the_change_is_audited_with_old_and_new,
     values_outside_the_rules_bounds_and_unknown_names_are_refused,
     only_the_system_admin_reads_or_changes_settings,

@@ -14,6 +14,8 @@ use yanxiu_control::jobs::NewJob;
 use yanxiu_control::resources::{MediaUpdate, ProcessingStatus, ResourceMetadata};
 use yanxiu_control::{ControlPlane, Role};
 
+/// user.create, mfa.enrol.begin, mfa.enrol.confirm (the audit admin); user.create,
+/// login.success (li): five records.
 async fn some_history(env: &TestEnv) {
     env.user("auditor", &[Role::AuditAdmin], None).await;
     env.login_as("li", &[Role::Learner], None).await;
@@ -57,8 +59,8 @@ async fn audit_records_cannot_be_changed_or_removed_even_by_the_owner(env: TestE
     assert!(report.chain.findings.is_empty(), "{report:?}");
     assert!(report.guard.triggers, "{report:?}");
     assert!(report.intact(), "{report:?}");
-    // user.create ×2, login.success ×2
-    assert_eq!(report.chain.records, 4);
+    // and the audit admin's login.challenge and login.success
+    assert_eq!(report.chain.records, 7);
 }
 
 async fn a_guard_switched_off_is_reported(env: TestEnv) {
@@ -240,14 +242,14 @@ async fn a_checkpoint_signed_by_the_server_holds_and_a_forged_one_does_not(env: 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(c.seq, 3);
+    assert_eq!(c.seq, 5);
     let report = env
         .control
         .audit_report(&[c.clone()], env.now())
         .await
         .unwrap();
     assert!(report.intact(), "{report:?}");
-    assert_eq!(report.latest_checkpoint_seq, Some(3));
+    assert_eq!(report.latest_checkpoint_seq, Some(5));
     let mut forged = c.clone();
     forged.seq = 1;
     let report = env
@@ -283,7 +285,7 @@ async fn a_database_put_back_to_an_older_copy_is_flagged_by_the_checkpoints() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(checkpoint.seq, 5);
+    assert_eq!(checkpoint.seq, 8);
 
     let restored = ControlPlane::open(
         &yanxiu_control::db::sqlite_url(&old_copy),
@@ -303,8 +305,8 @@ async fn a_database_put_back_to_an_older_copy_is_flagged_by_the_checkpoints() {
     assert_eq!(
         report.checkpoint_findings,
         vec![CheckpointFinding::RolledBack {
-            checkpoint_seq: 5,
-            head_seq: 3
+            checkpoint_seq: 8,
+            head_seq: 5
         }]
     );
     assert!(!report.intact());

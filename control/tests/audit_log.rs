@@ -11,6 +11,8 @@ use serde_json::json;
 use yanxiu_control::Role;
 use yanxiu_control::audit_chain::AuditFinding;
 
+/// user.create, mfa.enrol.begin, mfa.enrol.confirm (the audit admin, seq 1–3); user.create,
+/// login.success (li, 4–5); login.failure (li, 6).
 async fn some_history(env: &TestEnv) {
     env.user("auditor", &[Role::AuditAdmin], None).await;
     env.login_as("li", &[Role::Learner], None).await;
@@ -36,19 +38,20 @@ async fn switch_guard_off(env: &TestEnv) {
 async fn security_actions_are_chained_and_the_intact_log_verifies(env: TestEnv) {
     some_history(&env).await;
     let v = env.control.verify_audit().await.unwrap();
-    // user.create ×2, login.success, login.failure
-    assert_eq!(v.records, 4);
+    assert_eq!(v.records, 6);
     assert!(v.findings.is_empty(), "{:?}", v.findings);
     let auditor = env.login("auditor").await;
     let (status, page) = env
         .call("GET", "/api/v1/audit?action=login", Some(&auditor), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(page["total"], 3, "{page}");
+    // li's success and failure, then the audit admin's password step and second factor.
+    assert_eq!(page["total"], 4, "{page}");
     let newest = &page["items"][0];
     assert_eq!(newest["action"], "login.success");
     assert_eq!(newest["actor_name"], "auditor");
-    let failure = &page["items"][1];
+    assert_eq!(page["items"][1]["action"], "login.challenge");
+    let failure = &page["items"][2];
     assert_eq!(failure["result"], "failure");
     assert_eq!(failure["actor_name"], "li");
     assert_eq!(failure["source_addr"], "unknown");
@@ -64,12 +67,12 @@ async fn an_edited_record_is_named(env: TestEnv) {
     some_history(&env).await;
     switch_guard_off(&env).await;
     assert_eq!(
-        env.sql("UPDATE audit_log SET result = 'success' WHERE seq = 4")
+        env.sql("UPDATE audit_log SET result = 'success' WHERE seq = 6")
             .await,
         1
     );
     let v = env.control.verify_audit().await.unwrap();
-    assert_eq!(v.findings, vec![AuditFinding::Altered { seq: 4 }]);
+    assert_eq!(v.findings, vec![AuditFinding::Altered { seq: 6 }]);
 }
 
 async fn a_deleted_record_is_named(env: TestEnv) {
@@ -84,12 +87,12 @@ async fn a_deleted_record_is_named(env: TestEnv) {
             to_seq: 2
         }]
     );
-    assert_eq!(env.sql("DELETE FROM audit_log WHERE seq = 4").await, 1);
+    assert_eq!(env.sql("DELETE FROM audit_log WHERE seq = 6").await, 1);
     let v = env.control.verify_audit().await.unwrap();
     assert!(
         v.findings.contains(&AuditFinding::Deleted {
-            from_seq: 4,
-            to_seq: 4
+            from_seq: 6,
+            to_seq: 6
         }),
         "{:?}",
         v.findings
@@ -99,11 +102,11 @@ async fn a_deleted_record_is_named(env: TestEnv) {
 async fn an_inserted_record_is_named(env: TestEnv) {
     some_history(&env).await;
     let forged = "INSERT INTO audit_log (seq, at, actor_id, actor_name, actor_role, action, target, result, \
-        source_addr, detail, prev_hash, hash) SELECT 5, at + 1, actor_id, actor_name, actor_role, 'user.roles', \
-        target, 'success', source_addr, '{}', hash, hash FROM audit_log WHERE seq = 4";
+        source_addr, detail, prev_hash, hash) SELECT 7, at + 1, actor_id, actor_name, actor_role, 'user.roles', \
+        target, 'success', source_addr, '{}', hash, hash FROM audit_log WHERE seq = 6";
     assert_eq!(env.sql(forged).await, 1);
     let v = env.control.verify_audit().await.unwrap();
-    assert_eq!(v.findings, vec![AuditFinding::Inserted { seq: 5 }]);
+    assert_eq!(v.findings, vec![AuditFinding::Inserted { seq: 7 }]);
 }
 
 async fn only_the_audit_admin_reads_and_exports_and_nobody_deletes(env: TestEnv) {
@@ -133,7 +136,11 @@ async fn only_the_audit_admin_reads_and_exports_and_nobody_deletes(env: TestEnv)
     assert!(content_type.starts_with("text/csv"));
     let lines: Vec<&str> = csv.lines().collect();
     assert!(lines[0].starts_with("seq,at,actor_id"));
-    assert_eq!(lines.len(), 1 + 4, "header + 4 logins: {csv}");
+    assert_eq!(
+        lines.len(),
+        1 + 6,
+        "header + 6 records of signing in (two for each second factor): {csv}"
+    );
     assert!(!csv.contains(PASSWORD));
     // The export itself is audited; the log cannot be deleted through the API.
     let (_, page) = env

@@ -17,7 +17,6 @@ use yanxiu_control::now_ms;
 
 use super::uploads::{UploadPipeline, create_draft, extension, internal, queue_processing};
 use crate::worker::ProcessPayload;
-use yanxiu_ingest::tus::error::lang_of;
 use yanxiu_ingest::tus::{HookRejection, UploadHooks};
 
 /// The request body.
@@ -41,14 +40,13 @@ pub struct ImportRequest {
 
 fn refuse(r: HookRejection, headers: &HeaderMap) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let message = lang_of(headers)
-        .pick(&r.message_zh, &r.message_en)
-        .to_owned();
-    (
+    yanxiu_control::http::error::error_answer(
         status,
-        Json(json!({ "error": { "code": r.code, "message": message } })),
+        &r.code,
+        &r.message_zh,
+        &r.message_en,
+        headers,
     )
-        .into_response()
 }
 
 fn invalid_url() -> HookRejection {

@@ -7,18 +7,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::json;
 use yanxiu_control::now_ms;
 use yanxiu_control::playback::{PlaybackAllowed, PlaybackDenied, PlaybackTarget};
 use yanxiu_control::resources::ProcessingStatus;
-use yanxiu_ingest::tus::error::lang_of;
 use yanxiu_packager::storage::{StorageError, content_type_for};
 
 use super::AppContext;
@@ -32,61 +29,11 @@ pub struct PlayQuery {
     pub token: Option<String>,
 }
 
-pub(crate) fn error(
-    status: StatusCode,
-    code: &str,
-    zh: &str,
-    en: &str,
-    headers: &HeaderMap,
-) -> Response {
-    let message = lang_of(headers).pick(zh, en);
-    (
-        status,
-        Json(json!({ "error": { "code": code, "message": message } })),
-    )
-        .into_response()
-}
+pub(crate) use yanxiu_control::http::error::error_answer as error;
 
+/// The answer to a refused playback: the control plane's code and words for it.
 pub(crate) fn denied(d: PlaybackDenied, headers: &HeaderMap) -> Response {
-    let (code, zh, en) = match d {
-        PlaybackDenied::NotAvailable => (
-            "playback.not_available",
-            "资源不存在或未发布",
-            "no such published resource",
-        ),
-        PlaybackDenied::TokenRequired => (
-            "playback.token_required",
-            "观看此资源需要播放令牌",
-            "a playback token is required",
-        ),
-        PlaybackDenied::InvalidToken => (
-            "playback.invalid_token",
-            "播放令牌无效",
-            "the playback token is invalid",
-        ),
-        PlaybackDenied::TokenExpired => (
-            "playback.token_expired",
-            "播放令牌已过期",
-            "the playback token has expired",
-        ),
-        PlaybackDenied::WrongTarget => (
-            "playback.wrong_target",
-            "播放令牌不适用于此资源",
-            "the playback token is for another resource",
-        ),
-        PlaybackDenied::SessionEnded => (
-            "playback.session_ended",
-            "登录会话已结束，请重新登录",
-            "the session has ended; sign in again",
-        ),
-        PlaybackDenied::Unavailable => (
-            "playback.unavailable",
-            "服务暂时不可用",
-            "service temporarily unavailable",
-        ),
-    };
-    let status = StatusCode::from_u16(d.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-    error(status, code, zh, en, headers)
+    yanxiu_control::http::error::answer(&yanxiu_control::ControlError::Playback(d), headers)
 }
 
 /// A relative path inside a ladder: `/`-separated names of letters, digits,

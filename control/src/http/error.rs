@@ -154,12 +154,44 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
 }
 
 fn error_response(status: StatusCode, payload: &ErrorPayload, lang: Lang) -> Response {
+    body_in(status, payload.code, &payload.zh, &payload.en, lang)
+}
+
+fn body_in(status: StatusCode, code: &str, zh: &str, en: &str, lang: Lang) -> Response {
     let message = match lang {
-        Lang::Zh => &payload.zh,
-        Lang::En => &payload.en,
+        Lang::Zh => zh,
+        Lang::En => en,
     };
-    let body = json!({"error": {"code": payload.code, "message": message}});
+    let body = json!({"error": {"code": code, "message": message}});
     (status, axum::Json(body)).into_response()
+}
+
+/// An error answer in the API's one JSON shape and in the language `headers` ask for, for
+/// the server's routes outside the control router (playback, WHIP and WHEP, imports): every
+/// error the server gives has one shape and one language rule.
+pub fn error_answer(
+    status: StatusCode,
+    code: &str,
+    zh: &str,
+    en: &str,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    body_in(status, code, zh, en, lang_of(headers))
+}
+
+/// The answer to the control-plane error `e` ([`status_of`], its code and messages) in the
+/// language `headers` ask for; internal failures are logged, never shown.
+pub fn answer(e: &ControlError, headers: &axum::http::HeaderMap) -> Response {
+    if e.is_internal() {
+        tracing::error!(error = %e, "request failed");
+    }
+    body_in(
+        status_of(e),
+        e.code(),
+        &e.message_zh(),
+        &e.message_en(),
+        lang_of(headers),
+    )
 }
 
 /// Middleware: rewrites every error response in the caller's language, and turns axum's own

@@ -53,6 +53,7 @@ pub fn status_of(e: &ControlError) -> StatusCode {
         ControlError::Invalid { .. } => StatusCode::BAD_REQUEST,
         ControlError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ControlError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ControlError::Playback(d) => {
             StatusCode::from_u16(d.http_status()).unwrap_or(StatusCode::FORBIDDEN)
         }
@@ -183,6 +184,25 @@ pub async fn localize_errors(request: Request, next: Next) -> Response {
         return error_response(status, &payload, lang);
     }
     response
+}
+
+/// The answer to `e` in the language `headers` ask for, for layers that run
+/// outside [`localize_errors`] (request limits in front of every route).
+pub fn respond(e: ControlError, headers: &HeaderMap) -> Response {
+    let response = ApiError(e).into_response();
+    if lang_of(headers) == Lang::Zh {
+        return response;
+    }
+    let Some(payload) = response.extensions().get::<ErrorPayload>().cloned() else {
+        return response;
+    };
+    let mut out = error_response(response.status(), &payload, Lang::En);
+    if let Some(r) = response.extensions().get::<RetryAfter>().copied() {
+        out.extensions_mut().insert(r);
+        add_retry_after(&mut out);
+    }
+    out.extensions_mut().insert(payload);
+    out
 }
 
 /// The fallback for unknown routes.

@@ -157,6 +157,12 @@ pub struct LimitsConfig {
     pub anonymous_burst: u32,
     /// Requests without a credential per client address: sustained, per minute.
     pub anonymous_per_minute: u32,
+    /// Playlist and segment requests (`GET /live/…`, `/play/…`) per client
+    /// address: burst. Generous: a school behind one NAT address may have
+    /// hundreds of viewers, each fetching several objects a second.
+    pub media_burst: u32,
+    /// Playlist and segment requests per client address: per minute.
+    pub media_per_minute: u32,
     /// Client addresses remembered at most (IPv6 by /64); the longest idle
     /// are forgotten first.
     pub tracked_addresses: usize,
@@ -171,6 +177,8 @@ impl Default for LimitsConfig {
             sign_in_per_minute: 20,
             anonymous_burst: 600,
             anonymous_per_minute: 3000,
+            media_burst: 5000,
+            media_per_minute: 300_000,
             tracked_addresses: 100_000,
         }
     }

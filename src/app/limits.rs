@@ -11,6 +11,9 @@
 //!   credential the server refused (a 401 takes a token afterwards; while
 //!   the bucket is empty, credentialed requests from that address are
 //!   refused too, so guessing tokens is limited like anything else);
+//! - **media** (`GET`/`HEAD` of `/live/…` and `/play/…`: playlists, parts,
+//!   segments): a bucket of its own, generous enough for a school's viewers
+//!   behind one NAT address, that still stops a single client hammering;
 //! - health probes (`/healthz`, `/readyz`) are never limited.
 //!
 //! Bodies: every route gets `[limits] body_kib` (checked on
@@ -45,6 +48,8 @@ pub enum Class {
     Exempt,
     /// A sign-in attempt.
     SignIn,
+    /// A playlist or media object.
+    Media,
     /// Carries a credential; limited only after refusals.
     Credentialed,
     /// Carries no credential.
@@ -59,6 +64,10 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, has_auth: bool
     let sign_in = path == "/api/v1/sessions" || path.starts_with("/api/v1/sessions/");
     if method == Method::POST && (sign_in || path == "/setup") {
         return Class::SignIn;
+    }
+    let media = path.starts_with("/live/") || path.starts_with("/play/");
+    if media && (method == Method::GET || method == Method::HEAD) {
+        return Class::Media;
     }
     let token_in_query = query.is_some_and(|q| {
         q.split('&')
@@ -86,6 +95,7 @@ pub struct RequestLimits {
     body_bytes: u64,
     sign_in: Option<Mutex<RateLimiter>>,
     anonymous: Option<Mutex<RateLimiter>>,
+    media: Option<Mutex<RateLimiter>>,
 }
 
 impl RequestLimits {
@@ -103,6 +113,7 @@ impl RequestLimits {
             body_bytes: config.body_kib.max(1).saturating_mul(1024),
             sign_in: bucket(config.sign_in_burst, config.sign_in_per_minute),
             anonymous: bucket(config.anonymous_burst, config.anonymous_per_minute),
+            media: bucket(config.media_burst, config.media_per_minute),
         }
     }
 
@@ -122,6 +133,7 @@ impl RequestLimits {
             Class::Exempt => Decision::Allowed,
             Class::SignIn => run(&self.sign_in, true),
             Class::Anonymous => run(&self.anonymous, true),
+            Class::Media => run(&self.media, true),
             Class::Credentialed => run(&self.anonymous, false),
         }
     }
@@ -232,6 +244,23 @@ mod tests {
         assert_eq!(
             classify(&Method::GET, "/api/v1/resources", None, true),
             Class::Credentialed
+        );
+    }
+
+    #[test]
+    fn playlists_and_segments_have_their_own_bucket() {
+        assert_eq!(
+            classify(&Method::GET, "/live/ch/master.m3u8", None, false),
+            Class::Media
+        );
+        assert_eq!(
+            classify(
+                &Method::HEAD,
+                "/play/r/720p/seg-1.m4s",
+                Some("token=t"),
+                false
+            ),
+            Class::Media
         );
     }
 

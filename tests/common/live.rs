@@ -45,7 +45,14 @@ pub fn require_tool(program: &str, version_flag: &str) {
 /// [`server::prepare`] plus the event organiser [`ORGANISER`]. The server
 /// logs at `info` so the tests can check what it logs.
 pub fn start_live(live_config: &str) -> Server {
-    let (data, config) = server::prepare(live_config);
+    start_live_with(live_config, false)
+}
+
+/// [`start_live`] where `config` may go on past the `[live]` table; with
+/// `tls`, it holds a `[tls]` table (see `common::tls::tls_config`) and the
+/// server also listens for HTTPS and RTMPS.
+pub fn start_live_with(config: &str, tls: bool) -> Server {
+    let (data, config) = server::prepare(config);
     let out = server::yanxiu()
         .args([
             "admin",
@@ -70,7 +77,10 @@ pub fn start_live(live_config: &str) -> Server {
         "create the organiser: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    server::serve_with_log(data, config, 1, "info")
+    match tls {
+        true => server::serve_tls(data, config, 1, "info"),
+        false => server::serve_with_log(data, config, 1, "info"),
+    }
 }
 
 /// A channel as its creation returned it.

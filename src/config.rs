@@ -437,6 +437,8 @@ mod tests {
             config.control.retention,
             yanxiu_control::retention::plan::RetentionConfig::default()
         );
+        assert_eq!(config.tls, TlsConfig::default());
+        assert_eq!(config.limits, LimitsConfig::default());
     }
 
     #[test]
@@ -446,6 +448,17 @@ mod tests {
         assert_eq!(config.http_addr, "127.0.0.1:8080");
         assert_eq!(config.storage.backend, StorageBackend::Local);
         assert!(config.database_url.is_none());
+    }
+
+    #[test]
+    fn turning_plain_listeners_off_needs_a_certificate() {
+        let config = load("[tls]\nplain_http = \"off\"\n").expect("parses");
+        assert!(config.tls.files().is_err());
+        let config = load("[tls]\ncert_file = \"/c.pem\"\n").expect("parses");
+        assert!(config.tls.files().is_err(), "key_file missing");
+        let config = load("[tls]\ncert_file = \"/c\"\nkey_file = \"/k\"\nplain_rtmp = false\n")
+            .expect("parses");
+        assert!(config.tls.files().expect("valid").is_some());
     }
 
     #[test]

@@ -404,8 +404,21 @@ async fn sign_in_and_anonymous_floods_get_429_with_retry_after() {
     .await;
     assert_eq!(status, 429);
 
-    // Anonymous requests: five, then 429 (zh-CN by default); health probes never.
-    for _ in 0..5 {
+    // Anonymous requests: five (the metrics scrape is one), then 429 (zh-CN
+    // by default); health probes never.
+    let metrics = client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.contains("yanxiu_http_requests_refused_total{reason=\"sign_in\"} 2"),
+        "{metrics}"
+    );
+    for _ in 0..4 {
         let r = client
             .get(format!("{}/assets/app.js", s.base))
             .send()
@@ -432,4 +445,113 @@ async fn sign_in_and_anonymous_floods_get_429_with_retry_after() {
         .await
         .expect("healthz");
     assert_eq!(r.status(), 200);
+}
+
+/// Starts `serve` over a prepared data directory and returns the process
+/// (killed on drop) and its first `lines` stdout lines.
+struct Raw(std::process::Child);
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve_raw(data: &std::path::Path, config: &std::path::Path, lines: usize) -> (Raw, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = server::yanxiu()
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--data-dir",
+        ])
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn yanxiu serve");
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut out = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a line");
+        out.push(line.trim().to_owned());
+    }
+    (Raw(child), out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_can_redirect_to_https_or_be_off_and_plain_rtmp_can_be_off() {
+    let ca = TestCa::new();
+    let certs = tempfile::tempdir().expect("tempdir");
+    let leaf = ca.leaf(1, certs.path(), "server");
+    let (data, config) = server::prepare(&format!(
+        "{}plain_http = \"redirect\"\nplain_rtmp = false\n",
+        tls_config(&leaf)
+    ));
+    let (process, lines) = serve_raw(data.path(), &config, 3);
+    let http = lines[0]
+        .strip_prefix("yanxiu: redirecting ")
+        .and_then(|l| l.strip_suffix(" to HTTPS"))
+        .unwrap_or_else(|| panic!("{lines:?}"))
+        .to_owned();
+    let https = lines[1]
+        .strip_prefix("yanxiu: listening on ")
+        .unwrap_or_else(|| panic!("{lines:?}"))
+        .to_owned();
+    assert!(https.starts_with("https://"), "{lines:?}");
+    assert!(
+        lines[2].starts_with("yanxiu: RTMPS ingest on rtmps://"),
+        "no plain RTMP line: {lines:?}"
+    );
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = no_follow
+        .get(format!("{http}/api/v1/openapi.json?x=1"))
+        .send()
+        .await
+        .expect("plain request");
+    assert_eq!(resp.status(), 308);
+    assert_eq!(
+        resp.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("location"),
+        format!("{https}/api/v1/openapi.json?x=1")
+    );
+    let resp = no_follow
+        .get(format!("{http}/healthz"))
+        .send()
+        .await
+        .expect("probe");
+    assert_eq!(resp.status(), 200, "probes still answered over plain HTTP");
+    let resp = ca
+        .https_client()
+        .get(format!("{https}/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("over HTTPS");
+    assert_eq!(resp.status(), 200);
+    drop(process);
+
+    let config_off = data.path().join("off.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config_off, text.replace("\"redirect\"", "\"off\"")).expect("write");
+    let (_process, lines) = serve_raw(data.path(), &config_off, 2);
+    assert!(
+        lines[0].starts_with("yanxiu: listening on https://"),
+        "only HTTPS: {lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("yanxiu: RTMPS ingest on rtmps://"),
+        "{lines:?}"
+    );
 }

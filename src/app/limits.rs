@@ -23,6 +23,9 @@
 //! (`/whip/…`, `/whep/…`, bounded by `live.webrtc_max_offer_kib` with
 //! their own coded 413).
 //!
+//! Every refusal counts in `yanxiu_http_requests_refused_total{reason}`
+//! (`sign_in`, `anonymous`, `media`: rate limits; `body`: too large).
+//!
 //! The client address is the TCP peer (as in the audit log); behind a
 //! reverse proxy every client shares the proxy's bucket.
 
@@ -54,6 +57,17 @@ pub enum Class {
     Credentialed,
     /// Carries no credential.
     Anonymous,
+}
+
+impl Class {
+    fn label(self) -> &'static str {
+        match self {
+            Class::Exempt => "exempt",
+            Class::SignIn => "sign_in",
+            Class::Media => "media",
+            Class::Credentialed | Class::Anonymous => "anonymous",
+        }
+    }
 }
 
 /// Which class a request falls in.
@@ -92,6 +106,7 @@ pub fn body_limit_of(path: &str, default: u64) -> Option<u64> {
 /// The limits and their buckets, shared by every request.
 #[derive(Debug)]
 pub struct RequestLimits {
+    refused: prometheus::IntCounterVec,
     body_bytes: u64,
     sign_in: Option<Mutex<RateLimiter>>,
     anonymous: Option<Mutex<RateLimiter>>,
@@ -99,8 +114,23 @@ pub struct RequestLimits {
 }
 
 impl RequestLimits {
-    /// The limits of `[limits]`.
-    pub fn new(config: &LimitsConfig) -> RequestLimits {
+    /// The limits of `[limits]`, counting refusals in `registry`.
+    pub fn new(
+        config: &LimitsConfig,
+        registry: &prometheus::Registry,
+    ) -> Result<RequestLimits, prometheus::Error> {
+        let refused = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "http_requests_refused_total",
+                "Requests refused by a rate limit (by bucket) or the body limit",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(refused.clone()))?;
+        Ok(RequestLimits::unregistered(config, refused))
+    }
+
+    fn unregistered(config: &LimitsConfig, refused: prometheus::IntCounterVec) -> RequestLimits {
         let bucket = |burst, per_minute| {
             config.rate_limits.then(|| {
                 Mutex::new(RateLimiter::new(
@@ -110,6 +140,7 @@ impl RequestLimits {
             })
         };
         RequestLimits {
+            refused,
             body_bytes: config.body_kib.max(1).saturating_mul(1024),
             sign_in: bucket(config.sign_in_burst, config.sign_in_per_minute),
             anonymous: bucket(config.anonymous_burst, config.anonymous_per_minute),
@@ -167,6 +198,7 @@ pub async fn enforce(
         let now = yanxiu_control::now_ms();
         if let Decision::Limited { retry_after_ms } = limits.decide(class, addr, now) {
             tracing::info!(%addr, ?class, "request rate limited");
+            limits.refused.with_label_values(&[class.label()]).inc();
             return respond(
                 ControlError::RateLimited { retry_after_ms },
                 request.headers(),
@@ -180,6 +212,7 @@ pub async fn enforce(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > max) {
+            limits.refused.with_label_values(&["body"]).inc();
             return respond(
                 ControlError::PayloadTooLarge { max_bytes: max },
                 request.headers(),
@@ -201,6 +234,12 @@ pub async fn enforce(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limits(config: &LimitsConfig) -> RequestLimits {
+        let refused = prometheus::IntCounterVec::new(prometheus::Opts::new("r", "r"), &["reason"])
+            .expect("counter");
+        RequestLimits::unregistered(config, refused)
+    }
 
     #[test]
     fn sign_in_and_first_run_setup_posts_are_sign_in_attempts() {
@@ -229,16 +268,11 @@ mod tests {
             Class::Anonymous
         );
         assert_eq!(
-            classify(&Method::GET, "/play/r/master.m3u8", Some("token="), false),
+            classify(&Method::GET, "/api/v1/catalogue", Some("token="), false),
             Class::Anonymous
         );
         assert_eq!(
-            classify(
-                &Method::GET,
-                "/play/r/master.m3u8",
-                Some("a=1&token=x"),
-                false
-            ),
+            classify(&Method::POST, "/whep/ch", Some("a=1&token=x"), false),
             Class::Credentialed
         );
         assert_eq!(
@@ -288,7 +322,7 @@ mod tests {
 
     #[test]
     fn an_empty_anonymous_bucket_refuses_credentialed_requests_too() {
-        let limits = RequestLimits::new(&LimitsConfig {
+        let limits = limits(&LimitsConfig {
             anonymous_burst: 1,
             anonymous_per_minute: 1,
             ..LimitsConfig::default()
@@ -312,7 +346,7 @@ mod tests {
 
     #[test]
     fn turned_off_rate_limits_allow_everything() {
-        let limits = RequestLimits::new(&LimitsConfig {
+        let limits = limits(&LimitsConfig {
             rate_limits: false,
             sign_in_burst: 1,
             ..LimitsConfig::default()

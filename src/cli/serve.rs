@@ -200,7 +200,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     .merge(crate::live::http::router(live.clone()));
     let router = app::guarded(
         router,
-        Arc::new(RequestLimits::new(&config.limits)),
+        Arc::new(RequestLimits::new(
+            &config.limits,
+            services.metrics.registry(),
+        )?),
         Arc::new(SecurityHeaders::new(&media_origins(&config))),
     );
 

@@ -250,6 +250,9 @@ async fn every_route_answers_with_the_security_headers_and_https_adds_hsts() {
             if tls != has("strict-transport-security", "max-age=600") {
                 missing.push(format!("HSTS on HTTPS only (tls = {tls})"));
             }
+            if resp.status() == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+                missing.push("no 500 (client address and state reach every handler)".to_owned());
+            }
             if path.starts_with("/api/") && !h.contains_key("cache-control") {
                 missing.push("cache-control on an API answer".to_owned());
             }

@@ -2,7 +2,8 @@
 //! ffmpeg publishing over RTMPS and hls.js in headless Chromium playing over
 //! HTTPS; the certificate swapped on SIGHUP without dropping the listeners
 //! (and a bad new file keeping the old one); the security headers on every
-//! route, HSTS on HTTPS only; 413 for bodies over the limit and 429 with
+//! route, HSTS on HTTPS only; the web app itself over HTTPS under its
+//! content security policy, playing over HLS and WHEP; 413 for bodies over the limit and 429 with
 //! Retry-After for sign-in and anonymous floods, in the API's error shape.
 
 mod common;
@@ -15,8 +16,8 @@ use serde_json::{Value, json};
 
 use common::browser::{CHROMIUM, browser_node_modules, run_driver};
 use common::live::{
-    FfmpegPublish, create_channel, ffmpeg_publisher, one_at_a_time, organiser, require_tool,
-    start_live_with, wait_for_master, wait_for_segments,
+    FfmpegPublish, ORGANISER, create_channel, ffmpeg_publisher, one_at_a_time, organiser,
+    require_tool, start_live_with, wait_for_master, wait_for_segments,
 };
 use common::server::{self, PASSWORD, Server};
 use common::tls::{Leaf, TestCa, tls_config};
@@ -72,7 +73,7 @@ async fn ffmpeg_publishes_over_rtmps_and_hls_js_plays_it_over_https() {
         &url,
         &FfmpegPublish {
             size: "640x360",
-            seconds: 60.0,
+            seconds: 120.0,
             extra: Vec::new(),
         },
     );
@@ -98,8 +99,29 @@ async fn ffmpeg_publishes_over_rtmps_and_hls_js_plays_it_over_https() {
     )
     .await;
     eprintln!("{report:?}");
+    let web: Value = run_driver(
+        "web_https.cjs",
+        &modules,
+        &[&s.https, ORGANISER, PASSWORD, &channel.id],
+        Duration::from_secs(180),
+    )
+    .await;
+    eprintln!("web app over HTTPS: {web}");
     assert!(publisher.running(), "{}", publisher.stderr());
     publisher.kill();
+    assert_eq!(web["failure"], Value::Null, "{web}");
+    assert_eq!(
+        web["cspViolations"],
+        json!([]),
+        "the app runs under its CSP: {web}"
+    );
+    assert_eq!(web["errors"], json!([]), "{web}");
+    assert!(web["hlsTime"].as_f64().is_some_and(|t| t > 2.0), "{web}");
+    assert!(
+        web["webrtcFrames"].as_u64().is_some_and(|f| f > 30),
+        "WHEP over HTTPS: {web}"
+    );
+
     let fatal: Vec<_> = report
         .errors
         .iter()

@@ -245,9 +245,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
 /// playback base, and the object store when segments are redirected there.
 fn media_origins(config: &ServeConfig) -> MediaOrigins {
     let mut origins = Vec::new();
-    origins.extend(MediaOrigins::origin_of(
-        &config.control.public_urls.playback_base,
-    ));
+    let playback = &config.control.public_urls.playback_base;
+    if *playback != yanxiu_control::config::PublicUrls::default().playback_base {
+        origins.extend(MediaOrigins::origin_of(playback));
+    }
     if config.storage.s3_delivery == S3Delivery::Redirect {
         match config
             .storage

@@ -10,8 +10,9 @@
 //!   `Referrer-Policy: no-referrer` (setup links and playback URLs carry
 //!   tokens), `Permissions-Policy` (camera, microphone and screen capture
 //!   for this origin only, for going live from the page; nothing else).
-//! - `Cache-Control: no-store` on `/api/…` answers that set no cache
-//!   policy of their own: they are per user and carry tokens and stream keys.
+//! - `Cache-Control: no-store` on answers that set no cache policy of their
+//!   own and are per user, carrying tokens, stream keys or session
+//!   capabilities: `/api/…`, `/setup`, `/whip/…`, `/whep/…`.
 //! - On HTTPS only (a separate layer on that listener's router):
 //!   `Strict-Transport-Security`.
 
@@ -110,7 +111,7 @@ pub async fn add(
     request: Request,
     next: Next,
 ) -> Response {
-    let api = request.uri().path().starts_with("/api/");
+    let private = carries_secrets(request.uri().path());
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     for (name, value) in &policy.headers {
@@ -118,10 +119,19 @@ pub async fn add(
             h.insert(name.clone(), value.clone());
         }
     }
-    if api && !h.contains_key(header::CACHE_CONTROL) {
+    if private && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// Answers that are per user and may carry tokens, stream keys or session
+/// capabilities: the API, first-run setup, WHIP/WHEP answers and locations.
+fn carries_secrets(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path == "/setup"
+        || path.starts_with("/whip/")
+        || path.starts_with("/whep/")
 }
 
 /// `Strict-Transport-Security` for `max_age` seconds (none at 0).
@@ -175,6 +185,21 @@ mod tests {
             csp.contains("media-src 'self' blob: https://s3.example;"),
             "{csp}"
         );
+    }
+
+    #[test]
+    fn api_setup_and_webrtc_answers_are_never_cached() {
+        for path in ["/api/v1/sessions", "/setup", "/whip/ch", "/whep/ch/s"] {
+            assert!(carries_secrets(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/assets/app.js",
+            "/live/ch/master.m3u8",
+            "/play/r/x.m4s",
+        ] {
+            assert!(!carries_secrets(path), "{path}");
+        }
     }
 
     #[test]

@@ -70,11 +70,13 @@ pub enum TlsError {
     },
 }
 
-/// What was loaded: the leaf certificate's SHA-256 fingerprint (hex), for logs.
+/// What was loaded, for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertInfo {
     /// SHA-256 of the leaf certificate's DER, lowercase hex.
     pub fingerprint: String,
+    /// The leaf's `notAfter`, seconds since the Unix epoch (none if unreadable).
+    pub not_after: Option<i64>,
 }
 
 /// The current certificate and key, read from two PEM files.
@@ -145,7 +147,71 @@ fn info_of(key: &CertifiedKey) -> CertInfo {
     let leaf = key.cert.first().map(|c| c.as_ref()).unwrap_or_default();
     CertInfo {
         fingerprint: hex_lower(&Sha256::digest(leaf)),
+        not_after: not_after(leaf),
     }
+}
+
+/// One DER element: its tag, its contents and what follows it.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The `notAfter` of an X.509 certificate (RFC 5280 4.1: Certificate ›
+/// tbsCertificate › validity), seconds since the Unix epoch.
+fn not_after(der: &[u8]) -> Option<i64> {
+    const SEQUENCE: u8 = 0x30;
+    let (SEQUENCE, cert, _) = der_element(der)? else {
+        return None;
+    };
+    let (SEQUENCE, tbs, _) = der_element(cert)? else {
+        return None;
+    };
+    let mut fields = tbs;
+    if fields.first() == Some(&0xa0) {
+        fields = der_element(fields)?.2; // version
+    }
+    fields = der_element(fields)?.2; // serialNumber
+    fields = der_element(fields)?.2; // signature
+    fields = der_element(fields)?.2; // issuer
+    let (SEQUENCE, validity, _) = der_element(fields)? else {
+        return None;
+    };
+    let after = der_element(validity)?.2;
+    let (tag, text, _) = der_element(after)?;
+    asn1_time(tag, std::str::from_utf8(text).ok()?)
+}
+
+/// UTCTime (`YYMMDDHHMMSSZ`, tag 0x17) or GeneralizedTime
+/// (`YYYYMMDDHHMMSSZ`, tag 0x18), as X.509 uses them, in Unix seconds.
+fn asn1_time(tag: u8, text: &str) -> Option<i64> {
+    let digits = text.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 if digits.len() == 12 => {
+            let yy: i32 = digits.get(..2)?.parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &digits[2..])
+        }
+        0x18 if digits.len() == 14 => (digits.get(..4)?.parse().ok()?, &digits[4..]),
+        _ => return None,
+    };
+    let num = |i: usize| rest.get(i..i + 2)?.parse::<u8>().ok();
+    let month = time::Month::try_from(num(0)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, num(2)?).ok()?;
+    let at = date.with_hms(num(4)?, num(6)?, num(8)?).ok()?;
+    Some(at.assume_utc().unix_timestamp())
 }
 
 fn hex_lower(bytes: &[u8]) -> String {
@@ -427,6 +493,32 @@ mod tests {
         assert_eq!(host_only("[::1]:8080"), Some("[::1]"));
         assert_eq!(host_only("evil/path"), None);
         assert_eq!(host_only(""), None);
+    }
+
+    #[test]
+    fn the_expiry_date_is_read_from_the_certificate() {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("p");
+        params.not_after = time::macros::datetime!(2031-07-04 12:30:15 UTC);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("cert");
+        assert_eq!(not_after(cert.der()), Some(1_940_934_615));
+        params.not_after = time::macros::datetime!(2051-01-02 00:00:00 UTC);
+        let cert = params.self_signed(&key).expect("cert");
+        assert_eq!(
+            not_after(cert.der()),
+            Some(2_556_230_400),
+            "GeneralizedTime after 2049"
+        );
+        assert_eq!(not_after(b"\x30\x03\x02\x01"), None, "truncated");
+        assert_eq!(not_after(&[]), None);
+    }
+
+    #[test]
+    fn utc_times_before_1950_and_after_2049_follow_rfc_5280() {
+        assert_eq!(asn1_time(0x17, "491231235959Z"), Some(2_524_607_999));
+        assert_eq!(asn1_time(0x17, "500101000000Z"), Some(-631_152_000));
+        assert_eq!(asn1_time(0x17, "5001010000Z"), None);
+        assert_eq!(asn1_time(0x18, "20500101000000"), None, "no Z");
     }
 
     #[test]

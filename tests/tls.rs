@@ -183,6 +183,14 @@ async fn sighup_swaps_the_certificate_and_a_bad_new_file_keeps_the_old_one() {
         s.child.try_wait().expect("try_wait").is_none(),
         "still running"
     );
+    let (_, metrics) = common::live::get_text(&format!("{}/metrics", s.base)).await;
+    let expiry: i64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("yanxiu_tls_certificate_expiry_timestamp_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the certificate's expiry is exported: {metrics}"));
+    // rcgen's default notAfter: 4096-01-01.
+    assert_eq!(expiry, 67_090_118_400, "{metrics}");
     s.stop("TERM");
 }
 

@@ -22,7 +22,7 @@ use crate::app::uploads::{StorageJanitor, UploadPipeline};
 use crate::app::{self, AppContext};
 use crate::config::{ConfigArgs, PlainHttp, S3Delivery, ServeConfig, init_logging};
 use crate::live::{LiveBoard, LiveService, LiveSettings, RtmpAddrs};
-use crate::tls::{CertStore, RtmpsUpgrade};
+use crate::tls::{CertInfo, CertStore, RtmpsUpgrade};
 use crate::worker::{self, Worker};
 
 /// Arguments of `yanxiu serve`.
@@ -117,14 +117,21 @@ fn default_public_urls(config: &mut ServeConfig) {
 
 async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     let certs = match config.tls.files()? {
-        Some((cert, key)) => {
-            let store = CertStore::load(&cert, &key)?;
-            tracing::info!(fingerprint = %store.info().fingerprint, "TLS certificate loaded");
-            Some(store)
-        }
+        Some((cert, key)) => Some(CertStore::load(&cert, &key)?),
         None => None,
     };
     let services = Services::open(&config).await?;
+    let cert_expiry = prometheus::IntGauge::new(
+        "tls_certificate_expiry_timestamp_seconds",
+        "notAfter of the TLS certificate served, Unix seconds",
+    )?;
+    if let Some(store) = &certs {
+        services
+            .metrics
+            .registry()
+            .register(Box::new(cert_expiry.clone()))?;
+        report_certificate(&store.info(), &cert_expiry, "TLS certificate loaded");
+    }
     let janitor = Arc::new(StorageJanitor {
         storage: services.storage.clone(),
         sources_dir: config.sources_dir(),
@@ -221,7 +228,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         // Listening for SIGHUP before announcing: from then on it reloads.
         let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot listen for SIGHUP")?;
-        tokio::spawn(reload_on_sighup(store, hangups));
+        tokio::spawn(reload_on_sighup(store, hangups, cert_expiry));
     }
     listeners.announce(rtmp_addrs, &setup_gate);
     let shutdown = async move {
@@ -270,18 +277,43 @@ fn media_origins(config: &ServeConfig) -> MediaOrigins {
 
 /// Reloads the certificate and key on every SIGHUP; a bad file keeps the
 /// old certificate and says why.
-async fn reload_on_sighup(store: Arc<CertStore>, mut hangups: tokio::signal::unix::Signal) {
+async fn reload_on_sighup(
+    store: Arc<CertStore>,
+    mut hangups: tokio::signal::unix::Signal,
+    expiry: prometheus::IntGauge,
+) {
     while hangups.recv().await.is_some() {
         match store.reload() {
-            Ok(info) => {
-                tracing::info!(fingerprint = %info.fingerprint, "TLS certificate reloaded")
-            }
+            Ok(info) => report_certificate(&info, &expiry, "TLS certificate reloaded"),
             Err(e) => tracing::error!(
                 error = %e,
                 fingerprint = %store.info().fingerprint,
                 "TLS certificate reload failed: still serving the previous certificate"
             ),
         }
+    }
+}
+
+/// Certificates closer to their end than this are logged as warnings.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// Logs the certificate now served (fingerprint, expiry; a warning when it
+/// ends within two weeks) and exports its expiry.
+fn report_certificate(info: &CertInfo, expiry: &prometheus::IntGauge, what: &str) {
+    let not_after = info.not_after.unwrap_or(0);
+    expiry.set(not_after);
+    let days_left = (not_after - yanxiu_control::now_ms() / 1000) / 86_400;
+    let expires = time::OffsetDateTime::from_unix_timestamp(not_after)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    if days_left < EXPIRY_WARNING_DAYS {
+        tracing::warn!(fingerprint = %info.fingerprint, %expires, days_left, "{what}: it expires soon");
+    } else {
+        tracing::info!(fingerprint = %info.fingerprint, %expires, days_left, "{what}");
     }
 }
 

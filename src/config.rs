@@ -40,6 +40,10 @@ pub struct ServeConfig {
     pub media: MediaConfig,
     /// Live ingest, transcode and origin.
     pub live: crate::live::LiveSection,
+    /// HTTPS and RTMPS, and what the plain listeners do beside them.
+    pub tls: TlsConfig,
+    /// Request body limits and per-address rate limits.
+    pub limits: LimitsConfig,
 }
 
 impl Default for ServeConfig {
@@ -56,6 +60,126 @@ impl Default for ServeConfig {
             imports: ImportConfig::default(),
             media: MediaConfig::default(),
             live: crate::live::LiveSection::default(),
+            tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// `[tls]`: HTTPS and RTMPS with one certificate, reloaded on SIGHUP.
+/// TLS is on when `cert_file` and `key_file` are set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// HTTPS listen address (API, web app, playback, WHIP/WHEP).
+    pub https_addr: String,
+    /// RTMPS listen address for publishers; none: no RTMPS.
+    pub rtmps_addr: Option<String>,
+    /// What the plain HTTP listener (`http_addr`) does: `serve`, `redirect`
+    /// (to HTTPS; health checks still answered) or `off`.
+    pub plain_http: PlainHttp,
+    /// Keep the plain RTMP listener (`live.rtmp_addr`) beside RTMPS.
+    pub plain_rtmp: bool,
+    /// `Strict-Transport-Security` max-age on HTTPS answers (0: no header).
+    pub hsts_max_age_seconds: u64,
+    /// Add `includeSubDomains` to HSTS.
+    pub hsts_include_subdomains: bool,
+    /// Seconds a client may take to complete the TLS handshake.
+    pub handshake_timeout_seconds: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            https_addr: "127.0.0.1:8443".to_owned(),
+            rtmps_addr: None,
+            plain_http: PlainHttp::Serve,
+            plain_rtmp: true,
+            hsts_max_age_seconds: 31_536_000,
+            hsts_include_subdomains: false,
+            handshake_timeout_seconds: 10,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The certificate and key files, when TLS is configured.
+    pub fn files(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(c), Some(k)) => Ok(Some((c.clone(), k.clone()))),
+            (None, None) => {
+                anyhow::ensure!(
+                    self.plain_http == PlainHttp::Serve && self.plain_rtmp,
+                    "tls.plain_http and tls.plain_rtmp can only turn plain listeners off when \
+                     tls.cert_file and tls.key_file are set"
+                );
+                Ok(None)
+            }
+            _ => anyhow::bail!("tls.cert_file and tls.key_file must be set together"),
+        }
+    }
+}
+
+/// What the plain HTTP listener does when HTTPS is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PlainHttp {
+    /// Serve everything over plain HTTP too.
+    #[default]
+    Serve,
+    /// Redirect to HTTPS (308), except `/healthz` and `/readyz`.
+    Redirect,
+    /// No plain HTTP listener.
+    Off,
+}
+
+/// `[limits]`: request bodies and per-address rate limits (token buckets).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body of JSON and other small routes, KiB (tus uploads
+    /// and WHIP/WHEP offers have their own limits).
+    pub body_kib: u64,
+    /// Turns the rate limits on.
+    pub rate_limits: bool,
+    /// Sign-in attempts (and first-run setup) per client address: burst.
+    pub sign_in_burst: u32,
+    /// Sign-in attempts per client address: sustained, per minute.
+    pub sign_in_per_minute: u32,
+    /// Requests without a credential (or with a refused one) per client
+    /// address: burst.
+    pub anonymous_burst: u32,
+    /// Requests without a credential per client address: sustained, per minute.
+    pub anonymous_per_minute: u32,
+    /// Playlist and segment requests (`GET /live/…`, `/play/…`) per client
+    /// address: burst. Generous: a school behind one NAT address may have
+    /// hundreds of viewers, each fetching several objects a second.
+    pub media_burst: u32,
+    /// Playlist and segment requests per client address: per minute.
+    pub media_per_minute: u32,
+    /// Client addresses remembered at most (IPv6 by /64); the longest idle
+    /// are forgotten first.
+    pub tracked_addresses: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            body_kib: 1024,
+            rate_limits: true,
+            sign_in_burst: 30,
+            sign_in_per_minute: 20,
+            anonymous_burst: 600,
+            anonymous_per_minute: 3000,
+            media_burst: 5000,
+            media_per_minute: 300_000,
+            tracked_addresses: 100_000,
         }
     }
 }
@@ -313,6 +437,8 @@ mod tests {
             config.control.retention,
             yanxiu_control::retention::plan::RetentionConfig::default()
         );
+        assert_eq!(config.tls, TlsConfig::default());
+        assert_eq!(config.limits, LimitsConfig::default());
     }
 
     #[test]
@@ -322,6 +448,17 @@ mod tests {
         assert_eq!(config.http_addr, "127.0.0.1:8080");
         assert_eq!(config.storage.backend, StorageBackend::Local);
         assert!(config.database_url.is_none());
+    }
+
+    #[test]
+    fn turning_plain_listeners_off_needs_a_certificate() {
+        let config = load("[tls]\nplain_http = \"off\"\n").expect("parses");
+        assert!(config.tls.files().is_err());
+        let config = load("[tls]\ncert_file = \"/c.pem\"\n").expect("parses");
+        assert!(config.tls.files().is_err(), "key_file missing");
+        let config = load("[tls]\ncert_file = \"/c\"\nkey_file = \"/k\"\nplain_rtmp = false\n")
+            .expect("parses");
+        assert!(config.tls.files().expect("valid").is_some());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod live;
 mod media;
+mod tls;
 mod worker;
 
 use std::process::ExitCode;

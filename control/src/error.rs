@@ -81,6 +81,12 @@ pub enum ControlError {
     /// The server cannot take more work now (a queue is full); try again shortly.
     #[error("busy")]
     Busy,
+    /// The request body is larger than the route accepts.
+    #[error("request body over {max_bytes} bytes")]
+    PayloadTooLarge {
+        /// The route's limit.
+        max_bytes: u64,
+    },
     /// A playback token or target was refused (playback events).
     #[error("playback refused: {0:?}")]
     Playback(crate::playback::PlaybackDenied),
@@ -130,6 +136,7 @@ impl ControlError {
             ControlError::Invalid { .. } => "invalid_request",
             ControlError::RateLimited { .. } => "rate_limited",
             ControlError::Busy => "busy",
+            ControlError::PayloadTooLarge { .. } => "payload_too_large",
             ControlError::Playback(d) => d.code(),
             ControlError::Database(_) | ControlError::Internal(_) => "internal",
         }
@@ -164,6 +171,9 @@ impl ControlError {
             ControlError::Conflict { zh, .. } | ControlError::Invalid { zh, .. } => zh.clone(),
             ControlError::RateLimited { .. } => "请求过于频繁，请稍后再试".into(),
             ControlError::Busy => "服务器繁忙，请稍后再试".into(),
+            ControlError::PayloadTooLarge { max_bytes } => {
+                format!("请求体过大（上限 {} KiB）", max_bytes.div_ceil(1024))
+            }
             ControlError::Playback(d) => d.message_zh().into(),
             ControlError::Database(_) | ControlError::Internal(_) => "服务器内部错误".into(),
         }
@@ -203,6 +213,12 @@ impl ControlError {
             ControlError::Conflict { en, .. } | ControlError::Invalid { en, .. } => en.clone(),
             ControlError::RateLimited { .. } => "too many requests, try again later".into(),
             ControlError::Busy => "the server is busy, try again shortly".into(),
+            ControlError::PayloadTooLarge { max_bytes } => {
+                format!(
+                    "the request body is too large (limit {} KiB)",
+                    max_bytes.div_ceil(1024)
+                )
+            }
             ControlError::Playback(d) => d.message_en().into(),
             ControlError::Database(_) | ControlError::Internal(_) => "internal server error".into(),
         }

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use yanxiu_control::http::extract::ApiJson;
 use yanxiu_control::now_ms;
 
 use super::uploads::{UploadPipeline, create_draft, extension, internal, queue_processing};
@@ -62,7 +63,7 @@ fn invalid_url() -> HookRejection {
 pub async fn create(
     State(pipeline): State<Arc<UploadPipeline>>,
     headers: HeaderMap,
-    Json(request): Json<ImportRequest>,
+    ApiJson(request): ApiJson<ImportRequest>,
 ) -> Response {
     let owner = match pipeline.authorize(&headers).await {
         Ok(o) => o,

@@ -4,9 +4,12 @@
 
 pub mod api_doc;
 pub mod imports;
+pub mod limits;
 pub mod metrics;
 pub mod playback;
 pub mod playlist;
+pub mod rate_limit;
+pub mod security_headers;
 pub mod uploads;
 pub mod web;
 
@@ -76,6 +79,25 @@ pub fn router(
         .merge(ops)
         .merge(web::router(setup))
         .merge(yanxiu_control::router(control))
+}
+
+/// Wraps the complete router (every route merged in) in the layers every
+/// request passes: security headers outermost (so refusals carry them too),
+/// then the rate and body limits.
+pub fn guarded(
+    router: Router,
+    limits: Arc<limits::RequestLimits>,
+    headers: Arc<security_headers::SecurityHeaders>,
+) -> Router {
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::enforce,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            headers,
+            security_headers::add,
+        ))
 }
 
 async fn render_metrics(State(app): State<Arc<AppContext>>) -> Response {

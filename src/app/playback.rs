@@ -33,7 +33,7 @@ pub(crate) use yanxiu_control::http::error::error_answer as error;
 
 /// The answer to a refused playback: the control plane's code and words for it.
 pub(crate) fn denied(d: PlaybackDenied, headers: &HeaderMap) -> Response {
-    yanxiu_control::http::error::answer(&yanxiu_control::ControlError::Playback(d), headers)
+    yanxiu_control::http::error::respond(yanxiu_control::ControlError::Playback(d), headers)
 }
 
 /// A relative path inside a ladder: `/`-separated names of letters, digits,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+mod listeners;
 pub mod probe;
 pub mod qc;
 mod qc_text;

@@ -1,7 +1,8 @@
 //! `yanxiu serve`: one process with the HTTP API (control plane, uploads,
 //! playback, metrics), the processing workers and the upload sweeper.
 //! SIGTERM or Ctrl-C: stop accepting, give running jobs back to the queue,
-//! close the database.
+//! close the database. With `[tls]`: HTTPS and RTMPS beside (or instead of)
+//! the plain listeners; SIGHUP reloads the certificate and key.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,11 +14,15 @@ use yanxiu_control::http::AppState;
 use yanxiu_control::setup;
 use yanxiu_ingest::tus::{TusConfig, TusService};
 
+use super::listeners::Listeners;
+use crate::app::limits::RequestLimits;
 use crate::app::metrics::Metrics;
+use crate::app::security_headers::{MediaOrigins, SecurityHeaders};
 use crate::app::uploads::{StorageJanitor, UploadPipeline};
 use crate::app::{self, AppContext};
-use crate::config::{ConfigArgs, ServeConfig, init_logging};
-use crate::live::{LiveBoard, LiveService, LiveSettings};
+use crate::config::{ConfigArgs, PlainHttp, S3Delivery, ServeConfig, init_logging};
+use crate::live::{LiveBoard, LiveService, LiveSettings, RtmpAddrs};
+use crate::tls::{CertInfo, CertStore, RtmpsUpgrade};
 use crate::worker::{self, Worker};
 
 /// Arguments of `yanxiu serve`.
@@ -35,6 +40,13 @@ pub struct Args {
     /// RTMP listen address for live publishing [default: 127.0.0.1:1935].
     #[arg(long)]
     rtmp_addr: Option<String>,
+    /// HTTPS listen address (with `[tls]` cert_file and key_file)
+    /// [default: 127.0.0.1:8443].
+    #[arg(long)]
+    https_addr: Option<String>,
+    /// RTMPS listen address for live publishing (with `[tls]`).
+    #[arg(long)]
+    rtmps_addr: Option<String>,
 }
 
 /// Runs `yanxiu serve`.
@@ -48,6 +60,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(addr) = args.rtmp_addr {
         config.live.rtmp_addr = addr;
+    }
+    if let Some(addr) = args.https_addr {
+        config.tls.https_addr = addr;
+    }
+    if let Some(addr) = args.rtmps_addr {
+        config.tls.rtmps_addr = Some(addr);
     }
     default_public_urls(&mut config);
     init_logging(config.log_format);
@@ -72,17 +90,48 @@ fn default_public_urls(config: &mut ServeConfig) {
                 false => a,
             })
     };
-    if let Some(http) = fixed(&config.http_addr) {
-        urls.playback_base = format!("http://{http}");
-        urls.whip_base = format!("http://{http}/whip");
+    let tls = config.tls.cert_file.is_some() && config.tls.key_file.is_some();
+    let https = fixed(&config.tls.https_addr).filter(|_| tls);
+    let http = fixed(&config.http_addr).filter(|_| config.tls.plain_http == PlainHttp::Serve);
+    if let Some(base) = https
+        .map(|a| format!("https://{a}"))
+        .or(http.map(|a| format!("http://{a}")))
+    {
+        urls.whip_base = format!("{base}/whip");
+        urls.playback_base = base;
     }
-    if let Some(rtmp) = fixed(&config.live.rtmp_addr) {
-        urls.rtmp_base = format!("rtmp://{rtmp}/live");
+    let rtmps = config
+        .tls
+        .rtmps_addr
+        .as_deref()
+        .and_then(fixed)
+        .filter(|_| tls);
+    let rtmp = fixed(&config.live.rtmp_addr).filter(|_| config.tls.plain_rtmp);
+    if let Some(base) = rtmps
+        .map(|a| format!("rtmps://{a}/live"))
+        .or(rtmp.map(|a| format!("rtmp://{a}/live")))
+    {
+        urls.rtmp_base = base;
     }
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    let certs = match config.tls.files()? {
+        Some((cert, key)) => Some(CertStore::load(&cert, &key)?),
+        None => None,
+    };
     let services = Services::open(&config).await?;
+    let cert_expiry = prometheus::IntGauge::new(
+        "tls_certificate_expiry_timestamp_seconds",
+        "notAfter of the TLS certificate served, Unix seconds",
+    )?;
+    if let Some(store) = &certs {
+        services
+            .metrics
+            .registry()
+            .register(Box::new(cert_expiry.clone()))?;
+        report_certificate(&store.info(), &cert_expiry, "TLS certificate loaded");
+    }
     let janitor = Arc::new(StorageJanitor {
         storage: services.storage.clone(),
         sources_dir: config.sources_dir(),
@@ -95,12 +144,26 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         live_settings,
         board.clone(),
     );
-    let rtmp_addr = if config.live.enabled {
-        let addr = live.start().await?;
-        tracing::info!(%addr, "RTMP ingest listening");
-        Some(addr)
+    let rtmp_addrs = if config.live.enabled {
+        let rtmps = match (&certs, &config.tls.rtmps_addr) {
+            (Some(store), Some(addr)) => {
+                let listen = addr
+                    .parse()
+                    .with_context(|| format!("tls.rtmps_addr {addr:?} is not an address"))?;
+                let upgrade = RtmpsUpgrade {
+                    acceptor: store.acceptor(&[])?,
+                    timeout: Duration::from_secs(config.tls.handshake_timeout_seconds.max(1)),
+                };
+                Some((listen, upgrade))
+            }
+            _ => None,
+        };
+        let plain = certs.is_none() || config.tls.plain_rtmp;
+        let addrs = live.start(plain, rtmps).await?;
+        tracing::info!(rtmp = ?addrs.rtmp, rtmps = ?addrs.rtmps, "RTMP ingest listening");
+        addrs
     } else {
-        None
+        RtmpAddrs::default()
     };
     let control_state = AppState::new(services.control.clone())
         .with_janitor(janitor.clone())
@@ -142,6 +205,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         setup_gate.clone(),
     )
     .merge(crate::live::http::router(live.clone()));
+    let router = app::guarded(
+        router,
+        Arc::new(RequestLimits::new(
+            &config.limits,
+            services.metrics.registry(),
+        )?),
+        Arc::new(SecurityHeaders::new(&media_origins(&config))),
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = services.spawn_workers(&config, config.workers.concurrency, &stop_rx);
@@ -158,20 +229,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         stop_rx.clone(),
     ));
 
+    let listeners = Listeners::bind(&config, certs.as_ref(), router).await?;
+    if let Some(store) = certs {
+        // Listening for SIGHUP before announcing: from then on it reloads.
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot listen for SIGHUP")?;
+        tokio::spawn(reload_on_sighup(store, hangups, cert_expiry));
+    }
+    listeners.announce(rtmp_addrs, &setup_gate);
     let shutdown = async move {
         setup::shutdown_signal().await;
         tracing::info!("shutting down: no new requests, giving running jobs back");
         let _ = stop_tx.send(true);
     };
-    setup::serve(&config.http_addr, router, shutdown, |addr| {
-        tracing::info!(%addr, "yanxiu listening");
-        println!("yanxiu: listening on http://{addr}");
-        if let Some(rtmp) = rtmp_addr {
-            println!("yanxiu: RTMP ingest on rtmp://{rtmp}/live");
-        }
-        app::web::print_setup_link(&setup_gate, addr);
-    })
-    .await?;
+    listeners.serve(shutdown).await?;
     live.stop().await;
     for w in workers {
         let _ = w.await;
@@ -182,6 +253,75 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     services.control.close().await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Origins players are sent to for media besides this one: the public
+/// playback base, and the object store when segments are redirected there.
+fn media_origins(config: &ServeConfig) -> MediaOrigins {
+    let mut origins = Vec::new();
+    let playback = &config.control.public_urls.playback_base;
+    if *playback != yanxiu_control::config::PublicUrls::default().playback_base {
+        origins.extend(MediaOrigins::origin_of(playback));
+    }
+    if config.storage.s3_delivery == S3Delivery::Redirect {
+        match config
+            .storage
+            .s3
+            .as_ref()
+            .and_then(|s| s.endpoint.as_deref())
+        {
+            Some(endpoint) => origins.extend(MediaOrigins::origin_of(endpoint)),
+            None => origins.extend([
+                "https://*.amazonaws.com".to_owned(),
+                "https://*.amazonaws.com.cn".to_owned(),
+            ]),
+        }
+    }
+    origins.sort();
+    origins.dedup();
+    MediaOrigins(origins)
+}
+
+/// Reloads the certificate and key on every SIGHUP; a bad file keeps the
+/// old certificate and says why.
+async fn reload_on_sighup(
+    store: Arc<CertStore>,
+    mut hangups: tokio::signal::unix::Signal,
+    expiry: prometheus::IntGauge,
+) {
+    while hangups.recv().await.is_some() {
+        match store.reload() {
+            Ok(info) => report_certificate(&info, &expiry, "TLS certificate reloaded"),
+            Err(e) => tracing::error!(
+                error = %e,
+                fingerprint = %store.info().fingerprint,
+                "TLS certificate reload failed: still serving the previous certificate"
+            ),
+        }
+    }
+}
+
+/// Certificates closer to their end than this are logged as warnings.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// Logs the certificate now served (fingerprint, expiry; a warning when it
+/// ends within two weeks) and exports its expiry.
+fn report_certificate(info: &CertInfo, expiry: &prometheus::IntGauge, what: &str) {
+    let not_after = info.not_after.unwrap_or(0);
+    expiry.set(not_after);
+    let days_left = (not_after - yanxiu_control::now_ms() / 1000) / 86_400;
+    let expires = time::OffsetDateTime::from_unix_timestamp(not_after)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    if days_left < EXPIRY_WARNING_DAYS {
+        tracing::warn!(fingerprint = %info.fingerprint, %expires, days_left, "{what}: it expires soon");
+    } else {
+        tracing::info!(fingerprint = %info.fingerprint, %expires, days_left, "{what}");
+    }
 }
 
 /// Removes expired unfinished uploads every ten minutes.

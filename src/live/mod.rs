@@ -36,6 +36,6 @@ mod webrtc_http;
 mod whep_http;
 mod whip_http;
 
-pub use service::LiveService;
+pub use service::{LiveService, RtmpAddrs};
 pub use settings::{LiveSection, LiveSettings};
 pub use status::LiveBoard;

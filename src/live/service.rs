@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use yanxiu_control::ControlPlane;
-use yanxiu_ingest::rtmp::{LiveSession, RtmpNotice, RtmpServer};
+use yanxiu_ingest::rtmp::{LiveSession, Plain, RtmpIngest, RtmpNotice};
 use yanxiu_ingest::whep::LiveFeeds;
 use yanxiu_ingest::whip::WhipServer;
 use yanxiu_packager::live::LiveOrigin;
@@ -29,6 +29,15 @@ use super::status::LiveBoard;
 const RUNNER_QUEUE: usize = 4;
 /// Notices waiting for the router.
 const NOTICE_QUEUE: usize = 64;
+
+/// The addresses the RTMP listeners are bound to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RtmpAddrs {
+    /// Plain RTMP, when listening.
+    pub rtmp: Option<SocketAddr>,
+    /// RTMPS, when listening.
+    pub rtmps: Option<SocketAddr>,
+}
 
 /// The live side of one `serve` process.
 #[derive(Debug)]
@@ -71,15 +80,30 @@ impl LiveService {
         })
     }
 
-    /// Binds the RTMP listener and the WHIP UDP socket and starts serving
-    /// them; returns the RTMP address.
-    pub async fn start(self: &Arc<Self>) -> anyhow::Result<SocketAddr> {
+    /// Binds the plain RTMP listener (when `plain`), the RTMPS one (when
+    /// given its address and TLS upgrade) and the WHIP UDP socket, and starts
+    /// serving them. Both RTMP listeners share one publisher registry.
+    pub async fn start(
+        self: &Arc<Self>,
+        plain: bool,
+        rtmps: Option<(SocketAddr, crate::tls::RtmpsUpgrade)>,
+    ) -> anyhow::Result<RtmpAddrs> {
         self.start_whip().await?;
         let (notices_tx, mut notices) = mpsc::channel(NOTICE_QUEUE);
         let gate = Arc::new(ControlGate::new(self.control.clone()));
-        let (server, addr) = RtmpServer::bind(self.settings.rtmp.clone(), gate, notices_tx).await?;
-        let token = self.shutdown.child_token();
-        self.spawn(server.run(token));
+        let ingest = RtmpIngest::new(self.settings.rtmp.clone(), gate, notices_tx)?;
+        let mut addrs = RtmpAddrs::default();
+        if plain {
+            let (server, addr) = ingest.listen(self.settings.rtmp.listen, Plain).await?;
+            self.spawn(server.run(self.shutdown.child_token()));
+            addrs.rtmp = Some(addr);
+        }
+        if let Some((listen, upgrade)) = rtmps {
+            let (server, addr) = ingest.listen(listen, upgrade).await?;
+            self.spawn(server.run(self.shutdown.child_token()));
+            addrs.rtmps = Some(addr);
+        }
+        drop(ingest);
         self.spawn(super::recovery::recover(self.clone()));
         let service = self.clone();
         self.spawn(async move {
@@ -99,7 +123,7 @@ impl LiveService {
                 }
             }
         });
-        Ok(addr)
+        Ok(addrs)
     }
 
     /// Binds the WHIP UDP socket; connected WHIP publishes are routed like

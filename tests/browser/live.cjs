@@ -29,7 +29,8 @@ async function main() {
   };
   const server = await serveStatic(modules);
   const browser = await launchChromium(modules);
-  const page = await browser.newPage();
+  // Test certificates (HTTPS playback in tests/tls.rs) are made by the test's own CA.
+  const page = await browser.newPage({ ignoreHTTPSErrors: true });
   page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));
   const state = () => page.evaluate(() => {

@@ -45,12 +45,19 @@ pub fn require_tool(program: &str, version_flag: &str) {
 /// [`server::prepare`] plus the event organiser [`ORGANISER`]. The server
 /// logs at `info` so the tests can check what it logs.
 pub fn start_live(live_config: &str) -> Server {
-    start_live_with_log(live_config, "info")
+    start_live_with(live_config, false, "info")
 }
 
 /// [`start_live`] with the server's `RUST_LOG` set to `rust_log`.
 pub fn start_live_with_log(live_config: &str, rust_log: &str) -> Server {
-    let (data, config) = server::prepare(live_config);
+    start_live_with(live_config, false, rust_log)
+}
+
+/// [`start_live`] where `config` may go on past the `[live]` table; with
+/// `tls`, it holds a `[tls]` table (see `common::tls::tls_config`) and the
+/// server also listens for HTTPS and RTMPS.
+pub fn start_live_with(config: &str, tls: bool, rust_log: &str) -> Server {
+    let (data, config) = server::prepare(config);
     let out = server::yanxiu()
         .args([
             "admin",
@@ -75,7 +82,10 @@ pub fn start_live_with_log(live_config: &str, rust_log: &str) -> Server {
         "create the organiser: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    server::serve_with_log(data, config, 1, rust_log)
+    match tls {
+        true => server::serve_tls(data, config, 1, rust_log),
+        false => server::serve_with_log(data, config, 1, rust_log),
+    }
 }
 
 /// A channel as its creation returned it.

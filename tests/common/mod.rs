@@ -7,4 +7,5 @@ pub mod fixtures;
 pub mod live;
 pub mod pyvenv;
 pub mod server;
+pub mod tls;
 pub mod turn;

@@ -23,6 +23,10 @@ pub struct Server {
     pub base: String,
     /// `rtmp://127.0.0.1:PORT/live`.
     pub rtmp: String,
+    /// `https://127.0.0.1:PORT` when started with [`serve_tls`], else empty.
+    pub https: String,
+    /// `rtmps://127.0.0.1:PORT/live` when started with [`serve_tls`], else empty.
+    pub rtmps: String,
     /// Its data directory.
     pub data: tempfile::TempDir,
     /// Its config file.
@@ -32,6 +36,8 @@ pub struct Server {
     pub stderr_log: PathBuf,
     /// `RUST_LOG` of the server.
     pub rust_log: String,
+    /// Whether the config turns TLS on (HTTPS and RTMPS lines expected).
+    pub tls: bool,
 }
 
 impl Drop for Server {
@@ -115,15 +121,39 @@ pub fn serve_with_log(
     workers: usize,
     rust_log: &str,
 ) -> Server {
-    let (child, base, rtmp) = launch(data.path(), &config, workers, rust_log);
+    start_server(data, config, workers, rust_log, false)
+}
+
+/// [`serve_with_log`] for a config with a `[tls]` table (see
+/// `common::tls::tls_config`): HTTPS and RTMPS beside plain HTTP and RTMP.
+pub fn serve_tls(
+    data: tempfile::TempDir,
+    config: PathBuf,
+    workers: usize,
+    rust_log: &str,
+) -> Server {
+    start_server(data, config, workers, rust_log, true)
+}
+
+fn start_server(
+    data: tempfile::TempDir,
+    config: PathBuf,
+    workers: usize,
+    rust_log: &str,
+    tls: bool,
+) -> Server {
+    let l = launch(data.path(), &config, workers, rust_log, tls);
     Server {
-        child,
-        base,
-        rtmp,
+        child: l.child,
+        base: l.base,
+        rtmp: l.rtmp,
+        https: l.https,
+        rtmps: l.rtmps,
         stderr_log: data.path().join(STDERR_LOG),
         data,
         config,
         rust_log: rust_log.to_owned(),
+        tls,
     }
 }
 
@@ -147,7 +177,16 @@ fn tee_stderr(stderr: std::process::ChildStderr, log: PathBuf) {
     });
 }
 
-fn launch(data: &Path, config: &Path, workers: usize, rust_log: &str) -> (Child, String, String) {
+/// A started process and the addresses it printed.
+struct Launched {
+    child: Child,
+    base: String,
+    rtmp: String,
+    https: String,
+    rtmps: String,
+}
+
+fn launch(data: &Path, config: &Path, workers: usize, rust_log: &str, tls: bool) -> Launched {
     let mut child = yanxiu()
         .env("RUST_LOG", rust_log)
         .args([
@@ -184,7 +223,28 @@ fn launch(data: &Path, config: &Path, workers: usize, rust_log: &str) -> (Child,
         .strip_prefix("yanxiu: RTMP ingest on ")
         .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
         .to_owned();
-    (child, base, rtmp)
+    let mut next = |prefix: &str| {
+        line.clear();
+        reader.read_line(&mut line).expect("read a listening line");
+        line.trim()
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"))
+            .to_owned()
+    };
+    let (https, rtmps) = match tls {
+        true => (
+            next("yanxiu: listening on "),
+            next("yanxiu: RTMPS ingest on "),
+        ),
+        false => (String::new(), String::new()),
+    };
+    Launched {
+        child,
+        base,
+        rtmp,
+        https,
+        rtmps,
+    }
 }
 
 impl Server {
@@ -195,10 +255,18 @@ impl Server {
 
     /// Starts `yanxiu serve` again over the same data directory.
     pub fn relaunch(&mut self, workers: usize) {
-        let (child, base, rtmp) = launch(self.data.path(), &self.config, workers, &self.rust_log);
-        self.child = child;
-        self.base = base;
-        self.rtmp = rtmp;
+        let l = launch(
+            self.data.path(),
+            &self.config,
+            workers,
+            &self.rust_log,
+            self.tls,
+        );
+        self.child = l.child;
+        self.base = l.base;
+        self.rtmp = l.rtmp;
+        self.https = l.https;
+        self.rtmps = l.rtmps;
     }
 
     /// Starts a separate `yanxiu worker` process over the same database.

@@ -60,6 +60,7 @@ pub fn status_of(e: &ControlError) -> StatusCode {
         ControlError::Invalid { .. } => StatusCode::BAD_REQUEST,
         ControlError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ControlError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ControlError::Playback(d) => {
             StatusCode::from_u16(d.http_status()).unwrap_or(StatusCode::FORBIDDEN)
         }
@@ -179,21 +180,6 @@ pub fn error_answer(
     body_in(status, code, zh, en, lang_of(headers))
 }
 
-/// The answer to the control-plane error `e` ([`status_of`], its code and messages) in the
-/// language `headers` ask for; internal failures are logged, never shown.
-pub fn answer(e: &ControlError, headers: &axum::http::HeaderMap) -> Response {
-    if e.is_internal() {
-        tracing::error!(error = %e, "request failed");
-    }
-    body_in(
-        status_of(e),
-        e.code(),
-        &e.message_zh(),
-        &e.message_en(),
-        lang_of(headers),
-    )
-}
-
 /// Middleware: rewrites every error response in the caller's language, and turns axum's own
 /// plain-text rejections (unknown route, wrong method, bad JSON) into the same JSON shape.
 pub async fn localize_errors(request: Request, next: Next) -> Response {
@@ -222,6 +208,26 @@ pub async fn localize_errors(request: Request, next: Next) -> Response {
         return error_response(status, &payload, lang);
     }
     response
+}
+
+/// The answer to `e` in the language `headers` ask for, for layers and routes that run
+/// outside [`localize_errors`] (request limits in front of every route, playback, WHIP and
+/// WHEP): the same status, code, messages and `Retry-After` as inside the control router.
+pub fn respond(e: ControlError, headers: &HeaderMap) -> Response {
+    let response = ApiError(e).into_response();
+    if lang_of(headers) == Lang::Zh {
+        return response;
+    }
+    let Some(payload) = response.extensions().get::<ErrorPayload>().cloned() else {
+        return response;
+    };
+    let mut out = error_response(response.status(), &payload, Lang::En);
+    if let Some(r) = response.extensions().get::<RetryAfter>().copied() {
+        out.extensions_mut().insert(r);
+        add_retry_after(&mut out);
+    }
+    out.extensions_mut().insert(payload);
+    out
 }
 
 /// The fallback for unknown routes.

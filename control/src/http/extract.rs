@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::ControlError;
@@ -105,15 +105,30 @@ impl FromRequestParts<AppState> for MaybeAuthed {
     }
 }
 
-/// A JSON body; malformed bodies answer 400 in the API error shape.
+/// axum's own limit on buffered bodies, when no layer set a smaller one.
+const DEFAULT_JSON_LIMIT: u64 = 2 * 1024 * 1024;
+
+/// The body limit a layer in front of the routes enforces, left in the
+/// request's extensions so a 413 can name it.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub u64);
+
+/// A JSON body; malformed bodies answer 400, bodies over the limit 413, in
+/// the API error shape.
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<BodyLimit>().copied();
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError(ControlError::PayloadTooLarge {
+                    max_bytes: limit.map_or(DEFAULT_JSON_LIMIT, |l| l.0),
+                }))
+            }
             Err(rejection) => Err(ApiError(ControlError::invalid(
                 format!("请求体无效：{}", rejection.body_text()),
                 format!("invalid request body: {}", rejection.body_text()),

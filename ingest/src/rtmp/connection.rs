@@ -16,8 +16,7 @@ use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
@@ -103,17 +102,19 @@ fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Result<T, EndReason> {
         .map_err(|_| EndReason::Protocol(format!("{what}: malformed input")))
 }
 
-/// Runs one connection to its end and reports how an accepted publish ended.
-pub(crate) async fn serve_connection(
+/// Runs one connection to its end and reports how an accepted publish
+/// ended. `stream` is the TCP connection or a TLS session over it (RTMPS);
+/// `publish_by` is when the publish must have been accepted (counted from
+/// the TCP accept, so a TLS handshake spends from the same allowance).
+pub(crate) async fn serve_connection<S>(
     shared: Arc<ServerShared>,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
     token: CancellationToken,
-) {
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-    }
-    let publish_by = Instant::now() + shared.config.publish_deadline;
+    publish_by: Instant,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
     let mut conn = Connection {
         publish_by,
         shared,
@@ -141,17 +142,17 @@ pub(crate) async fn serve_connection(
 /// Nothing: the connection loop only ever ends with an [`EndReason`].
 enum Never {}
 
-struct Connection {
+struct Connection<S> {
     /// Until a publish is accepted, the connection must get there by then.
     publish_by: Instant,
     shared: Arc<ServerShared>,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
     stop: Arc<StopSignal>,
     live: Option<LivePublish>,
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
     async fn run(&mut self) -> Result<Never, EndReason> {
         let leftover = self.handshake().await?;
         let (mut session, initial) = ServerSession::new(ServerSessionConfig::new())
@@ -219,7 +220,12 @@ impl Connection {
     /// idle timeout is cut off.
     async fn write(&mut self, bytes: &[u8]) -> Result<(), EndReason> {
         let idle = self.shared.config.idle_timeout;
-        match timeout(idle, self.stream.write_all(bytes)).await {
+        // A TLS stream keeps records until flushed; for TCP it is a no-op.
+        let write = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        match timeout(idle, write).await {
             Err(_) => Err(EndReason::Stalled),
             Ok(Err(_)) => Err(EndReason::ClientClosed),
             Ok(Ok(())) => Ok(()),

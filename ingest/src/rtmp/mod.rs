@@ -5,7 +5,9 @@
 //! typed [`LiveEvent`]s (H.264 config and frames, AAC config and frames,
 //! metadata, start and end).
 //!
-//! - [`server`]: [`RtmpServer::bind`] / [`RtmpServer::run`], the listener;
+//! - [`server`]: [`RtmpServer::bind`] / [`RtmpServer::run`], the listener
+//!   ([`RtmpIngest::listen`] for several, e.g. RTMP and RTMPS, sharing one
+//!   registry; [`StreamUpgrade`] puts TLS under a listener);
 //!   `connection` drives one client (handshake, gate, events, limits).
 //! - [`flv`]: pure parser of FLV tag bodies; [`metadata`]: `onMetaData`.
 //! - [`crate::publish`]: the key check contract, the events of a publish
@@ -40,4 +42,4 @@ pub use crate::publish::event::{
 pub use crate::publish::gate::{PublishGate, PublishRefusal, PublishTicket, key_fingerprint};
 pub use config::RtmpConfig;
 pub use metadata::StreamMetadata;
-pub use server::{RtmpServer, RtmpServerError};
+pub use server::{Plain, RtmpIngest, RtmpServer, RtmpServerError, StreamUpgrade};

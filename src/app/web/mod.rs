@@ -24,13 +24,6 @@ pub use setup::SetupGate;
 
 use assets::Asset;
 
-/// The security headers of every page and asset: only this origin's scripts, styles,
-/// media and connections; no framing; no referrer (the setup link carries its token).
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
-     worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-     frame-ancestors 'none'; form-action 'self'";
-
 /// The routes of the web app: the shell at `/` and `/setup`, the assets, the setup call.
 pub fn router(gate: Arc<SetupGate>) -> Router {
     Router::new()
@@ -100,31 +93,21 @@ fn serve(asset: &'static Asset, headers: &HeaderMap) -> Response {
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    // The content security policy and the other security headers come from
+    // the layer around the whole router (`crate::app::security_headers`).
     response
 }
 
 /// Prints the one-time setup link on stdout when setup is open (once per start, after the
 /// listening lines; a closed stdout is ignored). A listener on every address (`0.0.0.0`)
 /// is shown as `127.0.0.1`.
-pub fn print_setup_link(gate: &SetupGate, addr: std::net::SocketAddr) {
+pub fn print_setup_link(gate: &SetupGate, scheme: &str, addr: std::net::SocketAddr) {
     use std::io::Write;
     let shown = match addr.ip().is_unspecified() {
         true => std::net::SocketAddr::from(([127, 0, 0, 1], addr.port())),
         false => addr,
     };
-    let Some(link) = gate.link(&format!("http://{shown}")) else {
+    let Some(link) = gate.link(&format!("{scheme}://{shown}")) else {
         return;
     };
     tracing::warn!("no system administrator yet: the one-time setup link is on the console");

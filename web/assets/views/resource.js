@@ -99,7 +99,7 @@ async function qcPanel(r) {
   for (const [key, url] of [['qc.plot_loudness', q.plots.loudness], ['qc.plot_timeline', q.plots.timeline]]) {
     try {
       const blob = await download(url);
-      plots.append(h('img', { src: URL.createObjectURL(blob), alt: t(key), style: 'max-width:100%;height:auto' }));
+      plots.append(h('img', { src: URL.createObjectURL(blob), alt: t(key) }));
     } catch (e) { plots.append(h('p', { class: 'muted' }, t('qc.plot_missing'))); }
   }
   return h('section', { class: 'panel', id: 'qc', 'aria-labelledby': 'qc-h' }, h('h2', { id: 'qc-h' }, t('qc.title')),

@@ -24,22 +24,21 @@ Phases (each SECONDS long):
 Prints the figures and PASS/FAIL lines: events/s >= 10,000; playback not
 slowed: the p95 of segment fetches under load at most 10 % of a segment's
 duration and the ratio of p95 latencies (load / baseline) printed."""
-import base64
 import http.client
 import json
 import multiprocessing as mp
 import os
 import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 
+from yanxiu_bench import PASSWORD, start_server, tus_upload
+from yanxiu_bench import login as bench_login
+
 BIN = "target/release/yanxiu"
-PASSWORD = "Lecture-2026-pass!"
 GOAL_EVENTS_PER_SECOND = 10_000
 # Events per request (EVENTS_BATCH, default the API's maximum, 50).
 BATCH = int(os.environ.get("EVENTS_BATCH", "50"))
@@ -49,14 +48,11 @@ BATCH = int(os.environ.get("EVENTS_BATCH", "50"))
 PLAYBACK_INTERVAL = float(os.environ.get("EVENTS_INTERVAL", "2.5"))
 
 
-def run(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
-
-
 class Client:
     """One keep-alive HTTP connection."""
 
     def __init__(self, base):
+        self.base = base
         u = urllib.parse.urlsplit(base)
         self.host, self.port = u.hostname, u.port
         self.conn = None
@@ -90,59 +86,23 @@ class Client:
         return json.loads(payload or b"null")
 
 
-def admin_user(data, config, user, role, dept=None):
-    args = [BIN, "admin", "create-user", "--data-dir", data, "--config", config,
-            "--username", user, "--password", PASSWORD, "--role", role]
-    if dept:
-        args += ["--department", dept]
-    run(*args)
-
-
-def start_server(data):
-    config = os.path.join(data, "yanxiu.toml")
-    with open(config, "w") as f:
-        f.write("[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n"
-                "[workers]\nheartbeat_seconds = 1\npoll_ms = 100\n")
-        if PLAYBACK_INTERVAL < 2.5:
-            per_minute = int(60 / PLAYBACK_INTERVAL * 1.5)
-            f.write(f"[control.learning]\nplayback_per_minute = {per_minute}\n"
-                    f"viewer_per_minute = {per_minute * 8}\n")
-            print(f"rate limits raised to {per_minute} requests a minute per playback", file=sys.stderr)
-    for user, role, dept in [("producer", "producer", "物理教研室"),
-                             ("dept-reviewer", "department_reviewer", "物理教研室"),
-                             ("centre-reviewer", "centre_reviewer", "教师网络研修中心"),
-                             ("learner-admin", "department_admin", "研修学员")]:
-        admin_user(data, config, user, role, dept)
+def start_events_server(data):
+    extra = ""
+    if PLAYBACK_INTERVAL < 2.5:
+        per_minute = int(60 / PLAYBACK_INTERVAL * 1.5)
+        extra = (f"[control.learning]\nplayback_per_minute = {per_minute}\n"
+                 f"viewer_per_minute = {per_minute * 8}\n")
+        print(f"rate limits raised to {per_minute} requests a minute per playback", file=sys.stderr)
+    accounts = [("producer", "producer", "物理教研室"),
+                ("dept-reviewer", "department_reviewer", "物理教研室"),
+                ("centre-reviewer", "centre_reviewer", "教师网络研修中心"),
+                ("learner-admin", "department_admin", "研修学员")]
     log = open(os.path.join(data, "serve-stderr.log"), "w")
-    proc = subprocess.Popen([BIN, "serve", "--data-dir", data, "--config", config,
-                             "--http-addr", "127.0.0.1:0", "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=log, text=True,
-                            env={**os.environ, "RUST_LOG": "warn"})
-    line = proc.stdout.readline().strip()
-    base = line.removeprefix("yanxiu: listening on ")
-    if not base.startswith("http"):
-        proc.kill()
-        sys.exit(f"serve did not start: {line!r}")
-    return proc, base
+    return start_server(BIN, data, accounts, extra, log=log)
 
 
 def login(c, user):
-    return c.json("POST", "/api/v1/sessions", body={"username": user, "password": PASSWORD})["token"]
-
-
-def tus_upload(base, token, path):
-    size = os.path.getsize(path)
-    meta = "filename " + base64.b64encode(b"lecture.mp4").decode()
-    out = run("curl", "-sS", "-i", "-X", "POST", base + "/api/v1/uploads",
-              "-H", "Tus-Resumable: 1.0.0", "-H", f"Upload-Length: {size}",
-              "-H", f"Upload-Metadata: {meta}", "-H", f"Authorization: Bearer {token}").stdout
-    location = re.search(r"(?im)^location:\s*(\S+)", out).group(1)
-    url = location if location.startswith("http") else base + location
-    out = run("curl", "-sS", "-i", "-X", "PATCH", url, "-T", path,
-              "-H", "Tus-Resumable: 1.0.0", "-H", "Upload-Offset: 0",
-              "-H", "Content-Type: application/offset+octet-stream",
-              "-H", f"Authorization: Bearer {token}", "-H", "Expect:").stdout
-    return re.search(r"(?im)^yanxiu-resource-id:\s*(\S+)", out).group(1)
+    return bench_login(c.base, user)
 
 
 def publish(base, source):
@@ -356,7 +316,7 @@ def main():
     threads = 16
     os.makedirs("bench/out", exist_ok=True)
     with tempfile.TemporaryDirectory(dir="bench/out", prefix="events-") as data:
-        proc, base = start_server(data)
+        proc, base = start_events_server(data)
         try:
             print(f"server {base}; publishing the lecture ...", file=sys.stderr)
             rid, duration = publish(base, source)

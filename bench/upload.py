@@ -12,51 +12,21 @@ Prints a table; the reference in the same run is the raw loopback copy speed
 fraction of what the machine can move."""
 import glob
 import http.server
-import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+
+from yanxiu_bench import api, login, run, start_server
 
 BIN = "target/release/yanxiu"
-PASSWORD = "Lecture-2026-pass!"
 
 
-def run(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
-
-
-def api(base, method, path, token=None, body=None):
-    req = urllib.request.Request(base + path, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, data) as r:
-        return json.loads(r.read() or b"null")
-
-
-def start_server(data):
-    config = os.path.join(data, "yanxiu.toml")
-    with open(config, "w") as f:
-        f.write("[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n"
-                "[workers]\nheartbeat_seconds = 1\npoll_ms = 100\n")
-    run(BIN, "admin", "create-user", "--data-dir", data, "--config", config,
-        "--username", "producer", "--password", PASSWORD, "--role", "producer",
-        "--department", "bench")
-    proc = subprocess.Popen([BIN, "serve", "--data-dir", data, "--config", config,
-                             "--http-addr", "127.0.0.1:0", "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline().strip()
-    base = line.removeprefix("yanxiu: listening on ")
-    token = api(base, "POST", "/api/v1/sessions", body={"username": "producer", "password": PASSWORD})["token"]
-    return proc, base, token
+def start_upload_server(data):
+    proc, base = start_server(BIN, data, [("producer", "producer", "bench")])
+    return proc, base, login(base, "producer")
 
 
 def tus_upload(base, token, path, name):
@@ -119,7 +89,7 @@ def main():
             block = os.urandom(1 << 20)
             for _ in range(size_mib):
                 f.write(block)
-        proc, base, token = start_server(data)
+        proc, base, token = start_upload_server(data)
         try:
             rss_idle = vm_hwm_mb(proc.pid)
             secs, _, _ = tus_upload(base, token, big, "big.mp4")

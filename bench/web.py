@@ -15,43 +15,17 @@ spread, and PASS/FAIL for the goals of issue 10: the player page under 300 KB
 compressed before the video, the first frame under 1 s after play on loopback."""
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from yanxiu_bench import api, login, median, review_and_publish, run, start_server, tus_upload
 
 BIN = os.environ.get("WEB_BENCH_BIN", "target/release/yanxiu")
-PASSWORD = "Lecture-2026-pass!"
 PLAYER_BYTES_GOAL = 300 * 1024
 FIRST_FRAME_GOAL_MS = 1000
-
-
-def run(*args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw)
-
-
-def api(base, method, path, token=None, body=None):
-    req = urllib.request.Request(base + path, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, data) as r:
-        return json.loads(r.read() or b"null")
-
-
-def median(xs):
-    """The median; with an even count, the mean of the two middle values."""
-    s = sorted(xs)
-    n = len(s)
-    if n == 0:
-        return None
-    mid = n // 2
-    return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
+ACCOUNTS = [("producer", "producer", "bench"), ("dept-reviewer", "department_reviewer", "bench"),
+            ("centre-reviewer", "centre_reviewer", None)]
 
 
 def make_clip(path, seconds):
@@ -63,44 +37,10 @@ def make_clip(path, seconds):
         "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", path)
 
 
-def start_server(data):
-    config = os.path.join(data, "yanxiu.toml")
-    with open(config, "w") as f:
-        f.write("[control.hash_cost]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n"
-                "[workers]\nheartbeat_seconds = 1\npoll_ms = 100\n")
-    for user, role in [("producer", "producer"), ("dept-reviewer", "department_reviewer"),
-                       ("centre-reviewer", "centre_reviewer")]:
-        args = [BIN, "admin", "create-user", "--data-dir", data, "--config", config,
-                "--username", user, "--password", PASSWORD, "--role", role]
-        if role != "centre_reviewer":
-            args += ["--department", "bench"]
-        run(*args)
-    proc = subprocess.Popen([BIN, "serve", "--data-dir", data, "--config", config,
-                             "--http-addr", "127.0.0.1:0", "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    base = proc.stdout.readline().strip().removeprefix("yanxiu: listening on ")
-    return proc, base
-
-
-def login(base, user):
-    return api(base, "POST", "/api/v1/sessions", body={"username": user, "password": PASSWORD})["token"]
-
-
 def publish_clip(base, clip):
     """Uploads `clip` (tus, one PATCH), waits for processing, reviews and publishes it."""
     token = login(base, "producer")
-    size = os.path.getsize(clip)
-    meta = "filename " + __import__("base64").b64encode(b"web-bench.mp4").decode()
-    out = run("curl", "-sS", "-i", "-X", "POST", base + "/api/v1/uploads",
-              "-H", "Tus-Resumable: 1.0.0", "-H", f"Upload-Length: {size}",
-              "-H", f"Upload-Metadata: {meta}", "-H", f"Authorization: Bearer {token}").stdout
-    location = re.search(r"(?im)^location:\s*(\S+)", out).group(1)
-    url = location if location.startswith("http") else base + location
-    out = run("curl", "-sS", "-i", "-X", "PATCH", url, "-T", clip,
-              "-H", "Tus-Resumable: 1.0.0", "-H", "Upload-Offset: 0",
-              "-H", "Content-Type: application/offset+octet-stream",
-              "-H", f"Authorization: Bearer {token}", "-H", "Expect:").stdout
-    rid = re.search(r"(?im)^yanxiu-resource-id:\s*(\S+)", out).group(1)
+    rid = tus_upload(base, token, clip, "web-bench.mp4")
     deadline = time.monotonic() + 600
     while True:
         status = api(base, "GET", f"/api/v1/resources/{rid}", token)["processing"]["status"]
@@ -109,15 +49,9 @@ def publish_clip(base, clip):
         if status in ("failed", "rejected") or time.monotonic() > deadline:
             sys.exit(f"web bench: the clip was not processed ({status})")
         time.sleep(0.3)
-    api(base, "PATCH", f"/api/v1/resources/{rid}", token, {"metadata": {
+    review_and_publish(base, token, rid, {
         "name": "全景式认识中国式现代化", "lecturer_name": "宋薇", "lecturer_unit": "北京市清华大学附属中学",
-        "credit_hours": 4, "display_order": 1, "category1": "名师课改示范课", "category2": "政治与历史"}})
-    review = lambda level: {"level": level, "decision": "approve", "comment": "符合要求"}  # noqa: E731
-    api(base, "POST", f"/api/v1/resources/{rid}/reviews", token, review("self"))
-    api(base, "POST", f"/api/v1/resources/{rid}/reviews", login(base, "dept-reviewer"), review("department"))
-    centre = login(base, "centre-reviewer")
-    api(base, "POST", f"/api/v1/resources/{rid}/reviews", centre, review("technical"))
-    api(base, "POST", f"/api/v1/resources/{rid}/publish", centre, {})
+        "credit_hours": 4, "display_order": 1, "category1": "名师课改示范课", "category2": "政治与历史"})
     return rid
 
 
@@ -136,7 +70,7 @@ def main():
     with tempfile.TemporaryDirectory(dir="bench/out") as data:
         clip = os.path.join(data, "lecture.mp4")
         make_clip(clip, 20)
-        proc, base = start_server(data)
+        proc, base = start_server(BIN, data, ACCOUNTS)
         try:
             rid = publish_clip(base, clip)
             out = run("node", "bench/web_measure.cjs", modules, base, rid, str(runs),

@@ -719,9 +719,13 @@ pub fn document_with(extensions: &[Operation]) -> Value {
             "operationId": format!("{} {}", o.method, o.path),
             "responses": {
                 o.ok.to_string(): {"description": "success"},
+                "429": {"description": "too many requests from this address (sign-in and unauthenticated calls are rate-limited); see Retry-After", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "default": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
+        if o.body.is_some() {
+            operation["responses"]["413"] = json!({"description": "request body over the limit ([limits] body_kib)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        }
         let mut params = path_params(o.path);
         for (method, path, names) in queries.clone() {
             if *method == o.method && *path == o.path {

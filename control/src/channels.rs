@@ -343,7 +343,7 @@ impl ControlPlane {
         .execute(tx.conn())
         .await?;
         let detail = json!({"name": new.name, "department_id": new.department_id});
-        let record = AuditAppend::success("channel.create", &format!("channel:{id}"), detail);
+        let record = AuditAppend::success("channel.create", format!("channel:{id}"), detail);
         self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
             .await?;
         Ok(self.with_key(self.channel(&id).await?, key))
@@ -428,7 +428,7 @@ impl ControlPlane {
         } else {
             json!({})
         };
-        let record = AuditAppend::success("channel.update", &format!("channel:{id}"), detail);
+        let record = AuditAppend::success("channel.update", format!("channel:{id}"), detail);
         self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
             .await?;
         self.channel(id).await
@@ -443,7 +443,7 @@ impl ControlPlane {
             .bind(id.to_owned())
             .execute(tx.conn())
             .await?;
-        let record = AuditAppend::success("channel.delete", &format!("channel:{id}"), json!({}));
+        let record = AuditAppend::success("channel.delete", format!("channel:{id}"), json!({}));
         self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
             .await
     }
@@ -473,8 +473,7 @@ impl ControlPlane {
             .bind(id.to_owned())
             .execute(tx.conn())
             .await?;
-        let record =
-            AuditAppend::success("channel.rotate_key", &format!("channel:{id}"), json!({}));
+        let record = AuditAppend::success("channel.rotate_key", format!("channel:{id}"), json!({}));
         self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
             .await?;
         Ok(self.with_key(self.channel(id).await?, key))

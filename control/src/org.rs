@@ -133,7 +133,7 @@ impl ControlPlane {
         let ctx = actor.map(Actor::audit_ctx).unwrap_or_else(AuditCtx::cli);
         let record = AuditAppend::success(
             "department.create",
-            &format!("department:{}", dept.id),
+            format!("department:{}", dept.id),
             json!({"name": dept.name}),
         );
         self.commit_audited(tx, &ctx, &[record], now).await?;
@@ -201,7 +201,7 @@ impl ControlPlane {
         inserted?;
         let record = AuditAppend::success(
             "project.create",
-            &format!("project:{}", project.id),
+            format!("project:{}", project.id),
             json!({"name": project.name}),
         );
         self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
@@ -272,7 +272,7 @@ impl ControlPlane {
         .await?;
         let record = AuditAppend::success(
             "audience.create",
-            &format!("audience:{}", audience.id),
+            format!("audience:{}", audience.id),
             json!({"name": audience.name}),
         );
         self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
@@ -326,7 +326,7 @@ impl ControlPlane {
         };
         let record = AuditAppend::success(
             action,
-            &format!("audience:{audience_id}"),
+            format!("audience:{audience_id}"),
             json!({"user_id": user_id}),
         );
         self.commit_audited(tx, &actor.audit_ctx(), &[record], now)

@@ -124,7 +124,7 @@ impl ControlPlane {
         .await?;
         let record = AuditAppend::success(
             "resource.qc",
-            &format!("resource:{resource_id}"),
+            format!("resource:{resource_id}"),
             json!({"revision": revision.number, "job_id": job_id,
                    "findings": summary_counts(&record.report)}),
         );

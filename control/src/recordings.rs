@@ -238,7 +238,7 @@ impl ControlPlane {
             "duration_seconds": facts.duration_seconds});
         let record = AuditAppend::success(
             "channel.recording",
-            &format!("channel:{channel_id}"),
+            format!("channel:{channel_id}"),
             detail.clone(),
         );
         self.commit_audited(tx, &ctx, &[record], now).await?;
@@ -262,7 +262,7 @@ impl ControlPlane {
             .await?;
         let record = AuditAppend::success(
             "resource.delete",
-            &format!("resource:{duplicate_id}"),
+            format!("resource:{duplicate_id}"),
             json!({"reason": "duplicate live recording", "session_id": facts.session_id}),
         );
         self.commit_audited(tx, &AuditCtx::service("live", "local"), &[record], now)

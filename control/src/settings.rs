@@ -121,7 +121,7 @@ impl RuntimeSettings {
         RuntimeSettings {
             password: config.password.clone(),
             lockout: config.lockout,
-            sessions: config.sessions.clone(),
+            sessions: config.sessions,
             retention: config.retention.clone(),
             uploads: UploadLimits::default(),
         }
@@ -132,7 +132,7 @@ impl RuntimeSettings {
         let value = match section {
             SettingsSection::Password => serde_json::to_value(&self.password),
             SettingsSection::Lockout => serde_json::to_value(self.lockout),
-            SettingsSection::Sessions => serde_json::to_value(&self.sessions),
+            SettingsSection::Sessions => serde_json::to_value(self.sessions),
             SettingsSection::Retention => serde_json::to_value(&self.retention),
             SettingsSection::Uploads => serde_json::to_value(self.uploads),
         };

@@ -245,7 +245,7 @@ async fn a_checkpoint_signed_by_the_server_holds_and_a_forged_one_does_not(env: 
     assert_eq!(c.seq, 5);
     let report = env
         .control
-        .audit_report(&[c.clone()], env.now())
+        .audit_report(std::slice::from_ref(&c), env.now())
         .await
         .unwrap();
     assert!(report.intact(), "{report:?}");

@@ -226,10 +226,11 @@ fn every_denial_carries_a_reason_in_both_languages() {
 
 mod common;
 
-/// The routes of staff authentication (issue 13), role × endpoint: every role signs in (with
-/// its second factor where needed) and calls each route; the expected status is written out
-/// from the rules: one's own second factor and history for everybody, other accounts' history
-/// and the reset of a second factor for the security administrator only.
+/// The routes of staff authentication and runtime settings (issue 13), role × endpoint: every
+/// role signs in (with its second factor where needed) and calls each route; the expected
+/// status is written out from the rules: one's own second factor and history for everybody,
+/// other accounts' history and the reset of a second factor for the security administrator
+/// only, the settings for the system administrator only.
 mod staff_auth_routes {
     use axum::http::StatusCode;
     use serde_json::json;
@@ -248,7 +249,11 @@ mod staff_auth_routes {
             env.user(&name, &[role], department).await;
             let token = env.login(&name).await;
             let security = role == Role::SecurityAdmin;
-            let routes: [(&str, String, Option<serde_json::Value>, StatusCode); 6] = [
+            let only = |allowed: bool, ok: StatusCode| {
+                if allowed { ok } else { StatusCode::FORBIDDEN }
+            };
+            let system = role == Role::SystemAdmin;
+            let routes: [(&str, String, Option<serde_json::Value>, StatusCode); 9] = [
                 ("GET", "/api/v1/me/mfa".into(), None, StatusCode::OK),
                 ("GET", "/api/v1/me/sign-ins".into(), None, StatusCode::OK),
                 // A wrong code: the route is reached, the code refused.
@@ -283,6 +288,24 @@ mod staff_auth_routes {
                     "/api/v1/sessions/second-factor".into(),
                     Some(json!({"challenge": "yxc_unknown", "code": "000000"})),
                     StatusCode::UNAUTHORIZED,
+                ),
+                (
+                    "GET",
+                    "/api/v1/settings".into(),
+                    None,
+                    only(system, StatusCode::OK),
+                ),
+                (
+                    "PUT",
+                    "/api/v1/settings/uploads".into(),
+                    Some(json!({"max_size_bytes": 2_147_483_648u64})),
+                    only(system, StatusCode::OK),
+                ),
+                (
+                    "DELETE",
+                    "/api/v1/settings/uploads".into(),
+                    None,
+                    only(system, StatusCode::OK),
                 ),
             ];
             for (method, path, body, expected) in routes {

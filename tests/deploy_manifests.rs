@@ -525,6 +525,14 @@ fn the_migration_job_runs_as_the_owner_and_grants_the_app_role_from_deploy_postg
         original.as_str(),
         "base/app-role.sql is a copy of deploy/postgres/app-role.sql"
     );
+    // `kubectl apply -k … -l yanxiu/install-step=prepare` applies the Job and
+    // everything it needs, before serve and worker.
+    for o in &rendered().objects {
+        let kind = o["kind"].as_str().expect("kind");
+        let prepare = o["metadata"]["labels"]["yanxiu/install-step"] == "prepare";
+        let needed = matches!(kind, "Namespace" | "ConfigMap" | "Secret" | "Job");
+        assert_eq!(prepare, needed, "{kind} {}", o["metadata"]["name"]);
+    }
     let database = object("Secret", "yanxiu-database-");
     assert!(database["data"]["owner-url"].is_string() && database["data"]["app-url"].is_string());
 }

@@ -209,9 +209,9 @@ fn site_config() -> toml::Value {
     text.parse().expect("yanxiu.toml is TOML")
 }
 
-/// Runs the migration Job's yanxiu command against `config` on a throwaway
-/// SQLite database: yanxiu refuses unknown keys, so this proves it accepts
-/// the file.
+/// Runs yanxiu against `config` on a throwaway SQLite database: a command that
+/// reads the whole file (yanxiu refuses unknown keys, so this proves it accepts
+/// the file), then the migration step of the Job and the compose file.
 fn yanxiu_accepts(config: &Path, dir: &Path) {
     let data = dir.join("data");
     fs::create_dir_all(&data).expect("data dir");
@@ -233,6 +233,18 @@ fn yanxiu_accepts(config: &Path, dir: &Path) {
             )
             .env("YANXIU_STORAGE__S3__ACCESS_KEY_ID", "test-key")
             .env("YANXIU_STORAGE__S3__SECRET_ACCESS_KEY", "test-secret"),
+    );
+    // The migration step itself, as the Job and the compose file run it.
+    succeed(
+        Command::new(env!("CARGO_BIN_EXE_yanxiu"))
+            .args(["admin", "migrate", "--data-dir"])
+            .arg(&data)
+            .arg("--config")
+            .arg(config)
+            .env(
+                "YANXIU_DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", data.join("yanxiu.db").display()),
+            ),
     );
 }
 

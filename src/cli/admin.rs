@@ -32,6 +32,13 @@ struct Store {
 
 #[derive(Debug, clap::Subcommand)]
 enum AdminCommand {
+    /// Apply the database migrations and install the audit log's append-only guard, as the
+    /// owner of the schema (before `serve` and `worker` start as a restricted role); reports
+    /// the guard. Every other command does the same on its way, this one does nothing else.
+    Migrate {
+        #[command(flatten)]
+        store: Store,
+    },
     /// Create an account (roles: learner, producer, event_organiser, department_reviewer,
     /// centre_reviewer, department_admin, system_admin, security_admin, audit_admin).
     CreateUser {
@@ -170,6 +177,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 control.close().await;
             }
             AdminCommand::RotateKeys { store } => rotate_keys(&store, now).await?,
+            AdminCommand::Migrate { store } => {
+                let control = open(&store).await?;
+                let guard = control
+                    .audit_guard()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+                control.close().await;
+                anyhow::ensure!(
+                    guard.triggers,
+                    "migrated, but the audit log's triggers are missing ({}): run this as the \
+                     schema's owner",
+                    guard.missing_triggers.join(", ")
+                );
+                println!("database migrated; the audit log is append-only (triggers in place)");
+            }
             AdminCommand::Retention(args) => return crate::cli::retention::run(args).await,
             AdminCommand::CreateDepartment { store, name } => {
                 let control = open(&store).await?;

@@ -418,7 +418,16 @@ async fn first_run_prints_a_one_time_setup_link_whose_page_creates_the_first_sys
     .await;
     eprintln!("setup report: {report}");
     assert_eq!(report["failure"], Value::Null, "{report}");
+    assert_eq!(
+        report["firstPage"], "/account/security",
+        "the first administrator enrols a second factor before anything else: {report}"
+    );
+    checks::enrolment_page_showed_everything(&report["enrolment"]);
     assert_eq!(report["landed"], "/admin/users", "{report}");
+    assert_eq!(
+        report["again"], "/admin/users",
+        "signed in again with a TOTP code: {report}"
+    );
     assert_eq!(
         report["urlHasToken"], false,
         "the token leaves the address bar: {report}"
@@ -438,9 +447,17 @@ async fn first_run_prints_a_one_time_setup_link_whose_page_creates_the_first_sys
         .send()
         .await
         .expect("login");
-    assert_eq!(login.status(), 201);
-    let grant: Value = login.json().await.expect("grant");
-    assert_eq!(grant["user"]["roles"], json!(["system_admin"]), "{grant}");
+    assert_eq!(
+        login.status(),
+        202,
+        "the administrator has a second factor now"
+    );
+    let challenge: Value = login.json().await.expect("challenge");
+    assert_eq!(
+        challenge["methods"],
+        json!(["totp", "recovery_code"]),
+        "{challenge}"
+    );
 }
 
 /// No page of the report has a serious or critical axe violation or a missing string.
@@ -489,6 +506,7 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
     });
     let accounts_file = data.path().join("accounts.json");
     std::fs::write(&accounts_file, accounts.to_string()).expect("accounts");
+    expire_password(data.path(), "audit-admin").await;
     let s = serve(data, config, 1);
     let shots = repo().join("docs/web");
     std::fs::create_dir_all(&shots).expect("docs/web");
@@ -652,7 +670,35 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         "a department admin sees the accounts of their department only: {admin}"
     );
     assert_eq!(report["passwordChanged"], true, "{report}");
+    checks::staff_sign_in_and_settings(&report);
+    eprintln!(
+        "journey: {} s in the browser; TOTP: {}",
+        report["seconds"], report["totp"]
+    );
     assert_pages_clean(&report);
+}
+
+/// Makes `username`'s password 100 days old (the default `max_age_days` is 90) in the data
+/// directory's SQLite database, before the server starts.
+async fn expire_password(data: &Path, username: &str) {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", data.join("yanxiu.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open the database");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    let old = i64::try_from(now).expect("ms") - 100 * 86_400_000;
+    let done = sqlx::query("UPDATE users SET password_changed_at = $1 WHERE username = $2")
+        .bind(old)
+        .bind(username)
+        .execute(&mut db)
+        .await
+        .expect("age the password");
+    assert_eq!(done.rows_affected(), 1, "{username}");
+    db.close().await.expect("close");
 }
 
 /// A served data directory with `users` ((name, role, department)) beside the producer and

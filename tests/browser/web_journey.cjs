@@ -228,6 +228,8 @@ async function main() {
     await checkPage(ctx, learner, 'player');
     mark('learner scrubs with storyboard thumbnails');
     await learner.waitForSelector('#scrub', { timeout: 15000 });
+    // The slider moves once the length is known (a loaded machine may take a while).
+    await learner.waitForFunction(() => Number(document.getElementById('scrub').max) > 0, null, { timeout: 30000 });
     await learner.focus('#scrub');
     for (let i = 0; i < 4; i += 1) await learner.keyboard.press('ArrowRight');
     await learner.waitForSelector('#scrub-thumb[data-src]', { state: 'attached' });
@@ -409,6 +411,11 @@ async function main() {
   } catch (e) {
     report.failure = `${step}: ${e.message.split('\n')[0]}`;
     const last = ctx.pages[ctx.pages.length - 1];
+    report.debugPages = await Promise.all(ctx.pages.map(async (p) => ({
+      url: p.url(),
+      notice: await p.evaluate(() => document.getElementById('notice').textContent).catch(() => null),
+      who: await p.evaluate(() => document.getElementById('who').textContent).catch(() => null),
+    })));
     if (last) {
       report.debug = await last.evaluate(() => ({
         url: location.href,

@@ -101,7 +101,11 @@ async function signIn(page, base, account, options = {}) {
   await page.fill('#login-form [name="username"]', account.username);
   await page.fill('#login-form [name="password"]', account.password);
   await page.click('#login-form button[type="submit"]');
-  await page.waitForSelector('#sign-out, #second-factor-form');
+  // Signed in once the page leaves /login (a page signed out by the server may still show the
+  // old header until then), or asked for the second step.
+  const away = () => page.waitForFunction(() => document.getElementById('second-factor-form')
+    || (document.getElementById('main').dataset.route !== '/login' && document.getElementById('sign-out')));
+  await away();
   if (await page.locator('#second-factor-form').count()) {
     if (options.recovery) {
       await page.check('#second-factor-form [name="use_recovery"]');
@@ -110,7 +114,8 @@ async function signIn(page, base, account, options = {}) {
       await page.fill('#second-factor-form [name="code"]', await nextCode(account.username));
     }
     await page.click('#second-factor-form button[type="submit"]');
-    await page.waitForSelector('#sign-out');
+    await page.waitForFunction(() => !document.getElementById('second-factor-form')
+      && document.getElementById('main').dataset.route !== '/login' && document.getElementById('sign-out'));
   }
   await settle(page);
   if (await page.locator('#password-expired').count()) return 'expired';

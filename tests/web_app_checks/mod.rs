@@ -189,8 +189,8 @@ pub fn staff_sign_in_and_settings(report: &Value) {
     assert!(
         enrol["notice"]
             .as_str()
-            .is_some_and(|n| n.contains("双因素认证") || n.contains("欢迎")),
-        "{enrol}"
+            .is_some_and(|n| n.contains("双因素认证")),
+        "the page says why: {enrol}"
     );
     enrolment_page_showed_everything(&enrol["page"]);
     let account = &mfa["account"];
@@ -241,8 +241,14 @@ pub fn staff_sign_in_and_settings(report: &Value) {
 
     let password = &report["password"];
     assert_eq!(password["state"], "expired", "{password}");
+    assert!(
+        password["notice"]
+            .as_str()
+            .is_some_and(|n| n.contains("密码已过期")),
+        "{password}"
+    );
     assert_eq!(password["route"], "/account", "{password}");
-    assert_eq!(password["menu"], json!(["我的账号"]), "{password}");
+    assert_eq!(password["menu"], json!(["我的账户"]), "{password}");
     assert_eq!(
         password["reused"], "新密码不得与最近 5 次使用过的密码相同",
         "{password}"

@@ -146,6 +146,12 @@ function restricted() {
   return session.me && session.me.restriction ? RESTRICTED[session.me.restriction] || null : null;
 }
 
+/** What a restricted session is told on signing in (null for a session with no restriction). */
+export function restrictionNotice() {
+  const lifting = restricted();
+  return lifting ? t(lifting[2]) : null;
+}
+
 /** Where a freshly signed-in user goes: the page lifting a restriction, else `next` or the
  * landing page. */
 export function startPage(next) {

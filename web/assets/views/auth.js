@@ -3,7 +3,7 @@
 // A session the API restricts goes on to the page lifting the restriction (enrolment of a
 // second factor, or changing an expired password).
 import { api, ApiError } from '../api.js';
-import { go, startPage, signedIn, render as rerender } from '../app.js';
+import { go, startPage, signedIn, restrictionNotice, render as rerender } from '../app.js';
 import { t } from '../i18n.js';
 import { h, field, heading, messageBox, notice } from '../ui.js';
 
@@ -39,7 +39,7 @@ function login(ctx) {
 
 async function welcome(ctx, grant) {
   await signedIn(grant.token);
-  notice(t('auth.welcome', { name: grant.user.display_name || grant.user.username }));
+  notice(restrictionNotice() || t('auth.welcome', { name: grant.user.display_name || grant.user.username }));
   go(startPage(ctx.query.get('next')));
 }
 
@@ -88,7 +88,7 @@ function setup(ctx) {
       await api('POST', '/setup', { token, username: user.value.trim(), display_name: display.value.trim() || null, password: pass.value });
       const grant = await api('POST', '/api/v1/sessions', { username: user.value.trim(), password: pass.value });
       await signedIn(grant.token);
-      notice(t('setup.done'));
+      notice(`${t('setup.done')} ${restrictionNotice() || ''}`.trim());
       // The first administrator must enrol a second factor before anything else.
       history.replaceState(null, '', `/#${startPage()}`);
       rerender();

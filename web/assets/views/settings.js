@@ -10,6 +10,21 @@ import { h, field, check, heading, messageBox, notice, select, bytes } from '../
 /** The sections in the order shown, and the fields the page knows how to edit. */
 const SECTIONS = ['password', 'lockout', 'sessions', 'retention', 'uploads'];
 
+/** The fields of each section in the order shown (any other field the API adds comes after). */
+const ORDER = {
+  password: ['min_length', 'min_classes', 'max_age_days', 'history'],
+  lockout: ['max_failures', 'lock_minutes'],
+  sessions: ['idle_minutes', 'absolute_minutes', 'max_concurrent', 'over_limit'],
+  retention: ['enabled', 'months', 'warn_days', 'run_every_hours'],
+  uploads: ['max_size_bytes'],
+};
+
+/** The field names of `section` in `value`, in the order shown. */
+function ordered(section, value) {
+  const known = (ORDER[section] || []).filter((k) => k in value);
+  return known.concat(Object.keys(value).filter((k) => !known.includes(k)));
+}
+
 /** Fields whose value is one of a few words: their choices. */
 const CHOICES = { 'sessions.over_limit': ['evict_oldest', 'refuse'] };
 
@@ -55,7 +70,7 @@ function section(name, view, draw) {
   const changed = view.changed.find((c) => c.section === name);
   const msg = messageBox();
   const inputs = {};
-  const fields = Object.keys(effective).map((k) => {
+  const fields = ordered(name, effective).map((k) => {
     const key = `${name}.${k}`;
     const input = control(key, effective[k]);
     inputs[k] = input;

@@ -15,7 +15,11 @@
 //! (WHEP, then refused in the server's words once the channel ended), and the recording
 //! becomes a draft; audience members are managed by name (department admin) and by account id
 //! (organiser); each admin does one task and is refused another's page (the security admin
-//! ends a session and unlocks a locked account). Every page visited passes axe-core (no serious or critical
+//! ends a session, unlocks a locked account and resets another's second factor); every
+//! reviewer and administrator enrols a TOTP second factor through the page and signs in with
+//! codes the test computes (recovery codes shown once, a replayed code refused, a recovery code
+//! sign-in, an expired password changed first); the system admin changes a settings section
+//! and puts it back. Every page visited passes axe-core (no serious or critical
 //! violation) and renders in zh-CN and English with no missing string; screenshots go to
 //! `docs/web/`.
 //!

@@ -152,10 +152,7 @@ pub fn enrolment_page_showed_everything(page: &Value) {
         qr["width"].as_u64().is_some_and(|w| w > 0),
         "the QR image is drawn: {page}"
     );
-    assert!(
-        qr["alt"].as_str().is_some_and(|a| !a.is_empty()),
-        "{page}"
-    );
+    assert!(qr["alt"].as_str().is_some_and(|a| !a.is_empty()), "{page}");
     assert!(
         page["secretGroups"].as_u64().is_some_and(|n| n >= 4),
         "the secret in groups: {page}"

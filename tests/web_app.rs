@@ -510,7 +510,7 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
     });
     let accounts_file = data.path().join("accounts.json");
     std::fs::write(&accounts_file, accounts.to_string()).expect("accounts");
-    expire_password(data.path(), "audit-admin").await;
+    checks::expire_password(data.path(), "audit-admin").await;
     let s = serve(data, config, 1);
     let shots = repo().join("docs/web");
     std::fs::create_dir_all(&shots).expect("docs/web");
@@ -680,29 +680,6 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         report["seconds"], report["totp"]
     );
     assert_pages_clean(&report);
-}
-
-/// Makes `username`'s password 100 days old (the default `max_age_days` is 90) in the data
-/// directory's SQLite database, before the server starts.
-async fn expire_password(data: &Path, username: &str) {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}", data.join("yanxiu.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("open the database");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis();
-    let old = i64::try_from(now).expect("ms") - 100 * 86_400_000;
-    let done = sqlx::query("UPDATE users SET password_changed_at = $1 WHERE username = $2")
-        .bind(old)
-        .bind(username)
-        .execute(&mut db)
-        .await
-        .expect("age the password");
-    assert_eq!(done.rows_affected(), 1, "{username}");
-    db.close().await.expect("close");
 }
 
 /// A served data directory with `users` ((name, role, department)) beside the producer and

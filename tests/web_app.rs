@@ -15,7 +15,11 @@
 //! (WHEP, then refused in the server's words once the channel ended), and the recording
 //! becomes a draft; audience members are managed by name (department admin) and by account id
 //! (organiser); each admin does one task and is refused another's page (the security admin
-//! ends a session and unlocks a locked account). Every page visited passes axe-core (no serious or critical
+//! ends a session, unlocks a locked account and resets another's second factor); every
+//! reviewer and administrator enrols a TOTP second factor through the page and signs in with
+//! codes the test computes (recovery codes shown once, a replayed code refused, a recovery code
+//! sign-in, an expired password changed first); the system admin changes a settings section
+//! and puts it back. Every page visited passes axe-core (no serious or critical
 //! violation) and renders in zh-CN and English with no missing string; screenshots go to
 //! `docs/web/`.
 //!
@@ -418,7 +422,16 @@ async fn first_run_prints_a_one_time_setup_link_whose_page_creates_the_first_sys
     .await;
     eprintln!("setup report: {report}");
     assert_eq!(report["failure"], Value::Null, "{report}");
+    assert_eq!(
+        report["firstPage"], "/account/security",
+        "the first administrator enrols a second factor before anything else: {report}"
+    );
+    checks::enrolment_page_showed_everything(&report["enrolment"]);
     assert_eq!(report["landed"], "/admin/users", "{report}");
+    assert_eq!(
+        report["again"], "/admin/users",
+        "signed in again with a TOTP code: {report}"
+    );
     assert_eq!(
         report["urlHasToken"], false,
         "the token leaves the address bar: {report}"
@@ -438,9 +451,17 @@ async fn first_run_prints_a_one_time_setup_link_whose_page_creates_the_first_sys
         .send()
         .await
         .expect("login");
-    assert_eq!(login.status(), 201);
-    let grant: Value = login.json().await.expect("grant");
-    assert_eq!(grant["user"]["roles"], json!(["system_admin"]), "{grant}");
+    assert_eq!(
+        login.status(),
+        202,
+        "the administrator has a second factor now"
+    );
+    let challenge: Value = login.json().await.expect("challenge");
+    assert_eq!(
+        challenge["methods"],
+        json!(["totp", "recovery_code"]),
+        "{challenge}"
+    );
 }
 
 /// No page of the report has a serious or critical axe violation or a missing string.
@@ -489,6 +510,7 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
     });
     let accounts_file = data.path().join("accounts.json");
     std::fs::write(&accounts_file, accounts.to_string()).expect("accounts");
+    checks::expire_password(data.path(), "audit-admin").await;
     let s = serve(data, config, 1);
     let shots = repo().join("docs/web");
     std::fs::create_dir_all(&shots).expect("docs/web");
@@ -652,6 +674,11 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         "a department admin sees the accounts of their department only: {admin}"
     );
     assert_eq!(report["passwordChanged"], true, "{report}");
+    checks::staff_sign_in_and_settings(&report);
+    eprintln!(
+        "journey: {} s in the browser; TOTP: {}",
+        report["seconds"], report["totp"]
+    );
     assert_pages_clean(&report);
 }
 

@@ -3,7 +3,8 @@
 // browser). Each page visited is checked by axe-core (serious and critical violations),
 // rendered in zh-CN and in English (any missing catalogue key is recorded) and
 // screenshotted into the given folder. The learner's ratings, complaints and "my learning",
-// the centre's queues and the security admin's sessions and lockouts are in web_learning.cjs.
+// the centre's queues and the security admin's sessions and lockouts are in web_learning.cjs;
+// staff two-factor sign-in, expired passwords and the settings page in web_staff.cjs.
 // Prints one JSON line:
 //   {steps, pages: {name: {missing, axe}}, upload: {...}, playback: {...}, feedback: {...},
 //    learning: {...}, security: {...}, failure}
@@ -16,7 +17,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { launchChromium } = require('./harness.cjs');
-const { checkPage, signIn, newPage } = require('./web_support.cjs');
+const { checkPage, signIn, newPage, totpCode, totpStats } = require('./web_support.cjs');
+const staff = require('./web_staff.cjs');
 const { measure } = require('./web_measure.cjs');
 const { learnerRatesAndReports, centreHandles, learnerLearning, securityAdmin } = require('./web_learning.cjs');
 
@@ -35,7 +37,11 @@ async function main() {
   const mark = (s) => { step = s; report.steps.push(s); console.error(`step: ${s}`); };
   const ctx = { browser, base, axeSource, shots, report, pages: [] };
   const title = '全景式认识中国式现代化';
+  const started = Date.now();
+  report.mfa = {};
   try {
+    // The test's own TOTP against RFC 6238 appendix B (SHA-1, T = 59 s: 94287082, 6 digits).
+    report.mfa.rfcVector = totpCode(Buffer.from('12345678901234567890'), 1);
     // Anyone: the sign-in page.
     mark('anonymous sign-in page');
     {
@@ -150,9 +156,12 @@ async function main() {
     await checkPage(ctx, producer, 'resource-rejected');
 
     // Department reviewer approves.
-    mark('department reviewer');
+    mark('department reviewer enrols a second factor through the page');
     const dept = await newPage(ctx);
-    await signIn(dept, base, accounts.department_reviewer);
+    report.mfa.enrol = await staff.firstEnrolment(ctx, dept, accounts.department_reviewer);
+    mark('department reviewer: two-step sign-in page, history, new recovery codes');
+    report.mfa.account = await staff.accountSecurity(ctx, dept, accounts.department_reviewer);
+    await dept.goto(`${base}/#/review/department`);
     await dept.waitForSelector(`tr[data-id="${resourceId}"] a`);
     await checkPage(ctx, dept, 'review-department');
     await dept.click(`tr[data-id="${resourceId}"] a`);
@@ -219,6 +228,8 @@ async function main() {
     await checkPage(ctx, learner, 'player');
     mark('learner scrubs with storyboard thumbnails');
     await learner.waitForSelector('#scrub', { timeout: 15000 });
+    // The slider moves once the length is known (a loaded machine may take a while).
+    await learner.waitForFunction(() => Number(document.getElementById('scrub').max) > 0, null, { timeout: 30000 });
     await learner.focus('#scrub');
     for (let i = 0; i < 4; i += 1) await learner.keyboard.press('ArrowRight');
     await learner.waitForSelector('#scrub-thumb[data-src]', { state: 'attached' });
@@ -322,7 +333,7 @@ async function main() {
     // Admins: each does one task of theirs and is refused another's page.
     mark('system admin');
     const sys = await newPage(ctx);
-    await signIn(sys, base, accounts.system_admin);
+    report.mfa.systemAdminLanded = await signIn(sys, base, accounts.system_admin);
     await sys.waitForSelector('#user-list');
     await checkPage(ctx, sys, 'admin-users');
     await sys.fill('#new-username', 'new-teacher');
@@ -339,6 +350,10 @@ async function main() {
     await sys.goto(`${base}/#/admin/security`);
     await sys.waitForSelector('#forbidden');
     report.admin.systemAdminRefusedSecurity = true;
+    mark('system admin changes a settings section and puts it back');
+    report.settings = await staff.settings(ctx, sys);
+    mark('system admin signs in again with a TOTP code');
+    report.mfa.systemAdminAgain = await staff.signInAgain(sys, base, accounts.system_admin);
 
     mark('security admin');
     const sec = await newPage(ctx);
@@ -355,10 +370,18 @@ async function main() {
     report.admin.securityAdminRefusedUsers = true;
     mark('security admin ends a session and unlocks an account');
     report.security = await securityAdmin(ctx, sec, dept, accounts.department_reviewer.username, 'new-teacher');
+    mark('security admin resets the second factor of the centre reviewer');
+    report.mfa.reset = await staff.resetSecondFactor(sec, accounts.centre_reviewer.username, centre);
+    mark('department reviewer signs in again with a recovery code');
+    report.mfa.recovery = await staff.recoverySignIn(dept, base, accounts.department_reviewer);
+    mark('centre reviewer enrols again after the reset');
+    report.mfa.reEnrol = {};
+    report.mfa.reEnrolLanded = await signIn(centre, base, accounts.centre_reviewer, { enrol: { report: report.mfa.reEnrol } });
 
     mark('audit admin');
     const aud = await newPage(ctx);
-    await signIn(aud, base, accounts.audit_admin);
+    mark('audit admin: expired password, reuse refused, changed, then enrolment');
+    report.password = await staff.expiredPassword(ctx, aud, base, accounts.audit_admin, 'Audit-Renewed-2026!');
     await aud.waitForSelector('#audit-results table');
     await aud.click('#audit-verify');
     await aud.waitForSelector('#audit-verify-result.ok');
@@ -383,9 +406,16 @@ async function main() {
     await aud.waitForSelector('#login-form');
     report.admin.signedOut = true;
     mark('done');
+    report.totp = totpStats;
+    report.seconds = Math.round((Date.now() - started) / 1000);
   } catch (e) {
     report.failure = `${step}: ${e.message.split('\n')[0]}`;
     const last = ctx.pages[ctx.pages.length - 1];
+    report.debugPages = await Promise.all(ctx.pages.map(async (p) => ({
+      url: p.url(),
+      notice: await p.evaluate(() => document.getElementById('notice').textContent).catch(() => null),
+      who: await p.evaluate(() => document.getElementById('who').textContent).catch(() => null),
+    })));
     if (last) {
       report.debug = await last.evaluate(() => ({
         url: location.href,

@@ -1,7 +1,9 @@
 // The first-run driver of tests/web_app.rs: opens the one-time setup link printed by
 // `yanxiu serve`, checks the page (axe-core, both languages, screenshot), creates the first
-// system administrator through the form and reports where the app lands. Prints one JSON line:
-//   {pages, landed, urlHasToken, failure}
+// system administrator through the form, enrols the second factor the new administrator must
+// have before anything else (the page it lands on), reports where the app lands then, and
+// signs out and in again with a TOTP code computed here. Prints one JSON line:
+//   {pages, firstPage, enrolment, landed, urlHasToken, again, failure}
 //
 // Usage: node web_setup.cjs <node_modules> <setup link> <username> <password> <shots dir>
 'use strict';
@@ -9,12 +11,12 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { launchChromium } = require('./harness.cjs');
-const { checkPage, newPage } = require('./web_support.cjs');
+const { checkPage, newPage, enrol, signIn, settle } = require('./web_support.cjs');
 
 const [modules, link, username, password, shots] = process.argv.slice(2);
 
 async function main() {
-  const report = { pages: {}, errors: [], landed: null, urlHasToken: null, failure: null };
+  const report = { pages: {}, errors: [], firstPage: null, enrolment: {}, landed: null, urlHasToken: null, again: null, failure: null };
   const browser = await launchChromium(modules);
   const ctx = { browser, shots, report, axeSource: fs.readFileSync(path.join(modules, 'axe-core', 'axe.min.js'), 'utf8') };
   let step = 'opening the setup link';
@@ -29,11 +31,20 @@ async function main() {
     await page.fill('#setup-form [name="password"]', password);
     await page.fill('#setup-form [name="password_again"]', password);
     await page.click('#setup-form button[type="submit"]');
+    step = 'waiting for the enrolment page';
+    await page.waitForSelector('#mfa-start');
+    await settle(page);
+    report.firstPage = new URL(page.url()).hash.replace(/^#/, '');
+    report.urlHasToken = page.url().includes('token=');
+    step = 'enrolling the second factor';
+    await enrol(page, username, { report: report.enrolment });
     step = 'waiting for the admin pages';
     await page.waitForSelector('#user-list');
-    await page.waitForSelector('#sign-out');
     report.landed = new URL(page.url()).hash.replace(/^#/, '');
-    report.urlHasToken = page.url().includes('token=');
+    step = 'signing out and in again with a TOTP code';
+    await page.click('#sign-out');
+    await page.waitForSelector('#login-form');
+    report.again = await signIn(page, new URL(link).origin, { username, password });
   } catch (e) {
     report.failure = `${step}: ${e.message.split('\n')[0]}`;
   }

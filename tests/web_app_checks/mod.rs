@@ -1,6 +1,11 @@
 //! What `tests/web_app.rs` asserts on the reports of its journeys for learners' ratings,
 //! complaints and "my learning", the centre's queues, the security admin's sessions and
-//! lockouts, and WebRTC (WHEP) playback on the live page.
+//! lockouts, and WebRTC (WHEP) playback on the live page; staff sign-in and the settings page
+//! in [`staff`].
+
+pub mod staff;
+
+pub use staff::{enrolment_page_showed_everything, expire_password, staff_sign_in_and_settings};
 
 use std::collections::BTreeSet;
 

@@ -1,9 +1,12 @@
 // The API client: every call goes to the existing /api/v1 with the session's bearer token
 // (kept in sessionStorage: it survives a reload, not the closing of the tab) and the
-// current language, and fails with ApiError carrying the API's own code and message.
+// current language, and fails with ApiError carrying the API's own code and message. A 401
+// signs the page out; a 403 for a restricted session sends the user to the page lifting it.
 import { lang } from './i18n.js';
 
 const KEY = 'yanxiu.token';
+/** The codes of a 403 for a restricted session: the app takes the user where it is lifted. */
+const RESTRICTIONS = ['second_factor_required', 'password_expired'];
 
 /** A refused or failed call: HTTP status, the API's error code and its message. */
 export class ApiError extends Error {
@@ -48,6 +51,9 @@ export async function api(method, path, body) {
     if (r.status === 401 && token() && path !== '/api/v1/sessions') {
       setToken(null);
       window.dispatchEvent(new CustomEvent('yanxiu:signed-out', { detail: err.message || '' }));
+    }
+    if (r.status === 403 && RESTRICTIONS.includes(err.code)) {
+      window.dispatchEvent(new CustomEvent('yanxiu:restricted', { detail: err.message || '' }));
     }
     throw new ApiError(r.status, err.code || 'http_' + r.status, err.message || '');
   }

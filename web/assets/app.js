@@ -1,6 +1,8 @@
 // The app shell: language, session, the navigation each role sees, and the router
 // (the URL fragment, #/…; /setup is the first-run page). Views live in ./views/ and
 // are loaded when first visited. The API decides; the menu only hides what it would refuse.
+// A session the API restricts (a second factor to enrol, an expired password to change) is
+// kept on the one page that lifts the restriction.
 import { api, setToken, token } from './api.js';
 import { setLang, savedLang, t, lang } from './i18n.js';
 import { h, heading, notice } from './ui.js';
@@ -11,6 +13,7 @@ const ROUTES = [
   ['/login', 'auth', null],
   ['/setup', 'auth', null],
   ['/account', 'account', 'signed-in'],
+  ['/account/security', 'mfa', 'signed-in'],
   ['/catalogue', 'catalogue', null],
   ['/watch/:id', 'player', null],
   ['/live/:id', 'live', null],
@@ -30,7 +33,14 @@ const ROUTES = [
   ['/admin/roles', 'admin', ['security_admin', 'department_admin']],
   ['/admin/audit', 'admin', ['audit_admin']],
   ['/admin/security', 'security', ['security_admin']],
+  ['/admin/settings', 'settings', ['system_admin']],
 ];
+
+/** The page that lifts each restriction of a session, and its menu entry. */
+const RESTRICTED = {
+  mfa_enrolment: ['/account/security', 'nav.account_security', 'mfa.enrol_needed'],
+  password_change: ['/account', 'nav.account', 'account.expired_notice'],
+};
 
 /** The roles that watch and so have a transcript (the platform administrators do not). */
 const WATCHERS = ['learner', 'producer', 'event_organiser', 'department_reviewer', 'centre_reviewer', 'department_admin'];
@@ -51,6 +61,7 @@ const MENU = [
   ['/admin/roles', 'nav.roles', ['security_admin', 'department_admin']],
   ['/admin/security', 'nav.security', ['security_admin']],
   ['/admin/audit', 'nav.audit', ['audit_admin']],
+  ['/admin/settings', 'nav.settings', ['system_admin']],
   ['/account', 'nav.account', 'signed-in'],
 ];
 
@@ -96,7 +107,9 @@ export function go(path) {
 function renderNav() {
   const nav = document.getElementById('nav');
   const { path } = current();
-  nav.replaceChildren(...MENU.filter(([, , roles]) => allowed(roles)).map(([to, key]) =>
+  const lifting = restricted();
+  const menu = lifting ? [[lifting[0], lifting[1]]] : MENU.filter(([, , roles]) => allowed(roles));
+  nav.replaceChildren(...menu.map(([to, key]) =>
     h('a', { href: '#' + to, 'aria-current': path === to || path.startsWith(to + '/') ? 'page' : null }, t(key))));
   const who = document.getElementById('who');
   if (session.me) {
@@ -120,7 +133,30 @@ async function signOut() {
 /** Called by the sign-in and setup views once a token is held. */
 export async function signedIn(tok) {
   setToken(tok);
+  await refreshMe();
+}
+
+/** Reads the signed-in account again (its roles and restriction). */
+export async function refreshMe() {
   session.me = await api('GET', '/api/v1/me');
+}
+
+/** The page, menu entry and notice of the session's restriction, if it has one. */
+function restricted() {
+  return session.me && session.me.restriction ? RESTRICTED[session.me.restriction] || null : null;
+}
+
+/** What a restricted session is told on signing in (null for a session with no restriction). */
+export function restrictionNotice() {
+  const lifting = restricted();
+  return lifting ? t(lifting[2]) : null;
+}
+
+/** Where a freshly signed-in user goes: the page lifting a restriction, else `next` or the
+ * landing page. */
+export function startPage(next) {
+  const lifting = restricted();
+  return lifting ? lifting[0] : next || landing();
 }
 
 const views = {};
@@ -150,6 +186,10 @@ export async function render() {
     content = [heading(t('page.sign_in_needed')), h('p', {}, h('a', { href: '#/login?next=' + encodeURIComponent(path) }, t('nav.sign_in')))];
   } else if (!allowed(m.roles)) {
     content = [heading(t('page.forbidden')), h('p', { id: 'forbidden' }, t('page.forbidden_text'))];
+  } else if (restricted() && path !== restricted()[0] && path !== '/login') {
+    notice(t(restricted()[2]));
+    go(restricted()[0]);
+    return;
   } else if (m.view === 'home') {
     go(landing());
     return;
@@ -190,6 +230,15 @@ async function boot() {
     try { session.me = await api('GET', '/api/v1/me'); } catch (e) { session.me = null; }
   }
   window.addEventListener('hashchange', () => render());
+  window.addEventListener('yanxiu:restricted', async (ev) => {
+    // The API refused a call because the session is restricted (a role granted meanwhile
+    // needs a second factor; the password expired): read the account again and go to the
+    // page that lifts the restriction, with the API's words.
+    try { await refreshMe(); } catch (e) { return; }
+    if (!restricted()) return;
+    notice(ev.detail || t(restricted()[2]));
+    go(restricted()[0]);
+  });
   window.addEventListener('yanxiu:signed-out', (ev) => {
     // The server ended the session (idle timeout, a sign-in elsewhere, a password change):
     // say so in the API's words and offer to sign in again, back to the same page.

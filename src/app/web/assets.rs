@@ -89,7 +89,7 @@ pub static INDEX: &Asset = &ASSETS[0];
 
 /// Every embedded file (`tests/web_app.rs` checks that each file of `web/assets` is here and
 /// served byte for byte).
-pub static ASSETS: [Asset; 32] = [
+pub static ASSETS: [Asset; 34] = [
     embed!("index.html"),
     embed!("assets/favicon.svg"),
     embed!("assets/app.css"),
@@ -119,6 +119,8 @@ pub static ASSETS: [Asset; 32] = [
     embed!("assets/views/learning.js"),
     embed!("assets/views/moderation.js"),
     embed!("assets/views/security.js"),
+    embed!("assets/views/mfa.js"),
+    embed!("assets/views/settings.js"),
     embed!("assets/vendor/hls-1.5.20.min.js", gzip),
     embed!("assets/vendor/tus-js-client-4.3.1.min.js", gzip),
     embed!("assets/vendor/LICENSES.txt"),

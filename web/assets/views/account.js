@@ -1,21 +1,38 @@
-// The caller's own account: who they are, change password, API tokens for automation.
+// The caller's own account: who they are, their two-factor sign-in (link to
+// /account/security), change password, API tokens for automation. A session whose password
+// expired sees only the password form, and goes on once it is changed.
 import { api } from '../api.js';
-import { session } from '../app.js';
+import { session, go, refreshMe, startPage } from '../app.js';
 import { t, dateTime } from '../i18n.js';
-import { h, field, heading, messageBox, label, copyButton } from '../ui.js';
+import { h, field, heading, messageBox, label, badge, notice, copyButton } from '../ui.js';
 
 /** The view of /account. */
 export async function render() {
   const me = session.me;
+  if (me.restriction === 'password_change') {
+    return [heading(t('account.expired_title')),
+      h('p', { class: 'panel', id: 'password-expired' }, t('account.expired_intro')), passwordForm(true)];
+  }
   const info = h('dl', { class: 'kv' },
     h('dt', {}, t('auth.username')), h('dd', {}, me.username),
     h('dt', {}, t('account.roles')), h('dd', {}, me.roles.map((r) => label('role', r)).join('、') || '—'),
     h('dt', {}, t('account.id')), h('dd', {}, h('code', { id: 'account-id' }, me.id), ' ', copyButton(me.id, t('account.id')),
       h('p', { class: 'muted' }, t('account.id_hint'))));
-  return [heading(t('account.title')), info, passwordForm(), await tokens()];
+  return [heading(t('account.title')), info, await secondFactor(), passwordForm(false), await tokens()];
 }
 
-function passwordForm() {
+/** Whether two-factor sign-in is on, with the link to its page. */
+async function secondFactor() {
+  let status = null;
+  try { status = await api('GET', '/api/v1/me/mfa'); } catch (e) { status = null; }
+  const state = status ? badge('mfa_state', status.enabled ? 'on' : 'off') : '—';
+  return h('section', { 'aria-labelledby': 'mfa-h', id: 'account-mfa', dataset: { enabled: String(!!(status && status.enabled)) } },
+    h('h2', { id: 'mfa-h' }, t('mfa.title')),
+    h('p', {}, t('mfa.state'), ': ', state, status && status.required ? ` ${t('mfa.required_by_role')}` : ''),
+    h('p', {}, h('a', { href: '#/account/security', id: 'account-security-link' }, t('account.security_link'))));
+}
+
+function passwordForm(expired) {
   const cur = h('input', { type: 'password', autocomplete: 'current-password', required: true });
   const next = h('input', { type: 'password', autocomplete: 'new-password', required: true });
   const msg = messageBox();
@@ -28,7 +45,17 @@ function passwordForm() {
       await api('PUT', '/api/v1/me/password', { current_password: cur.value, new_password: next.value });
       cur.value = ''; next.value = '';
       msg.ok(t('account.password_changed'));
-    } catch (e) { msg.show(e); }
+      if (expired) {
+        // The restriction is lifted: on to the next one (a second factor), or the landing page.
+        await refreshMe();
+        notice(t('account.password_changed'));
+        go(startPage());
+      }
+    } catch (e) {
+      msg.show(e);
+      if (e.code === 'password_reused') next.select();
+      else if (e.code === 'invalid_credentials') cur.select();
+    }
   });
   return form;
 }

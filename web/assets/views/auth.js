@@ -1,7 +1,9 @@
 // Sign in (the API's own words for lockouts and the session limit) and the first-run
 // setup page that creates the first system administrator with the console's one-time link.
+// A session the API restricts goes on to the page lifting the restriction (enrolment of a
+// second factor, or changing an expired password).
 import { api, ApiError } from '../api.js';
-import { go, landing, signedIn, render as rerender } from '../app.js';
+import { go, startPage, signedIn, restrictionNotice, render as rerender } from '../app.js';
 import { t } from '../i18n.js';
 import { h, field, heading, messageBox, notice } from '../ui.js';
 
@@ -37,8 +39,8 @@ function login(ctx) {
 
 async function welcome(ctx, grant) {
   await signedIn(grant.token);
-  notice(t('auth.welcome', { name: grant.user.display_name || grant.user.username }));
-  go(ctx.query.get('next') || landing());
+  notice(restrictionNotice() || t('auth.welcome', { name: grant.user.display_name || grant.user.username }));
+  go(startPage(ctx.query.get('next')));
 }
 
 // The second sign-in step: a code from the authenticator app, or a recovery code.
@@ -86,8 +88,9 @@ function setup(ctx) {
       await api('POST', '/setup', { token, username: user.value.trim(), display_name: display.value.trim() || null, password: pass.value });
       const grant = await api('POST', '/api/v1/sessions', { username: user.value.trim(), password: pass.value });
       await signedIn(grant.token);
-      notice(t('setup.done'));
-      history.replaceState(null, '', '/#/admin/users');
+      notice(`${t('setup.done')} ${restrictionNotice() || ''}`.trim());
+      // The first administrator must enrol a second factor before anything else.
+      history.replaceState(null, '', `/#${startPage()}`);
       rerender();
     } catch (e) {
       msg.show(e instanceof ApiError ? e : t('error.generic'));

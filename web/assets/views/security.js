@@ -1,10 +1,11 @@
 // The security administrator's sessions and lockouts: every live sign-in of every account
 // (who, from which address and browser, since when, last seen, until when) with a button to
 // end it, and the accounts locked after repeated wrong passwords with a button to unlock
-// them early (/api/v1/security/…). Both steps are audited by the server; the API decides.
+// them early (/api/v1/security/…), and for any account its sign-in history and a reset of its
+// second factor (a lost phone). Every step is audited by the server; the API decides.
 import { api, all } from '../api.js';
 import { t, dateTime } from '../i18n.js';
-import { h, heading, messageBox, notice } from '../ui.js';
+import { h, field, heading, messageBox, notice, select } from '../ui.js';
 
 /** A short name for a browser from its user agent ("Chrome 120 · Linux"), or the text itself. */
 export function browserName(ua) {
@@ -70,10 +71,41 @@ async function lockouts(msg) {
   return box;
 }
 
+/** One account chosen: its sign-in history and the reset of its second factor. */
+async function account(msg) {
+  let users = [];
+  try { users = await all('/api/v1/users'); } catch (e) { msg.show(e); }
+  const chooser = select([['', t('security.choose_account')], ...users.map((u) => [u.id, `${u.display_name} (${u.username})`])], '',
+    { id: 'account-choice' });
+  const detail = h('div', { id: 'account-detail', 'aria-live': 'polite' });
+  const show = async () => {
+    const user = users.find((u) => u.id === chooser.value);
+    if (!user) { detail.replaceChildren(); return; }
+    const { signInTable } = await import('./mfa.js');
+    const reset = h('button', { type: 'button', class: 'danger', id: 'mfa-reset' }, t('security.mfa_reset'),
+      h('span', { class: 'sr-only' }, ` ${user.username}`));
+    reset.addEventListener('click', async () => {
+      if (!window.confirm(t('security.mfa_reset_confirm', { name: user.username }))) return;
+      try {
+        await api('POST', `/api/v1/security/users/${encodeURIComponent(user.id)}/mfa/reset`, {});
+        notice(t('security.mfa_reset_done', { name: user.username }));
+        await show();
+      } catch (e) { msg.show(e); }
+    });
+    detail.replaceChildren(h('div', { dataset: { user: user.username } },
+      h('h3', {}, t('security.history_of', { name: user.username })),
+      await signInTable(`/api/v1/security/users/${encodeURIComponent(user.id)}/sign-ins`, 'account-sign-ins'),
+      h('p', {}, t('security.mfa_reset_intro')), h('div', {}, reset)));
+  };
+  chooser.addEventListener('change', show);
+  return h('div', { class: 'stack' }, field(t('security.account'), chooser), detail);
+}
+
 /** The view of /admin/security. */
 export async function render() {
   const msg = messageBox();
   return [heading(t('security.title')), h('p', {}, t('security.intro')), msg.el,
     h('section', { 'aria-labelledby': 'lockouts-h' }, h('h2', { id: 'lockouts-h' }, t('security.lockouts')), await lockouts(msg)),
-    h('section', { 'aria-labelledby': 'sessions-h' }, h('h2', { id: 'sessions-h' }, t('security.sessions')), await sessions(msg))];
+    h('section', { 'aria-labelledby': 'sessions-h' }, h('h2', { id: 'sessions-h' }, t('security.sessions')), await sessions(msg)),
+    h('section', { 'aria-labelledby': 'account-h' }, h('h2', { id: 'account-h' }, t('security.account_title')), await account(msg))];
 }

@@ -452,16 +452,15 @@ impl ControlPlane {
             .await?;
             return Err(ControlError::InvalidCredentials);
         }
-        self.policies()
-            .await
-            .password
+        let rules = self.policies().await.password;
+        rules
             .check(&actor.username, new_password)
             .map_err(invalid_password)?;
         if self
             .password_reused(&actor.user_id, &hash, new_password)
             .await?
         {
-            let count = self.policies().await.password.history_checked();
+            let count = rules.history_checked();
             let detail = json!({"reason": "reused", "history": count});
             self.audit(
                 &actor.audit_ctx(),

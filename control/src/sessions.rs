@@ -17,7 +17,7 @@ use crate::password;
 use crate::plane::{Actor, AuditCtx, ControlPlane, Restriction, new_id, role_label};
 use crate::policy::Role;
 use crate::secrets;
-use crate::session_rules::{Admission, SessionTimes};
+use crate::session_rules::{Admission, SessionPolicy, SessionTimes};
 use crate::sign_ins::SignInMeta;
 
 pub use crate::api_tokens::{ApiTokenGrant, ApiTokenInfo};
@@ -333,9 +333,8 @@ impl ControlPlane {
         meta: SignInMeta<'_>,
         now: i64,
     ) -> ControlResult<ControlError> {
-        let (state, outcome) = account
-            .lock
-            .after_failure(&self.policies().await.lockout, now);
+        let lockout = self.policies().await.lockout;
+        let (state, outcome) = account.lock.after_failure(&lockout, now);
         let mut audited = self.begin_audited().await?;
         store_lock(&mut audited.tx, &account.user_id, state).await?;
         crate::sign_ins::insert(
@@ -360,7 +359,7 @@ impl ControlPlane {
                 target: account.target(),
                 outcome: Outcome::Success,
                 detail: json!({"locked_until": until,
-                    "max_failures": self.policies().await.lockout.max_failures}),
+                    "max_failures": lockout.max_failures}),
             });
         }
         self.commit_audited(audited, ctx, &records, now).await?;
@@ -436,6 +435,36 @@ impl ControlPlane {
         }
     }
 
+    /// The sessions to end for a new one under `sessions`' limit; a refusal is recorded (as
+    /// a failed sign-in) and answered with [`ControlError::SessionLimit`].
+    async fn admit_session(
+        &self,
+        ctx: &AuditCtx,
+        account: &Account,
+        sessions: &SessionPolicy,
+        meta: SignInMeta<'_>,
+        now: i64,
+    ) -> ControlResult<Vec<String>> {
+        let live = self.live_sessions(&account.user_id, now).await?;
+        match sessions.admit(&live) {
+            Admission::Admit { evict } => Ok(evict.into_iter().map(str::to_owned).collect()),
+            Admission::Refuse => {
+                let detail = json!({"reason": "session_limit", "limit": sessions.max_concurrent});
+                self.record_refusal(
+                    ctx,
+                    account,
+                    "session_limit",
+                    Outcome::Denied,
+                    detail,
+                    meta,
+                    now,
+                )
+                .await?;
+                Err(ControlError::SessionLimit)
+            }
+        }
+    }
+
     /// Admits the sign-in under the concurrent-session limit and creates the session: the
     /// lock reset, the second factor spent, older sessions evicted, the session, its history
     /// row and every audit record in one transaction. Raises the alert for an administrator
@@ -455,24 +484,10 @@ impl ControlPlane {
             ..ctx
         };
         let target = account.target();
-        let live = self.live_sessions(&account.user_id, now).await?;
-        let evict: Vec<String> = match self.policies().await.sessions.admit(&live) {
-            Admission::Refuse => {
-                let detail = json!({"reason": "session_limit", "limit": self.policies().await.sessions.max_concurrent});
-                self.record_refusal(
-                    &ctx,
-                    account,
-                    "session_limit",
-                    Outcome::Denied,
-                    detail,
-                    meta,
-                    now,
-                )
-                .await?;
-                return Err(ControlError::SessionLimit);
-            }
-            Admission::Admit { evict } => evict.into_iter().map(str::to_owned).collect(),
-        };
+        let sessions = self.policies().await.sessions;
+        let evict = self
+            .admit_session(&ctx, account, &sessions, meta, now)
+            .await?;
         let new_address = crate::mfa::is_admin(&roles)
             && self
                 .address_is_new(&account.user_id, meta.source_addr)
@@ -483,7 +498,7 @@ impl ControlPlane {
             .await;
         let token = secrets::random_secret(SESSION_PREFIX);
         let session_id = new_id();
-        let expires_at = self.policies().await.sessions.absolute_expiry(now);
+        let expires_at = sessions.absolute_expiry(now);
         let mut audited = self.begin_audited().await?;
         if let Some(spend) = &spend {
             self.spend_second_factor(&mut audited.tx, &account.user_id, spend, now)
@@ -495,41 +510,22 @@ impl ControlPlane {
             account.lock.after_success(),
         )
         .await?;
-        let mut records = Vec::new();
-        for id in &evict {
-            sqlx::query(
-                "UPDATE credentials SET revoked_at = $1, revoke_reason = 'evicted' WHERE id = $2",
-            )
-            .bind(now)
-            .bind(id.clone())
-            .execute(&mut *audited.tx)
-            .await?;
-            records.push(AuditAppend {
-                action: "session.evicted".into(),
-                target: target.clone(),
-                outcome: Outcome::Success,
-                detail: json!({"session_id": id, "limit": self.policies().await.sessions.max_concurrent}),
-            });
-        }
-        sqlx::query(
-            "INSERT INTO credentials (id, user_id, kind, token_hash, created_at, last_seen_at, \
-             expires_at, source_addr, user_agent, restriction) \
-             VALUES ($1, $2, 'session', $3, $4, $4, $5, $6, $7, $8)",
+        let mut records = evict_sessions(
+            &mut audited.tx,
+            &evict,
+            &target,
+            sessions.max_concurrent,
+            now,
         )
-        .bind(session_id.clone())
-        .bind(account.user_id.clone())
-        .bind(secrets::secret_hash(&token))
-        .bind(now)
-        .bind(expires_at)
-        .bind(meta.source_addr.to_owned())
-        .bind(crate::security::clean_user_agent(meta.user_agent))
-        .bind(
-            restriction
-                .filter(|r| *r == Restriction::PasswordChange)
-                .map(|r| r.as_str().to_owned()),
-        )
-        .execute(&mut *audited.tx)
         .await?;
+        let session = NewSession {
+            id: &session_id,
+            user_id: &account.user_id,
+            token: &token,
+            expires_at,
+            restriction,
+        };
+        insert_session(&mut audited.tx, &session, meta, now).await?;
         crate::sign_ins::insert(
             &mut audited.tx,
             &account.user_id,
@@ -573,6 +569,7 @@ impl ControlPlane {
         .bind(user_id.to_owned())
         .fetch_all(self.db.pool())
         .await?;
+        let sessions = self.policies().await.sessions;
         let mut live = Vec::new();
         for row in rows {
             let times = SessionTimes {
@@ -580,7 +577,7 @@ impl ControlPlane {
                 last_seen_at: row.try_get("last_seen_at")?,
                 expires_at: row.try_get("expires_at")?,
             };
-            if self.policies().await.sessions.check(times, now).is_ok() {
+            if sessions.check(times, now).is_ok() {
                 live.push((row.try_get("id")?, times.created_at));
             }
         }
@@ -730,4 +727,71 @@ pub(crate) enum SecondFactorUse {
     TotpStep(u64),
     /// This recovery code (by id).
     RecoveryCode(String),
+}
+
+/// Ends the sessions `evict` (the oldest, over the concurrent-session `limit`) in `tx`; their
+/// audit records.
+async fn evict_sessions(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    evict: &[String],
+    target: &str,
+    limit: u32,
+    now: i64,
+) -> ControlResult<Vec<AuditAppend>> {
+    let mut records = Vec::with_capacity(evict.len() + 1);
+    for id in evict {
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = $1, revoke_reason = 'evicted' WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id.clone())
+        .execute(&mut **tx)
+        .await?;
+        records.push(AuditAppend {
+            action: "session.evicted".into(),
+            target: target.to_owned(),
+            outcome: Outcome::Success,
+            detail: json!({"session_id": id, "limit": limit}),
+        });
+    }
+    Ok(records)
+}
+
+/// A session about to be stored.
+struct NewSession<'a> {
+    id: &'a str,
+    user_id: &'a str,
+    token: &'a str,
+    expires_at: i64,
+    restriction: Option<Restriction>,
+}
+
+/// Stores session `s` (only a password-change restriction is kept with it: the second factor's
+/// is worked out afresh on every request) in `tx`.
+async fn insert_session(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    s: &NewSession<'_>,
+    meta: SignInMeta<'_>,
+    now: i64,
+) -> ControlResult<()> {
+    sqlx::query(
+        "INSERT INTO credentials (id, user_id, kind, token_hash, created_at, last_seen_at, \
+         expires_at, source_addr, user_agent, restriction) \
+         VALUES ($1, $2, 'session', $3, $4, $4, $5, $6, $7, $8)",
+    )
+    .bind(s.id.to_owned())
+    .bind(s.user_id.to_owned())
+    .bind(secrets::secret_hash(s.token))
+    .bind(now)
+    .bind(s.expires_at)
+    .bind(meta.source_addr.to_owned())
+    .bind(crate::security::clean_user_agent(meta.user_agent))
+    .bind(
+        s.restriction
+            .filter(|r| *r == Restriction::PasswordChange)
+            .map(|r| r.as_str().to_owned()),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

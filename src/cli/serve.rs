@@ -144,27 +144,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         live_settings,
         board.clone(),
     );
-    let rtmp_addrs = if config.live.enabled {
-        let rtmps = match (&certs, &config.tls.rtmps_addr) {
-            (Some(store), Some(addr)) => {
-                let listen = addr
-                    .parse()
-                    .with_context(|| format!("tls.rtmps_addr {addr:?} is not an address"))?;
-                let upgrade = RtmpsUpgrade {
-                    acceptor: store.acceptor(&[])?,
-                    timeout: Duration::from_secs(config.tls.handshake_timeout_seconds.max(1)),
-                };
-                Some((listen, upgrade))
-            }
-            _ => None,
-        };
-        let plain = certs.is_none() || config.tls.plain_rtmp;
-        let addrs = live.start(plain, rtmps).await?;
-        tracing::info!(rtmp = ?addrs.rtmp, rtmps = ?addrs.rtmps, "RTMP ingest listening");
-        addrs
-    } else {
-        RtmpAddrs::default()
-    };
+    let rtmp_addrs = start_rtmp(&config, certs.as_ref(), &live).await?;
     let control_state = AppState::new(services.control.clone())
         .with_janitor(janitor.clone())
         .with_live_status(board)
@@ -215,20 +195,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers = services.spawn_workers(&config, config.workers.concurrency, &stop_rx);
-    let sweeper = tokio::spawn(sweep_uploads(uploads, stop_rx.clone()));
-    let checkpoints = tokio::spawn(crate::audit_checkpoints::run_periodically(
-        services.control.clone(),
-        services.storage.clone(),
-        Duration::from_secs(config.control.audit.checkpoint_minutes.max(1) * 60),
-        stop_rx.clone(),
-    ));
-    let retention = tokio::spawn(yanxiu_control::retention::job::run_periodically(
-        services.control.clone(),
-        janitor,
-        stop_rx.clone(),
-    ));
-
+    let background = Background::spawn(&config, &services, uploads, janitor, &stop_rx);
     let listeners = Listeners::bind(&config, certs.as_ref(), router).await?;
     if let Some(store) = certs {
         // Listening for SIGHUP before announcing: from then on it reloads.
@@ -244,15 +211,89 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     };
     listeners.serve(shutdown).await?;
     live.stop().await;
-    for w in workers {
-        let _ = w.await;
-    }
-    sweeper.abort();
-    let _ = retention.await;
-    let _ = checkpoints.await;
+    background.finish().await;
     services.control.close().await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts RTMP ingest (plain, and RTMPS with the certificate when configured) when live is
+/// on; the addresses it listens on.
+async fn start_rtmp(
+    config: &ServeConfig,
+    certs: Option<&Arc<CertStore>>,
+    live: &Arc<LiveService>,
+) -> anyhow::Result<RtmpAddrs> {
+    if !config.live.enabled {
+        return Ok(RtmpAddrs::default());
+    }
+    let rtmps = match (certs, &config.tls.rtmps_addr) {
+        (Some(store), Some(addr)) => {
+            let listen = addr
+                .parse()
+                .with_context(|| format!("tls.rtmps_addr {addr:?} is not an address"))?;
+            let upgrade = RtmpsUpgrade {
+                acceptor: store.acceptor(&[])?,
+                timeout: Duration::from_secs(config.tls.handshake_timeout_seconds.max(1)),
+            };
+            Some((listen, upgrade))
+        }
+        _ => None,
+    };
+    let plain = certs.is_none() || config.tls.plain_rtmp;
+    let addrs = live.start(plain, rtmps).await?;
+    tracing::info!(rtmp = ?addrs.rtmp, rtmps = ?addrs.rtmps, "RTMP ingest listening");
+    Ok(addrs)
+}
+
+/// The tasks `serve` runs beside the listeners until shutdown: processing workers, the
+/// sweeper of expired uploads, audit checkpoints and retention.
+struct Background {
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
+    checkpoints: tokio::task::JoinHandle<()>,
+    retention: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    fn spawn(
+        config: &ServeConfig,
+        services: &Services,
+        uploads: Arc<TusService>,
+        janitor: Arc<StorageJanitor>,
+        stop: &watch::Receiver<bool>,
+    ) -> Background {
+        Background {
+            workers: services.spawn_workers(config, config.workers.concurrency, stop),
+            sweeper: tokio::spawn(sweep_uploads(uploads, stop.clone())),
+            checkpoints: tokio::spawn(crate::audit_checkpoints::run_periodically(
+                services.control.clone(),
+                services.storage.clone(),
+                Duration::from_secs(config.control.audit.checkpoint_minutes.max(1) * 60),
+                stop.clone(),
+            )),
+            retention: tokio::spawn(yanxiu_control::retention::job::run_periodically(
+                services.control.clone(),
+                janitor,
+                stop.clone(),
+            )),
+        }
+    }
+
+    /// Waits for the tasks that end on the stop signal (workers give their jobs back, the last
+    /// checkpoint is written); the sweeper is stopped.
+    async fn finish(self) {
+        self.sweeper.abort();
+        let named = self.workers.into_iter().map(|w| ("worker", w)).chain([
+            ("retention", self.retention),
+            ("audit checkpoints", self.checkpoints),
+        ]);
+        for (task, handle) in named {
+            if let Err(e) = handle.await {
+                tracing::error!(task, error = %e, "background task ended abnormally");
+            }
+        }
+    }
 }
 
 /// Origins players are sent to for media besides this one: the public

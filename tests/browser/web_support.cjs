@@ -7,8 +7,10 @@
 // TOTP codes are computed here (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits, with Node's
 // crypto), from the secret the enrolment page shows, never from the server. The server accepts
 // one code per time step (±1 step of skew) and never a step at or before the last one used, so
-// each account's last step is kept and the next code is the earliest step not yet used that
-// the server will still accept; only a fourth code within one step waits for the next.
+// each account's last step is kept and the next code is the current step's, or the next
+// step's once that is used; only a third code within one step waits for the next. (The
+// earliest step of the skew would spare some waits, but a code used at the window's edge
+// leaves it before a replay of it can be shown refused as a replay.)
 'use strict';
 
 const crypto = require('node:crypto');
@@ -50,14 +52,15 @@ function remember(username, base32) {
   authenticators.set(username, { secret: base32Decode(base32), last: -1, recovery: [] });
 }
 
-/** A code for `username` the server has not seen and will accept when it arrives (allowing
- * 2 s for the request): the earliest unused step of the ±1 skew, or the next step's. */
+/** A code for `username` the server has not seen and will accept when it arrives: the
+ * current step's or, once used, the next step's (the server allows ±1 step), so that a code
+ * just used stays inside the window long enough to be shown refused as a replay. */
 async function nextCode(username) {
   const a = authenticators.get(username);
   if (!a) throw new Error(`${username} has no authenticator in this test`);
   for (;;) {
     const now = Date.now();
-    const step = Math.max(a.last + 1, Math.floor((now + 2000) / 30000) - 1);
+    const step = Math.max(a.last + 1, Math.floor((now + 2000) / 30000));
     if (step <= Math.floor(now / 30000) + 1) {
       a.last = step;
       totpStats.codes += 1;

@@ -44,6 +44,66 @@ pub struct ServeConfig {
     pub tls: TlsConfig,
     /// Request body limits and per-address rate limits.
     pub limits: LimitsConfig,
+    /// Serving ladders to players (memory cache).
+    pub delivery: DeliveryConfig,
+    /// This node among many on one database.
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: this node among many `serve` nodes on one database.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The node's id; default: kept in `DATA_DIR/node-id` (made on first start).
+    pub node_id: Option<String>,
+    /// The base URL other nodes reach this one at (`http://10.0.0.11:8080`); default:
+    /// `http://` and the bound plain HTTP address.
+    pub advertise_url: Option<String>,
+    /// How long a live channel's lease lasts unless its holder renews it (3 to 600 s): a
+    /// node that dies holds its channels this long at most.
+    pub live_lease_seconds: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            node_id: None,
+            advertise_url: None,
+            live_lease_seconds: 15,
+        }
+    }
+}
+
+/// `[delivery]`: how playback answers are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Memory kept for recently served objects of complete ladders (segments, init
+    /// segments, posters, playlists), in MiB; 0 turns the cache off.
+    pub memory_cache_mb: u64,
+    /// Objects larger than this (KiB) are streamed from storage and never kept.
+    pub memory_cache_max_object_kb: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            memory_cache_mb: 256,
+            memory_cache_max_object_kb: 8 * 1024,
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// The memory cache these settings describe.
+    pub fn hot_objects(&self) -> crate::app::hot_objects::HotObjects {
+        let bytes =
+            |n: u64, unit: u64| usize::try_from(n.saturating_mul(unit)).unwrap_or(usize::MAX);
+        crate::app::hot_objects::HotObjects::new(
+            bytes(self.memory_cache_mb, 1024 * 1024),
+            bytes(self.memory_cache_max_object_kb, 1024),
+        )
+    }
 }
 
 impl Default for ServeConfig {
@@ -62,6 +122,8 @@ impl Default for ServeConfig {
             live: crate::live::LiveSection::default(),
             tls: TlsConfig::default(),
             limits: LimitsConfig::default(),
+            delivery: DeliveryConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -348,6 +410,14 @@ impl ServeConfig {
         if let Some(f) = args.log_format {
             config.log_format = f;
         }
+        let playback = config.control.playback;
+        anyhow::ensure!(
+            playback.cache_ms <= yanxiu_control::config::PlaybackConfig::MAX_CACHE_MS,
+            "control.playback.cache_ms is {} ms; at most {} ms, so that a revoked session or a \
+             take-down reaches every node within a few seconds",
+            playback.cache_ms,
+            yanxiu_control::config::PlaybackConfig::MAX_CACHE_MS
+        );
         Ok(config)
     }
 
@@ -439,6 +509,12 @@ mod tests {
         );
         assert_eq!(config.tls, TlsConfig::default());
         assert_eq!(config.limits, LimitsConfig::default());
+        assert_eq!(config.delivery, DeliveryConfig::default());
+        assert_eq!(config.cluster.live_lease_seconds, 15);
+        assert_eq!(
+            config.control.playback,
+            yanxiu_control::config::PlaybackConfig::default()
+        );
     }
 
     #[test]

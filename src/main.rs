@@ -4,6 +4,7 @@
 mod app;
 mod audit_checkpoints;
 mod cli;
+mod cluster;
 mod config;
 mod live;
 mod media;

@@ -90,6 +90,52 @@ async fn get_range_returns_the_requested_bytes(storage: &dyn Storage) {
     ));
 }
 
+/// Collects a streamed read.
+async fn streamed(
+    storage: &dyn Storage,
+    key: &str,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<(u64, std::ops::Range<u64>, Vec<u8>), StorageError> {
+    use futures::StreamExt;
+    let mut stream = storage.get_stream(key, range).await?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.body.next().await {
+        bytes.extend_from_slice(&chunk?);
+    }
+    Ok((stream.size, stream.range, bytes))
+}
+
+async fn get_stream_streams_the_object_or_a_range_of_it(storage: &dyn Storage) {
+    // Larger than one chunk of a local streamed read, so that several chunks make it up.
+    let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    storage
+        .put(
+            "s/big.m4s",
+            Bytes::from(body.clone()),
+            &PutOptions::for_key("s/big.m4s"),
+        )
+        .await
+        .unwrap();
+    let (size, range, whole) = streamed(storage, "s/big.m4s", None).await.unwrap();
+    assert_eq!((size, range), (600_000, 0..600_000));
+    assert!(whole == body, "the whole object, in order");
+    let (size, range, part) = streamed(storage, "s/big.m4s", Some(300_000..700_000))
+        .await
+        .unwrap();
+    assert_eq!((size, range), (600_000, 300_000..600_000), "end clamped");
+    assert!(part[..] == body[300_000..]);
+    let (_, _, empty) = streamed(storage, "s/big.m4s", Some(5..5)).await.unwrap();
+    assert!(empty.is_empty());
+    assert!(matches!(
+        streamed(storage, "s/big.m4s", Some(600_000..600_001)).await,
+        Err(StorageError::InvalidRange { size: 600_000, .. })
+    ));
+    assert!(matches!(
+        streamed(storage, "s/missing.m4s", None).await,
+        Err(StorageError::NotFound { .. })
+    ));
+}
+
 async fn list_returns_keys_under_a_prefix_sorted(storage: &dyn Storage) {
     for key in [
         "res/2/720p/seg-00002.m4s",
@@ -231,6 +277,7 @@ for_every_backend!(
     get_of_a_missing_key_is_not_found,
     head_reports_size_and_content_type_or_none,
     get_range_returns_the_requested_bytes,
+    get_stream_streams_the_object_or_a_range_of_it,
     list_returns_keys_under_a_prefix_sorted,
     delete_is_idempotent,
     delete_prefix_removes_only_matching_objects_and_counts_them,

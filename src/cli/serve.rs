@@ -143,8 +143,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         services.storage.clone(),
         live_settings,
         board.clone(),
-    );
-    let rtmp_addrs = start_rtmp(&config, certs.as_ref(), &live).await?;
+    )?;
     let control_state = AppState::new(services.control.clone())
         .with_janitor(janitor.clone())
         .with_live_status(board)
@@ -175,6 +174,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         s3: services.s3.clone(),
         delivery: config.storage.s3_delivery,
         metrics: services.metrics.clone(),
+        hot: config.delivery.hot_objects(),
     });
     let setup_gate = Arc::new(app::web::SetupGate::open(services.control.clone()).await?);
     let router = app::router(
@@ -197,6 +197,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let background = Background::spawn(&config, &services, uploads, janitor, &stop_rx);
     let listeners = Listeners::bind(&config, certs.as_ref(), router).await?;
+    // Who this node is among many on the database, before any publish is admitted.
+    services
+        .control
+        .become_live_node(crate::cluster::live_node(&config, listeners.own_url())?);
+    let rtmp_addrs = start_rtmp(&config, certs.as_ref(), &live).await?;
     if let Some(store) = certs {
         // Listening for SIGHUP before announcing: from then on it reloads.
         let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())

@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::key::TEMP_FILE_PREFIX;
 use super::{
-    InvalidKeyReason, ObjectInfo, PutOptions, Storage, StorageError, clamp_range, content_type_for,
-    validate_key, validate_prefix,
+    InvalidKeyReason, ObjectInfo, ObjectStream, PutOptions, STREAM_CHUNK_BYTES, Storage,
+    StorageError, clamp_range, content_type_for, validate_key, validate_prefix,
 };
 
 /// Objects as files under a root directory (created on first write).
@@ -248,6 +248,43 @@ impl Storage for LocalDirStorage {
             Ok(Bytes::from(body))
         })
         .await
+    }
+
+    async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ObjectStream, StorageError> {
+        use futures::StreamExt;
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+        let path = self.path_for(key)?;
+        let owned_key = key.to_string();
+        let not_found = || StorageError::NotFound {
+            key: owned_key.clone(),
+        };
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(not_found()),
+            Err(error) => return Err(io_error(key)(error)),
+        };
+        let metadata = file.metadata().await.map_err(io_error(key))?;
+        if !metadata.is_file() {
+            return Err(not_found());
+        }
+        let size = metadata.len();
+        let range = clamp_range(key, &range.unwrap_or(0..size), size)?;
+        file.seek(SeekFrom::Start(range.start))
+            .await
+            .map_err(io_error(key))?;
+        let reader = file.take(range.end - range.start);
+        let body = tokio_util::io::ReaderStream::with_capacity(reader, STREAM_CHUNK_BYTES)
+            .map(move |chunk| chunk.map_err(io_error(&owned_key)));
+        Ok(ObjectStream {
+            size,
+            range,
+            body: Box::pin(body),
+        })
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {

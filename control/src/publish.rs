@@ -460,7 +460,8 @@ mod tests {
                 "disabled",
                 "outside_schedule",
                 "ended",
-                "unavailable"
+                "unavailable",
+                "held_elsewhere"
             ]
         );
         for denied in PublishDenied::ALL {

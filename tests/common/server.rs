@@ -82,9 +82,15 @@ fn admin(data: &Path, config: &Path, args: &[&str]) {
 /// A data directory with a config and the accounts `producer`,
 /// `dept-reviewer` and `centre-reviewer`.
 pub fn prepare(extra_config: &str) -> (tempfile::TempDir, PathBuf) {
+    prepare_config(&format!("{TEST_CONFIG}{extra_config}"))
+}
+
+/// [`prepare`] with `config_text` as the whole config file (for top-level keys such as
+/// `database_url`, which must come before every table).
+pub fn prepare_config(config_text: &str) -> (tempfile::TempDir, PathBuf) {
     let data = tempfile::tempdir().expect("tempdir");
     let config = data.path().join("yanxiu.toml");
-    std::fs::write(&config, format!("{TEST_CONFIG}{extra_config}")).expect("write config");
+    std::fs::write(&config, config_text).expect("write config");
     for (user, role, dept) in [
         ("producer", "producer", "物理教研室"),
         ("dept-reviewer", "department_reviewer", "物理教研室"),

@@ -75,6 +75,7 @@ impl SharedUploadStore {
     }
 
     /// Changes the lease duration (tests).
+    #[cfg(test)]
     pub fn with_lease(mut self, lease: Duration) -> SharedUploadStore {
         self.lease = lease;
         self

@@ -333,6 +333,24 @@ pub struct UploadConfig {
     pub max_size_bytes: Option<u64>,
     /// Hours an unfinished upload is kept.
     pub expiration_hours: u64,
+    /// Where uploads in progress live: `local` (this node's data directory, the default) or
+    /// `storage` (state in the database, bytes in the media storage: any `serve` node can
+    /// take any request; see docs/scale-out.md).
+    pub store: UploadStoreKind,
+    /// With `store = "storage"`: bytes per part object (at least 5 MiB, S3's smallest
+    /// multipart part; default 8 MiB).
+    pub part_size_bytes: u64,
+}
+
+/// `[uploads] store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadStoreKind {
+    /// `DATA_DIR/uploads` on this node.
+    #[default]
+    Local,
+    /// The database and the media storage, shared by every node.
+    Storage,
 }
 
 impl Default for UploadConfig {
@@ -340,7 +358,22 @@ impl Default for UploadConfig {
         Self {
             max_size_bytes: None,
             expiration_hours: 24,
+            store: UploadStoreKind::Local,
+            part_size_bytes: yanxiu_ingest::tus::parts::DEFAULT_PART_SIZE,
         }
+    }
+}
+
+impl UploadConfig {
+    /// The part size, checked: S3 refuses to join parts under 5 MiB, and one part is held in
+    /// memory while it is written (at most 1 GiB).
+    pub fn part_size(&self) -> anyhow::Result<u64> {
+        let min = yanxiu_packager::storage::MIN_CONCAT_PART;
+        anyhow::ensure!(
+            (min..=1024 * 1024 * 1024).contains(&self.part_size_bytes),
+            "uploads.part_size_bytes must be between {min} (5 MiB) and 1 GiB"
+        );
+        Ok(self.part_size_bytes)
     }
 }
 
@@ -429,6 +462,12 @@ impl ServeConfig {
     /// Where accepted source files are kept for processing.
     pub fn sources_dir(&self) -> PathBuf {
         self.data_dir.join("sources")
+    }
+
+    /// Where a worker copies a source from storage while it processes it
+    /// (`DATA_DIR/scratch`).
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.data_dir.join("scratch")
     }
 
     /// Limits for imports by link; files up to `max_bytes`.
@@ -535,6 +574,20 @@ mod tests {
         let config = load("[tls]\ncert_file = \"/c\"\nkey_file = \"/k\"\nplain_rtmp = false\n")
             .expect("parses");
         assert!(config.tls.files().expect("valid").is_some());
+    }
+
+    #[test]
+    fn uploads_stay_on_the_local_disk_unless_the_shared_store_is_chosen() {
+        let config = load("").expect("empty config");
+        assert_eq!(config.uploads.store, UploadStoreKind::Local);
+        assert_eq!(
+            config.uploads.part_size().expect("default"),
+            8 * 1024 * 1024
+        );
+        let config =
+            load("[uploads]\nstore = \"storage\"\npart_size_bytes = 1024\n").expect("parses");
+        assert_eq!(config.uploads.store, UploadStoreKind::Storage);
+        assert!(config.uploads.part_size().is_err(), "below S3's 5 MiB");
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub mod sessions;
 pub mod settings;
 pub mod setup;
 pub mod sign_ins;
+pub mod upload_rows;
 
 pub use channel_events::{ChannelEvent, ChannelEventKind};
 pub use channels::{KeyCheck, PublishAuthorizer, PublishDenied, PublishFacts, PublishGrant};

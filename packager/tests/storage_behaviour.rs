@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use yanxiu_packager::storage::{
-    InvalidKeyReason, LocalDirStorage, MemoryStorage, PutOptions, Storage, StorageError,
+    InvalidKeyReason, LocalDirStorage, MIN_CONCAT_PART, MemoryStorage, PutOptions, Storage,
+    StorageError,
 };
 
 async fn put(storage: &dyn Storage, key: &str, body: &'static [u8]) {
@@ -238,6 +239,77 @@ async fn unsafe_keys_are_rejected_by_every_operation(storage: &dyn Storage) {
     );
 }
 
+async fn concat_joins_parts_in_order_and_keeps_them(storage: &dyn Storage) {
+    // S3 joins parts of at least 5 MiB (but the last) server side.
+    let part = |byte: u8| Bytes::from(vec![byte; MIN_CONCAT_PART as usize]);
+    let options = PutOptions::for_key("p");
+    storage
+        .put("up/1/parts/000000", part(b'a'), &options)
+        .await
+        .unwrap();
+    storage
+        .put("up/1/parts/000001", part(b'b'), &options)
+        .await
+        .unwrap();
+    put(storage, "up/1/parts/000002", b"tail").await;
+    let parts: Vec<String> = keys(&storage.list("up/1/parts/").await.unwrap())
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    storage
+        .concat(
+            "src/1/source.mp4",
+            &parts,
+            &PutOptions::for_key("source.mp4"),
+        )
+        .await
+        .unwrap();
+    let joined = storage.get("src/1/source.mp4").await.unwrap();
+    let size = 2 * MIN_CONCAT_PART as usize + 4;
+    assert_eq!(joined.len(), size);
+    assert!(
+        joined[..MIN_CONCAT_PART as usize]
+            .iter()
+            .all(|b| *b == b'a')
+    );
+    assert!(
+        joined[MIN_CONCAT_PART as usize..size - 4]
+            .iter()
+            .all(|b| *b == b'b')
+    );
+    assert_eq!(&joined[size - 4..], b"tail");
+    assert_eq!(storage.list("up/1/parts/").await.unwrap().len(), 3);
+}
+
+async fn concat_of_one_small_part_or_none_works_and_a_missing_part_is_not_found(
+    storage: &dyn Storage,
+) {
+    put(storage, "up/2/parts/000000", b"short").await;
+    let options = PutOptions::for_key("x.mp4");
+    storage
+        .concat("src/2/a.mp4", &["up/2/parts/000000".to_owned()], &options)
+        .await
+        .unwrap();
+    assert_eq!(storage.get("src/2/a.mp4").await.unwrap().as_ref(), b"short");
+    storage
+        .concat("src/2/empty.mp4", &[], &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.head("src/2/empty.mp4").await.unwrap().unwrap().size,
+        0
+    );
+    let missing = storage
+        .concat("src/2/b.mp4", &["up/2/parts/000009".to_owned()], &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, StorageError::NotFound { .. }),
+        "{missing:?}"
+    );
+    assert!(storage.head("src/2/b.mp4").await.unwrap().is_none());
+}
+
 macro_rules! for_every_backend {
     ($($behaviour:ident),* $(,)?) => {
         mod memory {
@@ -283,6 +355,8 @@ for_every_backend!(
     delete_prefix_removes_only_matching_objects_and_counts_them,
     delete_prefix_refuses_an_empty_prefix,
     unsafe_keys_are_rejected_by_every_operation,
+    concat_joins_parts_in_order_and_keeps_them,
+    concat_of_one_small_part_or_none_works_and_a_missing_part_is_not_found,
 );
 
 // ---- LocalDirStorage specifics ----

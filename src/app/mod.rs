@@ -12,6 +12,7 @@ pub mod playback;
 pub mod playlist;
 pub mod rate_limit;
 pub mod security_headers;
+pub mod upload_store;
 pub mod uploads;
 pub mod web;
 

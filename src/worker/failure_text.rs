@@ -38,6 +38,14 @@ pub fn failure_text(code: &str) -> (&'static str, &'static str) {
             "无法保存下载的文件，稍后将重试",
             "the downloaded file could not be stored; it will be tried again",
         ),
+        "source.missing" => (
+            "找不到上传的源文件，请重新上传",
+            "the uploaded source file is missing; upload it again",
+        ),
+        "source.fetch" | "source.scratch" => (
+            "无法读取上传的源文件，稍后将重试",
+            "the uploaded source file could not be read; it will be tried again",
+        ),
         _ => ("媒体处理失败", "media processing failed"),
     }
 }
@@ -58,6 +66,9 @@ mod tests {
             "qc.serialize",
             "control.record_qc",
             "control.record",
+            "source.missing",
+            "source.fetch",
+            "source.scratch",
             "queue.complete",
             "fetch.storage",
         ] {

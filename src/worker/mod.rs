@@ -6,6 +6,7 @@
 
 mod failure_text;
 mod process;
+mod stage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct Worker {
     pub metrics: Arc<Metrics>,
     /// Limits of imports by link.
     pub imports: yanxiu_ingest::fetch::FetchLimits,
+    /// Where a source kept in storage is copied while its job runs (`DATA_DIR/scratch`).
+    pub scratch_dir: std::path::PathBuf,
 }
 
 impl Worker {

@@ -1,7 +1,9 @@
-//! One `process_upload` job: probe and validate the source (a rejection
-//! keeps its coded reasons on the resource), transcode it into a ladder in
-//! storage while heartbeats report progress, with the technical QC fed from
-//! the same decode, and record the outcome and the QC report.
+//! One `process_upload` job: copy a source kept in storage to a scratch file
+//! (the shared upload store; removed when the attempt ends), probe and
+//! validate it (a rejection keeps its coded reasons on the resource),
+//! transcode it into a ladder in storage while heartbeats report progress,
+//! with the technical QC fed from the same decode, and record the outcome and
+//! the QC report.
 
 use std::path::PathBuf;
 
@@ -22,6 +24,7 @@ use yanxiu_transcode::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome,
 
 use super::Worker;
 use super::failure_text::failure_text;
+use super::stage;
 use crate::media::{Extras, job_for};
 
 /// The job kind: process an uploaded or imported source file.
@@ -30,8 +33,13 @@ pub const PROCESS_UPLOAD: &str = "process_upload";
 /// Input of a `process_upload` job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessPayload {
-    /// The source file on the worker's file system.
+    /// The source file on the worker's file system (empty when `source_key` names it).
+    #[serde(default)]
     pub source: PathBuf,
+    /// The storage key of the source, when it lives in the media storage (the shared upload
+    /// store): the worker copies it to a scratch file first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_key: Option<String>,
     /// The name the producer gave the file.
     pub file_name: String,
     /// For an import by link: where to fetch `source` from first.
@@ -91,7 +99,7 @@ impl Ended {
 /// A failed attempt with the code `code`: `detail` (which may name files or carry database
 /// and IO text) is logged; the job keeps only the code and its safe words
 /// ([`failure_text`]).
-fn failure(retryable: bool, code: &str, detail: impl std::fmt::Display) -> JobFailure {
+pub(super) fn failure(retryable: bool, code: &str, detail: impl std::fmt::Display) -> JobFailure {
     tracing::warn!(code, retryable, %detail, "processing step failed");
     JobFailure {
         retryable,
@@ -126,7 +134,7 @@ async fn attempt(
 ) -> Result<Ended, JobFailure> {
     let resource_id =
         resource_id.ok_or_else(|| failure(false, "job.no_resource", "job has no resource"))?;
-    let payload: ProcessPayload = serde_json::from_value(payload.clone())
+    let mut payload: ProcessPayload = serde_json::from_value(payload.clone())
         .map_err(|e| failure(false, "job.bad_payload", e.to_string()))?;
     record(
         worker,
@@ -135,10 +143,35 @@ async fn attempt(
         MediaUpdate::status(ProcessingStatus::Processing),
     )
     .await?;
-    if let Some(ended) = fetch_step(worker, claim, resource_id, &payload).await? {
+    let Some(key) = payload.source_key.clone() else {
+        return process_source(worker, claim, resource_id, &payload, shutdown).await;
+    };
+    let scratch = worker.scratch_dir.join(&claim.job_id);
+    let staged = stage::copy_source(worker, claim, &key, &scratch).await;
+    let result = match staged {
+        Ok(stage::Staged::Ready(path)) => {
+            payload.source = path;
+            process_source(worker, claim, resource_id, &payload, shutdown).await
+        }
+        Ok(stage::Staged::LeaseLost) => Ok(Ended::LeaseLost),
+        Err(e) => Err(e),
+    };
+    stage::remove(&scratch).await;
+    result
+}
+
+/// The steps after the source is on this worker's disk.
+async fn process_source(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: &str,
+    payload: &ProcessPayload,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Ended, JobFailure> {
+    if let Some(ended) = fetch_step(worker, claim, resource_id, payload).await? {
         return Ok(ended);
     }
-    let report = match probe_step(worker, claim, resource_id, &payload).await? {
+    let report = match probe_step(worker, claim, resource_id, payload).await? {
         Probed::Accepted(report) => report,
         Probed::Rejected(ended) => return Ok(ended),
     };

@@ -82,18 +82,24 @@ fn admin(data: &Path, config: &Path, args: &[&str]) {
 /// A data directory with a config and the accounts `producer`,
 /// `dept-reviewer` and `centre-reviewer`.
 pub fn prepare(extra_config: &str) -> (tempfile::TempDir, PathBuf) {
-    prepare_on(None, extra_config)
+    prepare_config(&format!("{TEST_CONFIG}{extra_config}"))
 }
 
 /// [`prepare`] on the database at `database_url` (PostgreSQL, shared by several nodes)
 /// instead of the data directory's SQLite file.
 pub fn prepare_on(database_url: Option<&str>, extra_config: &str) -> (tempfile::TempDir, PathBuf) {
-    let data = tempfile::tempdir().expect("tempdir");
-    let config = data.path().join("yanxiu.toml");
     let top = database_url
         .map(|url| format!("database_url = \"{url}\"\n"))
         .unwrap_or_default();
-    std::fs::write(&config, format!("{top}{TEST_CONFIG}{extra_config}")).expect("write config");
+    prepare_config(&format!("{top}{TEST_CONFIG}{extra_config}"))
+}
+
+/// [`prepare`] with `config_text` as the whole config file (for top-level keys such as
+/// `database_url`, which must come before every table).
+pub fn prepare_config(config_text: &str) -> (tempfile::TempDir, PathBuf) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("yanxiu.toml");
+    std::fs::write(&config, config_text).expect("write config");
     for (user, role, dept) in [
         ("producer", "producer", "物理教研室"),
         ("dept-reviewer", "department_reviewer", "物理教研室"),

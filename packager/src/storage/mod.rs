@@ -184,7 +184,31 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Removes every object whose key starts with `prefix`; returns how many.
     /// An empty prefix is refused ([`InvalidKeyReason::EmptyPrefix`]).
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, StorageError>;
+
+    /// Stores the objects `parts`, in order, end to end as one object under `key` (replacing
+    /// any previous object; the parts stay). Used to join the parts of an upload into its
+    /// source object. Every part but the last should be at least [`MIN_CONCAT_PART`] bytes:
+    /// S3 joins them server side (multipart upload with `UploadPartCopy`, no bytes through
+    /// this process) and refuses smaller ones. This default reads the parts into memory;
+    /// backends holding large objects override it.
+    async fn concat(
+        &self,
+        key: &str,
+        parts: &[String],
+        opts: &PutOptions,
+    ) -> Result<(), StorageError> {
+        validate_key(key)?;
+        let mut body = bytes::BytesMut::new();
+        for part in parts {
+            body.extend_from_slice(&self.get(part).await?);
+        }
+        self.put(key, body.freeze(), opts).await
+    }
 }
+
+/// The smallest part (but the last) [`Storage::concat`] accepts on every backend: S3's
+/// minimum multipart part size, 5 MiB.
+pub const MIN_CONCAT_PART: u64 = 5 * 1024 * 1024;
 
 /// The MIME type to serve a key with, from its extension (case-insensitive).
 pub fn content_type_for(key: &str) -> &'static str {

@@ -542,6 +542,40 @@ impl Storage for S3Storage {
         }
         Ok(deleted)
     }
+
+    async fn concat(
+        &self,
+        key: &str,
+        parts: &[String],
+        opts: &PutOptions,
+    ) -> Result<(), StorageError> {
+        validate_key(key)?;
+        if parts.is_empty() {
+            return self.put(key, Bytes::new(), opts).await;
+        }
+        let sources = parts
+            .iter()
+            .map(|part| validate_key(part).map(|()| self.object_key(part)))
+            .collect::<Result<Vec<_>, _>>()?;
+        multipart::copy_parts(
+            &self.client,
+            &self.config.bucket,
+            &self.object_key(key),
+            key,
+            &sources,
+            opts,
+        )
+        .await
+        .map_err(|error| match error {
+            // A missing part surfaces as NoSuchKey inside UploadPartCopy's error.
+            StorageError::Io { source, .. } if source.to_string().contains("NoSuchKey") => {
+                StorageError::NotFound {
+                    key: key.to_string(),
+                }
+            }
+            other => other,
+        })
+    }
 }
 
 /// Reads a response body to the end.

@@ -38,6 +38,18 @@ pub fn failure_text(code: &str) -> (&'static str, &'static str) {
             "无法保存下载的文件，稍后将重试",
             "the downloaded file could not be stored; it will be tried again",
         ),
+        "chunk.failed" => (
+            "分段并行转码中有一段无法完成",
+            "a chunk of the parallel transcode could not be completed",
+        ),
+        "chunk.join" => (
+            "分段转码结果无法合并为完整的码率阶梯",
+            "the chunks of the transcode do not join into a complete ladder",
+        ),
+        "chunk.enqueue" => (
+            "无法安排分段并行转码，稍后将重试",
+            "the parallel transcode could not be scheduled; it will be tried again",
+        ),
         _ => ("媒体处理失败", "media processing failed"),
     }
 }
@@ -60,6 +72,9 @@ mod tests {
             "control.record",
             "queue.complete",
             "fetch.storage",
+            "chunk.failed",
+            "chunk.join",
+            "chunk.enqueue",
         ] {
             let (zh, en) = failure_text(code);
             assert_ne!(

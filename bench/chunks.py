@@ -26,13 +26,15 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def run_once(source, workers, chunked):
+def run_once(source, secs, workers, chunked):
     """(wall seconds, worker CPU seconds, chunk jobs) of one encode."""
     with tempfile.TemporaryDirectory(prefix="yanxiu-chunks-") as data:
         ladder = os.path.join(data, "ladder.toml")
         with open(ladder, "w") as f:
-            # Chunks of 60 s from 5 min on; 0 turns chunking off.
-            f.write(f"chunk_threshold_seconds = {300.0 if chunked else 0.0}\nchunk_seconds = 60.0\n")
+            # Chunks of 60 s for sources over 5 min (or half the source, for a short
+            # trial run); 0 turns chunking off.
+            threshold = min(300.0, secs / 2) if chunked else 0.0
+            f.write(f"chunk_threshold_seconds = {threshold}\nchunk_seconds = 60.0\n")
         extra = f'[media]\nladder_file = "{ladder}"\n'
         server, base = start_server(BINARY, data, [("producer", "producer", "物理教研室")],
                                     extra_config=extra, workers=0)
@@ -71,11 +73,11 @@ def main():
     source, secs = sys.argv[1], float(sys.argv[2])
     counts = [int(n) for n in sys.argv[3:]] or [1, 2, 4]
     runs = []
-    print(f"single pass, 1 worker ...", file=sys.stderr)
-    runs.append(("single pass", 1, *run_once(source, 1, chunked=False)))
+    print("single pass, 1 worker ...", file=sys.stderr)
+    runs.append(("single pass", 1, *run_once(source, secs, 1, chunked=False)))
     for n in counts:
         print(f"chunked, {n} worker(s) ...", file=sys.stderr)
-        runs.append(("chunked", n, *run_once(source, n, chunked=True)))
+        runs.append(("chunked", n, *run_once(source, secs, n, chunked=True)))
     base_wall = next(w for mode, n, w, _, _ in runs if mode == "chunked" and n == 1) \
         if 1 in counts else runs[0][2]
     single_cpu = runs[0][3]

@@ -145,13 +145,22 @@ fn run(cmd: &mut Command) -> String {
     )
 }
 
-/// The duration of the first video stream, from its packets.
+/// The duration of the first video stream, from its packets (fMP4
+/// fragments carry no per-packet duration ffprobe shows: a frame lasts
+/// 1/FPS then).
 fn video_seconds(file: &Path) -> f64 {
     let packets = packet_times(file);
     let first = packets.iter().map(|p| p.pts).fold(f64::INFINITY, f64::min);
     let end = packets
         .iter()
-        .map(|p| p.pts + p.duration)
+        .map(|p| {
+            p.pts
+                + if p.duration.is_finite() {
+                    p.duration
+                } else {
+                    1.0 / FPS
+                }
+        })
         .fold(f64::NEG_INFINITY, f64::max);
     end - first
 }
@@ -210,16 +219,25 @@ fn check_ladder(dir: &Path, source: &Path) {
         );
 
         // No gap, no overlap, anywhere (chunk joins included): each packet
-        // decodes exactly where the one before ends.
+        // decodes exactly one frame after the one before (the source is
+        // 25 fps constant), and presentation times are every frame's once.
         let packets = packet_times(&flat);
         assert_eq!(packets.len(), 15_000, "{rung}: every frame, once");
         for pair in packets.windows(2) {
             let (a, b) = (pair[0], pair[1]);
             assert!(
-                (b.dts - (a.dts + a.duration)).abs() < 0.000_5,
+                (b.dts - a.dts - 1.0 / FPS).abs() < 0.000_5,
                 "{rung}: {a:?} then {b:?}"
             );
         }
+        let mut frames: Vec<i64> = packets
+            .iter()
+            .map(|p| (p.pts * FPS).round() as i64)
+            .collect();
+        frames.sort_unstable();
+        frames.dedup();
+        assert_eq!(frames.len(), 15_000, "{rung}: a presentation time repeats");
+        assert_eq!(frames.last().map(|l| l - frames[0]), Some(14_999), "{rung}");
         timelines.push((rung, segments));
 
         if rung == "360p" {
@@ -257,10 +275,20 @@ fn check_ladder(dir: &Path, source: &Path) {
         "{master}"
     );
     let audio = playlist(&dir.join("audio").join("index.m3u8"));
+    // The audio, encoded once, lasts as long as the source's decoded sound
+    // (its AAC packets: the fixture's copies each carry their own padding).
     let audio_seconds: f64 = audio.iter().map(|(_, d)| d).sum();
+    let packets: f64 = run(Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a", "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(source))
+    .trim()
+    .parse()
+    .expect("audio packets");
+    let source_audio = packets * 1024.0 / 48_000.0;
     assert!(
-        (audio_seconds - source_seconds).abs() < 0.1,
-        "audio lasts {audio_seconds:.3} s"
+        (audio_seconds - source_audio).abs() < 0.1,
+        "audio lasts {audio_seconds:.3} s, the source's {source_audio:.3} s"
     );
 }
 

@@ -46,6 +46,18 @@ pub fn failure_text(code: &str) -> (&'static str, &'static str) {
             "无法读取上传的源文件，稍后将重试",
             "the uploaded source file could not be read; it will be tried again",
         ),
+        "chunk.failed" => (
+            "分段并行转码中有一段无法完成",
+            "a chunk of the parallel transcode could not be completed",
+        ),
+        "chunk.join" => (
+            "分段转码结果无法合并为完整的码率阶梯",
+            "the chunks of the transcode do not join into a complete ladder",
+        ),
+        "chunk.enqueue" => (
+            "无法安排分段并行转码，稍后将重试",
+            "the parallel transcode could not be scheduled; it will be tried again",
+        ),
         _ => ("媒体处理失败", "media processing failed"),
     }
 }
@@ -71,6 +83,9 @@ mod tests {
             "source.scratch",
             "queue.complete",
             "fetch.storage",
+            "chunk.failed",
+            "chunk.join",
+            "chunk.enqueue",
         ] {
             let (zh, en) = failure_text(code);
             assert_ne!(

@@ -4,6 +4,7 @@
 //! heartbeats that carry progress, and give the job back on shutdown. A
 //! worker that dies loses its lease and another one takes the job over.
 
+mod chunked;
 mod failure_text;
 mod process;
 mod stage;
@@ -20,6 +21,7 @@ use yanxiu_transcode::LadderConfig;
 use crate::app::metrics::Metrics;
 use crate::config::WorkerConfig;
 
+use chunked::ENCODE_CHUNK;
 pub use process::{PROCESS_UPLOAD, ProcessPayload};
 
 /// What a worker needs; shared by every worker task of a process.
@@ -69,12 +71,15 @@ pub async fn run(worker: Arc<Worker>, mut shutdown: watch::Receiver<bool>) {
             .control
             .claim_job(
                 &worker.id,
-                &[PROCESS_UPLOAD],
+                &[PROCESS_UPLOAD, ENCODE_CHUNK],
                 worker.lease(),
                 yanxiu_control::now_ms(),
             )
             .await;
         match claimed {
+            Ok(Some(job)) if job.job.kind == ENCODE_CHUNK => {
+                chunked::run(&worker, job, &mut shutdown).await;
+            }
             Ok(Some(job)) => process::run(&worker, job, &mut shutdown).await,
             Ok(None) => {
                 tokio::select! {

@@ -23,6 +23,7 @@ use yanxiu_transcode::qc::{QcReport, plot};
 use yanxiu_transcode::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome, transcode};
 
 use super::Worker;
+use super::chunked;
 use super::failure_text::failure_text;
 use super::stage;
 use crate::media::{Extras, job_for};
@@ -49,8 +50,10 @@ pub struct ProcessPayload {
 
 /// How an attempt ended, for the logs.
 #[derive(Debug)]
-enum Ended {
+pub(super) enum Ended {
     Done,
+    /// A parent deferred until its chunks are done.
+    Waiting,
     Rejected,
     Failed,
     LeaseLost,
@@ -64,7 +67,7 @@ pub async fn run(worker: &Worker, claimed: ClaimedJob, shutdown: &mut watch::Rec
     let ended = match attempt(
         worker,
         &claim,
-        job.resource_id.as_deref(),
+        (job.resource_id.as_deref(), job.started_at),
         &job.payload,
         shutdown,
     )
@@ -85,9 +88,10 @@ pub async fn run(worker: &Worker, claimed: ClaimedJob, shutdown: &mut watch::Rec
 
 impl Ended {
     /// The metric label.
-    fn label(&self) -> &'static str {
+    pub(super) fn label(&self) -> &'static str {
         match self {
             Ended::Done => "done",
+            Ended::Waiting => "waiting",
             Ended::Rejected => "rejected",
             Ended::Failed => "failed",
             Ended::LeaseLost => "lease_lost",
@@ -128,7 +132,7 @@ async fn record(
 async fn attempt(
     worker: &Worker,
     claim: &JobClaim,
-    resource_id: Option<&str>,
+    (resource_id, started_at): (Option<&str>, Option<i64>),
     payload: &serde_json::Value,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended, JobFailure> {
@@ -136,6 +140,10 @@ async fn attempt(
         resource_id.ok_or_else(|| failure(false, "job.no_resource", "job has no resource"))?;
     let mut payload: ProcessPayload = serde_json::from_value(payload.clone())
         .map_err(|e| failure(false, "job.bad_payload", e.to_string()))?;
+    // A long source's parent, back to wait for its chunks or to join them.
+    if let Some(ended) = chunked::resume(worker, claim, resource_id, started_at).await? {
+        return Ok(ended);
+    }
     record(
         worker,
         claim,
@@ -188,6 +196,18 @@ async fn process_source(
         },
     )
     .map_err(|e| failure(false, "transcode.plan", format!("{e:#}")))?;
+    // A long source: encoded in chunks by several workers at once.
+    if let Some(ended) = chunked::start(
+        worker,
+        claim,
+        resource_id,
+        &job,
+        payload.source_key.as_deref(),
+    )
+    .await?
+    {
+        return Ok(ended);
+    }
     // The technical QC rides on the transcode's decode: no second pass.
     job.qc = Some(worker.policy.qc.clone());
     let outcome = match transcode_step(worker, claim, resource_id, job, &prefix, shutdown).await? {
@@ -458,7 +478,7 @@ async fn store_qc(
 
 /// Records the job's last facts on the resource and marks it succeeded, in one transaction;
 /// a worker that lost its lease ends with [`Ended::LeaseLost`] and changes nothing.
-async fn finish(
+pub(super) async fn finish(
     worker: &Worker,
     claim: &JobClaim,
     resource_id: &str,
@@ -584,7 +604,7 @@ async fn beat_or_stop(
 
 /// Whether another attempt may succeed: storage and infrastructure faults
 /// yes, a source the decoder cannot read no.
-fn retryable(e: &TranscodeError) -> bool {
+pub(super) fn retryable(e: &TranscodeError) -> bool {
     !matches!(
         e,
         TranscodeError::Open { .. }
@@ -596,7 +616,13 @@ fn retryable(e: &TranscodeError) -> bool {
     )
 }
 
-async fn fail(worker: &Worker, claim: &JobClaim, resource_id: Option<&str>, failure: JobFailure) {
+/// Records a failed attempt (on the resource too when it was the last).
+pub(super) async fn fail(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: Option<&str>,
+    failure: JobFailure,
+) {
     let now = now_ms();
     let Some(id) = resource_id else {
         if let Err(e) = worker.control.fail_job(claim, failure, now).await {

@@ -2,6 +2,10 @@
 //! this worker's disk before it is probed and transcoded, in windows of [`WINDOW`] bytes with
 //! heartbeats in between, and removed when the attempt ends. A missing source is a coded,
 //! final failure (`source.missing`); a storage fault is retried (`source.fetch`).
+//!
+//! The chunks of a long source ([`keep_source`]) share one copy per host: it is kept under
+//! `DATA_DIR/scratch/sources/` for the next chunk of the same source, and removed by a later
+//! chunk job once unused for [`KEPT_FOR`].
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,6 +20,9 @@ use super::process::failure;
 
 /// Bytes read from storage per request.
 pub const WINDOW: u64 = 8 * 1024 * 1024;
+
+/// How long a source kept for chunk jobs stays on a host after its last use.
+pub const KEPT_FOR: Duration = Duration::from_secs(6 * 3600);
 
 /// How the copy ended.
 #[derive(Debug)]
@@ -99,6 +106,83 @@ pub async fn copy_source(
     Ok(Staged::Ready(path))
 }
 
+/// The source object `key` on this host's disk for a chunk job: the copy another chunk job of
+/// this host made, or a new one (made under a name of this worker's, then renamed into place,
+/// so a half-made copy is never used). The copy is not removed when the job ends.
+pub async fn keep_source(
+    worker: &Worker,
+    claim: &JobClaim,
+    key: &str,
+) -> Result<Staged, JobFailure> {
+    let root = worker.scratch_dir.join("sources");
+    let name = kept_name(key);
+    let dir = root.join(&name);
+    let path = dir.join(file_name(key));
+    if let Ok(file) = std::fs::File::open(&path) {
+        // in use again: not swept for another KEPT_FOR
+        if let Err(e) = file.set_modified(std::time::SystemTime::now()) {
+            tracing::warn!(error = %e, "cannot mark a kept source as used");
+        }
+        return Ok(Staged::Ready(path));
+    }
+    sweep(&root).await;
+    let making = root.join(format!("{name}.{}", worker.id.replace([':', '/'], "-")));
+    remove(&making).await;
+    match copy_source(worker, claim, key, &making).await {
+        Ok(Staged::Ready(_)) => {}
+        other => {
+            remove(&making).await;
+            return other;
+        }
+    }
+    match tokio::fs::rename(&making, &dir).await {
+        Ok(()) => Ok(Staged::Ready(path)),
+        // another worker of this host renamed its copy into place first
+        Err(_) if path.exists() => {
+            remove(&making).await;
+            Ok(Staged::Ready(path))
+        }
+        Err(e) => {
+            remove(&making).await;
+            Err(failure(true, "source.scratch", e))
+        }
+    }
+}
+
+/// The directory name of a kept source: 16 hex digits of the SHA-256 of its key.
+fn kept_name(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(key.as_bytes())[..8])
+}
+
+/// Removes the kept sources (and abandoned copies) not used for [`KEPT_FOR`].
+async fn sweep(root: &Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(root).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let stale = newest_change(&entry.path())
+            .await
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > KEPT_FOR);
+        if stale {
+            remove(&entry.path()).await;
+        }
+    }
+}
+
+/// The newest modification time of a directory and the files in it.
+async fn newest_change(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = tokio::fs::metadata(dir).await.ok()?.modified().ok()?;
+    let mut entries = tokio::fs::read_dir(dir).await.ok()?;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if let Some(t) = entry.metadata().await.ok().and_then(|m| m.modified().ok()) {
+            newest = newest.max(t);
+        }
+    }
+    Some(newest)
+}
+
 /// Renews the job's lease with the copy's progress; `false` when the lease is lost.
 async fn keep_lease(worker: &Worker, claim: &JobClaim, done: u64, size: u64) -> bool {
     let progress = JobProgress {
@@ -137,6 +221,19 @@ pub async fn remove(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_source_is_named_by_its_key_alone() {
+        assert_eq!(
+            kept_name("sources/r1/source.mp4"),
+            kept_name("sources/r1/source.mp4")
+        );
+        assert_ne!(
+            kept_name("sources/r1/source.mp4"),
+            kept_name("sources/r2/source.mp4")
+        );
+        assert_eq!(kept_name("k").len(), 16);
+    }
 
     #[test]
     fn the_scratch_copy_keeps_a_sane_extension_of_the_key() {

@@ -80,7 +80,10 @@ async fn resume_scenario(restart_server: bool, checksum: bool) {
     assert_eq!(done.metadata["title"], "Lecture 1 第一讲");
     assert!(second.url.ends_with(&done.id));
     let yanxiu_ingest::tus::UploadBytes::File(path) = &done.bytes else {
-        panic!("the file store keeps an upload as one file: {:?}", done.bytes);
+        panic!(
+            "the file store keeps an upload as one file: {:?}",
+            done.bytes
+        );
     };
     let stored = std::fs::read(path).expect("stored file");
     assert_eq!(sha256_hex(&stored), sha256_hex(&bytes));

@@ -242,7 +242,7 @@ async fn object(
                         .map(|r| whole.slice(r.start as usize..r.end as usize));
                     (size, range, Body::from(part.unwrap_or(whole)))
                 }
-                Err(refused) => return refused,
+                Err(refused) => return *refused,
             }
         }
         None => match read(app, key, answer, range_header, headers).await {
@@ -284,7 +284,7 @@ async fn object(
 fn choose_range(
     range_header: Option<&str>,
     size: u64,
-) -> Result<Option<std::ops::Range<u64>>, Response> {
+) -> Result<Option<std::ops::Range<u64>>, Box<Response>> {
     match range_header.map(|v| parse_range(v, size)) {
         None => Ok(None),
         Some(Some(r)) => Ok(Some(r)),
@@ -293,7 +293,7 @@ fn choose_range(
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 r.headers_mut().insert(header::CONTENT_RANGE, v);
             }
-            Err(r)
+            Err(Box::new(r))
         }
     }
 }
@@ -317,7 +317,7 @@ async fn read(
         }
         Err(e) => return Err(fail(e)),
     };
-    let range = choose_range(range_header, info.size).map_err(Box::new)?;
+    let range = choose_range(range_header, info.size)?;
     if answer.complete && app.hot.admits(info.size) {
         let whole = app.storage.get(key).await.map_err(fail)?;
         app.hot.insert(key, whole.clone());

@@ -5,7 +5,8 @@
 //! overlap at a chunk join (ffprobe packet times), and is as faithful to
 //! the source across a join as elsewhere (ffmpeg's `ssim` filter). A worker
 //! killed in the middle of a chunk loses it to another worker, and the
-//! ladder is still made, and recorded, once.
+//! ladder is still made, and recorded, once. The first chunks can be
+//! previewed (growing EVENT playlists) while the rest are encoding.
 
 mod common;
 
@@ -72,6 +73,46 @@ async fn finished(s: &Server, token: &str, id: &str) -> Value {
         assert!(Instant::now() < deadline, "still {state}: {body}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Fast start: polls until the resource can be previewed while its chunks
+/// are still encoding, then returns the 360p media playlist a reviewer's
+/// player gets then (through `/play` with a preview token).
+async fn playable_while_processing(s: &Server, token: &str, id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let body = resource(s, token, id).await;
+        let state = body["processing"]["status"].as_str().unwrap_or_default();
+        assert!(
+            ["pending", "processing"].contains(&state),
+            "ended before it was playable: {body}"
+        );
+        if body["processing"]["playback_url"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never playable early: {body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (status, grant) = api(
+        s,
+        reqwest::Method::POST,
+        "/api/v1/playback-tokens",
+        Some(token),
+        Some(serde_json::json!({ "resource_id": id })),
+    )
+    .await;
+    assert!(status < 300, "{grant}");
+    let preview = grant["token"].as_str().expect("token");
+    let get = |path: String| async move {
+        let response = reqwest::get(format!("{}/play/{id}/{path}?token={preview}", s.base))
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), 200, "{path}");
+        response.text().await.expect("body")
+    };
+    let master = get("master.m3u8".to_owned()).await;
+    assert!(master.contains("360p/index.m3u8"), "{master}");
+    get("360p/index.m3u8".to_owned()).await
 }
 
 /// The one `process_upload` job and the `encode_chunk` jobs.
@@ -299,6 +340,7 @@ async fn a_long_lecture_is_encoded_in_chunks_by_two_workers_into_one_seamless_la
     let producer = login(&s, "producer").await;
     let source = fixtures_dir().join(FIXTURE);
     let id = upload(&s, &producer, &source, None).await;
+    let early = playable_while_processing(&s, &producer, &id).await;
     let r = finished(&s, &producer, &id).await;
     assert_eq!(r["processing"]["status"], "ready", "{r}");
     assert_eq!(
@@ -306,6 +348,12 @@ async fn a_long_lecture_is_encoded_in_chunks_by_two_workers_into_one_seamless_la
         Some(3),
         "two rungs and audio: {r}"
     );
+    // Fast start: the first chunks were playable long before the rest.
+    assert!(
+        early.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && !early.contains("#EXT-X-ENDLIST"),
+        "{early}"
+    );
+    assert!(early.contains("seg-00001.m4s"), "{early}");
 
     let all = jobs(&s, &producer, &id).await;
     let (parents, children) = split_jobs(&all);

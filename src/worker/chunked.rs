@@ -18,8 +18,11 @@
 //! during the join is simply claimed and joined again; the ladder is
 //! recorded once, by the claim that completes the parent.
 //!
-//! No master playlist exists before the join, so a chunked source is not
-//! playable early (no fast start); its progress is the children's.
+//! Fast start: while it waits, the parent writes the ladder so far (the
+//! chunks done from chunk 0 on, the audio cut to them) as growing EVENT
+//! playlists with a provisional master, as the single pass does, and tells
+//! the resource where it is; the join rewrites them as VOD playlists. Its
+//! progress is the children's.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -27,10 +30,12 @@ use tokio::sync::watch;
 use yanxiu_control::jobs::{ClaimedJob, Job, JobClaim, JobError, JobProgress, JobState, NewJob};
 use yanxiu_control::now_ms;
 use yanxiu_control::resources::{MediaUpdate, ProcessingStatus};
-use yanxiu_transcode::chunk::{PartJob, PartManifest, encode_part, join_ladder, plan_chunks};
+use yanxiu_transcode::chunk::{
+    PartJob, PartManifest, encode_part, growing_parts, join_ladder, plan_chunks, publish_growing,
+};
 use yanxiu_transcode::{Progress, TranscodeJob};
 
-use super::process::{Ended, fail, failure, finish, retryable};
+use super::process::{Ended, fail, failure, finish, record, retryable};
 use super::{Worker, stage};
 
 /// The job kind: encode one part of a chunked ladder.
@@ -50,6 +55,10 @@ pub struct ChunkPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_key: Option<String>,
 }
+
+/// The key of the parent's progress detail that counts the video segments
+/// published for fast start.
+const PUBLISHED: &str = "published_segments";
 
 /// How long a waiting parent sleeps before it looks at its children again.
 fn wait_ms(worker: &Worker) -> i64 {
@@ -97,7 +106,7 @@ pub(super) async fn start(
         .await
         .map_err(|e| failure(true, "chunk.enqueue", e))?;
     tracing::info!(job = %claim.job_id, chunks = chunks.len(), parts = count, "long source: chunks queued");
-    defer(worker, claim, 0.0).await.map(Some)
+    defer(worker, claim, 0.0, 0).await.map(Some)
 }
 
 /// When this `process_upload` job already queued its parts: waits for them
@@ -108,7 +117,7 @@ pub(super) async fn resume(
     resource_id: &str,
     started_at: Option<i64>,
 ) -> Result<Option<Ended>, yanxiu_control::jobs::JobFailure> {
-    let children = children(worker, resource_id, &claim.job_id).await?;
+    let (published, children) = children(worker, resource_id, &claim.job_id).await?;
     if children.is_empty() {
         return Ok(None);
     }
@@ -136,31 +145,119 @@ pub(super) async fn resume(
             })
             .sum::<f64>()
             / children.len() as f64;
-        return defer(worker, claim, percent).await.map(Some);
+        let published = fast_start(worker, claim, resource_id, &children, published).await?;
+        return defer(worker, claim, percent, published).await.map(Some);
     }
     join(worker, claim, resource_id, &children, started_at)
         .await
         .map(Some)
 }
 
-/// The parts this parent queued, oldest first.
+/// The video segments the parent has published for fast start (kept in its
+/// progress) and the parts it queued, oldest first.
 async fn children(
     worker: &Worker,
     resource_id: &str,
     parent: &str,
-) -> Result<Vec<Job>, yanxiu_control::jobs::JobFailure> {
+) -> Result<(usize, Vec<Job>), yanxiu_control::jobs::JobFailure> {
     let jobs = worker
         .control
         .jobs_for_resource(resource_id)
         .await
         .map_err(|e| failure(true, "control.record", e))?;
-    Ok(jobs
+    let published = jobs
+        .iter()
+        .find(|j| j.id == parent)
+        .and_then(|j| j.progress.as_ref()?.detail.as_ref()?.get(PUBLISHED)?.as_u64())
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let children = jobs
         .into_iter()
         .filter(|j| {
             j.kind == ENCODE_CHUNK
                 && j.payload.get("parent").and_then(|p| p.as_str()) == Some(parent)
         })
-        .collect())
+        .collect();
+    Ok((published, children))
+}
+
+/// The parts' manifests (of the children that succeeded) and the first part's job.
+fn manifests(
+    children: &[Job],
+) -> Result<(Vec<PartManifest>, Option<PartJob>), yanxiu_control::jobs::JobFailure> {
+    let mut manifests = Vec::with_capacity(children.len());
+    let mut job = None;
+    for child in children.iter().filter(|c| c.state == JobState::Succeeded) {
+        let payload: ChunkPayload = serde_json::from_value(child.payload.clone())
+            .map_err(|e| failure(false, "job.bad_payload", e))?;
+        let manifest: PartManifest = child
+            .result
+            .clone()
+            .ok_or_else(|| failure(false, "chunk.join", "a part has no manifest"))
+            .and_then(|r| serde_json::from_value(r).map_err(|e| failure(false, "chunk.join", e)))?;
+        manifests.push(manifest);
+        job.get_or_insert(payload.job);
+    }
+    Ok((manifests, job))
+}
+
+/// Fast start: once chunk 0 and the audio are done, the ladder so far is
+/// written as growing playlists with a provisional master, and the resource
+/// is told where it is (so reviewers can preview it while the rest encodes);
+/// rewritten as more chunks in a row are done. Best effort: a problem here
+/// is logged, and the join decides. Returns the video segments published.
+async fn fast_start(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: &str,
+    children: &[Job],
+    published: usize,
+) -> Result<usize, yanxiu_control::jobs::JobFailure> {
+    let (manifests, job) = manifests(children)?;
+    let Some(job) = job else {
+        return Ok(published);
+    };
+    let renditions = match growing_parts(&job.plan, &manifests) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(published),
+        Err(e) => {
+            tracing::warn!(job = %claim.job_id, error = %e, "fast start: the parts so far do not join");
+            return Ok(published);
+        }
+    };
+    let ready = renditions
+        .iter()
+        .filter(|r| !r.audio)
+        .map(|r| r.segments.len())
+        .min()
+        .unwrap_or(0);
+    if ready <= published {
+        return Ok(published);
+    }
+    match publish_growing(&job.plan, &job.prefix, &renditions, worker.storage.clone()).await {
+        Ok(Some(segments)) => {
+            if published == 0 {
+                tracing::info!(job = %claim.job_id, segments, "chunked ladder playable (fast start)");
+                record(
+                    worker,
+                    claim,
+                    resource_id,
+                    MediaUpdate {
+                        processing_status: ProcessingStatus::Processing,
+                        ladder_prefix: Some(job.prefix.clone()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            }
+            Ok(segments)
+        }
+        Ok(None) => Ok(published),
+        Err(e) => {
+            tracing::warn!(job = %claim.job_id, error = %e, "fast start: cannot write the ladder so far");
+            Ok(published)
+        }
+    }
 }
 
 /// Puts the parent back in the queue until its children may have moved on.
@@ -168,12 +265,13 @@ async fn defer(
     worker: &Worker,
     claim: &JobClaim,
     percent: f64,
+    published: usize,
 ) -> Result<Ended, yanxiu_control::jobs::JobFailure> {
     let progress = JobProgress {
         stage: "chunks".to_owned(),
         percent: percent.clamp(0.0, 100.0),
         speed: None,
-        detail: None,
+        detail: (published > 0).then(|| json!({ PUBLISHED: published })),
     };
     let now = now_ms();
     match worker
@@ -195,19 +293,7 @@ async fn join(
     children: &[Job],
     started_at: Option<i64>,
 ) -> Result<Ended, yanxiu_control::jobs::JobFailure> {
-    let mut manifests = Vec::with_capacity(children.len());
-    let mut job = None;
-    for child in children {
-        let payload: ChunkPayload = serde_json::from_value(child.payload.clone())
-            .map_err(|e| failure(false, "job.bad_payload", e))?;
-        let manifest: PartManifest = child
-            .result
-            .clone()
-            .ok_or_else(|| failure(false, "chunk.join", "a part has no manifest"))
-            .and_then(|r| serde_json::from_value(r).map_err(|e| failure(false, "chunk.join", e)))?;
-        manifests.push(manifest);
-        job.get_or_insert(payload.job);
-    }
+    let (manifests, job) = manifests(children)?;
     let job = job.ok_or_else(|| failure(false, "chunk.join", "no parts"))?;
     let ladder = join_ladder(
         &job.plan,

@@ -113,7 +113,7 @@ pub(super) fn failure(retryable: bool, code: &str, detail: impl std::fmt::Displa
 }
 
 /// Records `update` on the revision processed by this job.
-async fn record(
+pub(super) async fn record(
     worker: &Worker,
     claim: &JobClaim,
     resource_id: &str,

@@ -105,54 +105,18 @@ pub fn check_parts(
     duration_seconds: f64,
     parts: &[PartManifest],
 ) -> Result<Vec<JoinedRendition>, JoinError> {
-    let mut chunks: BTreeMap<u32, &PartManifest> = BTreeMap::new();
-    let mut audio = None;
-    for part in parts {
-        match part.part {
-            Part::Video { range, .. } => {
-                if chunks.insert(range.index, part).is_some() {
-                    return Err(JoinError::Chunk(range.index));
-                }
-            }
-            Part::Audio => audio = Some(part),
-        }
-    }
-    for (expected, index) in chunks.keys().enumerate() {
-        if *index as usize != expected {
-            return Err(JoinError::Chunk(expected as u32));
-        }
+    let (chunks, audio) = sort_parts(parts)?;
+    if let Some((expected, _)) = chunks
+        .keys()
+        .enumerate()
+        .find(|(expected, index)| **index as usize != *expected)
+    {
+        return Err(JoinError::Chunk(expected as u32));
     }
     if chunks.is_empty() {
         return Err(JoinError::Chunk(0));
     }
-    let mut out = Vec::new();
-    for rung in &plan.rungs {
-        let mut joined: Option<JoinedRendition> = None;
-        for (index, part) in &chunks {
-            let track = find(part, &rung.name, &index.to_string())?;
-            match joined.as_mut() {
-                None => {
-                    joined = Some(JoinedRendition {
-                        track: track.clone(),
-                        segments: track.segments.clone(),
-                        audio: false,
-                    })
-                }
-                Some(j) => {
-                    if j.track.init_hex != track.init_hex {
-                        return Err(JoinError::InitMismatch {
-                            rendition: rung.name.clone(),
-                            chunk: *index,
-                        });
-                    }
-                    j.segments.extend(track.segments.iter().cloned());
-                }
-            }
-        }
-        if let Some(j) = joined {
-            out.push(j);
-        }
-    }
+    let mut out = join_video(plan, chunks.values().copied())?;
     if let Some(part) = audio {
         let track = find(part, "audio", "audio")?;
         out.push(JoinedRendition {
@@ -167,7 +131,102 @@ pub fn check_parts(
         });
     }
     for r in &out {
-        check_timeline(r, duration_seconds)?;
+        check_timeline(r)?;
+        check_duration(r, duration_seconds)?;
+    }
+    Ok(out)
+}
+
+/// The ladder so far, for fast start (pure): the video of the chunks done
+/// from chunk 0 on without a hole, and the audio cut to as many segments
+/// (the audio part covers the whole source, the grid is the same). `None`
+/// until chunk 0 is done and, when the plan has audio, the audio part.
+/// Checked like [`check_parts`] but for the length.
+pub fn growing_parts(
+    plan: &LadderPlan,
+    parts: &[PartManifest],
+) -> Result<Option<Vec<JoinedRendition>>, JoinError> {
+    let (chunks, audio) = sort_parts(parts)?;
+    let done: Vec<&PartManifest> = chunks
+        .iter()
+        .enumerate()
+        .take_while(|(expected, (index, _))| **index as usize == *expected)
+        .map(|(_, (_, part))| *part)
+        .collect();
+    if done.is_empty() || (plan.audio.is_some() && audio.is_none()) {
+        return Ok(None);
+    }
+    let mut out = join_video(plan, done.into_iter())?;
+    let segments = out.iter().map(|r| r.segments.len()).min().unwrap_or(0);
+    if let Some(part) = audio {
+        let track = find(part, "audio", "audio")?;
+        out.push(JoinedRendition {
+            track: track.clone(),
+            segments: track.segments.iter().take(segments).cloned().collect(),
+            audio: true,
+        });
+    }
+    for r in &out {
+        check_timeline(r)?;
+    }
+    Ok(Some(out))
+}
+
+/// The video chunks by index and the audio part; a chunk reported twice is refused.
+fn sort_parts(
+    parts: &[PartManifest],
+) -> Result<(BTreeMap<u32, &PartManifest>, Option<&PartManifest>), JoinError> {
+    let mut chunks: BTreeMap<u32, &PartManifest> = BTreeMap::new();
+    let mut audio = None;
+    for part in parts {
+        match part.part {
+            Part::Video { range, .. } => {
+                if chunks.insert(range.index, part).is_some() {
+                    return Err(JoinError::Chunk(range.index));
+                }
+            }
+            Part::Audio => audio = Some(part),
+        }
+    }
+    Ok((chunks, audio))
+}
+
+/// Every rung of `plan` over `chunks` (in order), one init segment each.
+fn join_video<'a>(
+    plan: &LadderPlan,
+    chunks: impl Iterator<Item = &'a PartManifest> + Clone,
+) -> Result<Vec<JoinedRendition>, JoinError> {
+    let mut out = Vec::new();
+    for rung in &plan.rungs {
+        let mut joined: Option<JoinedRendition> = None;
+        for part in chunks.clone() {
+            let index = match part.part {
+                Part::Video { range, .. } => range.index,
+                Part::Audio => continue,
+            };
+            let track = find(part, &rung.name, &index.to_string())?;
+            match joined.as_mut() {
+                None => {
+                    joined = Some(JoinedRendition {
+                        track: track.clone(),
+                        segments: track.segments.clone(),
+                        audio: false,
+                    })
+                }
+                Some(j) => {
+                    if j.track.init_hex != track.init_hex {
+                        return Err(JoinError::InitMismatch {
+                            rendition: rung.name.clone(),
+                            chunk: index,
+                        });
+                    }
+                    j.segments.extend(track.segments.iter().cloned());
+                }
+            }
+        }
+        if let Some(j) = joined {
+            out.push(j);
+        }
     }
     Ok(out)
 }
@@ -186,7 +245,7 @@ fn find<'a>(
         })
 }
 
-fn check_timeline(r: &JoinedRendition, duration_seconds: f64) -> Result<(), JoinError> {
+fn check_timeline(r: &JoinedRendition) -> Result<(), JoinError> {
     let rendition = &r.track.rendition;
     let broken = |sequence: u32, reason: String| JoinError::Discontinuity {
         rendition: rendition.clone(),
@@ -211,6 +270,11 @@ fn check_timeline(r: &JoinedRendition, duration_seconds: f64) -> Result<(), Join
         }
         end = Some(s.start_dts + i64::try_from(s.duration).unwrap_or(i64::MAX));
     }
+    Ok(())
+}
+
+fn check_duration(r: &JoinedRendition, duration_seconds: f64) -> Result<(), JoinError> {
+    let rendition = &r.track.rendition;
     let ticks: u64 = r.segments.iter().map(|s| s.duration).sum();
     let seconds = ticks as f64 / f64::from(r.track.timescale.max(1));
     if (seconds - duration_seconds).abs() > DURATION_SLACK_SECONDS {
@@ -252,10 +316,50 @@ pub async fn join_ladder(
             }
         }
     }
+    let ladder = write_ladder(plan, prefix, &renditions, storage, false).await?;
+    tracing::info!(master = %ladder.master_key, renditions = ladder.renditions.len(), "chunked ladder joined");
+    Ok(ladder)
+}
+
+/// Fast start: writes the ladder so far ([`growing_parts`]) as growing
+/// `EXT-X-PLAYLIST-TYPE:EVENT` playlists and a provisional master that
+/// announces each rung's planned peak bit rate (little is measured yet).
+/// The join rewrites all of them. Returns the number of video segments
+/// written, `None` when nothing is playable yet (nothing written).
+pub async fn publish_growing(
+    plan: &LadderPlan,
+    prefix: &str,
+    renditions: &[JoinedRendition],
+    storage: Arc<dyn Storage>,
+) -> Result<Option<usize>, JoinError> {
+    let Some(segments) = renditions
+        .iter()
+        .filter(|r| !r.audio)
+        .map(|r| r.segments.len())
+        .min()
+        .filter(|n| *n > 0)
+    else {
+        return Ok(None);
+    };
+    write_ladder(plan, prefix, renditions, storage, true).await?;
+    Ok(Some(segments))
+}
+
+/// Writes each rendition's init segment and playlist (VOD, or EVENT while
+/// `growing`), then the master playlist.
+async fn write_ladder(
+    plan: &LadderPlan,
+    prefix: &str,
+    renditions: &[JoinedRendition],
+    storage: Arc<dyn Storage>,
+    growing: bool,
+) -> Result<LadderSummary, JoinError> {
     let options = VodOptions::default();
     let mut master = MasterPlaylistSpec::default();
     let mut summaries = Vec::new();
-    for r in &renditions {
+    // RFC 8216 6.2.1: a growing playlist keeps its target duration.
+    let event_target = plan.segment_seconds.ceil().max(1.0) as u64;
+    for r in renditions {
         let name = &r.track.rendition;
         let init = from_hex(&r.track.init_hex)
             .ok_or_else(|| JoinError::Corrupt(format!("{name}: init segment")))?;
@@ -268,7 +372,11 @@ pub async fn join_ladder(
                 bytes: s.bytes,
             });
         }
-        let text = playlist.render_vod();
+        let text = if growing {
+            playlist.render_event(event_target)
+        } else {
+            playlist.render_vod()
+        };
         let init_key = format!("{prefix}{name}/{INIT_NAME}");
         let playlist_key = format!("{prefix}{name}/{PLAYLIST_NAME}");
         let bytes = init.len() as u64 + playlist.total_bytes() + text.len() as u64;
@@ -289,7 +397,10 @@ pub async fn join_ladder(
             )
             .await?;
         let uri = format!("{name}/{PLAYLIST_NAME}");
-        let (peak, average) = (playlist.peak_bitrate(), playlist.average_bitrate());
+        let (mut peak, average) = (playlist.peak_bitrate(), playlist.average_bitrate());
+        if growing {
+            peak = peak.max(planned_bitrate(plan, r));
+        }
         if r.audio {
             master.audio.push(AudioRendition {
                 uri,
@@ -332,11 +443,21 @@ pub async fn join_ladder(
                 .with_cache_control(options.playlist_cache_control.clone()),
         )
         .await?;
-    tracing::info!(master = %master_key, renditions = summaries.len(), "chunked ladder joined");
     Ok(LadderSummary {
         master_key,
         renditions: summaries,
     })
+}
+
+/// The bit rate `plan` encodes a rendition at (video: the VBV maximum), in bit/s.
+fn planned_bitrate(plan: &LadderPlan, r: &JoinedRendition) -> u64 {
+    if r.audio {
+        return plan.audio.as_ref().map_or(0, |a| u64::from(a.bitrate));
+    }
+    plan.rungs
+        .iter()
+        .find(|rung| rung.name == r.track.rendition)
+        .map_or(0, |rung| u64::from(rung.max_bitrate_kbps) * 1000)
 }
 
 #[cfg(test)]
@@ -479,6 +600,55 @@ mod tests {
             check_parts(&plan(), 40.0, &parts),
             Err(JoinError::MissingRendition { .. })
         ));
+    }
+
+    #[test]
+    fn the_growing_ladder_waits_for_chunk_zero_and_the_audio() {
+        let plan = plan();
+        assert!(
+            growing_parts(&plan, &[chunk(1, 5, true), audio(10)])
+                .expect("checked")
+                .is_none()
+        );
+        assert!(
+            growing_parts(&plan, &[chunk(0, 5, false)])
+                .expect("checked")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_growing_ladder_stops_at_the_first_missing_chunk_and_cuts_the_audio_to_it() {
+        let parts = vec![chunk(0, 5, false), chunk(2, 5, false), audio(15), chunk(3, 5, true)];
+        let joined = growing_parts(&plan(), &parts)
+            .expect("checked")
+            .expect("playable");
+        assert!(joined.iter().all(|r| r.segments.len() == 5), "{joined:?}");
+        assert!(joined[2].audio);
+    }
+
+    #[tokio::test]
+    async fn a_growing_ladder_has_event_playlists_and_a_master_with_the_planned_peak() {
+        let storage: Arc<dyn Storage> = Arc::new(yanxiu_packager::storage::MemoryStorage::new());
+        let joined = growing_parts(&plan(), &[chunk(0, 5, false), audio(10)])
+            .expect("checked")
+            .expect("playable");
+        let written = publish_growing(&plan(), "l/", &joined, storage.clone())
+            .await
+            .expect("written");
+        assert_eq!(written, Some(5));
+        let playlist = storage.get("l/audio/index.m3u8").await.expect("playlist");
+        let text = String::from_utf8_lossy(&playlist);
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT"), "{text}");
+        assert!(text.contains("seg-00005.m4s") && !text.contains("seg-00006.m4s"));
+        assert!(!text.contains("#EXT-X-ENDLIST"), "{text}");
+        let master = storage.get("l/master.m3u8").await.expect("master");
+        // 720p is planned at 1000 kbit/s, more than its 2 kbit/s so far
+        assert!(
+            String::from_utf8_lossy(&master).contains("BANDWIDTH=1128000"),
+            "{}",
+            String::from_utf8_lossy(&master)
+        );
     }
 
     #[tokio::test]

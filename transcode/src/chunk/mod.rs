@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use encode::encode_part;
-pub use join::{JoinError, join_ladder};
+pub use join::{JoinError, growing_parts, join_ladder, publish_growing};
 
 use crate::TranscodeJob;
 use crate::ladder::LadderPlan;

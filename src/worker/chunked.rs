@@ -168,7 +168,14 @@ async fn children(
     let published = jobs
         .iter()
         .find(|j| j.id == parent)
-        .and_then(|j| j.progress.as_ref()?.detail.as_ref()?.get(PUBLISHED)?.as_u64())
+        .and_then(|j| {
+            j.progress
+                .as_ref()?
+                .detail
+                .as_ref()?
+                .get(PUBLISHED)?
+                .as_u64()
+        })
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(0);
     let children = jobs

@@ -619,7 +619,12 @@ mod tests {
 
     #[test]
     fn the_growing_ladder_stops_at_the_first_missing_chunk_and_cuts_the_audio_to_it() {
-        let parts = vec![chunk(0, 5, false), chunk(2, 5, false), audio(15), chunk(3, 5, true)];
+        let parts = vec![
+            chunk(0, 5, false),
+            chunk(2, 5, false),
+            audio(15),
+            chunk(3, 5, true),
+        ];
         let joined = growing_parts(&plan(), &parts)
             .expect("checked")
             .expect("playable");

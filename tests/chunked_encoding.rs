@@ -6,7 +6,8 @@
 //! the source across a join as elsewhere (ffmpeg's `ssim` filter). A worker
 //! killed in the middle of a chunk loses it to another worker, and the
 //! ladder is still made, and recorded, once. The first chunks can be
-//! previewed (growing EVENT playlists) while the rest are encoding.
+//! previewed (growing EVENT playlists) while the rest are encoding, and the
+//! technical QC report covers the whole source.
 
 mod common;
 
@@ -376,6 +377,36 @@ async fn a_long_lecture_is_encoded_in_chunks_by_two_workers_into_one_seamless_la
         .filter_map(|c| c["worker_id"].as_str())
         .collect();
     assert_eq!(workers.len(), 2, "{workers:?}");
+
+    // The technical QC of the whole source, decoded once beside the chunks.
+    let qc_jobs: Vec<_> = all.iter().filter(|j| j["kind"] == "qc_source").collect();
+    assert_eq!(qc_jobs.len(), 1, "{all:?}");
+    assert_eq!(qc_jobs[0]["state"], "succeeded");
+    let (status, qc) = api(
+        &s,
+        reqwest::Method::GET,
+        &format!("/api/v1/resources/{id}/qc"),
+        Some(&producer),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{qc}");
+    let report = &qc["report"];
+    assert!(
+        (report["duration"].as_f64().unwrap_or_default() - 600.0).abs() < 1.0,
+        "{report}"
+    );
+    assert!(
+        report["loudness"]["integrated_lufs"].is_number(),
+        "{report}"
+    );
+    assert_eq!(
+        report["loudness_series"]["short_term_lufs"]
+            .as_array()
+            .map(Vec::len),
+        Some(600),
+        "one short-term reading a second"
+    );
 
     check_ladder(&ladder_dir(&s, &id), &source);
 }

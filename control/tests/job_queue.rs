@@ -349,6 +349,19 @@ async fn jobs_queued_together_are_all_there_in_order(env: TestEnv) {
         .collect();
     assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|(s, _)| *s == JobState::Queued));
+    assert_eq!(
+        listed.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+        [Some(0), Some(1), Some(2)]
+    );
+    // Claimed in the order queued, whatever their ids.
+    for (worker, part) in ["w1", "w2", "w3"].into_iter().zip(0..) {
+        let claimed = c
+            .claim_job(worker, &["transcode"], LEASE, T0 + 10)
+            .await
+            .unwrap()
+            .expect("a job");
+        assert_eq!(claimed.job.payload["part"], part);
+    }
     let bad = vec![transcode(Some("r2"), 1), transcode(Some("r2"), 0)];
     assert!(matches!(
         c.enqueue_jobs(bad, T0).await,

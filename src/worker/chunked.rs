@@ -2,7 +2,8 @@
 //! job whose source is longer than the ladder's chunk threshold becomes a
 //! *parent*. After probing and planning it queues its parts as
 //! `encode_chunk` child jobs in one transaction (the audio over the whole
-//! source, then every chunk of video) and defers itself (queued again a
+//! source, then every chunk of video), with a `qc_source` job that decodes
+//! the whole source once for the technical QC (see `chunk_qc`), and defers itself (queued again a
 //! little later, the attempt not counted), so it holds no worker while the
 //! children run on every worker there is.
 //!
@@ -35,7 +36,8 @@ use yanxiu_transcode::chunk::{
 };
 use yanxiu_transcode::{Progress, TranscodeJob};
 
-use super::process::{Ended, fail, failure, finish, record, retryable};
+use super::chunk_qc::{QC_SOURCE, QcPayload, report_of};
+use super::process::{Ended, fail, failure, finish, record, retryable, store_qc};
 use super::{Worker, stage};
 
 /// The job kind: encode one part of a chunked ladder.
@@ -84,7 +86,16 @@ pub(super) async fn start(
         return Ok(None);
     }
     let parts = PartJob::split(job, &chunks);
-    let mut jobs = Vec::with_capacity(parts.len());
+    let mut jobs = Vec::with_capacity(parts.len() + 1);
+    // The technical QC decodes the whole source once, beside the chunks
+    // (queued first: it takes longest).
+    let qc = QcPayload::for_job(&claim.job_id, job, source_key);
+    jobs.push(NewJob {
+        kind: QC_SOURCE.to_owned(),
+        resource_id: Some(resource_id.to_owned()),
+        payload: serde_json::to_value(&qc).map_err(|e| failure(false, "job.bad_payload", e))?,
+        max_attempts: worker.config.max_attempts.max(1),
+    });
     for part in parts {
         let payload = ChunkPayload {
             parent: claim.job_id.clone(),
@@ -181,7 +192,7 @@ async fn children(
     let children = jobs
         .into_iter()
         .filter(|j| {
-            j.kind == ENCODE_CHUNK
+            (j.kind == ENCODE_CHUNK || j.kind == QC_SOURCE)
                 && j.payload.get("parent").and_then(|p| p.as_str()) == Some(parent)
         })
         .collect();
@@ -194,7 +205,10 @@ fn manifests(
 ) -> Result<(Vec<PartManifest>, Option<PartJob>), yanxiu_control::jobs::JobFailure> {
     let mut manifests = Vec::with_capacity(children.len());
     let mut job = None;
-    for child in children.iter().filter(|c| c.state == JobState::Succeeded) {
+    for child in children
+        .iter()
+        .filter(|c| c.kind == ENCODE_CHUNK && c.state == JobState::Succeeded)
+    {
         let payload: ChunkPayload = serde_json::from_value(child.payload.clone())
             .map_err(|e| failure(false, "job.bad_payload", e))?;
         let manifest: PartManifest = child
@@ -319,6 +333,13 @@ async fn join(
         .flat_map(|m| m.files.iter())
         .find(|f| f.as_str() == "poster.jpg")
         .map(|f| format!("{}{f}", job.prefix));
+    let qc = children
+        .iter()
+        .find(|c| c.kind == QC_SOURCE)
+        .and_then(|c| c.result.as_ref())
+        .map(report_of)
+        .transpose()?;
+    let qc_summary = store_qc(worker, claim, resource_id, qc.as_ref()).await?;
     let frames: u64 = manifests.iter().map(|m| m.video_frames).sum();
     let seconds = started_at.map_or(0.0, |s| (now_ms() - s) as f64 / 1000.0);
     let renditions = ladder
@@ -327,9 +348,11 @@ async fn join(
         .filter_map(|r| serde_json::to_value(r).ok())
         .collect();
     let result = json!({ "master": ladder.master_key, "frames": frames, "seconds": seconds,
-                         "chunks": manifests.len(), "qc_errors": null });
+                         "chunks": manifests.len(),
+                         "qc_errors": qc.as_ref().map(|q| q.summary.errors) });
     let update = MediaUpdate {
         processing_status: ProcessingStatus::Ready,
+        qc_report: qc_summary,
         renditions: Some(renditions),
         ladder_prefix: Some(job.prefix.clone()),
         poster_key: poster,

@@ -46,6 +46,10 @@ pub fn failure_text(code: &str) -> (&'static str, &'static str) {
             "无法读取上传的源文件，稍后将重试",
             "the uploaded source file could not be read; it will be tried again",
         ),
+        "qc.failed" => (
+            "无法完成技术质检，稍后将重试",
+            "the technical QC could not be completed; it will be tried again",
+        ),
         "chunk.failed" => (
             "分段并行转码中有一段无法完成",
             "a chunk of the parallel transcode could not be completed",
@@ -83,6 +87,7 @@ mod tests {
             "source.scratch",
             "queue.complete",
             "fetch.storage",
+            "qc.failed",
             "chunk.failed",
             "chunk.join",
             "chunk.enqueue",

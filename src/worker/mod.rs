@@ -4,6 +4,7 @@
 //! heartbeats that carry progress, and give the job back on shutdown. A
 //! worker that dies loses its lease and another one takes the job over.
 
+mod chunk_qc;
 mod chunked;
 mod failure_text;
 mod process;
@@ -21,6 +22,7 @@ use yanxiu_transcode::LadderConfig;
 use crate::app::metrics::Metrics;
 use crate::config::WorkerConfig;
 
+use chunk_qc::QC_SOURCE;
 use chunked::ENCODE_CHUNK;
 pub use process::{PROCESS_UPLOAD, ProcessPayload};
 
@@ -71,7 +73,7 @@ pub async fn run(worker: Arc<Worker>, mut shutdown: watch::Receiver<bool>) {
             .control
             .claim_job(
                 &worker.id,
-                &[PROCESS_UPLOAD, ENCODE_CHUNK],
+                &[PROCESS_UPLOAD, ENCODE_CHUNK, QC_SOURCE],
                 worker.lease(),
                 yanxiu_control::now_ms(),
             )
@@ -79,6 +81,9 @@ pub async fn run(worker: Arc<Worker>, mut shutdown: watch::Receiver<bool>) {
         match claimed {
             Ok(Some(job)) if job.job.kind == ENCODE_CHUNK => {
                 chunked::run(&worker, job, &mut shutdown).await;
+            }
+            Ok(Some(job)) if job.job.kind == QC_SOURCE => {
+                chunk_qc::run(&worker, job, &mut shutdown).await;
             }
             Ok(Some(job)) => process::run(&worker, job, &mut shutdown).await,
             Ok(None) => {

@@ -449,7 +449,7 @@ async fn transcode_step(
 /// summary (no loudness series) the revision keeps for the technical
 /// review record. Without a report (the QC stage failed) the ladder stands
 /// alone.
-async fn store_qc(
+pub(super) async fn store_qc(
     worker: &Worker,
     claim: &JobClaim,
     resource_id: &str,

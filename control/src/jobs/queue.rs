@@ -125,14 +125,15 @@ impl ControlPlane {
         insert_job(&mut conn, job, now).await
     }
 
-    /// Adds several jobs in one transaction (all or none), runnable at once; returns their
+    /// Adds several jobs in one transaction (all or none), runnable at once and claimed in
+    /// the order given (each is stamped a millisecond after the one before); returns their
     /// ids in order. A parent job queues its children this way, so a parent that dies
     /// half-way never leaves half of them behind.
     pub async fn enqueue_jobs(&self, jobs: Vec<NewJob>, now: i64) -> Result<Vec<JobId>, JobError> {
         let mut tx = self.db.pool().begin().await?;
         let mut ids = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            ids.push(insert_job(&mut tx, job, now).await?);
+        for (at, job) in (now..).zip(jobs) {
+            ids.push(insert_job(&mut tx, job, at).await?);
         }
         tx.commit().await?;
         Ok(ids)

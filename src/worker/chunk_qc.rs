@@ -52,7 +52,11 @@ impl QcPayload {
             source: job.source,
             video_stream: job.video_stream,
             audio_stream: job.audio_stream,
-            audio_channels: job.plan.audio.as_ref().map_or(2, |a| a.channels.clamp(1, 2)),
+            audio_channels: job
+                .plan
+                .audio
+                .as_ref()
+                .map_or(2, |a| a.channels.clamp(1, 2)),
         }
     }
 }

@@ -87,15 +87,6 @@ pub(super) async fn start(
     }
     let parts = PartJob::split(job, &chunks);
     let mut jobs = Vec::with_capacity(parts.len() + 1);
-    // The technical QC decodes the whole source once, beside the chunks
-    // (queued first: it takes longest).
-    let qc = QcPayload::for_job(&claim.job_id, job, source_key);
-    jobs.push(NewJob {
-        kind: QC_SOURCE.to_owned(),
-        resource_id: Some(resource_id.to_owned()),
-        payload: serde_json::to_value(&qc).map_err(|e| failure(false, "job.bad_payload", e))?,
-        max_attempts: worker.config.max_attempts.max(1),
-    });
     for part in parts {
         let payload = ChunkPayload {
             parent: claim.job_id.clone(),
@@ -110,6 +101,19 @@ pub(super) async fn start(
             max_attempts: worker.config.max_attempts.max(1),
         });
     }
+    // The technical QC decodes the whole source once, beside the chunks. It
+    // takes longest, so it is claimed early, but after the audio and the first
+    // chunk of video: those two make the ladder playable (fast start).
+    let qc = QcPayload::for_job(&claim.job_id, job, source_key);
+    jobs.insert(
+        jobs.len().min(2),
+        NewJob {
+            kind: QC_SOURCE.to_owned(),
+            resource_id: Some(resource_id.to_owned()),
+            payload: serde_json::to_value(&qc).map_err(|e| failure(false, "job.bad_payload", e))?,
+            max_attempts: worker.config.max_attempts.max(1),
+        },
+    );
     let count = jobs.len();
     worker
         .control

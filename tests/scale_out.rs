@@ -266,7 +266,7 @@ async fn process_under_fire(
     let deadline = Instant::now() + Duration::from_secs(420);
     let mut killed = 0;
     let mut spare_alive = true;
-    let mut next_kill = Instant::now() + Duration::from_secs(3);
+    let mut next_kill = Instant::now() + Duration::from_secs(1);
     loop {
         let mut ready = 0;
         for id in ids {
@@ -295,14 +295,14 @@ async fn process_under_fire(
                 signal_process(&mut workers[i].child, "KILL");
                 workers[i].restart();
                 killed += 1;
-                next_kill = Instant::now() + Duration::from_secs(4);
+                next_kill = Instant::now() + Duration::from_secs(2);
                 if spare_alive {
                     spare.stop("KILL");
                     spare_alive = false;
                 }
             }
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -371,9 +371,6 @@ async fn uploads_and_processing_survive_killed_nodes_without_a_shared_disk() {
     let (data_b, config_b) = node_dir(&first, &config);
     let node_a = serve(data_a, config_a, 0);
     let mut node_b = serve(data_b, config_b, 0);
-    let mut workers: Vec<WorkerProcess> = (0..3)
-        .map(|_| WorkerProcess::start(&first, &config))
-        .collect();
     let token = login(&node_a, "producer").await;
 
     // Nine uploads with tuspy, spread over both nodes; one large upload alternating.
@@ -391,6 +388,10 @@ async fn uploads_and_processing_survive_killed_nodes_without_a_shared_disk() {
     let ids: Vec<String> = sizes.keys().cloned().collect();
     assert_eq!(ids.len(), 10, "ten distinct resources");
 
+    // The workers start once every upload is queued, so that there is work to be killed in.
+    let mut workers: Vec<WorkerProcess> = (0..3)
+        .map(|_| WorkerProcess::start(&first, &config))
+        .collect();
     let mut db = sqlx::PgConnection::connect(&database).await.expect("pg");
     let killed =
         process_under_fire(&node_a, &token, &ids, &mut workers, &mut node_b, &mut db).await;
@@ -464,9 +465,9 @@ async fn uploads_and_processing_survive_killed_nodes_without_a_shared_disk() {
         stored.as_ref() == std::fs::read(&large).expect("read").as_slice(),
         "the joined parts are the file"
     );
-    let ladders: BTreeSet<String> = bucket_keys(&store, "ladders/")
-        .await
-        .into_iter()
+    let ladder_keys = bucket_keys(&store, "ladders/").await;
+    let ladders: BTreeSet<String> = ladder_keys
+        .iter()
         .filter_map(|(k, _)| k.split('/').nth(1).map(str::to_owned))
         .collect();
     assert_eq!(
@@ -484,6 +485,17 @@ async fn uploads_and_processing_survive_killed_nodes_without_a_shared_disk() {
         .expect("ladder prefix")
         .get::<String, _>("ladder_prefix");
         ladder_complete(&store, &format!("{prefix}master.m3u8")).await;
+        // Nothing of a killed attempt is left beside the published ladder.
+        let strays: Vec<&String> = ladder_keys
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with(&format!("ladders/{id}/")) && !k.starts_with(&prefix))
+            .collect();
+        assert_eq!(
+            strays,
+            Vec::<&String>::new(),
+            "{id}: objects outside {prefix}"
+        );
     }
     drop(workers);
 }

@@ -566,15 +566,6 @@ impl Storage for S3Storage {
             opts,
         )
         .await
-        .map_err(|error| match error {
-            // A missing part surfaces as NoSuchKey inside UploadPartCopy's error.
-            StorageError::Io { source, .. } if source.to_string().contains("NoSuchKey") => {
-                StorageError::NotFound {
-                    key: key.to_string(),
-                }
-            }
-            other => other,
-        })
     }
 }
 

@@ -6,6 +6,7 @@
 use std::io;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use tokio::task::JoinSet;
@@ -103,7 +104,16 @@ async fn copy_and_complete(
             .copy_source(format!("{bucket}/{source}"))
             .send()
             .await
-            .map_err(|error| request_failed(error_key, "UploadPartCopy", error))?;
+            .map_err(|error| {
+                // The object to copy is missing: S3 says NoSuchKey, some stores a bare 404.
+                if matches!(error.code(), Some("NoSuchKey" | "NotFound")) {
+                    StorageError::NotFound {
+                        key: error_key.to_string(),
+                    }
+                } else {
+                    request_failed(error_key, "UploadPartCopy", error)
+                }
+            })?;
         let e_tag = output
             .copy_part_result()
             .and_then(|r| r.e_tag())

@@ -106,6 +106,9 @@ def main():
                                 check=True, capture_output=True, text=True).stdout
         version = re.search(r"[?&]v=([0-9a-f]+)", master).group(1)
         q = f"token={token}&v={version}"
+        # nginx's workers run as another user (nobody, when started as root): let them read
+        # the files (mkdtemp makes the directory private).
+        subprocess.run(["chmod", "-R", "a+rX", work], check=True)
         nginx, nbase = start_nginx(os.path.join(data, "media"), work)
         rel = f"ladders/{rid}/{job}/360p"
         pid = server.pid

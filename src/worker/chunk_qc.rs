@@ -16,7 +16,7 @@ use yanxiu_transcode::qc::QcReport;
 use yanxiu_transcode::qc::tap::{QcFileSpec, analyse_file};
 use yanxiu_transcode::{SourceVideo, TranscodeJob};
 
-use super::process::{Ended, fail, failure, retryable};
+use super::process::{Ended, conclude, failure, retryable};
 use super::{Worker, stage};
 
 /// The job kind: the QC report of a chunked source.
@@ -68,20 +68,9 @@ pub fn report_of(result: &serde_json::Value) -> Result<QcReport, JobFailure> {
 
 /// Runs one claimed `qc_source` job to an end the queue knows about.
 pub async fn run(worker: &Worker, claimed: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
-    let ClaimedJob { claim, job } = claimed;
     let started = std::time::Instant::now();
-    let ended = match attempt(worker, &claim, &job.payload, shutdown).await {
-        Ok(ended) => ended,
-        Err(f) => {
-            tracing::warn!(job = %claim.job_id, code = %f.code, message = %f.message, "QC attempt failed");
-            fail(worker, &claim, job.resource_id.as_deref(), f).await;
-            Ended::Failed
-        }
-    };
-    worker
-        .metrics
-        .job_finished(ended.label(), started.elapsed());
-    tracing::info!(worker = %worker.id, job = %claim.job_id, outcome = ?ended, "QC attempt ended");
+    let outcome = attempt(worker, &claimed.claim, &claimed.job.payload, shutdown).await;
+    conclude(worker, &claimed, started, outcome).await;
 }
 
 async fn attempt(

@@ -37,7 +37,7 @@ use yanxiu_transcode::chunk::{
 use yanxiu_transcode::{Progress, TranscodeJob};
 
 use super::chunk_qc::{QC_SOURCE, QcPayload, report_of};
-use super::process::{Ended, fail, failure, finish, record, retryable, store_qc};
+use super::process::{Ended, conclude, failure, finish, record, retryable, store_qc};
 use super::{Worker, stage};
 
 /// The job kind: encode one part of a chunked ladder.
@@ -369,20 +369,9 @@ async fn join(
 /// encodes the part while heartbeats keep the lease, then completes the job
 /// with the part's manifest as its result.
 pub async fn run(worker: &Worker, claimed: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
-    let ClaimedJob { claim, job } = claimed;
     let started = std::time::Instant::now();
-    let ended = match attempt(worker, &claim, &job.payload, shutdown).await {
-        Ok(ended) => ended,
-        Err(f) => {
-            tracing::warn!(job = %claim.job_id, code = %f.code, message = %f.message, "chunk attempt failed");
-            fail(worker, &claim, job.resource_id.as_deref(), f).await;
-            Ended::Failed
-        }
-    };
-    worker
-        .metrics
-        .job_finished(ended.label(), started.elapsed());
-    tracing::info!(worker = %worker.id, job = %claim.job_id, outcome = ?ended, "chunk attempt ended");
+    let outcome = attempt(worker, &claimed.claim, &claimed.job.payload, shutdown).await;
+    conclude(worker, &claimed, started, outcome).await;
 }
 
 async fn attempt(

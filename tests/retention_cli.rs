@@ -104,7 +104,20 @@ async fn the_retention_command_reports_then_retires_an_expired_resource_and_remo
     );
     assert_eq!(files_under(&ladder), 0, "the ladder is gone");
     assert_eq!(files_under(&sources), 0, "the source file is gone");
-    assert_eq!(reqwest::get(&play).await.expect("play").status(), 404);
+    // The retirement was made by another process: the server sees it once its cached
+    // playback facts expire (`[control.playback] cache_ms`, 5 s at most; docs/delivery.md).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    loop {
+        let status = reqwest::get(&play).await.expect("play").status();
+        if status == 404 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {status} 6 s after the retirement"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let (status, body) = api(
         &s,
         Method::GET,

@@ -152,6 +152,7 @@ impl ControlPlane {
             }
         }
         audited.tx.commit().await?;
+        self.changes.advance();
         Ok(())
     }
 }

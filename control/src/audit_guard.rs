@@ -41,17 +41,25 @@ const POSTGRES_TRIGGERS: [&str; 3] = [
     "audit_head_forward_only",
 ];
 
-const POSTGRES_DDL: [&str; 5] = [
-    "CREATE OR REPLACE FUNCTION yanxiu_audit_refuse_change() RETURNS trigger \
-     LANGUAGE plpgsql AS $$ BEGIN \
+/// The body of the function the audit log's triggers call (as `pg_proc.prosrc` keeps it).
+const REFUSE_CHANGE_BODY: &str = " BEGIN \
      RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege'; \
-     END $$",
-    "CREATE OR REPLACE FUNCTION yanxiu_audit_head_forward() RETURNS trigger \
-     LANGUAGE plpgsql AS $$ BEGIN \
+     END ";
+
+/// The body of the function the chain head's trigger calls.
+const HEAD_FORWARD_BODY: &str = " BEGIN \
      IF TG_OP = 'DELETE' OR NEW.seq < OLD.seq THEN \
      RAISE EXCEPTION 'the audit chain head only moves forward' \
      USING ERRCODE = 'insufficient_privilege'; END IF; \
-     RETURN NEW; END $$",
+     RETURN NEW; END ";
+
+/// The functions and their bodies.
+const POSTGRES_FUNCTIONS: [(&str, &str); 2] = [
+    ("yanxiu_audit_refuse_change", REFUSE_CHANGE_BODY),
+    ("yanxiu_audit_head_forward", HEAD_FORWARD_BODY),
+];
+
+const POSTGRES_TRIGGER_DDL: [&str; 3] = [
     "CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log \
      FOR EACH ROW EXECUTE FUNCTION yanxiu_audit_refuse_change()",
     "CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log \
@@ -60,7 +68,8 @@ const POSTGRES_DDL: [&str; 5] = [
      FOR EACH ROW EXECUTE FUNCTION yanxiu_audit_head_forward()",
 ];
 
-/// Installs the append-only triggers (idempotent; several processes may start at once).
+/// Installs the append-only triggers (idempotent; several processes may start at once,
+/// beside others already writing the audit log).
 pub(crate) async fn install(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.pool().begin().await?;
     match db.backend() {
@@ -74,12 +83,60 @@ pub(crate) async fn install(db: &Db) -> Result<(), sqlx::Error> {
             sqlx::query("SELECT pg_advisory_xact_lock(7310421)")
                 .execute(&mut *tx)
                 .await?;
-            for ddl in POSTGRES_DDL {
+            // A node starting beside running ones finds the guard in place and changes
+            // nothing: its DDL would take table locks that audited changes wait on.
+            if postgres_guard_in_place(&mut tx).await? {
+                return tx.commit().await;
+            }
+            // The locks in the order every audited change takes them (the chain head, then
+            // the log), the head's exclusively so that changes under way finish first: a
+            // trigger created under a change holding the log deadlocks with it.
+            sqlx::query("LOCK TABLE audit_head IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+            for (name, body) in POSTGRES_FUNCTIONS {
+                let ddl = format!(
+                    "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger \
+                     LANGUAGE plpgsql AS $${body}$$"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(ddl))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for ddl in POSTGRES_TRIGGER_DDL {
                 sqlx::query(ddl).execute(&mut *tx).await?;
             }
         }
     }
     tx.commit().await
+}
+
+/// Every trigger is there and switched on, and every function has this version's body.
+async fn postgres_guard_in_place(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    for name in POSTGRES_TRIGGERS {
+        let enabled: Option<String> =
+            sqlx::query_scalar("SELECT tgenabled::text FROM pg_trigger WHERE tgname = $1")
+                .bind(name)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if enabled.is_none_or(|e| e == "D") {
+            return Ok(false);
+        }
+    }
+    for (name, body) in POSTGRES_FUNCTIONS {
+        let source: Option<String> =
+            sqlx::query_scalar("SELECT prosrc FROM pg_proc WHERE proname = $1")
+                .bind(name)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if source.as_deref() != Some(body) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// How the database protects the audit log.

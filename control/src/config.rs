@@ -54,6 +54,35 @@ pub struct ControlConfig {
     pub retention: crate::retention::plan::RetentionConfig,
     /// Checkpoints of the audit log (table `[control.audit]`).
     pub audit: AuditConfig,
+    /// Playback authorization caching (table `[control.playback]`).
+    pub playback: PlaybackConfig,
+}
+
+/// How long playback authorization may rely on facts read earlier (table
+/// `[control.playback]`): a player's segment requests then cost no database read. A change
+/// made on this node applies to the next request; one made on another node within `cache_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlaybackConfig {
+    /// Milliseconds a target's facts or a credential's revocation state are reused; 0 reads
+    /// the database on every request. At most [`PlaybackConfig::MAX_CACHE_MS`].
+    pub cache_ms: u64,
+    /// Entries kept in each of the two caches (targets, credentials).
+    pub cache_entries: usize,
+}
+
+impl PlaybackConfig {
+    /// The longest reuse allowed: a revoked session or a take-down reaches every node within it.
+    pub const MAX_CACHE_MS: u64 = 5_000;
+}
+
+impl Default for PlaybackConfig {
+    fn default() -> Self {
+        PlaybackConfig {
+            cache_ms: 2_000,
+            cache_entries: 10_000,
+        }
+    }
 }
 
 /// Checkpoints of the audit log kept in object storage (table `[control.audit]`).

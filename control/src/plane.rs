@@ -26,6 +26,19 @@ pub struct ControlPlane {
     pub(crate) settings_cache: crate::settings::SettingsCache,
     /// The security alerts raised (lockouts, administrators from new addresses).
     pub(crate) security_events: crate::sign_ins::SecurityEvents,
+    /// Moves with every change this process commits: cached playback facts read before it
+    /// are stale.
+    pub(crate) changes: crate::playback_cache::Generation,
+    /// Playback facts of resources and channels, kept `[control.playback] cache_ms`.
+    pub(crate) playback_targets: crate::playback_cache::FactCache<
+        crate::playback::PlaybackTarget,
+        Option<crate::playback::CachedTarget>,
+    >,
+    /// This node, when it takes live channel leases (`serve`; see [`crate::live_leases`]).
+    pub(crate) live_node: std::sync::OnceLock<crate::live_leases::LiveNode>,
+    /// Revocation and expiry of the credentials behind playback tokens, kept as long.
+    pub(crate) playback_credentials:
+        crate::playback_cache::FactCache<String, Option<crate::playback::CachedCredential>>,
 }
 
 impl ControlPlane {
@@ -38,14 +51,24 @@ impl ControlPlane {
         let db = Db::connect(database_url).await?;
         Ok(ControlPlane {
             analytics: crate::analytics::Analytics::new(&config.learning),
-            db,
-            config,
             keys: crate::keyring::KeyStore::new(keys),
             audit_lock: tokio::sync::Mutex::new(()),
             channel_events_lock: tokio::sync::Mutex::new(()),
             recordings_lock: tokio::sync::Mutex::new(()),
             settings_cache: Default::default(),
             security_events: crate::sign_ins::SecurityEvents::default(),
+            changes: Default::default(),
+            live_node: std::sync::OnceLock::new(),
+            playback_targets: crate::playback_cache::FactCache::new(
+                config.playback.cache_ms,
+                config.playback.cache_entries,
+            ),
+            playback_credentials: crate::playback_cache::FactCache::new(
+                config.playback.cache_ms,
+                config.playback.cache_entries,
+            ),
+            db,
+            config,
         })
     }
 

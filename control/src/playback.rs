@@ -6,17 +6,18 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sqlx::Row;
 
 use crate::audit::Outcome;
 use crate::channels::AudienceKind;
 use crate::error::{ControlError, ControlResult};
 use crate::plane::{Actor, ControlPlane};
 use crate::policy::{Action, Scope};
-use crate::resources::Openness;
+use crate::resources::{Openness, ProcessingStatus};
 use crate::secrets::{PlaybackClaims, TokenInvalid};
 
 /// What is being played.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "id")]
 pub enum PlaybackTarget {
     /// A VOD resource (its published revision).
@@ -163,8 +164,51 @@ pub(crate) fn denied_by(e: TokenInvalid) -> PlaybackDenied {
 /// may read it (its producer, its reviewers) get tokens for it, to preview it during review.
 type TargetFacts = (bool, Option<String>, String, String, bool);
 
+/// The ladder a resource's players are served: the published revision's, or for a preview of
+/// an unpublished resource the latest revision's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaybackLadder {
+    /// The storage prefix of the ladder (`ladders/{resource}/{job}/`): unique per processing
+    /// job, so objects under it never change.
+    pub prefix: String,
+    /// The ladder is complete (the resource is ready); `false` while it is still growing.
+    pub complete: bool,
+}
+
+/// What the playback caches keep of a target: its facts, and for a resource its ladder.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedTarget {
+    facts: TargetFacts,
+    ladder: Option<PlaybackLadder>,
+}
+
+/// What the playback caches keep of a credential: whether it was revoked (or its account
+/// disabled), and its absolute expiry, compared with each request's own time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CachedCredential {
+    ended: bool,
+    expires_at: Option<i64>,
+}
+
+/// The ladder of a revision, when its players can be served one (ready, or still growing).
+fn ladder_of(media: &crate::resources::MediaState) -> Option<PlaybackLadder> {
+    let complete = match media.processing_status {
+        ProcessingStatus::Ready => true,
+        ProcessingStatus::Processing => false,
+        _ => return None,
+    };
+    media
+        .ladder_prefix
+        .clone()
+        .map(|prefix| PlaybackLadder { prefix, complete })
+}
+
 impl ControlPlane {
     async fn target_facts(&self, target: &PlaybackTarget) -> ControlResult<Option<TargetFacts>> {
+        Ok(self.load_target(target).await?.map(|t| t.facts))
+    }
+
+    async fn load_target(&self, target: &PlaybackTarget) -> ControlResult<Option<CachedTarget>> {
         match target {
             PlaybackTarget::Resource(id) => {
                 let view = match self.resource(id).await {
@@ -172,7 +216,9 @@ impl ControlPlane {
                     Err(ControlError::NotFound(_)) => return Ok(None),
                     Err(e) => return Err(e),
                 };
-                Ok(Some(match view.published {
+                let revision = view.published.as_ref().unwrap_or(&view.latest);
+                let ladder = ladder_of(&revision.media);
+                let facts = match view.published {
                     Some(p) => (
                         p.metadata.openness == Openness::Public,
                         p.metadata.audience_id,
@@ -181,35 +227,110 @@ impl ControlPlane {
                         true,
                     ),
                     None => (false, None, view.department_id, view.owner_id, false),
-                }))
+                };
+                Ok(Some(CachedTarget { facts, ladder }))
             }
             PlaybackTarget::Channel(id) => match self.channel(id).await {
-                Ok(c) => Ok(Some((
-                    c.audience == AudienceKind::Public,
-                    c.audience_id,
-                    c.department_id,
-                    c.owner_id,
-                    true,
-                ))),
+                Ok(c) => Ok(Some(CachedTarget {
+                    facts: (
+                        c.audience == AudienceKind::Public,
+                        c.audience_id,
+                        c.department_id,
+                        c.owner_id,
+                        true,
+                    ),
+                    ladder: None,
+                })),
                 Err(ControlError::NotFound(_)) => Ok(None),
                 Err(e) => Err(e),
             },
         }
     }
 
+    /// A target's playback facts from the short cache, read from the database when absent
+    /// or stale (see [`crate::playback_cache`]).
+    async fn cached_target(
+        &self,
+        target: &PlaybackTarget,
+        now: i64,
+    ) -> ControlResult<Option<CachedTarget>> {
+        let generation = self.changes.current();
+        if let Some(hit) = self.playback_targets.get(target, now, generation) {
+            return Ok(hit);
+        }
+        let loaded = self.load_target(target).await?;
+        self.playback_targets
+            .insert(target.clone(), loaded.clone(), now, generation);
+        Ok(loaded)
+    }
+
+    /// Whether a credential is alive at `now`, from the short cache (revocation and account
+    /// disablement reach other nodes within `[control.playback] cache_ms`; expiry is exact).
+    async fn cached_credential_alive(&self, credential_id: &str, now: i64) -> ControlResult<bool> {
+        let generation = self.changes.current();
+        let key = credential_id.to_owned();
+        let facts = match self.playback_credentials.get(&key, now, generation) {
+            Some(hit) => hit,
+            None => {
+                let loaded = self.credential_facts(credential_id).await?;
+                self.playback_credentials
+                    .insert(key, loaded, now, generation);
+                loaded
+            }
+        };
+        Ok(facts.is_some_and(|c| !c.ended && c.expires_at.is_none_or(|e| now < e)))
+    }
+
+    async fn credential_facts(
+        &self,
+        credential_id: &str,
+    ) -> ControlResult<Option<CachedCredential>> {
+        let row = sqlx::query(
+            "SELECT c.revoked_at, c.expires_at, u.disabled_at FROM credentials c \
+             JOIN users u ON u.id = c.user_id WHERE c.id = $1",
+        )
+        .bind(credential_id.to_owned())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(CachedCredential {
+            ended: row.try_get::<Option<i64>, _>("revoked_at")?.is_some()
+                || row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+            expires_at: row.try_get::<Option<i64>, _>("expires_at")?,
+        }))
+    }
+
+    /// The ladder served to players of `resource_id` (after [`Self::authorize_playback`]
+    /// allowed the request): `None` while there is none to serve. From the short cache.
+    pub async fn playback_ladder(
+        &self,
+        resource_id: &str,
+        now: i64,
+    ) -> Result<Option<PlaybackLadder>, PlaybackDenied> {
+        let target = PlaybackTarget::Resource(resource_id.to_owned());
+        match self.cached_target(&target, now).await {
+            Ok(Some(t)) => Ok(t.ladder),
+            Ok(None) => Err(PlaybackDenied::NotAvailable),
+            Err(_) => Err(PlaybackDenied::Unavailable),
+        }
+    }
+
     /// The per-request check for HLS serving (master playlist, media playlists, segments):
     /// `token` comes from the `token` query parameter or the `Authorization: Bearer` header.
+    /// The token's signature and expiry are checked on every call; the target's facts and the
+    /// credential's revocation come from a short cache (`[control.playback] cache_ms`), so a
+    /// player's requests cost no database read (see [`crate::playback_cache`]).
     pub async fn authorize_playback(
         &self,
         target: &PlaybackTarget,
         token: Option<&str>,
         now: i64,
     ) -> Result<PlaybackAllowed, PlaybackDenied> {
-        let facts = self
-            .target_facts(target)
+        let cached = self
+            .cached_target(target, now)
             .await
             .map_err(|_| PlaybackDenied::Unavailable)?;
-        let Some((public, _, _, _, published)) = facts else {
+        let Some((public, _, _, _, published)) = cached.map(|t| t.facts) else {
             return Err(PlaybackDenied::NotAvailable);
         };
         // Unpublished content exists only for those holding a preview token.
@@ -231,7 +352,7 @@ impl ControlPlane {
             other => other,
         }
         .map_err(denied_by)?;
-        match self.credential_alive(&claims.session_id, now).await {
+        match self.cached_credential_alive(&claims.session_id, now).await {
             Ok(true) => Ok(PlaybackAllowed::Token {
                 user_id: claims.user_id,
             }),

@@ -13,6 +13,7 @@ use crate::audit::{AuditAppend, Outcome};
 use crate::channel_events::ChannelEventKind;
 use crate::channels::{ChannelRow, ChannelState, LatencyMode};
 use crate::error::{ControlError, ControlResult};
+use crate::live_leases::LeaseOutcome;
 use crate::plane::{AuditCtx, ControlPlane};
 use crate::secrets;
 
@@ -54,11 +55,14 @@ pub enum PublishDenied {
     /// The control plane could not decide (database failure): refuse.
     #[error("authorization unavailable")]
     Unavailable,
+    /// Another `serve` node holds the channel's live session (its lease has not run out).
+    #[error("the channel is live on another server")]
+    HeldElsewhere,
 }
 
 impl PublishDenied {
     /// Every reason.
-    pub const ALL: [PublishDenied; 7] = [
+    pub const ALL: [PublishDenied; 8] = [
         PublishDenied::UnknownChannel,
         PublishDenied::WrongKey,
         PublishDenied::KeyRotated,
@@ -66,6 +70,7 @@ impl PublishDenied {
         PublishDenied::OutsideSchedule,
         PublishDenied::Ended,
         PublishDenied::Unavailable,
+        PublishDenied::HeldElsewhere,
     ];
 
     /// The stable machine-readable code (the same as the serde form).
@@ -78,6 +83,7 @@ impl PublishDenied {
             PublishDenied::OutsideSchedule => "outside_schedule",
             PublishDenied::Ended => "ended",
             PublishDenied::Unavailable => "unavailable",
+            PublishDenied::HeldElsewhere => "held_elsewhere",
         }
     }
 
@@ -91,6 +97,9 @@ impl PublishDenied {
             PublishDenied::OutsideSchedule => "不在频道的预定直播时间内",
             PublishDenied::Ended => "频道的直播活动已结束",
             PublishDenied::Unavailable => "推流鉴权暂时不可用，请稍后重试",
+            PublishDenied::HeldElsewhere => {
+                "该频道正在另一台服务器上直播；请推流到同一地址，或待其结束后重试"
+            }
         }
     }
 
@@ -105,6 +114,10 @@ impl PublishDenied {
             PublishDenied::Ended => "the channel's live event has ended",
             PublishDenied::Unavailable => {
                 "publish authorization is unavailable for now, try again later"
+            }
+            PublishDenied::HeldElsewhere => {
+                "the channel is live on another server: publish to the same address, or retry \
+                 once that session has ended"
             }
         }
     }
@@ -231,6 +244,15 @@ impl ControlPlane {
         };
         if let Err(denied) = publish_decision(&facts, now) {
             return Ok(Err((Some(row.id), denied)));
+        }
+        // On many nodes, one holds each channel: a publish reaching another is refused.
+        if let Some(node) = self.live_node.get()
+            && let LeaseOutcome::HeldElsewhere(holder) = self
+                .take_live_lease(&row.id, &node.identity, node.lease_ms, now)
+                .await?
+        {
+            tracing::info!(channel = %row.id, holder = %holder.node_id, "publish refused: the channel is held by another node");
+            return Ok(Err((Some(row.id), PublishDenied::HeldElsewhere)));
         }
         let mut tx = self.begin_audited().await?;
         sqlx::query("UPDATE channels SET state = 'live', updated_at = $1 WHERE id = $2")
@@ -438,7 +460,8 @@ mod tests {
                 "disabled",
                 "outside_schedule",
                 "ended",
-                "unavailable"
+                "unavailable",
+                "held_elsewhere"
             ]
         );
         for denied in PublishDenied::ALL {

@@ -673,29 +673,6 @@ impl ControlPlane {
         self.commit_audited(audited, &actor.audit_ctx(), &[record], now)
             .await
     }
-
-    /// Whether a credential (session or API token) is still alive: not revoked, its account not
-    /// disabled, not past its absolute expiry. The idle timeout is not applied (a viewer watching
-    /// a long lecture does not touch the API).
-    pub(crate) async fn credential_alive(
-        &self,
-        credential_id: &str,
-        now: i64,
-    ) -> ControlResult<bool> {
-        let row = sqlx::query(
-            "SELECT c.revoked_at, c.expires_at, u.disabled_at FROM credentials c \
-             JOIN users u ON u.id = c.user_id WHERE c.id = $1",
-        )
-        .bind(credential_id.to_owned())
-        .fetch_optional(self.db.pool())
-        .await?;
-        let Some(row) = row else { return Ok(false) };
-        Ok(row.try_get::<Option<i64>, _>("revoked_at")?.is_none()
-            && row.try_get::<Option<i64>, _>("disabled_at")?.is_none()
-            && row
-                .try_get::<Option<i64>, _>("expires_at")?
-                .is_none_or(|e| now < e))
-    }
 }
 
 /// Writes an account's lockout state inside a transaction.

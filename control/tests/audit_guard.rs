@@ -313,6 +313,47 @@ async fn a_database_put_back_to_an_older_copy_is_flagged_by_the_checkpoints() {
 }
 
 #[tokio::test]
+async fn a_node_starting_beside_a_change_under_way_neither_waits_for_it_nor_rewrites_the_guard() {
+    let env = TestEnv::new(Backend::Postgres).await;
+    some_history(&env).await;
+    // A change under way on another node: the chain head and the log held as an append holds them.
+    let mut change = env.control.db().pool().begin().await.unwrap();
+    sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+        .fetch_optional(&mut *change)
+        .await
+        .unwrap();
+    sqlx::query("LOCK TABLE audit_log IN ROW EXCLUSIVE MODE")
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    let started = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        ControlPlane::open(&env.database_url, common::test_config(), env.keys.clone()),
+    )
+    .await
+    .expect("the start does not wait on the change")
+    .expect("opens");
+    change.commit().await.unwrap();
+    assert!(
+        started
+            .audit_report(&[], env.now())
+            .await
+            .unwrap()
+            .guard
+            .triggers
+    );
+
+    // A guard switched off is put back by the next start.
+    env.sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        .await;
+    let restarted = ControlPlane::open(&env.database_url, common::test_config(), env.keys.clone())
+        .await
+        .expect("opens");
+    let report = restarted.audit_report(&[], env.now()).await.unwrap();
+    assert!(report.guard.triggers, "{report:?}");
+}
+
+#[tokio::test]
 async fn the_application_role_of_the_deployment_guide_cannot_touch_audit_records() {
     let env = TestEnv::new(Backend::Postgres).await;
     some_history(&env).await;

@@ -330,6 +330,88 @@ async fn a_released_job_goes_back_to_the_queue_without_spending_the_attempt(env:
     ));
 }
 
+async fn jobs_queued_together_are_all_there_in_order(env: TestEnv) {
+    let c = &env.control;
+    let jobs = (0..3)
+        .map(|i| NewJob {
+            payload: json!({ "part": i }),
+            ..transcode(Some("r1"), 2)
+        })
+        .collect();
+    let ids = c.enqueue_jobs(jobs, T0).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    let listed: Vec<_> = c
+        .jobs_for_resource("r1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.state, j.payload["part"].as_i64()))
+        .collect();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|(s, _)| *s == JobState::Queued));
+    assert_eq!(
+        listed.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
+        [Some(0), Some(1), Some(2)]
+    );
+    // Claimed in the order queued, whatever their ids.
+    for (worker, part) in ["w1", "w2", "w3"].into_iter().zip(0..) {
+        let claimed = c
+            .claim_job(worker, &["transcode"], LEASE, T0 + 10)
+            .await
+            .unwrap()
+            .expect("a job");
+        assert_eq!(claimed.job.payload["part"], part);
+    }
+    let bad = vec![transcode(Some("r2"), 1), transcode(Some("r2"), 0)];
+    assert!(matches!(
+        c.enqueue_jobs(bad, T0).await,
+        Err(JobError::Invalid(_))
+    ));
+    assert!(
+        c.jobs_for_resource("r2").await.unwrap().is_empty(),
+        "none of a refused batch is queued"
+    );
+}
+
+async fn a_deferred_job_waits_until_its_time_without_spending_the_attempt(env: TestEnv) {
+    let c = &env.control;
+    let id = c.enqueue_job(transcode(None, 1), T0).await.unwrap();
+    let first = c
+        .claim_job("parent", &["transcode"], LEASE, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    let deferred = c
+        .defer_job(&first.claim, progress(25.0), T0 + 2_000, T0 + 10)
+        .await
+        .unwrap();
+    assert_eq!(deferred.state, JobState::Queued);
+    assert_eq!(deferred.attempts, 0);
+    assert_eq!(deferred.run_at, T0 + 2_000);
+    assert_eq!(deferred.progress.unwrap().percent, 25.0);
+    assert!(
+        c.claim_job("w", &["transcode"], LEASE, T0 + 1_999)
+            .await
+            .unwrap()
+            .is_none(),
+        "not before its time"
+    );
+    let again = c
+        .claim_job("w", &["transcode"], LEASE, T0 + 2_000)
+        .await
+        .unwrap()
+        .expect("due again");
+    assert_eq!(
+        (again.job.id.as_str(), again.job.attempts),
+        (id.as_str(), 1)
+    );
+    assert!(matches!(
+        c.defer_job(&first.claim, progress(30.0), T0 + 5_000, T0 + 2_001)
+            .await,
+        Err(JobError::LeaseLost)
+    ));
+}
+
 async fn a_reclaim_by_the_same_worker_makes_its_older_claim_stale(env: TestEnv) {
     let c = &env.control;
     c.enqueue_job(transcode(None, 3), T0).await.unwrap();
@@ -490,6 +572,8 @@ both_backends!(
     a_permanent_failure_is_not_retried,
     a_released_job_goes_back_to_the_queue_without_spending_the_attempt,
     a_reclaim_by_the_same_worker_makes_its_older_claim_stale,
+    jobs_queued_together_are_all_there_in_order,
+    a_deferred_job_waits_until_its_time_without_spending_the_attempt,
     cancelled_jobs_stop_their_worker_and_counts_follow_states,
     out_of_range_requests_are_refused,
 );

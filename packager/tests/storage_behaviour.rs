@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use yanxiu_packager::storage::{
-    InvalidKeyReason, LocalDirStorage, MemoryStorage, PutOptions, Storage, StorageError,
+    InvalidKeyReason, LocalDirStorage, MIN_CONCAT_PART, MemoryStorage, PutOptions, Storage,
+    StorageError,
 };
 
 async fn put(storage: &dyn Storage, key: &str, body: &'static [u8]) {
@@ -86,6 +87,52 @@ async fn get_range_returns_the_requested_bytes(storage: &dyn Storage) {
     ));
     assert!(matches!(
         storage.get_range("r/missing.m4s", 0..1).await,
+        Err(StorageError::NotFound { .. })
+    ));
+}
+
+/// Collects a streamed read.
+async fn streamed(
+    storage: &dyn Storage,
+    key: &str,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<(u64, std::ops::Range<u64>, Vec<u8>), StorageError> {
+    use futures::StreamExt;
+    let mut stream = storage.get_stream(key, range).await?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.body.next().await {
+        bytes.extend_from_slice(&chunk?);
+    }
+    Ok((stream.size, stream.range, bytes))
+}
+
+async fn get_stream_streams_the_object_or_a_range_of_it(storage: &dyn Storage) {
+    // Larger than one chunk of a local streamed read, so that several chunks make it up.
+    let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    storage
+        .put(
+            "s/big.m4s",
+            Bytes::from(body.clone()),
+            &PutOptions::for_key("s/big.m4s"),
+        )
+        .await
+        .unwrap();
+    let (size, range, whole) = streamed(storage, "s/big.m4s", None).await.unwrap();
+    assert_eq!((size, range), (600_000, 0..600_000));
+    assert!(whole == body, "the whole object, in order");
+    let (size, range, part) = streamed(storage, "s/big.m4s", Some(300_000..700_000))
+        .await
+        .unwrap();
+    assert_eq!((size, range), (600_000, 300_000..600_000), "end clamped");
+    assert!(part[..] == body[300_000..]);
+    let (_, _, empty) = streamed(storage, "s/big.m4s", Some(5..5)).await.unwrap();
+    assert!(empty.is_empty());
+    assert!(matches!(
+        streamed(storage, "s/big.m4s", Some(600_000..600_001)).await,
+        Err(StorageError::InvalidRange { size: 600_000, .. })
+    ));
+    assert!(matches!(
+        streamed(storage, "s/missing.m4s", None).await,
         Err(StorageError::NotFound { .. })
     ));
 }
@@ -192,6 +239,77 @@ async fn unsafe_keys_are_rejected_by_every_operation(storage: &dyn Storage) {
     );
 }
 
+async fn concat_joins_parts_in_order_and_keeps_them(storage: &dyn Storage) {
+    // S3 joins parts of at least 5 MiB (but the last) server side.
+    let part = |byte: u8| Bytes::from(vec![byte; MIN_CONCAT_PART as usize]);
+    let options = PutOptions::for_key("p");
+    storage
+        .put("up/1/parts/000000", part(b'a'), &options)
+        .await
+        .unwrap();
+    storage
+        .put("up/1/parts/000001", part(b'b'), &options)
+        .await
+        .unwrap();
+    put(storage, "up/1/parts/000002", b"tail").await;
+    let parts: Vec<String> = keys(&storage.list("up/1/parts/").await.unwrap())
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    storage
+        .concat(
+            "src/1/source.mp4",
+            &parts,
+            &PutOptions::for_key("source.mp4"),
+        )
+        .await
+        .unwrap();
+    let joined = storage.get("src/1/source.mp4").await.unwrap();
+    let size = 2 * MIN_CONCAT_PART as usize + 4;
+    assert_eq!(joined.len(), size);
+    assert!(
+        joined[..MIN_CONCAT_PART as usize]
+            .iter()
+            .all(|b| *b == b'a')
+    );
+    assert!(
+        joined[MIN_CONCAT_PART as usize..size - 4]
+            .iter()
+            .all(|b| *b == b'b')
+    );
+    assert_eq!(&joined[size - 4..], b"tail");
+    assert_eq!(storage.list("up/1/parts/").await.unwrap().len(), 3);
+}
+
+async fn concat_of_one_small_part_or_none_works_and_a_missing_part_is_not_found(
+    storage: &dyn Storage,
+) {
+    put(storage, "up/2/parts/000000", b"short").await;
+    let options = PutOptions::for_key("x.mp4");
+    storage
+        .concat("src/2/a.mp4", &["up/2/parts/000000".to_owned()], &options)
+        .await
+        .unwrap();
+    assert_eq!(storage.get("src/2/a.mp4").await.unwrap().as_ref(), b"short");
+    storage
+        .concat("src/2/empty.mp4", &[], &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.head("src/2/empty.mp4").await.unwrap().unwrap().size,
+        0
+    );
+    let missing = storage
+        .concat("src/2/b.mp4", &["up/2/parts/000009".to_owned()], &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, StorageError::NotFound { .. }),
+        "{missing:?}"
+    );
+    assert!(storage.head("src/2/b.mp4").await.unwrap().is_none());
+}
+
 macro_rules! for_every_backend {
     ($($behaviour:ident),* $(,)?) => {
         mod memory {
@@ -231,11 +349,14 @@ for_every_backend!(
     get_of_a_missing_key_is_not_found,
     head_reports_size_and_content_type_or_none,
     get_range_returns_the_requested_bytes,
+    get_stream_streams_the_object_or_a_range_of_it,
     list_returns_keys_under_a_prefix_sorted,
     delete_is_idempotent,
     delete_prefix_removes_only_matching_objects_and_counts_them,
     delete_prefix_refuses_an_empty_prefix,
     unsafe_keys_are_rejected_by_every_operation,
+    concat_joins_parts_in_order_and_keeps_them,
+    concat_of_one_small_part_or_none_works_and_a_missing_part_is_not_found,
 );
 
 // ---- LocalDirStorage specifics ----

@@ -114,6 +114,7 @@ pub async fn create(
     ));
     let payload = ProcessPayload {
         source,
+        source_key: None,
         file_name,
         url: Some(url.clone()),
     };

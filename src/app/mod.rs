@@ -3,6 +3,8 @@
 //! the state they share.
 
 pub mod api_doc;
+pub mod cache_policy;
+pub mod hot_objects;
 pub mod imports;
 pub mod limits;
 pub mod metrics;
@@ -10,6 +12,7 @@ pub mod playback;
 pub mod playlist;
 pub mod rate_limit;
 pub mod security_headers;
+pub mod upload_store;
 pub mod uploads;
 pub mod web;
 
@@ -41,6 +44,8 @@ pub struct AppContext {
     pub delivery: S3Delivery,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Recently served objects of complete ladders.
+    pub hot: hot_objects::HotObjects,
 }
 
 /// The whole HTTP surface: control plane (`/api/v1`, `/healthz`), uploads
@@ -56,11 +61,12 @@ pub fn router(
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
-        .allow_headers([header::RANGE, header::AUTHORIZATION])
+        .allow_headers([header::RANGE, header::AUTHORIZATION, header::IF_NONE_MATCH])
         .expose_headers([
             header::CONTENT_LENGTH,
             header::CONTENT_RANGE,
             header::ACCEPT_RANGES,
+            header::ETAG,
         ]);
     let play = Router::new()
         .route("/play/{resource_id}/{*path}", get(playback::play))

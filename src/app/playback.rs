@@ -2,8 +2,11 @@
 //! storyboard from the storage backend. Every request (master playlist,
 //! media playlists and every segment) goes through the control plane's
 //! playback authorization; a token given in the query string is carried
-//! into the URIs of the playlists served, so players keep sending it.
-//! Byte ranges, MIME types, cache headers and CORS are set for web players.
+//! into the URIs of the playlists served, so players keep sending it, and so is the ladder's
+//! version (see [`super::cache_policy`] for what caches in front may keep). Authorization and
+//! the ladder's whereabouts come from the control plane's short cache; objects of complete
+//! ladders from a memory cache ([`super::hot_objects`]); anything else is streamed from
+//! storage, never read whole. Byte ranges, MIME types, entity tags and CORS for web players.
 
 use std::sync::Arc;
 
@@ -15,10 +18,10 @@ use bytes::Bytes;
 use serde::Deserialize;
 use yanxiu_control::now_ms;
 use yanxiu_control::playback::{PlaybackAllowed, PlaybackDenied, PlaybackTarget};
-use yanxiu_control::resources::ProcessingStatus;
-use yanxiu_packager::storage::{StorageError, content_type_for};
+use yanxiu_packager::storage::{S3Storage, StorageError, content_type_for};
 
 use super::AppContext;
+use super::cache_policy::{Answer, if_none_match, ladder_version};
 use super::playlist::add_query_to_uris;
 use crate::config::S3Delivery;
 
@@ -27,6 +30,8 @@ use crate::config::S3Delivery;
 pub struct PlayQuery {
     /// A playback token (non-public resources).
     pub token: Option<String>,
+    /// The ladder version the playlist named (see [`super::cache_policy`]).
+    pub v: Option<String>,
 }
 
 pub(crate) use yanxiu_control::http::error::error_answer as error;
@@ -82,12 +87,9 @@ pub async fn play(
         .token
         .as_deref()
         .or_else(|| super::uploads::bearer(&headers));
+    let now = now_ms();
     let target = PlaybackTarget::Resource(resource_id.clone());
-    let allowed = match app
-        .control
-        .authorize_playback(&target, token, now_ms())
-        .await
-    {
+    let allowed = match app.control.authorize_playback(&target, token, now).await {
         Ok(a) => a,
         Err(d) => return denied(d, &headers),
     };
@@ -100,20 +102,11 @@ pub async fn play(
             &headers,
         );
     }
-    let resource = match app.control.resource(&resource_id).await {
-        Ok(r) => r,
-        Err(_) => return denied(PlaybackDenied::NotAvailable, &headers),
-    };
-    // Learners watch the published revision; a preview token (producer,
-    // reviewers) plays the latest one, even while its ladder is still growing.
-    let revision = resource.published.as_ref().unwrap_or(&resource.latest);
-    let playable = matches!(
-        revision.media.processing_status,
-        ProcessingStatus::Ready | ProcessingStatus::Processing
-    );
-    let prefix = match (&revision.media.ladder_prefix, playable) {
-        (Some(p), true) => p.clone(),
-        _ => {
+    // Learners watch the published revision; a preview token (producer, reviewers) plays
+    // the latest one, even while its ladder is still growing.
+    let ladder = match app.control.playback_ladder(&resource_id, now).await {
+        Ok(Some(ladder)) => ladder,
+        Ok(None) => {
             return error(
                 StatusCode::NOT_FOUND,
                 "playback.not_ready",
@@ -122,25 +115,60 @@ pub async fn play(
                 &headers,
             );
         }
+        Err(d) => return denied(d, &headers),
     };
-    let key = format!("{prefix}{path}");
-    let public = matches!(allowed, PlaybackAllowed::Public);
-    if path.ends_with(".m3u8") {
-        return playlist(&app, &key, query.token.as_deref(), &headers).await;
+    let version = ladder_version(&ladder.prefix);
+    let answer = Answer {
+        playlist: path.ends_with(".m3u8"),
+        public: matches!(allowed, PlaybackAllowed::Public),
+        complete: ladder.complete,
+        current_version: query.v.as_deref() == Some(version.as_str()),
+    };
+    let key = format!("{}{path}", ladder.prefix);
+    if answer.playlist {
+        return playlist(
+            &app,
+            &key,
+            &version,
+            answer,
+            query.token.as_deref(),
+            &headers,
+        )
+        .await;
     }
-    object(&app, &key, public, &headers).await
+    object(&app, &key, &version, answer, &headers).await
 }
 
+/// A VOD playlist: every URI it lists names the ladder's version (and the token the request
+/// came with). A complete ladder's stamped playlist is kept in memory.
 async fn playlist(
     app: &AppContext,
     key: &str,
+    version: &str,
+    answer: Answer,
     token: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
-    match app.storage.get(key).await {
-        Ok(body) => playlist_response(body, token),
-        Err(e) => storage_error(app, e, headers),
+    let memory_key = format!("{key}#v={version}");
+    let stamped = match answer.complete.then(|| app.hot.get(&memory_key)).flatten() {
+        Some(stamped) => stamped,
+        None => match app.storage.get(key).await {
+            Ok(body) => {
+                let text = String::from_utf8_lossy(&body);
+                let stamped = Bytes::from(add_query_to_uris(&text, &format!("v={version}")));
+                if answer.complete {
+                    app.hot.insert(&memory_key, stamped.clone());
+                }
+                stamped
+            }
+            Err(e) => return storage_error(app, e, headers),
+        },
+    };
+    let mut response = playlist_response(stamped, token);
+    if let Ok(v) = HeaderValue::from_str(&answer.cache_control()) {
+        response.headers_mut().insert(header::CACHE_CONTROL, v);
     }
+    response
 }
 
 /// A playlist answer (VOD or live): with `token`, carried into every URI;
@@ -163,90 +191,159 @@ pub(crate) fn playlist_response(body: Bytes, token: Option<&str>) -> Response {
     response
 }
 
-async fn object(app: &AppContext, key: &str, public: bool, headers: &HeaderMap) -> Response {
-    if app.delivery == S3Delivery::Redirect
-        && let Some(s3) = &app.s3
+/// A presigned redirect to S3 for a segment (`[storage] s3_delivery = "redirect"`).
+async fn redirect(app: &AppContext, s3: &S3Storage, key: &str, headers: &HeaderMap) -> Response {
+    match s3
+        .presigned_get(key, std::time::Duration::from_secs(300))
+        .await
     {
-        return match s3
-            .presigned_get(key, std::time::Duration::from_secs(300))
-            .await
-        {
-            Ok(url) => match HeaderValue::from_str(&url) {
-                Ok(location) => {
-                    let mut r = StatusCode::FOUND.into_response();
-                    r.headers_mut().insert(header::LOCATION, location);
-                    r
-                }
-                Err(_) => storage_error(
-                    app,
-                    StorageError::NotFound {
-                        key: key.to_owned(),
-                    },
-                    headers,
-                ),
-            },
-            Err(e) => storage_error(app, e, headers),
-        };
-    }
-    let info = match app.storage.head(key).await {
-        Ok(Some(info)) => info,
-        Ok(None) => {
-            return storage_error(
+        Ok(url) => match HeaderValue::from_str(&url) {
+            Ok(location) => {
+                let mut r = StatusCode::FOUND.into_response();
+                r.headers_mut().insert(header::LOCATION, location);
+                r
+            }
+            Err(_) => storage_error(
                 app,
                 StorageError::NotFound {
                     key: key.to_owned(),
                 },
                 headers,
-            );
-        }
-        Err(e) => return storage_error(app, e, headers),
-    };
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| parse_range(v, info.size));
-    let (status, body, content_range) = match range {
-        Some(None) => {
-            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", info.size)) {
-                r.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            return r;
-        }
-        Some(Some(r)) => match app.storage.get_range(key, r.clone()).await {
-            Ok(b) => (
-                StatusCode::PARTIAL_CONTENT,
-                b,
-                Some(format!("bytes {}-{}/{}", r.start, r.end - 1, info.size)),
             ),
-            Err(e) => return storage_error(app, e, headers),
         },
-        None => match app.storage.get(key).await {
-            Ok(b) => (StatusCode::OK, b, None),
-            Err(e) => return storage_error(app, e, headers),
+        Err(e) => storage_error(app, e, headers),
+    }
+}
+
+/// A stored object: from memory when kept there, else read whole (small objects of a
+/// complete ladder, then kept) or streamed from storage (everything else), with byte
+/// ranges, an entity tag and the cache rules of [`Answer`].
+async fn object(
+    app: &AppContext,
+    key: &str,
+    version: &str,
+    answer: Answer,
+    headers: &HeaderMap,
+) -> Response {
+    if app.delivery == S3Delivery::Redirect
+        && let Some(s3) = &app.s3
+    {
+        return redirect(app, s3, key, headers).await;
+    }
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let kept = answer.complete.then(|| app.hot.get(key)).flatten();
+    let (size, range, body) = match kept {
+        Some(whole) => {
+            let size = whole.len() as u64;
+            match choose_range(range_header, size) {
+                Ok(range) => {
+                    let part = range
+                        .clone()
+                        .map(|r| whole.slice(r.start as usize..r.end as usize));
+                    (size, range, Body::from(part.unwrap_or(whole)))
+                }
+                Err(refused) => return *refused,
+            }
+        }
+        None => match read(app, key, answer, range_header, headers).await {
+            Ok(read) => read,
+            Err(response) => return *response,
         },
     };
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
+    let etag = answer.etag(version, size);
+    if let (Some(tag), Some(wanted)) = (
+        &etag,
+        headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok()),
+    ) && if_none_match(wanted, tag)
+    {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        set_cache_headers(r.headers_mut(), answer, etag.as_deref());
+        return r;
+    }
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type_for(key)),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    // Segment names are unique per processing job, so they never change.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if public {
-            "public, max-age=86400, immutable"
-        } else {
-            "private, max-age=3600"
-        }),
-    );
-    if let Some(v) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        h.insert(header::CONTENT_RANGE, v);
+    set_cache_headers(h, answer, etag.as_deref());
+    if let Some(r) = range {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let value = format!("bytes {}-{}/{size}", r.start, r.end - 1);
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
     }
     response
+}
+
+/// The range a request asks for (`None`: the whole object), or the 416 answer.
+fn choose_range(
+    range_header: Option<&str>,
+    size: u64,
+) -> Result<Option<std::ops::Range<u64>>, Box<Response>> {
+    match range_header.map(|v| parse_range(v, size)) {
+        None => Ok(None),
+        Some(Some(r)) => Ok(Some(r)),
+        Some(None) => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            Err(Box::new(r))
+        }
+    }
+}
+
+/// An object not in memory: small objects of a complete ladder are read whole and kept;
+/// others are streamed, so no large object is ever held whole.
+async fn read(
+    app: &AppContext,
+    key: &str,
+    answer: Answer,
+    range_header: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(u64, Option<std::ops::Range<u64>>, Body), Box<Response>> {
+    let fail = |e| Box::new(storage_error(app, e, headers));
+    let info = match app.storage.head(key).await {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            return Err(fail(StorageError::NotFound {
+                key: key.to_owned(),
+            }));
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let range = choose_range(range_header, info.size)?;
+    if answer.complete && app.hot.admits(info.size) {
+        let whole = app.storage.get(key).await.map_err(fail)?;
+        app.hot.insert(key, whole.clone());
+        let size = whole.len() as u64;
+        let body = match &range {
+            Some(r) => whole.slice(r.start as usize..(r.end.min(size)) as usize),
+            None => whole,
+        };
+        return Ok((size, range, Body::from(body)));
+    }
+    let stream = app
+        .storage
+        .get_stream(key, range.clone())
+        .await
+        .map_err(fail)?;
+    let served = range.map(|_| stream.range.clone());
+    Ok((stream.size, served, Body::from_stream(stream.body)))
+}
+
+fn set_cache_headers(h: &mut HeaderMap, answer: Answer, etag: Option<&str>) {
+    if let Ok(v) = HeaderValue::from_str(&answer.cache_control()) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    if let Some(v) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+        h.insert(header::ETAG, v);
+    }
 }
 
 fn storage_error(app: &AppContext, e: StorageError, headers: &HeaderMap) -> Response {

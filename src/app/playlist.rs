@@ -4,41 +4,43 @@
 
 /// Appends `query` (`k=v`) to every URI in `playlist`.
 pub fn add_query_to_uris(playlist: &str, query: &str) -> String {
-    let mut out = String::with_capacity(playlist.len() + 64);
+    // One allocation: every line grows by at most the query and its separator.
+    let lines = playlist.bytes().filter(|b| *b == b'\n').count() + 1;
+    let mut out = String::with_capacity(playlist.len() + lines * (query.len() + 2));
     for line in playlist.lines() {
         let trimmed = line.trim();
         if trimmed.is_empty() {
             out.push_str(line);
         } else if trimmed.starts_with('#') {
-            out.push_str(&rewrite_uri_attribute(line, query));
+            push_uri_attribute(&mut out, line, query);
         } else {
-            out.push_str(&with_query(trimmed, query));
+            push_with_query(&mut out, trimmed, query);
         }
         out.push('\n');
     }
     out
 }
 
-fn with_query(uri: &str, query: &str) -> String {
-    let sep = if uri.contains('?') { '&' } else { '?' };
-    format!("{uri}{sep}{query}")
+fn push_with_query(out: &mut String, uri: &str, query: &str) {
+    out.push_str(uri);
+    out.push(if uri.contains('?') { '&' } else { '?' });
+    out.push_str(query);
 }
 
-fn rewrite_uri_attribute(line: &str, query: &str) -> String {
+fn push_uri_attribute(out: &mut String, line: &str, query: &str) {
     const KEY: &str = "URI=\"";
-    let Some(start) = line.find(KEY).map(|i| i + KEY.len()) else {
-        return line.to_owned();
-    };
-    let Some(len) = line[start..].find('"') else {
-        return line.to_owned();
-    };
-    let uri = &line[start..start + len];
-    format!(
-        "{}{}{}",
-        &line[..start],
-        with_query(uri, query),
-        &line[start + len..]
-    )
+    let found = line
+        .find(KEY)
+        .map(|i| i + KEY.len())
+        .and_then(|start| line[start..].find('"').map(|len| (start, start + len)));
+    match found {
+        Some((start, end)) => {
+            out.push_str(&line[..start]);
+            push_with_query(out, &line[start..end], query);
+            out.push_str(&line[end..]);
+        }
+        None => out.push_str(line),
+    }
 }
 
 #[cfg(test)]

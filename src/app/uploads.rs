@@ -1,7 +1,9 @@
 //! What a finished upload becomes: the tus server's hooks, wired to the
 //! control plane. Only a producer (or whoever the policy lets upload) with a
 //! department may upload; a complete upload becomes a draft resource owned
-//! by them, its file is kept under `sources/`, and a processing job is
+//! by them, its file is kept under `sources/` (a hard link in the data
+//! directory, or, with the shared upload store, the parts joined into the
+//! storage object `sources/{resource}/source{.ext}`), and a processing job is
 //! queued. Also the janitor that removes a deleted resource's objects.
 
 use std::collections::BTreeMap;
@@ -12,9 +14,10 @@ use axum::http::HeaderMap;
 use yanxiu_control::jobs::NewJob;
 use yanxiu_control::resources::janitor::{JanitorError, MediaJanitor, StoredMedia};
 use yanxiu_control::resources::{ResourceMetadata, ResourceView};
+use yanxiu_control::upload_rows::UploadRows;
 use yanxiu_control::{ControlError, ControlPlane, now_ms};
-use yanxiu_ingest::tus::{CompletedUpload, HookRejection, UploadHooks};
-use yanxiu_packager::storage::Storage;
+use yanxiu_ingest::tus::{CompletedUpload, HookRejection, UploadBytes, UploadHooks};
+use yanxiu_packager::storage::{PutOptions, Storage};
 
 use super::metrics::Metrics;
 use crate::worker::{PROCESS_UPLOAD, ProcessPayload};
@@ -29,6 +32,10 @@ pub struct UploadPipeline {
     pub control: Arc<ControlPlane>,
     /// Where accepted sources are kept (`DATA_DIR/sources`).
     pub sources_dir: PathBuf,
+    /// The media storage (sources of the shared upload store go there).
+    pub storage: Arc<dyn Storage>,
+    /// The upload rows, with the shared upload store (`None` with the file store).
+    pub rows: Option<UploadRows>,
     /// Attempts per processing job.
     pub max_attempts: u32,
     /// Counters.
@@ -111,6 +118,20 @@ impl UploadHooks for UploadPipeline {
         &self,
         upload: CompletedUpload,
     ) -> Result<Vec<(String, String)>, HookRejection> {
+        match &upload.bytes {
+            UploadBytes::File(path) => self.completed_file(&upload, path).await,
+            UploadBytes::Parts(parts) => self.completed_parts(&upload, parts).await,
+        }
+    }
+}
+
+impl UploadPipeline {
+    /// The file store's upload: hard-linked into `DATA_DIR/sources/{resource}/`.
+    async fn completed_file(
+        &self,
+        upload: &CompletedUpload,
+        path: &Path,
+    ) -> Result<Vec<(String, String)>, HookRejection> {
         // Idempotent: a retried completion finds the resource it made.
         let marker = self.sources_dir.join("by-upload").join(&upload.id);
         if let Ok(id) = tokio::fs::read_to_string(&marker).await {
@@ -138,11 +159,10 @@ impl UploadHooks for UploadPipeline {
         // Keep the source beside the uploads (a hard link: no copy).
         let dir = self.sources_dir.join(&resource.id);
         let source = dir.join(format!("{}{}", upload.id, extension(&file_name)));
-        link_or_copy(&upload.path, &dir, &source)
-            .await
-            .map_err(internal)?;
+        link_or_copy(path, &dir, &source).await.map_err(internal)?;
         let payload = ProcessPayload {
             source: source.clone(),
+            source_key: None,
             file_name,
             url: None,
         };
@@ -166,6 +186,73 @@ impl UploadHooks for UploadPipeline {
         tracing::info!(resource = %resource.id, bytes = upload.size, "upload became a resource");
         Ok(vec![(RESOURCE_HEADER.to_owned(), resource.id)])
     }
+
+    /// The shared store's upload: its parts joined into `sources/{resource}/source{.ext}` in
+    /// storage (server side on S3), the job naming that key. The resource is remembered on
+    /// the upload's row, so a retried completion finds it.
+    async fn completed_parts(
+        &self,
+        upload: &CompletedUpload,
+        parts: &[String],
+    ) -> Result<Vec<(String, String)>, HookRejection> {
+        let rows = self
+            .rows
+            .as_ref()
+            .ok_or_else(|| internal("parts of an upload without the shared store"))?;
+        let row = rows.get(&upload.id).await.map_err(internal)?;
+        if let Some(id) = row.and_then(|r| r.resource_id) {
+            return Ok(vec![(RESOURCE_HEADER.to_owned(), id)]);
+        }
+        let (user_id, department_id) = upload
+            .owner
+            .split_once('/')
+            .ok_or_else(|| internal("upload owner is malformed"))?;
+        let file_name = upload
+            .metadata
+            .get("filename")
+            .cloned()
+            .unwrap_or_else(|| format!("{}.bin", upload.id));
+        let resource = create_draft(
+            &self.control,
+            user_id,
+            department_id,
+            &upload.metadata,
+            &file_name,
+        )
+        .await?;
+        let key = source_key(&resource.id, &file_name);
+        self.storage
+            .concat(&key, parts, &PutOptions::for_key(&key))
+            .await
+            .map_err(internal)?;
+        let payload = ProcessPayload {
+            source: PathBuf::new(),
+            source_key: Some(key.clone()),
+            file_name,
+            url: None,
+        };
+        queue_processing(
+            &self.control,
+            &resource.id,
+            &key,
+            payload,
+            self.max_attempts,
+            now_ms(),
+        )
+        .await
+        .map_err(internal)?;
+        rows.set_resource(&upload.id, &resource.id)
+            .await
+            .map_err(internal)?;
+        self.metrics.upload_completed(upload.size);
+        tracing::info!(resource = %resource.id, bytes = upload.size, parts = parts.len(), "upload became a resource");
+        Ok(vec![(RESOURCE_HEADER.to_owned(), resource.id)])
+    }
+}
+
+/// The storage key of a resource's uploaded source: `sources/{resource}/source{.ext}`.
+pub fn source_key(resource_id: &str, file_name: &str) -> String {
+    format!("sources/{resource_id}/source{}", extension(file_name))
 }
 
 /// A draft resource for `user_id` from the fields a producer sent with a
@@ -259,8 +346,9 @@ async fn link_or_copy(from: &Path, dir: &Path, to: &Path) -> std::io::Result<()>
     Ok(())
 }
 
-/// Removes a deleted resource's objects from storage and its sources from
-/// the data directory.
+/// Removes a deleted resource's objects from storage (its ladders and its
+/// source object, `sources/{resource}/`) and its sources from the data
+/// directory.
 #[derive(Debug)]
 pub struct StorageJanitor {
     /// The ladder storage.
@@ -286,6 +374,10 @@ impl MediaJanitor for StorageJanitor {
         for key in &media.keys {
             self.storage.delete(key).await.map_err(|e| fail(&e))?;
         }
+        self.storage
+            .delete_prefix(&format!("sources/{resource_id}/"))
+            .await
+            .map_err(|e| fail(&e))?;
         let dir = self.sources_dir.join(resource_id);
         if tokio::fs::metadata(&dir).await.is_ok() {
             tokio::fs::remove_dir_all(&dir)
@@ -306,6 +398,12 @@ mod tests {
         assert_eq!(extension("noext"), "");
         assert_eq!(extension("x.a/b"), "");
         assert_eq!(stem("课程 1.mov"), "课程 1");
+    }
+
+    #[test]
+    fn a_stored_source_is_named_after_its_resource_with_the_file_extension() {
+        assert_eq!(source_key("r1", "Talk.MP4"), "sources/r1/source.mp4");
+        assert_eq!(source_key("r1", "noext"), "sources/r1/source");
     }
 
     #[test]

@@ -112,7 +112,25 @@ async fn open(store: &Store) -> anyhow::Result<std::sync::Arc<yanxiu_control::Co
         Some(path) => setup::load_config(path)?,
         None => Default::default(),
     };
-    Ok(setup::open(&store.data_dir, store.database_url.as_deref(), config).await?)
+    // The flag, else the config file's `database_url` (the database `serve` uses).
+    let url = match (&store.database_url, &store.config) {
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(path)) => configured_database_url(path)?,
+        (None, None) => None,
+    };
+    Ok(setup::open(&store.data_dir, url.as_deref(), config).await?)
+}
+
+/// The top-level `database_url` of a config file, if it names one.
+fn configured_database_url(path: &std::path::Path) -> anyhow::Result<Option<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(table
+        .get("database_url")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned))
 }
 
 /// Runs `yanxiu admin`.

@@ -82,6 +82,18 @@ impl Listeners {
         Ok(Listeners { http, https })
     }
 
+    /// The base URL of this process's own listener: plain HTTP when it serves, else HTTPS.
+    pub fn own_url(&self) -> Option<String> {
+        if let Some((listener, _, PlainHttp::Serve)) = &self.http
+            && let Ok(addr) = listener.local_addr()
+        {
+            return Some(format!("http://{addr}"));
+        }
+        let (listener, _) = self.https.as_ref()?;
+        let addr = axum::serve::Listener::local_addr(listener).ok()?;
+        Some(format!("https://{addr}"))
+    }
+
     /// Prints where the process listens (the tests read these lines), then
     /// the one-time setup link if setup is open.
     pub fn announce(&self, rtmp: RtmpAddrs, setup: &SetupGate) {

@@ -12,15 +12,19 @@ use anyhow::Context;
 use tokio::sync::watch;
 use yanxiu_control::http::AppState;
 use yanxiu_control::setup;
+use yanxiu_control::upload_rows::UploadRows;
 use yanxiu_ingest::tus::{TusConfig, TusService};
 
 use super::listeners::Listeners;
 use crate::app::limits::RequestLimits;
 use crate::app::metrics::Metrics;
 use crate::app::security_headers::{MediaOrigins, SecurityHeaders};
+use crate::app::upload_store::SharedUploadStore;
 use crate::app::uploads::{StorageJanitor, UploadPipeline};
 use crate::app::{self, AppContext};
-use crate::config::{ConfigArgs, PlainHttp, S3Delivery, ServeConfig, init_logging};
+use crate::config::{
+    ConfigArgs, PlainHttp, S3Delivery, ServeConfig, UploadStoreKind, init_logging,
+};
 use crate::live::{LiveBoard, LiveService, LiveSettings, RtmpAddrs};
 use crate::tls::{CertInfo, CertStore, RtmpsUpgrade};
 use crate::worker::{self, Worker};
@@ -115,6 +119,35 @@ fn default_public_urls(config: &mut ServeConfig) {
     }
 }
 
+/// The tus service: the file store in `DATA_DIR/uploads`, or, with `[uploads] store =
+/// "storage"`, the shared store (rows in the database, parts in the media storage; the
+/// data directory then only holds checksummed chunks while they are verified).
+fn upload_service(
+    config: &ServeConfig,
+    services: &Services,
+    rows: Option<UploadRows>,
+    pipeline: Arc<UploadPipeline>,
+) -> anyhow::Result<TusService> {
+    let max_size = config
+        .uploads
+        .max_size_bytes
+        .unwrap_or(services.policy.file.max_size_bytes);
+    let tus = TusConfig {
+        dir: config.uploads_dir(),
+        base_path: "/api/v1/uploads".to_owned(),
+        max_size,
+        expiration: Duration::from_secs(config.uploads.expiration_hours.max(1) * 3600),
+    };
+    Ok(match rows {
+        Some(rows) => {
+            let store =
+                SharedUploadStore::new(rows, services.storage.clone(), config.uploads.part_size()?);
+            TusService::with_store(tus, pipeline, Arc::new(store))
+        }
+        None => TusService::new(tus, pipeline)?,
+    })
+}
+
 async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     let certs = match config.tls.files()? {
         Some((cert, key)) => Some(CertStore::load(&cert, &key)?),
@@ -143,38 +176,30 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         services.storage.clone(),
         live_settings,
         board.clone(),
-    );
-    let rtmp_addrs = start_rtmp(&config, certs.as_ref(), &live).await?;
+    )?;
     let control_state = AppState::new(services.control.clone())
         .with_janitor(janitor.clone())
         .with_live_status(board)
         .with_api_extensions(app::api_doc::OPERATIONS);
 
+    let shared_uploads = config.uploads.store == UploadStoreKind::Storage;
+    let rows = shared_uploads.then(|| UploadRows::new(services.control.db().clone()));
     let pipeline = Arc::new(UploadPipeline {
         control: services.control.clone(),
         sources_dir: config.sources_dir(),
+        storage: services.storage.clone(),
+        rows: rows.clone(),
         max_attempts: config.workers.max_attempts,
         metrics: services.metrics.clone(),
     });
-    let max_size = config
-        .uploads
-        .max_size_bytes
-        .unwrap_or(services.policy.file.max_size_bytes);
-    let uploads = Arc::new(TusService::new(
-        TusConfig {
-            dir: config.uploads_dir(),
-            base_path: "/api/v1/uploads".to_owned(),
-            max_size,
-            expiration: Duration::from_secs(config.uploads.expiration_hours.max(1) * 3600),
-        },
-        pipeline.clone(),
-    )?);
+    let uploads = Arc::new(upload_service(&config, &services, rows, pipeline.clone())?);
     let context = Arc::new(AppContext {
         control: services.control.clone(),
         storage: services.storage.clone(),
         s3: services.s3.clone(),
         delivery: config.storage.s3_delivery,
         metrics: services.metrics.clone(),
+        hot: config.delivery.hot_objects(),
     });
     let setup_gate = Arc::new(app::web::SetupGate::open(services.control.clone()).await?);
     let router = app::router(
@@ -197,6 +222,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let background = Background::spawn(&config, &services, uploads, janitor, &stop_rx);
     let listeners = Listeners::bind(&config, certs.as_ref(), router).await?;
+    // Who this node is among many on the database, before any publish is admitted.
+    services
+        .control
+        .become_live_node(crate::cluster::live_node(&config, listeners.own_url())?);
+    let rtmp_addrs = start_rtmp(&config, certs.as_ref(), &live).await?;
     if let Some(store) = certs {
         // Listening for SIGHUP before announcing: from then on it reloads.
         let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -445,6 +475,7 @@ impl Services {
                     config: config.workers.clone(),
                     metrics: self.metrics.clone(),
                     imports: config.fetch_limits(self.policy.file.max_size_bytes),
+                    scratch_dir: config.scratch_dir(),
                 });
                 tokio::spawn(worker::run(w, stop.clone()))
             })

@@ -50,6 +50,9 @@ pub struct LiveQuery {
     /// LL-HLS: and this part of it.
     #[serde(rename = "_HLS_part")]
     part: Option<String>,
+    /// The session's version, stamped into every URI of its playlists (see
+    /// [`crate::app::cache_policy`]).
+    v: Option<String>,
 }
 
 /// The live routes: playback, WHIP publishing and WHEP playback.
@@ -89,7 +92,7 @@ pub(super) async fn admit(
     channel_id: &str,
     token: Option<&str>,
     request: &Parts,
-) -> Result<Arc<SessionView>, Response> {
+) -> Result<Admitted, NotAdmitted> {
     let headers = &request.headers;
     let token = token.or_else(|| crate::app::uploads::bearer(headers));
     let allowed = service
@@ -100,10 +103,13 @@ pub(super) async fn admit(
             now_ms(),
         )
         .await
-        .map_err(|d| denied(d, headers))?;
-    let session = service
-        .session(channel_id)
-        .ok_or_else(|| not_live(headers))?;
+        .map_err(|d| NotAdmitted::Refused(denied(d, headers)))?;
+    let Some(session) = service.session(channel_id) else {
+        return Err(match service.holder_elsewhere(channel_id, headers).await {
+            Some(url) => NotAdmitted::Elsewhere(url),
+            None => NotAdmitted::Refused(not_live(headers)),
+        });
+    };
     let who = match (&allowed, token) {
         (PlaybackAllowed::Token { user_id }, _) => format!("user:{user_id}"),
         (_, Some(t)) => format!("token:{}", t.get(..16).unwrap_or(t)),
@@ -121,21 +127,94 @@ pub(super) async fn admit(
         }
     };
     service.board.viewed(channel_id, who, Instant::now());
-    Ok(session)
+    Ok(Admitted {
+        public: matches!(allowed, PlaybackAllowed::Public),
+        session,
+    })
 }
 
-/// A playlist answer: the VOD one, plus CORS for players on other origins.
-fn playlist_response(text: String, token: Option<&str>) -> Response {
-    let mut response = crate::app::playback::playlist_response(Bytes::from(text), token);
+/// Why a viewer is not served from this node.
+pub(super) enum NotAdmitted {
+    /// Refused (the answer says why), or the channel is not live anywhere.
+    Refused(Response),
+    /// Live on another node, whose base URL this is.
+    Elsewhere(String),
+}
+
+impl NotAdmitted {
+    /// The answer for a request that cannot be forwarded (WHEP offers: the viewer's
+    /// WebRTC session must be made with the node that has the media).
+    pub(super) fn here_only(self, headers: &HeaderMap) -> Response {
+        match self {
+            NotAdmitted::Refused(r) => r,
+            NotAdmitted::Elsewhere(_) => error(
+                StatusCode::CONFLICT,
+                "live.elsewhere",
+                "该频道正由另一台服务器直播，低延迟观看需连接该服务器；请改用普通直播",
+                "the channel is live on another server: low-latency viewing must reach that \
+                 server; use the standard live stream",
+                headers,
+            ),
+        }
+    }
+
+    /// The answer for a playlist or media request: forwarded to the holding node.
+    async fn answer(self, service: &LiveService, request: &Parts) -> Response {
+        match self {
+            NotAdmitted::Refused(r) => r,
+            NotAdmitted::Elsewhere(url) => {
+                let node = service
+                    .control
+                    .live_node()
+                    .map(|n| n.identity.id.clone())
+                    .unwrap_or_default();
+                super::proxy::forward(&service.proxy_client, &url, &node, request).await
+            }
+        }
+    }
+}
+
+/// A viewer let in: the channel's live session, and whether anyone may watch it.
+pub(super) struct Admitted {
+    /// The live session.
+    pub(super) session: Arc<SessionView>,
+    /// No token is needed (shared caches may keep its media).
+    pub(super) public: bool,
+}
+
+/// The version of a live session: its media URLs are reused by the channel's next session,
+/// so playlists name the session (`?v=`) and only a URL naming the current one may be kept.
+fn session_version(session: &SessionView) -> String {
+    crate::app::cache_policy::ladder_version(&session.storage_prefix)
+}
+
+/// A playlist answer: the VOD one (never cached, with the token), every URI stamped with
+/// the session's version, plus CORS for players on other origins.
+fn playlist_response(text: String, token: Option<&str>, version: &str) -> Response {
+    let stamped = crate::app::playlist::add_query_to_uris(&text, &format!("v={version}"));
+    let mut response = crate::app::playback::playlist_response(Bytes::from(stamped), token);
     cors(response.headers_mut());
     response
 }
 
-fn media_response(bytes: Bytes, cache: &'static str) -> Response {
+/// How long a live object may be kept: `max_age` seconds when its URL names the current
+/// session (`private` for restricted channels), otherwise not at all (the next session
+/// reuses the name).
+fn live_cache(public: bool, current: bool, max_age: u32) -> String {
+    match (current, public) {
+        (false, _) => "no-cache".to_owned(),
+        (true, true) => format!("public, max-age={max_age}"),
+        (true, false) => format!("private, max-age={max_age}"),
+    }
+}
+
+fn media_response(bytes: Bytes, cache: &str) -> Response {
     let mut response = Response::new(Body::from(bytes));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Ok(v) = HeaderValue::from_str(cache) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
     cors(h);
     response
 }
@@ -156,8 +235,8 @@ async fn master(
 ) -> Response {
     let (request, _) = request.into_parts();
     let session = match admit(&service, &channel_id, query.token.as_deref(), &request).await {
-        Ok(s) => s,
-        Err(r) => return r,
+        Ok(a) => a.session,
+        Err(not) => return not.answer(&service, &request).await,
     };
     if !session.wait_ready(LADDER_WAIT).await {
         return error(
@@ -183,7 +262,7 @@ async fn master(
         })
         .collect();
     let text = render_master(&renditions, if fps > 0.0 { fps } else { 30.0 });
-    playlist_response(text, query.token.as_deref())
+    playlist_response(text, query.token.as_deref(), &session_version(&session))
 }
 
 fn number(text: Option<&str>) -> Result<Option<u64>, ()> {
@@ -198,11 +277,14 @@ async fn media(
     request: Request,
 ) -> Response {
     let (request, _) = request.into_parts();
-    let session = match admit(&service, &channel_id, query.token.as_deref(), &request).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let Admitted { session, public } =
+        match admit(&service, &channel_id, query.token.as_deref(), &request).await {
+            Ok(a) => a,
+            Err(not) => return not.answer(&service, &request).await,
+        };
     let headers = &request.headers;
+    let version = session_version(&session);
+    let current = query.v.as_deref() == Some(version.as_str());
     let key = session.key(&rendition);
     let Some(out) = service.origin.get(&key) else {
         return not_found(headers);
@@ -233,26 +315,26 @@ async fn media(
         else {
             return not_found(headers);
         };
-        return playlist_response(text, query.token.as_deref());
+        return playlist_response(text, query.token.as_deref(), &version);
     }
     let Some(resource) = LiveResource::parse(&file) else {
         return not_found(headers);
     };
     if let LiveResource::Part(id) = resource {
         return match out.wait_for_part(id, block).await {
-            Ok(bytes) => media_response(bytes, "max-age=60"),
+            Ok(bytes) => media_response(bytes, &live_cache(public, current, 60)),
             Err(LiveError::BadRequest(_)) => bad_reload(headers),
             Err(LiveError::Timeout) => reload_timeout(headers),
             Err(_) => not_found(headers),
         };
     }
     if let Some(bytes) = out.resource(resource) {
-        return media_response(bytes, "max-age=3600");
+        return media_response(bytes, &live_cache(public, current, 3600));
     }
     // Older than the memory budget: read it back from storage.
     let stored = format!("{}{rendition}/{file}", session.storage_prefix);
     match service.storage.get(&stored).await {
-        Ok(bytes) => media_response(bytes, "max-age=3600"),
+        Ok(bytes) => media_response(bytes, &live_cache(public, current, 3600)),
         Err(_) => not_found(headers),
     }
 }

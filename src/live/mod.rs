@@ -26,6 +26,7 @@ pub mod lifecycle;
 mod master;
 mod persist;
 mod pipeline;
+mod proxy;
 mod recording;
 mod recovery;
 mod runner;

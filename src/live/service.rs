@@ -55,7 +55,17 @@ pub struct LiveService {
     runners: Mutex<HashMap<String, mpsc::Sender<LiveSession>>>,
     tasks: Mutex<JoinSet<()>>,
     pub(super) shutdown: CancellationToken,
+    /// Requests for channels another node holds are forwarded with it.
+    pub(super) proxy_client: reqwest::Client,
+    /// The holders of channels not live here, as last read (see [`HOLDER_MEMORY`]).
+    holders: Mutex<HashMap<String, (Option<String>, std::time::Instant)>>,
 }
+
+/// How long the holder of a channel not live on this node is remembered: viewers' requests
+/// then cost no database read; a channel that moves is followed within this time.
+const HOLDER_MEMORY: Duration = Duration::from_secs(1);
+/// Channels whose holder is remembered at most (all are forgotten when full).
+const HOLDERS_KEPT: usize = 10_000;
 
 impl LiveService {
     /// A service that is not listening yet.
@@ -64,8 +74,8 @@ impl LiveService {
         storage: Arc<dyn Storage>,
         settings: LiveSettings,
         board: Arc<LiveBoard>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
+    ) -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
             control,
             storage,
             origin: Arc::new(LiveOrigin::new(settings.origin)),
@@ -77,7 +87,50 @@ impl LiveService {
             runners: Mutex::new(HashMap::new()),
             tasks: Mutex::new(JoinSet::new()),
             shutdown: CancellationToken::new(),
-        })
+            proxy_client: super::proxy::client()?,
+            holders: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The base URL of the node holding `channel_id`, when that is another node (and this
+    /// request was not forwarded to us by one already).
+    pub(super) async fn holder_elsewhere(
+        &self,
+        channel_id: &str,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<String> {
+        let node = self.control.live_node()?;
+        if super::proxy::was_forwarded(headers) {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        if let Some((url, read_at)) = self
+            .holders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(channel_id)
+            && now.duration_since(*read_at) < HOLDER_MEMORY
+        {
+            return url.clone();
+        }
+        let url = match self
+            .control
+            .live_lease_holder(channel_id, yanxiu_control::now_ms())
+            .await
+        {
+            Ok(Some(holder)) if holder.node_id != node.identity.id => Some(holder.node_url),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(channel = %channel_id, error = %e, "reading a live lease failed");
+                return None;
+            }
+        };
+        let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
+        if holders.len() >= HOLDERS_KEPT {
+            holders.clear();
+        }
+        holders.insert(channel_id.to_owned(), (url.clone(), now));
+        url
     }
 
     /// Binds the plain RTMP listener (when `plain`), the RTMPS one (when
@@ -105,6 +158,9 @@ impl LiveService {
         }
         drop(ingest);
         self.spawn(super::recovery::recover(self.clone()));
+        if self.control.live_node().is_some() {
+            self.spawn(self.clone().renew_leases());
+        }
         let service = self.clone();
         self.spawn(async move {
             while let Some(notice) = notices.recv().await {
@@ -263,6 +319,64 @@ impl LiveService {
         self.spawn(runner.run());
     }
 
+    /// Keeps this node's leases of the channels it runs (publishing, or waiting out a
+    /// reconnect window) from running out: renewed three times per lease time.
+    async fn renew_leases(self: Arc<Self>) {
+        let Some(node) = self.control.live_node().cloned() else {
+            return;
+        };
+        let period =
+            Duration::from_millis(u64::try_from(node.lease_ms / 3).unwrap_or(1000).max(100));
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+            let channels: Vec<String> = self
+                .runners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .cloned()
+                .collect();
+            for channel in channels {
+                let now = yanxiu_control::now_ms();
+                match self
+                    .control
+                    .take_live_lease(&channel, &node.identity, node.lease_ms, now)
+                    .await
+                {
+                    Ok(yanxiu_control::live_leases::LeaseOutcome::Held) => {}
+                    Ok(yanxiu_control::live_leases::LeaseOutcome::HeldElsewhere(holder)) => {
+                        tracing::error!(channel = %channel, holder = %holder.node_id, "lost the live lease of a running channel to another node");
+                    }
+                    Err(e) => {
+                        tracing::warn!(channel = %channel, error = %e, "renewing a live lease failed")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives up this node's lease of `channel_id` (its session has ended), so that another
+    /// node may take the channel at once.
+    fn release_lease(self: &Arc<Self>, channel_id: &str) {
+        let Some(node) = self.control.live_node().cloned() else {
+            return;
+        };
+        let service = self.clone();
+        let channel_id = channel_id.to_owned();
+        self.spawn(async move {
+            if let Err(e) = service
+                .control
+                .release_live_lease(&channel_id, &node.identity.id)
+                .await
+            {
+                tracing::warn!(channel = %channel_id, error = %e, "releasing a live lease failed; it runs out by itself");
+            }
+        });
+    }
+
     /// A runner is done: forget it (unless replaced) and re-route the
     /// publishes that reached it too late.
     pub(super) fn runner_done(
@@ -271,16 +385,21 @@ impl LiveService {
         sender: &mpsc::Sender<LiveSession>,
         mut leftover: mpsc::Receiver<LiveSession>,
     ) {
-        {
+        let released = {
             let mut runners = self.runners.lock().unwrap_or_else(PoisonError::into_inner);
-            if runners
+            let ours = runners
                 .get(channel_id)
-                .is_some_and(|current| current.same_channel(sender))
-            {
+                .is_some_and(|current| current.same_channel(sender));
+            if ours {
                 runners.remove(channel_id);
             }
-        }
+            ours
+        };
         leftover.close();
+        let rerouted = !self.shutdown.is_cancelled() && !leftover.is_empty();
+        if released && !rerouted {
+            self.release_lease(channel_id);
+        }
         while let Ok(session) = leftover.try_recv() {
             // While stopping, late publishes are dropped (their connections close).
             if !self.shutdown.is_cancelled() {

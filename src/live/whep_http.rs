@@ -69,8 +69,8 @@ async fn play(
     if !webrtc_http::is_sdp(headers) {
         return whep_error(&WhepError::UnsupportedMediaType, headers);
     }
-    if let Err(refused) = admit(&service, &channel_id, query.token.as_deref(), &parts).await {
-        return refused;
+    if let Err(not) = admit(&service, &channel_id, query.token.as_deref(), &parts).await {
+        return not.here_only(headers);
     }
     let Some(webrtc) = service.whip() else {
         return whep_error(&WhepError::Stopped, headers);

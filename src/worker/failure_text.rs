@@ -38,6 +38,30 @@ pub fn failure_text(code: &str) -> (&'static str, &'static str) {
             "无法保存下载的文件，稍后将重试",
             "the downloaded file could not be stored; it will be tried again",
         ),
+        "source.missing" => (
+            "找不到上传的源文件，请重新上传",
+            "the uploaded source file is missing; upload it again",
+        ),
+        "source.fetch" | "source.scratch" => (
+            "无法读取上传的源文件，稍后将重试",
+            "the uploaded source file could not be read; it will be tried again",
+        ),
+        "qc.failed" => (
+            "无法完成技术质检，稍后将重试",
+            "the technical QC could not be completed; it will be tried again",
+        ),
+        "chunk.failed" => (
+            "分段并行转码中有一段无法完成",
+            "a chunk of the parallel transcode could not be completed",
+        ),
+        "chunk.join" => (
+            "分段转码结果无法合并为完整的码率阶梯",
+            "the chunks of the transcode do not join into a complete ladder",
+        ),
+        "chunk.enqueue" => (
+            "无法安排分段并行转码，稍后将重试",
+            "the parallel transcode could not be scheduled; it will be tried again",
+        ),
         _ => ("媒体处理失败", "media processing failed"),
     }
 }
@@ -58,8 +82,15 @@ mod tests {
             "qc.serialize",
             "control.record_qc",
             "control.record",
+            "source.missing",
+            "source.fetch",
+            "source.scratch",
             "queue.complete",
             "fetch.storage",
+            "qc.failed",
+            "chunk.failed",
+            "chunk.join",
+            "chunk.enqueue",
         ] {
             let (zh, en) = failure_text(code);
             assert_ne!(

@@ -4,8 +4,11 @@
 //! heartbeats that carry progress, and give the job back on shutdown. A
 //! worker that dies loses its lease and another one takes the job over.
 
+mod chunk_qc;
+mod chunked;
 mod failure_text;
 mod process;
+mod stage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +22,8 @@ use yanxiu_transcode::LadderConfig;
 use crate::app::metrics::Metrics;
 use crate::config::WorkerConfig;
 
+use chunk_qc::QC_SOURCE;
+use chunked::ENCODE_CHUNK;
 pub use process::{PROCESS_UPLOAD, ProcessPayload};
 
 /// What a worker needs; shared by every worker task of a process.
@@ -40,6 +45,8 @@ pub struct Worker {
     pub metrics: Arc<Metrics>,
     /// Limits of imports by link.
     pub imports: yanxiu_ingest::fetch::FetchLimits,
+    /// Where a source kept in storage is copied while its job runs (`DATA_DIR/scratch`).
+    pub scratch_dir: std::path::PathBuf,
 }
 
 impl Worker {
@@ -66,12 +73,18 @@ pub async fn run(worker: Arc<Worker>, mut shutdown: watch::Receiver<bool>) {
             .control
             .claim_job(
                 &worker.id,
-                &[PROCESS_UPLOAD],
+                &[PROCESS_UPLOAD, ENCODE_CHUNK, QC_SOURCE],
                 worker.lease(),
                 yanxiu_control::now_ms(),
             )
             .await;
         match claimed {
+            Ok(Some(job)) if job.job.kind == ENCODE_CHUNK => {
+                chunked::run(&worker, job, &mut shutdown).await;
+            }
+            Ok(Some(job)) if job.job.kind == QC_SOURCE => {
+                chunk_qc::run(&worker, job, &mut shutdown).await;
+            }
             Ok(Some(job)) => process::run(&worker, job, &mut shutdown).await,
             Ok(None) => {
                 tokio::select! {

@@ -1,7 +1,9 @@
-//! One `process_upload` job: probe and validate the source (a rejection
-//! keeps its coded reasons on the resource), transcode it into a ladder in
-//! storage while heartbeats report progress, with the technical QC fed from
-//! the same decode, and record the outcome and the QC report.
+//! One `process_upload` job: copy a source kept in storage to a scratch file
+//! (the shared upload store; removed when the attempt ends), probe and
+//! validate it (a rejection keeps its coded reasons on the resource),
+//! transcode it into a ladder in storage while heartbeats report progress,
+//! with the technical QC fed from the same decode, and record the outcome and
+//! the QC report.
 
 use std::path::PathBuf;
 
@@ -21,7 +23,9 @@ use yanxiu_transcode::qc::{QcReport, plot};
 use yanxiu_transcode::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome, transcode};
 
 use super::Worker;
+use super::chunked;
 use super::failure_text::failure_text;
+use super::stage;
 use crate::media::{Extras, job_for};
 
 /// The job kind: process an uploaded or imported source file.
@@ -30,8 +34,13 @@ pub const PROCESS_UPLOAD: &str = "process_upload";
 /// Input of a `process_upload` job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessPayload {
-    /// The source file on the worker's file system.
+    /// The source file on the worker's file system (empty when `source_key` names it).
+    #[serde(default)]
     pub source: PathBuf,
+    /// The storage key of the source, when it lives in the media storage (the shared upload
+    /// store): the worker copies it to a scratch file first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_key: Option<String>,
     /// The name the producer gave the file.
     pub file_name: String,
     /// For an import by link: where to fetch `source` from first.
@@ -41,8 +50,10 @@ pub struct ProcessPayload {
 
 /// How an attempt ended, for the logs.
 #[derive(Debug)]
-enum Ended {
+pub(super) enum Ended {
     Done,
+    /// A parent deferred until its chunks are done.
+    Waiting,
     Rejected,
     Failed,
     LeaseLost,
@@ -51,35 +62,48 @@ enum Ended {
 
 /// Runs one claimed job to an end the queue knows about.
 pub async fn run(worker: &Worker, claimed: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
-    let ClaimedJob { claim, job } = claimed;
     let started = std::time::Instant::now();
-    let ended = match attempt(
+    let ClaimedJob { claim, job } = &claimed;
+    let outcome = attempt(
         worker,
-        &claim,
-        job.resource_id.as_deref(),
+        claim,
+        (job.resource_id.as_deref(), job.started_at),
         &job.payload,
         shutdown,
     )
-    .await
-    {
+    .await;
+    conclude(worker, &claimed, started, outcome).await;
+}
+
+/// The end of any attempt (a whole job, a chunk, a QC pass): a failure is recorded on the
+/// job (and its resource), the outcome counted and logged.
+pub(super) async fn conclude(
+    worker: &Worker,
+    claimed: &ClaimedJob,
+    started: std::time::Instant,
+    outcome: Result<Ended, JobFailure>,
+) {
+    let ClaimedJob { claim, job } = claimed;
+    let ended = match outcome {
         Ok(ended) => ended,
         Err(failure) => {
-            tracing::warn!(job = %claim.job_id, code = %failure.code, message = %failure.message, "job attempt failed");
-            fail(worker, &claim, job.resource_id.as_deref(), failure).await;
+            tracing::warn!(job = %claim.job_id, kind = %job.kind, code = %failure.code, message = %failure.message, "job attempt failed");
+            fail(worker, claim, job.resource_id.as_deref(), failure).await;
             Ended::Failed
         }
     };
     worker
         .metrics
         .job_finished(ended.label(), started.elapsed());
-    tracing::info!(worker = %worker.id, job = %claim.job_id, outcome = ?ended, "job attempt ended");
+    tracing::info!(worker = %worker.id, job = %claim.job_id, kind = %job.kind, outcome = ?ended, "job attempt ended");
 }
 
 impl Ended {
     /// The metric label.
-    fn label(&self) -> &'static str {
+    pub(super) fn label(&self) -> &'static str {
         match self {
             Ended::Done => "done",
+            Ended::Waiting => "waiting",
             Ended::Rejected => "rejected",
             Ended::Failed => "failed",
             Ended::LeaseLost => "lease_lost",
@@ -91,7 +115,7 @@ impl Ended {
 /// A failed attempt with the code `code`: `detail` (which may name files or carry database
 /// and IO text) is logged; the job keeps only the code and its safe words
 /// ([`failure_text`]).
-fn failure(retryable: bool, code: &str, detail: impl std::fmt::Display) -> JobFailure {
+pub(super) fn failure(retryable: bool, code: &str, detail: impl std::fmt::Display) -> JobFailure {
     tracing::warn!(code, retryable, %detail, "processing step failed");
     JobFailure {
         retryable,
@@ -101,7 +125,7 @@ fn failure(retryable: bool, code: &str, detail: impl std::fmt::Display) -> JobFa
 }
 
 /// Records `update` on the revision processed by this job.
-async fn record(
+pub(super) async fn record(
     worker: &Worker,
     claim: &JobClaim,
     resource_id: &str,
@@ -120,14 +144,18 @@ async fn record(
 async fn attempt(
     worker: &Worker,
     claim: &JobClaim,
-    resource_id: Option<&str>,
+    (resource_id, started_at): (Option<&str>, Option<i64>),
     payload: &serde_json::Value,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended, JobFailure> {
     let resource_id =
         resource_id.ok_or_else(|| failure(false, "job.no_resource", "job has no resource"))?;
-    let payload: ProcessPayload = serde_json::from_value(payload.clone())
+    let mut payload: ProcessPayload = serde_json::from_value(payload.clone())
         .map_err(|e| failure(false, "job.bad_payload", e.to_string()))?;
+    // A long source's parent, back to wait for its chunks or to join them.
+    if let Some(ended) = chunked::resume(worker, claim, resource_id, started_at).await? {
+        return Ok(ended);
+    }
     record(
         worker,
         claim,
@@ -135,10 +163,35 @@ async fn attempt(
         MediaUpdate::status(ProcessingStatus::Processing),
     )
     .await?;
-    if let Some(ended) = fetch_step(worker, claim, resource_id, &payload).await? {
+    let Some(key) = payload.source_key.clone() else {
+        return process_source(worker, claim, resource_id, &payload, shutdown).await;
+    };
+    let scratch = worker.scratch_dir.join(&claim.job_id);
+    let staged = stage::copy_source(worker, claim, &key, &scratch).await;
+    let result = match staged {
+        Ok(stage::Staged::Ready(path)) => {
+            payload.source = path;
+            process_source(worker, claim, resource_id, &payload, shutdown).await
+        }
+        Ok(stage::Staged::LeaseLost) => Ok(Ended::LeaseLost),
+        Err(e) => Err(e),
+    };
+    stage::remove(&scratch).await;
+    result
+}
+
+/// The steps after the source is on this worker's disk.
+async fn process_source(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: &str,
+    payload: &ProcessPayload,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Ended, JobFailure> {
+    if let Some(ended) = fetch_step(worker, claim, resource_id, payload).await? {
         return Ok(ended);
     }
-    let report = match probe_step(worker, claim, resource_id, &payload).await? {
+    let report = match probe_step(worker, claim, resource_id, payload).await? {
         Probed::Accepted(report) => report,
         Probed::Rejected(ended) => return Ok(ended),
     };
@@ -155,6 +208,18 @@ async fn attempt(
         },
     )
     .map_err(|e| failure(false, "transcode.plan", format!("{e:#}")))?;
+    // A long source: encoded in chunks by several workers at once.
+    if let Some(ended) = chunked::start(
+        worker,
+        claim,
+        resource_id,
+        &job,
+        payload.source_key.as_deref(),
+    )
+    .await?
+    {
+        return Ok(ended);
+    }
     // The technical QC rides on the transcode's decode: no second pass.
     job.qc = Some(worker.policy.qc.clone());
     let outcome = match transcode_step(worker, claim, resource_id, job, &prefix, shutdown).await? {
@@ -396,7 +461,7 @@ async fn transcode_step(
 /// summary (no loudness series) the revision keeps for the technical
 /// review record. Without a report (the QC stage failed) the ladder stands
 /// alone.
-async fn store_qc(
+pub(super) async fn store_qc(
     worker: &Worker,
     claim: &JobClaim,
     resource_id: &str,
@@ -425,7 +490,7 @@ async fn store_qc(
 
 /// Records the job's last facts on the resource and marks it succeeded, in one transaction;
 /// a worker that lost its lease ends with [`Ended::LeaseLost`] and changes nothing.
-async fn finish(
+pub(super) async fn finish(
     worker: &Worker,
     claim: &JobClaim,
     resource_id: &str,
@@ -551,7 +616,7 @@ async fn beat_or_stop(
 
 /// Whether another attempt may succeed: storage and infrastructure faults
 /// yes, a source the decoder cannot read no.
-fn retryable(e: &TranscodeError) -> bool {
+pub(super) fn retryable(e: &TranscodeError) -> bool {
     !matches!(
         e,
         TranscodeError::Open { .. }
@@ -563,7 +628,13 @@ fn retryable(e: &TranscodeError) -> bool {
     )
 }
 
-async fn fail(worker: &Worker, claim: &JobClaim, resource_id: Option<&str>, failure: JobFailure) {
+/// Records a failed attempt (on the resource too when it was the last).
+pub(super) async fn fail(
+    worker: &Worker,
+    claim: &JobClaim,
+    resource_id: Option<&str>,
+    failure: JobFailure,
+) {
     let now = now_ms();
     let Some(id) = resource_id else {
         if let Err(e) = worker.control.fail_job(claim, failure, now).await {

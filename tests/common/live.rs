@@ -57,7 +57,17 @@ pub fn start_live_with_log(live_config: &str, rust_log: &str) -> Server {
 /// `tls`, it holds a `[tls]` table (see `common::tls::tls_config`) and the
 /// server also listens for HTTPS and RTMPS.
 pub fn start_live_with(config: &str, tls: bool, rust_log: &str) -> Server {
-    let (data, config) = server::prepare(config);
+    start_live_node(None, config, tls, rust_log)
+}
+
+/// [`start_live`] on the shared database at `database_url` (a first node of a cluster; more
+/// join it with `server::another_node`).
+pub fn start_live_on(database_url: &str, live_config: &str) -> Server {
+    start_live_node(Some(database_url), live_config, false, "info")
+}
+
+fn start_live_node(database_url: Option<&str>, config: &str, tls: bool, rust_log: &str) -> Server {
+    let (data, config) = server::prepare_on(database_url, config);
     let out = server::yanxiu()
         .args([
             "admin",

@@ -82,9 +82,24 @@ fn admin(data: &Path, config: &Path, args: &[&str]) {
 /// A data directory with a config and the accounts `producer`,
 /// `dept-reviewer` and `centre-reviewer`.
 pub fn prepare(extra_config: &str) -> (tempfile::TempDir, PathBuf) {
+    prepare_config(&format!("{TEST_CONFIG}{extra_config}"))
+}
+
+/// [`prepare`] on the database at `database_url` (PostgreSQL, shared by several nodes)
+/// instead of the data directory's SQLite file.
+pub fn prepare_on(database_url: Option<&str>, extra_config: &str) -> (tempfile::TempDir, PathBuf) {
+    let top = database_url
+        .map(|url| format!("database_url = \"{url}\"\n"))
+        .unwrap_or_default();
+    prepare_config(&format!("{top}{TEST_CONFIG}{extra_config}"))
+}
+
+/// [`prepare`] with `config_text` as the whole config file (for top-level keys such as
+/// `database_url`, which must come before every table).
+pub fn prepare_config(config_text: &str) -> (tempfile::TempDir, PathBuf) {
     let data = tempfile::tempdir().expect("tempdir");
     let config = data.path().join("yanxiu.toml");
-    std::fs::write(&config, format!("{TEST_CONFIG}{extra_config}")).expect("write config");
+    std::fs::write(&config, config_text).expect("write config");
     for (user, role, dept) in [
         ("producer", "producer", "物理教研室"),
         ("dept-reviewer", "department_reviewer", "物理教研室"),
@@ -281,6 +296,19 @@ impl Server {
             .spawn()
             .expect("spawn yanxiu worker")
     }
+}
+
+/// Another `serve` node beside `first`, on the same database (its config must name a shared
+/// one: see [`prepare_on`]) with its own, empty data directory (no shared disk) and a copy of
+/// `first`'s config and control keys file, as every node of a cluster has.
+pub fn another_node(first: &Server, workers: usize) -> Server {
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("yanxiu.toml");
+    std::fs::copy(&first.config, &config).expect("copy the config");
+    let keys = "control-keys.toml";
+    std::fs::copy(first.data.path().join(keys), data.path().join(keys))
+        .expect("copy the control keys file (every node shares it)");
+    start_server(data, config, workers, &first.rust_log, first.tls)
 }
 
 /// Sends `signal` to `child` with kill(1) and waits for it to end.

@@ -59,6 +59,12 @@ pub struct LadderConfig {
     pub source_rung_threshold: f64,
     /// Audio rendition settings.
     pub audio: AudioConfig,
+    /// Parallel encoding of long sources: a source longer than this many
+    /// seconds is cut into chunks encoded by several workers at once
+    /// (see [`crate::chunk`]); 0 turns chunking off.
+    pub chunk_threshold_seconds: f64,
+    /// Target chunk length in seconds (rounded to whole segments).
+    pub chunk_seconds: f64,
 }
 
 /// One rung of the ladder before it meets a source.
@@ -151,6 +157,8 @@ impl Default for LadderConfig {
             ],
             source_rung_threshold: 0.9,
             audio: AudioConfig::default(),
+            chunk_threshold_seconds: 600.0,
+            chunk_seconds: 60.0,
         }
     }
 }
@@ -233,6 +241,18 @@ impl LadderConfig {
         if heights.windows(2).any(|w| w[0] == w[1]) {
             return Err(invalid("rungs", "two rungs have the same height".into()));
         }
+        if self.chunk_threshold_seconds < 0.0 || !self.chunk_threshold_seconds.is_finite() {
+            return Err(invalid(
+                "chunk_threshold_seconds",
+                "must be 0 (off) or more".into(),
+            ));
+        }
+        if !(self.segment_seconds..=3600.0).contains(&self.chunk_seconds) {
+            return Err(invalid(
+                "chunk_seconds",
+                "must be at least one segment and at most 3600".into(),
+            ));
+        }
         if !(0.5..=1.0).contains(&self.source_rung_threshold) {
             return Err(invalid("source_rung_threshold", "must be 0.5 to 1".into()));
         }
@@ -259,7 +279,7 @@ impl LadderConfig {
 }
 
 /// A rung fitted to a source: the exact encode settings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedRung {
     /// Rendition name and directory, e.g. `720p`.
     pub name: String,
@@ -278,7 +298,7 @@ pub struct PlannedRung {
 }
 
 /// The audio rendition fitted to a source.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedAudio {
     /// Output channels.
     pub channels: u16,
@@ -291,7 +311,7 @@ pub struct PlannedAudio {
 }
 
 /// Everything the encoder needs: rungs largest first, timing, audio.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LadderPlan {
     /// Video rungs, largest first.
     pub rungs: Vec<PlannedRung>,

@@ -9,6 +9,7 @@
 //! This crate knows nothing of users or permissions: it takes a typed
 //! [`TranscodeJob`] and reports [`Progress`] and a [`TranscodeOutcome`].
 
+pub mod chunk;
 pub mod ladder;
 pub mod live;
 pub mod loudness;
@@ -197,6 +198,9 @@ pub enum TranscodeError {
     /// A broken invariant.
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// A chunk of a long source did not come out as planned.
+    #[error("chunk: {0}")]
+    Chunk(String),
 }
 
 impl TranscodeError {

@@ -125,6 +125,51 @@ impl ControlPlane {
         insert_job(&mut conn, job, now).await
     }
 
+    /// Adds several jobs in one transaction (all or none), runnable at once and claimed in
+    /// the order given (each is stamped a millisecond after the one before); returns their
+    /// ids in order. A parent job queues its children this way, so a parent that dies
+    /// half-way never leaves half of them behind.
+    pub async fn enqueue_jobs(&self, jobs: Vec<NewJob>, now: i64) -> Result<Vec<JobId>, JobError> {
+        let mut tx = self.db.pool().begin().await?;
+        let mut ids = Vec::with_capacity(jobs.len());
+        for (at, job) in (now..).zip(jobs) {
+            ids.push(insert_job(&mut tx, job, at).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Puts a claimed job back in the queue until `run_at` without counting the attempt,
+    /// keeping `progress`: a parent job that waits for its children resumes then, without
+    /// holding a worker meanwhile. [`JobError::LeaseLost`] when the claim no longer holds it.
+    pub async fn defer_job(
+        &self,
+        claim: &JobClaim,
+        progress: JobProgress,
+        run_at: i64,
+        now: i64,
+    ) -> Result<Job, JobError> {
+        if !rules::valid_percent(progress.percent) {
+            return Err(JobError::Invalid(
+                "percent must be between 0 and 100".into(),
+            ));
+        }
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_at = $1, \
+             claim_id = NULL, lease_until = NULL, progress = $2, updated_at = $3 \
+             WHERE id = $4 AND claim_id = $5 AND state = 'running'",
+        )
+        .bind(run_at.max(now))
+        .bind(encode(&progress)?)
+        .bind(now)
+        .bind(claim.job_id.clone())
+        .bind(claim.claim_id.clone())
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        self.after_claimed_update(claim, updated).await
+    }
+
     /// Takes the oldest claimable job of one of `kinds` for `worker_id`, under a lease of
     /// `lease` from `now`: a queued job that is due, or a running job whose lease expired (its
     /// worker died; the lost attempt counts). Running jobs whose lease expired on their last

@@ -3,7 +3,6 @@
 //! nothing of users or resources; the `yanxiu serve` binary wires the control plane in here.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use axum::http::HeaderMap;
 
@@ -21,15 +20,15 @@ pub struct HookRejection {
     pub message_en: String,
 }
 
-/// A finished upload: every byte has arrived and is durable on disk at `path`.
+/// A finished upload: every byte has arrived and is durable where `bytes` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompletedUpload {
     /// The upload id (the last segment of its URL).
     pub id: String,
     /// The owner returned by [`UploadHooks::authorize`] when the upload was created.
     pub owner: String,
-    /// The file holding the uploaded bytes.
-    pub path: PathBuf,
+    /// Where the uploaded bytes are (a file, or part objects to join).
+    pub bytes: super::store::UploadBytes,
     /// Its size in bytes (= `Upload-Length`).
     pub size: u64,
     /// The decoded `Upload-Metadata` (e.g. `filename`, `title`).

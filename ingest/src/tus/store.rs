@@ -1,20 +1,24 @@
-//! The upload file store: `{dir}/{id}.bin` holds the bytes, `{id}.json` the description
-//! ([`UploadInfo`]: length, offset, metadata, owner, times, completion). The description is
-//! replaced atomically (write a temporary file, fsync, rename, fsync the directory), and its
-//! `offset` is the number of bytes known to be durable: bytes in `.bin` past it (from a crash
-//! mid-write) are cut off before the next append.
+//! Where uploads are kept: the [`UploadStore`] trait the service drives (create, load, take
+//! and give back the write lease, append a body at the durable offset, save, hand the bytes
+//! to the completed hook, delete, list expired), and [`UploadInfo`], the description of one
+//! upload. Two implementations: [`FileStore`](super::file_store::FileStore) (one node's disk,
+//! the embedded default) and the shared store of `yanxiu serve` (state in the database, bytes
+//! in object storage). The `offset` of an upload is always the number of bytes known to be
+//! durable.
 
 use std::collections::BTreeMap;
-use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+use futures::Stream;
 use serde::{Deserialize, Serialize};
-use tokio::fs::{self, File, OpenOptions};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::error::TusError;
 use super::protocol::UploadState;
+
+pub use super::file_store::FileStore;
 
 /// The stored description of one upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,123 +75,68 @@ pub fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The directory of uploads.
-#[derive(Debug, Clone)]
-pub struct FileStore {
-    dir: PathBuf,
+/// A request body as the service hands it to a store: chunks that fit in the upload, then
+/// possibly the error that ended the body (broken off, past `Upload-Length`).
+pub type ChunkStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, TusError>> + Send + 'a>>;
+
+/// The right to write one upload, held by one request at a time (across nodes for a shared
+/// store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The upload.
+    pub id: String,
+    /// Names the holder (empty for a store whose in-process lock is enough).
+    pub token: String,
 }
 
-impl FileStore {
-    /// A store in `dir`, created if missing.
-    pub fn open(dir: &Path) -> Result<FileStore, TusError> {
-        std::fs::create_dir_all(dir)?;
-        Ok(FileStore {
-            dir: dir.to_path_buf(),
-        })
-    }
+/// Where the complete bytes of an upload are, for the completed hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadBytes {
+    /// One file on this node's disk.
+    File(PathBuf),
+    /// Part objects in the media storage, in order (join them with `Storage::concat`).
+    Parts(Vec<String>),
+}
 
-    /// The data file of `id`.
-    pub fn bin_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.bin"))
-    }
+/// A place that keeps uploads: the service's only way to their state and bytes.
+#[async_trait::async_trait]
+pub trait UploadStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores a new, empty upload.
+    async fn create(&self, info: &UploadInfo) -> Result<(), TusError>;
 
-    /// The temporary file a checksummed chunk is received into before it is verified.
-    pub fn chunk_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.chunk"))
-    }
+    /// The description of `id` (`None` if there is no such upload).
+    async fn load(&self, id: &str) -> Result<Option<UploadInfo>, TusError>;
 
-    fn info_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
-    }
+    /// Takes the write lease of `id` at `now`; [`TusError::Busy`] when another request (on
+    /// any node) holds it. The service holds its in-process lock around this.
+    async fn acquire(&self, id: &str, now: SystemTime) -> Result<Lease, TusError>;
 
-    /// Creates the empty data file and the description of a new upload.
-    pub async fn create(&self, info: &UploadInfo) -> Result<(), TusError> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(self.bin_path(&info.id))
-            .await?;
-        file.sync_all().await?;
-        self.save(info).await
-    }
+    /// Gives the lease back.
+    async fn release(&self, lease: &Lease) -> Result<(), TusError>;
 
-    /// Reads the description of `id` (`None` if there is no such upload).
-    pub async fn load(&self, id: &str) -> Result<Option<UploadInfo>, TusError> {
-        if !is_valid_id(id) {
-            return Ok(None);
-        }
-        match fs::read(self.info_path(id)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| TusError::CorruptInfo(e.to_string())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
+    /// Appends `body` at `info.offset`. `info.offset` follows the bytes made durable, also
+    /// when the body ends with an error (which is returned after what arrived is kept).
+    async fn append(
+        &self,
+        lease: &Lease,
+        info: &mut UploadInfo,
+        body: ChunkStream<'_>,
+    ) -> Result<(), TusError>;
 
-    /// Replaces the description atomically and durably.
-    pub async fn save(&self, info: &UploadInfo) -> Result<(), TusError> {
-        let tmp = self.dir.join(format!("{}.json.tmp", info.id));
-        let bytes =
-            serde_json::to_vec_pretty(info).map_err(|e| TusError::CorruptInfo(e.to_string()))?;
-        let mut file = File::create(&tmp).await?;
-        file.write_all(&bytes).await?;
-        file.sync_all().await?;
-        drop(file);
-        fs::rename(&tmp, self.info_path(&info.id)).await?;
-        self.sync_dir().await
-    }
+    /// Saves the description's expiry, completion flag and completion headers (and the
+    /// offset, where the store does not save it while appending).
+    async fn save(&self, lease: &Lease, info: &UploadInfo) -> Result<(), TusError>;
 
-    async fn sync_dir(&self) -> Result<(), TusError> {
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
-            .await
-            .map_err(|e| TusError::Storage(std::io::Error::other(e)))??;
-        Ok(())
-    }
+    /// Where the bytes of the complete upload are.
+    async fn bytes(&self, info: &UploadInfo) -> Result<UploadBytes, TusError>;
 
-    /// Opens the data file for appending at `offset`, cutting off any bytes past it.
-    pub async fn open_for_append(&self, id: &str, offset: u64) -> Result<File, TusError> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .open(self.bin_path(id))
-            .await?;
-        if file.metadata().await?.len() != offset {
-            file.set_len(offset).await?;
-        }
-        file.seek(std::io::SeekFrom::Start(offset)).await?;
-        Ok(file)
-    }
+    /// Called once the completed hook succeeded: frees what only the hook needed (the shared
+    /// store's part objects). The description stays, so `HEAD` keeps answering.
+    async fn settle(&self, lease: &Lease, info: &UploadInfo) -> Result<(), TusError>;
 
-    /// Deletes every file of `id` (missing files are fine).
-    pub async fn remove(&self, id: &str) -> Result<(), TusError> {
-        for path in [
-            self.bin_path(id),
-            self.chunk_path(id),
-            self.info_path(id),
-            self.dir.join(format!("{id}.json.tmp")),
-        ] {
-            match fs::remove_file(&path).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
-    }
+    /// Deletes every trace of the upload (the lease's holder only).
+    async fn remove(&self, lease: &Lease) -> Result<(), TusError>;
 
-    /// The ids of every stored upload.
-    pub async fn ids(&self) -> Result<Vec<String>, TusError> {
-        let mut ids = Vec::new();
-        let mut entries = fs::read_dir(&self.dir).await?;
-        while let Some(entry) = entries.next_entry().await? {
-            let name = entry.file_name();
-            if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json"))
-                && is_valid_id(id)
-            {
-                ids.push(id.to_owned());
-            }
-        }
-        Ok(ids)
-    }
+    /// The ids of unfinished uploads expired at `now`.
+    async fn expired(&self, now: SystemTime) -> Result<Vec<String>, TusError>;
 }

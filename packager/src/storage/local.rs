@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::key::TEMP_FILE_PREFIX;
 use super::{
-    InvalidKeyReason, ObjectInfo, PutOptions, Storage, StorageError, clamp_range, content_type_for,
-    validate_key, validate_prefix,
+    InvalidKeyReason, ObjectInfo, ObjectStream, PutOptions, STREAM_CHUNK_BYTES, Storage,
+    StorageError, clamp_range, content_type_for, validate_key, validate_prefix,
 };
 
 /// Objects as files under a root directory (created on first write).
@@ -250,6 +250,43 @@ impl Storage for LocalDirStorage {
         .await
     }
 
+    async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ObjectStream, StorageError> {
+        use futures::StreamExt;
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+        let path = self.path_for(key)?;
+        let owned_key = key.to_string();
+        let not_found = || StorageError::NotFound {
+            key: owned_key.clone(),
+        };
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(not_found()),
+            Err(error) => return Err(io_error(key)(error)),
+        };
+        let metadata = file.metadata().await.map_err(io_error(key))?;
+        if !metadata.is_file() {
+            return Err(not_found());
+        }
+        let size = metadata.len();
+        let range = clamp_range(key, &range.unwrap_or(0..size), size)?;
+        file.seek(SeekFrom::Start(range.start))
+            .await
+            .map_err(io_error(key))?;
+        let reader = file.take(range.end - range.start);
+        let body = tokio_util::io::ReaderStream::with_capacity(reader, STREAM_CHUNK_BYTES)
+            .map(move |chunk| chunk.map_err(io_error(&owned_key)));
+        Ok(ObjectStream {
+            size,
+            range,
+            body: Box::pin(body),
+        })
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
         let path = self.path_for(key)?;
         let owned_key = key.to_string();
@@ -299,4 +336,62 @@ impl Storage for LocalDirStorage {
         })
         .await
     }
+
+    async fn concat(
+        &self,
+        key: &str,
+        parts: &[String],
+        _opts: &PutOptions,
+    ) -> Result<(), StorageError> {
+        let path = self.path_for(key)?;
+        let sources = parts
+            .iter()
+            .map(|part| Ok((part.clone(), self.path_for(part)?)))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        let owned_key = key.to_string();
+        self.blocking(key, move |_| concat_blocking(&owned_key, &path, &sources))
+            .await
+    }
+}
+
+/// Copies the part files end to end into a temporary file beside `path`, then renames it over
+/// `path` (atomic and durable, as [`write_atomically`]). A missing part is
+/// [`StorageError::NotFound`].
+fn concat_blocking(
+    key: &str,
+    path: &Path,
+    parts: &[(String, PathBuf)],
+) -> Result<(), StorageError> {
+    let parent = path
+        .parent()
+        .ok_or_else(|| io_error(key)(io::Error::other("key has no parent directory")))?;
+    fs::create_dir_all(parent).map_err(io_error(key))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(TEMP_FILE_PREFIX)
+        .tempfile_in(parent)
+        .map_err(io_error(key))?;
+    for (part_key, part_path) in parts {
+        let mut part = match File::open(part_path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound {
+                    key: part_key.clone(),
+                });
+            }
+            Err(error) => return Err(io_error(part_key)(error)),
+        };
+        io::copy(&mut part, temp.as_file_mut()).map_err(io_error(key))?;
+    }
+    temp.as_file().sync_all().map_err(io_error(key))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o644))
+            .map_err(io_error(key))?;
+    }
+    temp.persist(path)
+        .map_err(|error| io_error(key)(error.error))?;
+    File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io_error(key))
 }

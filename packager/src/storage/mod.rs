@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 
 pub use key::{InvalidKeyReason, MAX_KEY_BYTES, validate_key, validate_prefix};
 pub use local::LocalDirStorage;
@@ -98,6 +99,40 @@ pub struct ObjectInfo {
     pub last_modified: Option<SystemTime>,
 }
 
+/// A read of an object as a stream of chunks (see [`Storage::get_stream`]), so that a large
+/// object is never held whole in memory.
+pub struct ObjectStream {
+    /// The size of the whole object.
+    pub size: u64,
+    /// The bytes the stream carries (the requested range, clamped; or the whole object).
+    pub range: Range<u64>,
+    /// The bytes, in order; an error ends it.
+    pub body: BoxStream<'static, Result<Bytes, StorageError>>,
+}
+
+impl std::fmt::Debug for ObjectStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStream")
+            .field("size", &self.size)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectStream {
+    /// A stream of one chunk already in memory.
+    pub fn from_bytes(size: u64, range: Range<u64>, body: Bytes) -> Self {
+        ObjectStream {
+            size,
+            range,
+            body: Box::pin(futures::stream::once(async move { Ok(body) })),
+        }
+    }
+}
+
+/// How many bytes each chunk of a streamed local read holds at most.
+pub const STREAM_CHUNK_BYTES: usize = 256 * 1024;
+
 /// An object store with S3 semantics: flat `/`-separated keys, whole-object
 /// atomic puts, ranged reads, prefix listing.
 #[async_trait::async_trait]
@@ -115,6 +150,27 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// the end returns no bytes.
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StorageError>;
 
+    /// The object (or bytes `range` of it, clamped as [`Storage::get_range`] does) as a
+    /// stream of chunks, for objects too large to read whole (the local backend reads
+    /// [`STREAM_CHUNK_BYTES`] at a time, S3 passes on the response body as it arrives). This
+    /// default reads the bytes whole.
+    async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ObjectStream, StorageError> {
+        let size = self
+            .head(key)
+            .await?
+            .ok_or_else(|| StorageError::NotFound {
+                key: key.to_string(),
+            })?
+            .size;
+        let range = clamp_range(key, &range.unwrap_or(0..size), size)?;
+        let body = self.get_range(key, range.clone()).await?;
+        Ok(ObjectStream::from_bytes(size, range, body))
+    }
+
     /// Metadata, or `None` if absent.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError>;
 
@@ -128,7 +184,31 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Removes every object whose key starts with `prefix`; returns how many.
     /// An empty prefix is refused ([`InvalidKeyReason::EmptyPrefix`]).
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, StorageError>;
+
+    /// Stores the objects `parts`, in order, end to end as one object under `key` (replacing
+    /// any previous object; the parts stay). Used to join the parts of an upload into its
+    /// source object. Every part but the last should be at least [`MIN_CONCAT_PART`] bytes:
+    /// S3 joins them server side (multipart upload with `UploadPartCopy`, no bytes through
+    /// this process) and refuses smaller ones. This default reads the parts into memory;
+    /// backends holding large objects override it.
+    async fn concat(
+        &self,
+        key: &str,
+        parts: &[String],
+        opts: &PutOptions,
+    ) -> Result<(), StorageError> {
+        validate_key(key)?;
+        let mut body = bytes::BytesMut::new();
+        for part in parts {
+            body.extend_from_slice(&self.get(part).await?);
+        }
+        self.put(key, body.freeze(), opts).await
+    }
 }
+
+/// The smallest part (but the last) [`Storage::concat`] accepts on every backend: S3's
+/// minimum multipart part size, 5 MiB.
+pub const MIN_CONCAT_PART: u64 = 5 * 1024 * 1024;
 
 /// The MIME type to serve a key with, from its extension (case-insensitive).
 pub fn content_type_for(key: &str) -> &'static str {

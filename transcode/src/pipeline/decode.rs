@@ -12,6 +12,7 @@ use ffmpeg_next::{Rational, codec, filter, format, frame};
 
 use super::ffi;
 use crate::TranscodeError;
+use crate::chunk::{FrameWindow, Keep};
 use crate::qc::tap::QcInput;
 use crate::source::Rotation;
 use crate::timing::{KeyframeGrid, MonotonicClock, VIDEO_TIMESCALE};
@@ -43,6 +44,10 @@ pub struct DecodeSpec {
     pub frame_rate: f64,
     /// GOP length in seconds.
     pub gop_seconds: f64,
+    /// Only the pictures of one chunk (see [`crate::chunk`]): seek to the
+    /// keyframe at or before its start, drop what comes before, stop at its
+    /// end. `None`: the whole source.
+    pub window: Option<FrameWindow>,
 }
 
 /// Consecutive unreadable packets tolerated before the source is declared
@@ -61,6 +66,18 @@ pub fn run(
 ) -> Result<DecodeReport, TranscodeError> {
     let mut input = format::input(&spec.input).map_err(|e| TranscodeError::open(&spec.input, e))?;
     let origin_us = origin_microseconds(&input, spec.video_stream, spec.audio_stream);
+    if let Some(window) = spec.window {
+        if spec.audio_stream.is_none() {
+            ffi::discard_all_but(&mut input, spec.video_stream);
+        }
+        if let Some(at) = window.seek_microseconds() {
+            // The keyframe at or before the chunk's start.
+            let ts = origin_us + at;
+            input
+                .seek(ts, ..ts)
+                .map_err(|e| TranscodeError::decoder("seek", e))?;
+        }
+    }
 
     let vstream = input
         .stream(spec.video_stream)
@@ -103,6 +120,8 @@ pub fn run(
         position,
         frames: 0,
         closed: false,
+        window: spec.window,
+        past_end: false,
     };
     let mut audio_out = audio;
     let mut report = DecodeReport::default();
@@ -135,6 +154,9 @@ pub fn run(
             }
             if stage.closed {
                 return Ok(report);
+            }
+            if stage.past_end {
+                break;
             }
         } else if Some(packet.stream()) == spec.audio_stream
             && let (Some(dec), Some(out)) = (adec.as_mut(), audio_out.as_ref())
@@ -182,7 +204,11 @@ pub struct DecodeReport {
 
 /// The origin of the output timeline: the earliest start of the selected
 /// streams, in microseconds.
-fn origin_microseconds(input: &format::context::Input, video: usize, audio: Option<usize>) -> i64 {
+pub(crate) fn origin_microseconds(
+    input: &format::context::Input,
+    video: usize,
+    audio: Option<usize>,
+) -> i64 {
     [Some(video), audio]
         .into_iter()
         .flatten()
@@ -222,7 +248,9 @@ fn to_ticks(ts: Option<i64>, tb: Rational, origin_us: i64) -> Option<i64> {
     })
 }
 
-fn drain_audio(
+/// Sends every decoded audio frame `dec` has ready to `out`, timed in
+/// samples from the origin; an error when the consumer has gone.
+pub(crate) fn drain_audio(
     dec: &mut ffmpeg_next::decoder::Audio,
     buf: &mut frame::Audio,
     out: &SyncSender<AudioFrame>,
@@ -255,10 +283,22 @@ struct VideoStage {
     frames: u64,
     /// Every rung has gone (one failed); stop reading.
     closed: bool,
+    /// The chunk being decoded, if only one.
+    window: Option<FrameWindow>,
+    /// A picture at or past the chunk's end arrived: stop reading.
+    past_end: bool,
 }
 
 impl VideoStage {
     fn push(&mut self, decoded: &mut frame::Video, t: Option<i64>) -> Result<(), TranscodeError> {
+        match self.window.map_or(Keep::Take, |w| w.keep(t)) {
+            Keep::Take if !self.past_end => {}
+            Keep::Drop | Keep::Take => return Ok(()),
+            Keep::Stop => {
+                self.past_end = true;
+                return Ok(());
+            }
+        }
         let pts = self.clock.next(t);
         decoded.set_pts(Some(pts));
         let Some(chain) = self.rotation.filter_chain() else {

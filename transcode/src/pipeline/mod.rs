@@ -6,8 +6,8 @@ pub(crate) mod audio;
 pub(crate) mod decode;
 pub(crate) mod ffi;
 mod loudness_scan;
-mod poster;
-mod rung;
+pub(crate) mod poster;
+pub(crate) mod rung;
 mod storyboard;
 
 use std::sync::Arc;
@@ -216,6 +216,7 @@ fn start_decoder(
         rotation: job.source.rotation,
         frame_rate: job.plan.frame_rate,
         gop_seconds: job.plan.gop_seconds,
+        window: None,
     };
     let rung_inputs = std::mem::take(&mut stages.rung_inputs);
     std::thread::Builder::new()
@@ -258,7 +259,7 @@ async fn pump(
 }
 
 /// Waits for every encoder stage; the first real failure (not the packager going away).
-async fn join_stages(
+pub(crate) async fn join_stages(
     threads: Vec<(String, JoinHandle<Result<u64, TranscodeError>>)>,
 ) -> Result<Option<TranscodeError>, TranscodeError> {
     let mut stage_error = None;
@@ -280,7 +281,9 @@ async fn join_stages(
 /// The loudness normalisation of the audio rendition, when the ladder sets
 /// a target and the source has sound: the sound is measured by a scan of
 /// its own (no video decoded) before the single transcode pass.
-async fn measure_loudness(job: &TranscodeJob) -> Result<Option<Normalisation>, TranscodeError> {
+pub(crate) async fn measure_loudness(
+    job: &TranscodeJob,
+) -> Result<Option<Normalisation>, TranscodeError> {
     let (Some(plan), Some(stream)) = (job.plan.audio.clone(), job.audio_stream) else {
         return Ok(None);
     };
@@ -334,12 +337,16 @@ async fn finish_qc(handle: Option<JoinHandle<QcReport>>) -> Option<QcReport> {
 
 /// The poster's time: a tenth into the source, at most 30 s in (slides are
 /// up by then, and a title card is not a good poster).
-fn poster_time(duration_seconds: f64) -> i64 {
-    let seconds = (duration_seconds * 0.1).clamp(0.0, 30.0);
-    (seconds * f64::from(VIDEO_TIMESCALE)) as i64
+pub(crate) fn poster_time(duration_seconds: f64) -> i64 {
+    (poster_seconds(duration_seconds) * f64::from(VIDEO_TIMESCALE)) as i64
 }
 
-fn spawn<T: Send + 'static>(
+/// [`poster_time`] in seconds.
+pub(crate) fn poster_seconds(duration_seconds: f64) -> f64 {
+    (duration_seconds * 0.1).clamp(0.0, 30.0)
+}
+
+pub(crate) fn spawn<T: Send + 'static>(
     name: String,
     body: impl FnOnce() -> Result<T, TranscodeError> + Send + 'static,
 ) -> Result<(String, JoinHandle<Result<T, TranscodeError>>), TranscodeError> {
@@ -350,6 +357,6 @@ fn spawn<T: Send + 'static>(
     Ok((name, handle))
 }
 
-fn join<T>(handle: JoinHandle<Result<T, TranscodeError>>) -> Result<T, TranscodeError> {
+pub(crate) fn join<T>(handle: JoinHandle<Result<T, TranscodeError>>) -> Result<T, TranscodeError> {
     handle.join().map_err(|_| TranscodeError::Panicked)?
 }

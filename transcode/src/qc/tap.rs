@@ -206,6 +206,7 @@ pub fn analyse_file(spec: QcFileSpec) -> Result<QcReport, TranscodeError> {
         rotation: spec.rotation,
         frame_rate: spec.frame_rate,
         gop_seconds: 2.0,
+        window: None,
     };
     let video_tx = qc_tx.clone();
     drop(qc_tx);

@@ -28,8 +28,8 @@ use bytes::Bytes;
 pub use config::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, S3Config, S3ConfigError};
 
 use super::{
-    InvalidKeyReason, ObjectInfo, PutOptions, Storage, StorageError, clamp_range, content_type_for,
-    validate_key, validate_prefix,
+    InvalidKeyReason, ObjectInfo, ObjectStream, PutOptions, Storage, StorageError, clamp_range,
+    content_type_for, validate_key, validate_prefix,
 };
 
 /// Keys per `DeleteObjects` request (the S3 maximum).
@@ -306,6 +306,76 @@ impl Storage for S3Storage {
         read_body(key, output.body).await
     }
 
+    async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ObjectStream, StorageError> {
+        validate_key(key)?;
+        let size = self
+            .size_of(key)
+            .await?
+            .ok_or_else(|| StorageError::NotFound {
+                key: key.to_string(),
+            })?;
+        let range = clamp_range(key, &range.unwrap_or(0..size), size)?;
+        if range.start >= range.end {
+            return Ok(ObjectStream::from_bytes(size, range, Bytes::new()));
+        }
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.config.bucket)
+            .key(self.object_key(key))
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Err(StorageError::NotFound {
+                    key: key.to_string(),
+                });
+            }
+            Err(error) if is_invalid_range(&error) => {
+                return Err(self.invalid_range(key, &range).await);
+            }
+            Err(error) => return Err(request_failed(key, "GetObject", error)),
+        };
+        if output.content_range().is_none() && range != (0..size) {
+            // The service ignored the Range header: take the part asked for from the whole.
+            let whole = read_body(key, output.body).await?;
+            let part = whole.slice(range.start as usize..(range.end as usize).min(whole.len()));
+            return Ok(ObjectStream::from_bytes(size, range, part));
+        }
+        let owned_key = key.to_string();
+        let body = futures::stream::unfold(Some(output.body), move |state| {
+            let key = owned_key.clone();
+            async move {
+                let mut body = state?;
+                match body.next().await {
+                    None => None,
+                    Some(Ok(chunk)) => Some((Ok(chunk), Some(body))),
+                    Some(Err(error)) => Some((
+                        Err(StorageError::Io {
+                            key,
+                            source: io::Error::other(format!(
+                                "S3 response body could not be read: {}",
+                                DisplayErrorContext(&error)
+                            )),
+                        }),
+                        None,
+                    )),
+                }
+            }
+        });
+        Ok(ObjectStream {
+            size,
+            range,
+            body: Box::pin(body),
+        })
+    }
+
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StorageError> {
         validate_key(key)?;
         if range.start >= range.end {
@@ -471,6 +541,31 @@ impl Storage for S3Storage {
             deleted += batch.len() as u64;
         }
         Ok(deleted)
+    }
+
+    async fn concat(
+        &self,
+        key: &str,
+        parts: &[String],
+        opts: &PutOptions,
+    ) -> Result<(), StorageError> {
+        validate_key(key)?;
+        if parts.is_empty() {
+            return self.put(key, Bytes::new(), opts).await;
+        }
+        let sources = parts
+            .iter()
+            .map(|part| validate_key(part).map(|()| self.object_key(part)))
+            .collect::<Result<Vec<_>, _>>()?;
+        multipart::copy_parts(
+            &self.client,
+            &self.config.bucket,
+            &self.object_key(key),
+            key,
+            &sources,
+            opts,
+        )
+        .await
     }
 }
 

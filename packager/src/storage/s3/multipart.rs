@@ -1,9 +1,12 @@
 //! Multipart upload of one large body: create, upload the parts a few at a
 //! time, complete; on any failure abort, so no invisible parts are billed.
+//! Also the server-side join of existing objects ([`copy_parts`]: one
+//! `UploadPartCopy` per object, no bytes through this process).
 
 use std::io;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use tokio::task::JoinSet;
@@ -25,6 +28,41 @@ pub(super) async fn upload(
     opts: &PutOptions,
     part_size: u64,
 ) -> Result<(), StorageError> {
+    let upload_id = create(client, bucket, object_key, error_key, opts).await?;
+    tracing::debug!(key = %object_key, bytes = body.len(), part_size, "multipart upload started");
+
+    let result = upload_parts_and_complete(
+        client, bucket, object_key, error_key, &upload_id, body, part_size,
+    )
+    .await;
+    abort_on_error(client, bucket, object_key, &upload_id, &result).await;
+    result
+}
+
+/// Joins the objects `sources` (object keys in `bucket`, in order) into `object_key` with a
+/// multipart upload whose parts are server-side copies (`UploadPartCopy`).
+pub(super) async fn copy_parts(
+    client: &Client,
+    bucket: &str,
+    object_key: &str,
+    error_key: &str,
+    sources: &[String],
+    opts: &PutOptions,
+) -> Result<(), StorageError> {
+    let upload_id = create(client, bucket, object_key, error_key, opts).await?;
+    let result =
+        copy_and_complete(client, bucket, object_key, error_key, &upload_id, sources).await;
+    abort_on_error(client, bucket, object_key, &upload_id, &result).await;
+    result
+}
+
+async fn create(
+    client: &Client,
+    bucket: &str,
+    object_key: &str,
+    error_key: &str,
+    opts: &PutOptions,
+) -> Result<String, StorageError> {
     let created = client
         .create_multipart_upload()
         .bucket(bucket)
@@ -34,25 +72,90 @@ pub(super) async fn upload(
         .send()
         .await
         .map_err(|error| request_failed(error_key, "CreateMultipartUpload", error))?;
-    let upload_id = created
+    Ok(created
         .upload_id()
         .ok_or_else(|| StorageError::Io {
             key: error_key.to_string(),
             source: io::Error::other("S3 CreateMultipartUpload returned no upload id"),
         })?
-        .to_string();
-    tracing::debug!(key = %object_key, bytes = body.len(), part_size, "multipart upload started");
+        .to_string())
+}
 
-    let result = upload_parts_and_complete(
-        client, bucket, object_key, error_key, &upload_id, body, part_size,
-    )
-    .await;
+async fn copy_and_complete(
+    client: &Client,
+    bucket: &str,
+    object_key: &str,
+    error_key: &str,
+    upload_id: &str,
+    sources: &[String],
+) -> Result<(), StorageError> {
+    let mut completed = Vec::with_capacity(sources.len());
+    for (index, source) in sources.iter().enumerate() {
+        let part_number = i32::try_from(index + 1).map_err(|_| StorageError::Io {
+            key: error_key.to_string(),
+            source: io::Error::other("too many parts to join"),
+        })?;
+        let output = client
+            .upload_part_copy()
+            .bucket(bucket)
+            .key(object_key)
+            .upload_id(upload_id)
+            .part_number(part_number)
+            .copy_source(format!("{bucket}/{source}"))
+            .send()
+            .await
+            .map_err(|error| {
+                // The object to copy is missing: S3 says NoSuchKey, some stores a bare 404.
+                if matches!(error.code(), Some("NoSuchKey" | "NotFound")) {
+                    StorageError::NotFound {
+                        key: error_key.to_string(),
+                    }
+                } else {
+                    request_failed(error_key, "UploadPartCopy", error)
+                }
+            })?;
+        let e_tag = output
+            .copy_part_result()
+            .and_then(|r| r.e_tag())
+            .map(str::to_string);
+        completed.push(
+            CompletedPart::builder()
+                .part_number(part_number)
+                .set_e_tag(e_tag)
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(object_key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|error| request_failed(error_key, "CompleteMultipartUpload", error))?;
+    tracing::debug!(key = %object_key, parts = sources.len(), "objects joined server side");
+    Ok(())
+}
+
+/// Aborts the multipart upload when `result` failed, so no invisible parts are billed.
+async fn abort_on_error(
+    client: &Client,
+    bucket: &str,
+    object_key: &str,
+    upload_id: &str,
+    result: &Result<(), StorageError>,
+) {
     if result.is_err() {
         let abort = client
             .abort_multipart_upload()
             .bucket(bucket)
             .key(object_key)
-            .upload_id(&upload_id)
+            .upload_id(upload_id)
             .send()
             .await;
         if let Err(error) = abort {
@@ -63,7 +166,6 @@ pub(super) async fn upload(
             );
         }
     }
-    result
 }
 
 async fn upload_parts_and_complete(

@@ -10,14 +10,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobError, JobFailure, JobProgress};
-use yanxiu_control::now_ms;
+use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobFailure, JobProgress};
 use yanxiu_transcode::qc::QcReport;
 use yanxiu_transcode::qc::tap::{QcFileSpec, analyse_file};
 use yanxiu_transcode::{SourceVideo, TranscodeJob};
 
-use super::process::{Ended, conclude, failure, retryable};
-use super::{Worker, stage};
+use super::process::{Ended, conclude, failure, transcode_failure};
+use super::{Worker, lease, stage};
 
 /// The job kind: the QC report of a chunked source.
 pub const QC_SOURCE: &str = "qc_source";
@@ -100,46 +99,19 @@ async fn attempt(
     // is lost or the worker shuts down (it ends with the source, or the process).
     let work = tokio::task::spawn_blocking(move || analyse_file(spec));
     tokio::pin!(work);
-    let mut beat = tokio::time::interval(std::time::Duration::from_secs(
-        worker.config.heartbeat_seconds.max(1),
-    ));
-    let report = loop {
-        tokio::select! {
-            result = &mut work => break result,
-            _ = beat.tick() => {
-                let progress = JobProgress {
-                    stage: "qc".to_owned(),
-                    percent: 0.0,
-                    speed: None,
-                    detail: None,
-                };
-                match worker.control.heartbeat_job(claim, progress, worker.lease(), now_ms()).await {
-                    Ok(_) => {}
-                    Err(JobError::LeaseLost) => return Ok(Ended::LeaseLost),
-                    Err(e) => tracing::warn!(job = %claim.job_id, error = %e, "heartbeat failed"),
-                }
-            }
-            _ = shutdown.changed() => {
-                if let Err(e) = worker.control.release_job(claim, now_ms()).await {
-                    tracing::warn!(job = %claim.job_id, error = %e, "cannot release the job");
-                }
-                return Ok(Ended::Released);
-            }
-        }
+    let progress = || JobProgress {
+        stage: "qc".to_owned(),
+        percent: 0.0,
+        speed: None,
+        detail: None,
+    };
+    let report = match lease::hold_while(worker, claim, work.as_mut(), shutdown, progress).await {
+        Ok(report) => report,
+        Err(stopped) => return Ok(stopped),
     };
     let report = report
         .map_err(|e| failure(true, "qc.failed", e))?
-        .map_err(|e| {
-            if retryable(&e) {
-                failure(true, "qc.failed", e)
-            } else {
-                failure(false, "transcode.source_unreadable", e)
-            }
-        })?;
+        .map_err(|e| transcode_failure("qc.failed", e))?;
     let result = serde_json::to_value(&report).map_err(|e| failure(false, "qc.serialize", e))?;
-    match worker.control.complete_job(claim, result, now_ms()).await {
-        Ok(_) => Ok(Ended::Done),
-        Err(JobError::LeaseLost) => Ok(Ended::LeaseLost),
-        Err(e) => Err(failure(true, "queue.complete", e)),
-    }
+    lease::complete(worker, claim, result).await
 }

@@ -37,8 +37,8 @@ use yanxiu_transcode::chunk::{
 use yanxiu_transcode::{Progress, TranscodeJob};
 
 use super::chunk_qc::{QC_SOURCE, QcPayload, report_of};
-use super::process::{Ended, conclude, failure, finish, record, retryable, store_qc};
-use super::{Worker, stage};
+use super::process::{Ended, conclude, failure, finish, record, store_qc, transcode_failure};
+use super::{Worker, lease, stage};
 
 /// The job kind: encode one part of a chunked ladder.
 pub const ENCODE_CHUNK: &str = "encode_chunk";
@@ -391,45 +391,20 @@ async fn attempt(
     let (tx, rx) = watch::channel(Progress::default());
     let work = encode_part(payload.job, worker.storage.clone(), tx);
     tokio::pin!(work);
-    let mut beat = tokio::time::interval(std::time::Duration::from_secs(
-        worker.config.heartbeat_seconds.max(1),
-    ));
-    let manifest = loop {
-        tokio::select! {
-            result = &mut work => break result,
-            _ = beat.tick() => {
-                let p = *rx.borrow();
-                let progress = JobProgress {
-                    stage: "encode_chunk".to_owned(),
-                    percent: (p.fraction() * 100.0).clamp(0.0, 100.0),
-                    speed: Some(p.speed()).filter(|s| s.is_finite() && *s > 0.0),
-                    detail: None,
-                };
-                match worker.control.heartbeat_job(claim, progress, worker.lease(), now_ms()).await {
-                    Ok(_) => {}
-                    Err(JobError::LeaseLost) => return Ok(Ended::LeaseLost),
-                    Err(e) => tracing::warn!(job = %claim.job_id, error = %e, "heartbeat failed"),
-                }
-            }
-            _ = shutdown.changed() => {
-                if let Err(e) = worker.control.release_job(claim, now_ms()).await {
-                    tracing::warn!(job = %claim.job_id, error = %e, "cannot release the job");
-                }
-                return Ok(Ended::Released);
-            }
+    let progress = || {
+        let p = *rx.borrow();
+        JobProgress {
+            stage: "encode_chunk".to_owned(),
+            percent: (p.fraction() * 100.0).clamp(0.0, 100.0),
+            speed: Some(p.speed()).filter(|s| s.is_finite() && *s > 0.0),
+            detail: None,
         }
     };
-    let manifest = manifest.map_err(|e| {
-        if retryable(&e) {
-            failure(true, "transcode.failed", e)
-        } else {
-            failure(false, "transcode.source_unreadable", e)
-        }
-    })?;
+    let manifest = match lease::hold_while(worker, claim, work.as_mut(), shutdown, progress).await {
+        Ok(manifest) => manifest,
+        Err(stopped) => return Ok(stopped),
+    };
+    let manifest = manifest.map_err(|e| transcode_failure("transcode.failed", e))?;
     let result = serde_json::to_value(&manifest).map_err(|e| failure(false, "chunk.join", e))?;
-    match worker.control.complete_job(claim, result, now_ms()).await {
-        Ok(_) => Ok(Ended::Done),
-        Err(JobError::LeaseLost) => Ok(Ended::LeaseLost),
-        Err(e) => Err(failure(true, "queue.complete", e)),
-    }
+    lease::complete(worker, claim, result).await
 }

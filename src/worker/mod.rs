@@ -7,6 +7,7 @@
 mod chunk_qc;
 mod chunked;
 mod failure_text;
+mod lease;
 mod process;
 mod stage;
 

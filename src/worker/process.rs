@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
 use yanxiu_control::error::ControlError;
-use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobError, JobFailure, JobProgress};
+use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobFailure, JobProgress};
 use yanxiu_control::now_ms;
 use yanxiu_control::qc_reports::QcRecord;
 use yanxiu_control::resources::{
@@ -25,7 +25,7 @@ use yanxiu_transcode::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome,
 use super::Worker;
 use super::chunked;
 use super::failure_text::failure_text;
-use super::stage;
+use super::{lease, stage};
 use crate::media::{Extras, job_for};
 
 /// The job kind: process an uploaded or imported source file.
@@ -407,9 +407,7 @@ async fn transcode_step(
     let (tx, rx) = watch::channel(Progress::default());
     let work = transcode(job, worker.storage.clone(), tx);
     tokio::pin!(work);
-    let mut beat = tokio::time::interval(std::time::Duration::from_secs(
-        worker.config.heartbeat_seconds.max(1),
-    ));
+    let mut beat = lease::interval(worker);
     let mut announced = false;
     let outcome = loop {
         tokio::select! {
@@ -432,29 +430,21 @@ async fn transcode_step(
                     speed: Some(p.speed()).filter(|s| s.is_finite() && *s > 0.0),
                     detail: None,
                 };
-                match worker.control.heartbeat_job(claim, progress, worker.lease(), now_ms()).await {
-                    Ok(_) => {}
-                    Err(JobError::LeaseLost) => return Ok(Transcoded::Stopped(Ended::LeaseLost)),
-                    Err(e) => tracing::warn!(job = %claim.job_id, error = %e, "heartbeat failed"),
+                if lease::beat(worker, claim, progress).await == lease::Beat::Lost {
+                    return Ok(Transcoded::Stopped(Ended::LeaseLost));
                 }
             }
             _ = shutdown.changed() => {
                 // Dropping the transcode stops its threads; the job goes back
                 // to the queue for the next worker.
-                if let Err(e) = worker.control.release_job(claim, now_ms()).await {
-                    tracing::warn!(job = %claim.job_id, error = %e, "cannot release the job");
-                }
+                lease::release(worker, claim).await;
                 return Ok(Transcoded::Stopped(Ended::Released));
             }
         }
     };
-    outcome.map(|o| Transcoded::Done(Box::new(o))).map_err(|e| {
-        if retryable(&e) {
-            failure(true, "transcode.failed", e)
-        } else {
-            failure(false, "transcode.source_unreadable", e)
-        }
-    })
+    outcome
+        .map(|o| Transcoded::Done(Box::new(o)))
+        .map_err(|e| transcode_failure("transcode.failed", e))
 }
 
 /// Stores the QC report and its plots with the revision; returns the
@@ -595,29 +585,22 @@ async fn beat_or_stop(
     claim: &JobClaim,
     progress: JobProgress,
 ) -> Result<(), FetchFailure> {
-    match worker
-        .control
-        .heartbeat_job(claim, progress, worker.lease(), now_ms())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(JobError::LeaseLost) => Err(FetchFailure {
+    match lease::beat(worker, claim, progress).await {
+        lease::Beat::Kept => Ok(()),
+        lease::Beat::Lost => Err(FetchFailure {
             retryable: false,
             code: LEASE_LOST.to_owned(),
             message_zh: "已失去任务租约".to_owned(),
             message_en: "the job's lease was lost".to_owned(),
         }),
-        Err(e) => {
-            tracing::warn!(job = %claim.job_id, error = %e, "heartbeat failed");
-            Ok(())
-        }
     }
 }
 
-/// Whether another attempt may succeed: storage and infrastructure faults
-/// yes, a source the decoder cannot read no.
-pub(super) fn retryable(e: &TranscodeError) -> bool {
-    !matches!(
+/// The failure of a decode or transcode: retried under `code` for storage and
+/// infrastructure faults, final (`transcode.source_unreadable`) for a source
+/// the decoder cannot read.
+pub(super) fn transcode_failure(code: &str, e: TranscodeError) -> JobFailure {
+    let retryable = !matches!(
         e,
         TranscodeError::Open { .. }
             | TranscodeError::NoVideo
@@ -625,7 +608,12 @@ pub(super) fn retryable(e: &TranscodeError) -> bool {
             | TranscodeError::NoFrames
             | TranscodeError::Decoder { .. }
             | TranscodeError::Bitstream(_)
-    )
+    );
+    if retryable {
+        failure(true, code, e)
+    } else {
+        failure(false, "transcode.source_unreadable", e)
+    }
 }
 
 /// Records a failed attempt (on the resource too when it was the last).

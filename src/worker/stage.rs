@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use yanxiu_control::jobs::{JobClaim, JobError, JobFailure, JobProgress};
-use yanxiu_control::now_ms;
+use yanxiu_control::jobs::{JobClaim, JobFailure, JobProgress};
 use yanxiu_packager::storage::StorageError;
 
 use super::Worker;
@@ -195,18 +194,7 @@ async fn keep_lease(worker: &Worker, claim: &JobClaim, done: u64, size: u64) -> 
         speed: None,
         detail: None,
     };
-    match worker
-        .control
-        .heartbeat_job(claim, progress, worker.lease(), now_ms())
-        .await
-    {
-        Ok(_) => true,
-        Err(JobError::LeaseLost) => false,
-        Err(e) => {
-            tracing::warn!(job = %claim.job_id, error = %e, "heartbeat failed");
-            true
-        }
-    }
+    super::lease::beat(worker, claim, progress).await == super::lease::Beat::Kept
 }
 
 /// Removes the scratch directory (a missing one is fine; a failure is logged).

@@ -12,6 +12,8 @@
 //! - [`geometry`], [`classify`] and [`units`] are the pure helpers behind
 //!   the report (display size, rotation, container family, frame-rate
 //!   variability, human-readable quantities).
+//! - [`captions`] reads caption files (WebVTT, SubRip), checks them against
+//!   the media and normalises them to WebVTT, pure.
 //! - [`tus`] is the tus 1.0.0 resumable upload server (axum router, file
 //!   store, caller-supplied hooks for authorization and completion).
 //! - [`fetch`] imports a file by link (http(s) only, size cap, timeouts,
@@ -24,6 +26,7 @@
 //! - [`whip`] is the WebRTC-HTTP ingest (RFC 9725) for browsers: the same
 //!   gate and events, H.264 / VP8 / VP9 and Opus over one UDP port.
 
+pub mod captions;
 pub mod classify;
 pub mod fetch;
 pub mod geometry;

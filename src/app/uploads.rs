@@ -137,23 +137,7 @@ impl UploadPipeline {
         if let Ok(id) = tokio::fs::read_to_string(&marker).await {
             return Ok(vec![(RESOURCE_HEADER.to_owned(), id.trim().to_owned())]);
         }
-        let (user_id, department_id) = upload
-            .owner
-            .split_once('/')
-            .ok_or_else(|| internal("upload owner is malformed"))?;
-        let file_name = upload
-            .metadata
-            .get("filename")
-            .cloned()
-            .unwrap_or_else(|| format!("{}.bin", upload.id));
-        let resource = create_draft(
-            &self.control,
-            user_id,
-            department_id,
-            &upload.metadata,
-            &file_name,
-        )
-        .await?;
+        let (resource, file_name) = self.draft_of(upload).await?;
         let now = now_ms();
 
         // Keep the source beside the uploads (a hard link: no copy).
@@ -187,22 +171,12 @@ impl UploadPipeline {
         Ok(vec![(RESOURCE_HEADER.to_owned(), resource.id)])
     }
 
-    /// The shared store's upload: its parts joined into `sources/{resource}/source{.ext}` in
-    /// storage (server side on S3), the job naming that key. The resource is remembered on
-    /// the upload's row, so a retried completion finds it.
-    async fn completed_parts(
+    /// The draft resource a completed upload becomes (owner `user/department`,
+    /// the fields sent with it), and the file name it was sent under.
+    async fn draft_of(
         &self,
         upload: &CompletedUpload,
-        parts: &[String],
-    ) -> Result<Vec<(String, String)>, HookRejection> {
-        let rows = self
-            .rows
-            .as_ref()
-            .ok_or_else(|| internal("parts of an upload without the shared store"))?;
-        let row = rows.get(&upload.id).await.map_err(internal)?;
-        if let Some(id) = row.and_then(|r| r.resource_id) {
-            return Ok(vec![(RESOURCE_HEADER.to_owned(), id)]);
-        }
+    ) -> Result<(ResourceView, String), HookRejection> {
         let (user_id, department_id) = upload
             .owner
             .split_once('/')
@@ -220,6 +194,26 @@ impl UploadPipeline {
             &file_name,
         )
         .await?;
+        Ok((resource, file_name))
+    }
+
+    /// The shared store's upload: its parts joined into `sources/{resource}/source{.ext}` in
+    /// storage (server side on S3), the job naming that key. The resource is remembered on
+    /// the upload's row, so a retried completion finds it.
+    async fn completed_parts(
+        &self,
+        upload: &CompletedUpload,
+        parts: &[String],
+    ) -> Result<Vec<(String, String)>, HookRejection> {
+        let rows = self
+            .rows
+            .as_ref()
+            .ok_or_else(|| internal("parts of an upload without the shared store"))?;
+        let row = rows.get(&upload.id).await.map_err(internal)?;
+        if let Some(id) = row.and_then(|r| r.resource_id) {
+            return Ok(vec![(RESOURCE_HEADER.to_owned(), id)]);
+        }
+        let (resource, file_name) = self.draft_of(upload).await?;
         let key = source_key(&resource.id, &file_name);
         self.storage
             .concat(&key, parts, &PutOptions::for_key(&key))

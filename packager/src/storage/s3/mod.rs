@@ -157,6 +157,33 @@ impl S3Storage {
         Ok(self.head(key).await?.map(|info| info.size))
     }
 
+    /// `GetObject` of the bytes `range` (not empty) of `key`: a missing
+    /// object is `NotFound`, an unsatisfiable range `InvalidRange`.
+    async fn get_object_range(
+        &self,
+        key: &str,
+        range: &Range<u64>,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StorageError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.config.bucket)
+            .key(self.object_key(key))
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                Err(StorageError::NotFound {
+                    key: key.to_string(),
+                })
+            }
+            Err(error) if is_invalid_range(&error) => Err(self.invalid_range(key, range).await),
+            Err(error) => Err(request_failed(key, "GetObject", error)),
+        }
+    }
+
     /// The error for an unsatisfiable range, with the object's current size.
     async fn invalid_range(&self, key: &str, range: &Range<u64>) -> StorageError {
         match self.size_of(key).await {
@@ -322,26 +349,7 @@ impl Storage for S3Storage {
         if range.start >= range.end {
             return Ok(ObjectStream::from_bytes(size, range, Bytes::new()));
         }
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.config.bucket)
-            .key(self.object_key(key))
-            .range(format!("bytes={}-{}", range.start, range.end - 1))
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Err(StorageError::NotFound {
-                    key: key.to_string(),
-                });
-            }
-            Err(error) if is_invalid_range(&error) => {
-                return Err(self.invalid_range(key, &range).await);
-            }
-            Err(error) => return Err(request_failed(key, "GetObject", error)),
-        };
+        let output = self.get_object_range(key, &range).await?;
         if output.content_range().is_none() && range != (0..size) {
             // The service ignored the Range header: take the part asked for from the whole.
             let whole = read_body(key, output.body).await?;
@@ -389,26 +397,7 @@ impl Storage for S3Storage {
             clamp_range(key, &range, size)?;
             return Ok(Bytes::new());
         }
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.config.bucket)
-            .key(self.object_key(key))
-            .range(format!("bytes={}-{}", range.start, range.end - 1))
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Err(StorageError::NotFound {
-                    key: key.to_string(),
-                });
-            }
-            Err(error) if is_invalid_range(&error) => {
-                return Err(self.invalid_range(key, &range).await);
-            }
-            Err(error) => return Err(request_failed(key, "GetObject", error)),
-        };
+        let output = self.get_object_range(key, &range).await?;
         let honoured_range = output.content_range().is_some();
         let body = read_body(key, output.body).await?;
         if honoured_range {

@@ -125,6 +125,20 @@ async fn copy_and_complete(
                 .build(),
         );
     }
+    complete(client, bucket, object_key, upload_id, completed, error_key).await?;
+    tracing::debug!(key = %object_key, parts = sources.len(), "objects joined server side");
+    Ok(())
+}
+
+/// `CompleteMultipartUpload` of `upload_id` with its `parts`, in order.
+async fn complete(
+    client: &Client,
+    bucket: &str,
+    object_key: &str,
+    upload_id: &str,
+    parts: Vec<CompletedPart>,
+    error_key: &str,
+) -> Result<(), StorageError> {
     client
         .complete_multipart_upload()
         .bucket(bucket)
@@ -132,13 +146,12 @@ async fn copy_and_complete(
         .upload_id(upload_id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
-                .set_parts(Some(completed))
+                .set_parts(Some(parts))
                 .build(),
         )
         .send()
         .await
         .map_err(|error| request_failed(error_key, "CompleteMultipartUpload", error))?;
-    tracing::debug!(key = %object_key, parts = sources.len(), "objects joined server side");
     Ok(())
 }
 
@@ -222,19 +235,7 @@ async fn upload_parts_and_complete(
         );
     }
     completed.sort_by_key(|part| part.part_number());
-    client
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key(object_key)
-        .upload_id(upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(completed))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|error| request_failed(error_key, "CompleteMultipartUpload", error))?;
+    complete(client, bucket, object_key, upload_id, completed, error_key).await?;
     tracing::debug!(key = %object_key, "multipart upload completed");
     Ok(())
 }

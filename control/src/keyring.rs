@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -357,18 +357,28 @@ pub fn rotate_file(
 #[derive(Debug)]
 pub struct KeyStore {
     keys: RwLock<Arc<Keys>>,
-    checked: Mutex<(Instant, Option<SystemTime>)>,
+    checked: Mutex<(Instant, Option<Digest>)>,
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// What tells one version of the key file from another: the SHA-256 of its
+/// bytes. Not its modification time: a rewrite within the file system's
+/// clock tick (a few ms) keeps the same time, and the file is small.
+type Digest = [u8; 32];
+
+fn digest(bytes: &[u8]) -> Digest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }
 
 impl KeyStore {
     /// A store over `keys` (watching their file, if they came from one).
     pub fn new(mut keys: Keys) -> KeyStore {
         keys.fill_missing(crate::now_ms());
-        let stamp = keys.source.as_deref().and_then(modified);
+        let stamp = keys
+            .source
+            .as_deref()
+            .and_then(|path| std::fs::read(path).ok())
+            .map(|bytes| digest(&bytes));
         KeyStore {
             keys: RwLock::new(Arc::new(keys)),
             checked: Mutex::new((Instant::now(), stamp)),
@@ -402,7 +412,8 @@ impl KeyStore {
         let Some(path) = keys.source.clone() else {
             return false;
         };
-        let stamp = modified(&path);
+        let bytes = std::fs::read(&path);
+        let stamp = bytes.as_deref().ok().map(digest);
         let mut checked = match self.checked.lock() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
@@ -413,9 +424,13 @@ impl KeyStore {
         if !changed {
             return false;
         }
-        let loaded = std::fs::read_to_string(&path)
-            .map_err(io_err(&path))
-            .and_then(|text| parse(&path, &text));
+        let loaded = bytes.map_err(io_err(&path)).and_then(|bytes| {
+            let text = String::from_utf8(bytes).map_err(|e| KeysError::Invalid {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            parse(&path, &text)
+        });
         match loaded {
             Ok(mut fresh) => {
                 fresh.fill_missing(crate::now_ms());
@@ -505,6 +520,21 @@ mod tests {
         assert_eq!(keys.secret_sealing().0, "1");
         let text = toml::to_string(&keys).expect("toml");
         assert!(!text.contains("playback_key"), "{text}");
+    }
+
+    #[test]
+    fn a_store_notices_a_rewrite_made_within_the_same_clock_tick_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = KeyStore::new(Keys::load_or_create(dir.path()).expect("keys"));
+        assert!(!store.reload_if_changed(), "nothing changed yet");
+        // At once: the file's modification time may well be the same.
+        rotate_file(dir.path(), 1_000, 500).expect("rotate");
+        assert!(store.reload_if_changed(), "the rotation was missed");
+        assert_eq!(store.current().playback_signing().0, "2");
+        assert!(!store.reload_if_changed(), "read once");
+        rotate_file(dir.path(), 2_000, 500).expect("rotate again");
+        assert!(store.reload_if_changed());
+        assert_eq!(store.current().playback_signing().0, "3");
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub struct Captions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CaptionError {
     /// The file is larger than the limit.
-    #[error("caption file of {bytes} bytes is larger than {limit}")]
+    #[error("The caption file is {bytes} bytes, more than the limit of {limit}")]
     TooLarge {
         /// Its size.
         bytes: usize,
@@ -93,34 +93,38 @@ pub enum CaptionError {
         limit: usize,
     },
     /// The file is not UTF-8 text.
-    #[error("caption file is not UTF-8 (line {line})")]
+    #[error("The caption file is not UTF-8 (line {line}); save it as UTF-8 and upload it again")]
     NotUtf8 {
         /// The line of the first invalid byte.
         line: usize,
     },
     /// The file holds no cue with text.
-    #[error("caption file holds no cue")]
+    #[error("The caption file holds no caption")]
     Empty,
     /// A block is neither a cue nor a note, style or region block.
-    #[error("line {line}: not a caption cue")]
+    #[error("Line {line}: not a caption (no timing line, or no blank line between captions)")]
     BadBlock {
         /// Where the block starts.
         line: usize,
     },
     /// A timing line that cannot be read.
-    #[error("line {line}: unreadable cue timing")]
+    #[error("Line {line}: unreadable timing, expected 00:01:02.500 --> 00:01:04.000")]
     BadTiming {
         /// The timing line.
         line: usize,
     },
     /// A cue that does not end after it starts.
-    #[error("line {line}: cue ends before it starts")]
+    #[error("Line {line}: the caption does not end after it starts")]
     EndBeforeStart {
         /// The timing line.
         line: usize,
     },
     /// A cue that starts after the media ends.
-    #[error("line {line}: cue starts at {start_ms} ms, after the media ends at {duration_ms} ms")]
+    #[error(
+        "Line {line}: the caption starts at {}, after the media ends at {}",
+        timestamp(*.start_ms),
+        timestamp(*.duration_ms)
+    )]
     AfterMediaEnd {
         /// The timing line.
         line: usize,
@@ -130,13 +134,13 @@ pub enum CaptionError {
         duration_ms: u64,
     },
     /// More cues than the limit.
-    #[error("more than {limit} cues")]
+    #[error("More than {limit} captions")]
     TooManyCues {
         /// The limit.
         limit: usize,
     },
     /// A cue with more text than the limit.
-    #[error("line {line}: cue text longer than {limit} characters")]
+    #[error("Line {line}: caption text longer than {limit} characters")]
     CueTooLong {
         /// The timing line of the cue.
         line: usize,
@@ -144,7 +148,7 @@ pub enum CaptionError {
         limit: usize,
     },
     /// A language tag that is not a BCP 47 tag of the simple form.
-    #[error("{tag:?} is not a language tag such as zh-CN or en")]
+    #[error("\"{tag}\" is not a language tag such as zh-CN or en")]
     BadLanguage {
         /// What was given.
         tag: String,
@@ -181,82 +185,44 @@ impl CaptionError {
         }
     }
 
-    /// What is wrong, for the uploader, in `lang`.
+    /// What is wrong, for the uploader, in `lang` (the English text is the
+    /// error's `Display`).
     pub fn message(&self, lang: Lang) -> String {
-        match (self, lang) {
-            (CaptionError::TooLarge { bytes, limit }, Lang::Zh) => {
+        if lang == Lang::En {
+            return self.to_string();
+        }
+        match self {
+            CaptionError::TooLarge { bytes, limit } => {
                 format!("字幕文件 {bytes} 字节，超过上限 {limit} 字节")
             }
-            (CaptionError::TooLarge { bytes, limit }, Lang::En) => {
-                format!("The caption file is {bytes} bytes, more than the limit of {limit}")
-            }
-            (CaptionError::NotUtf8 { line }, Lang::Zh) => {
+            CaptionError::NotUtf8 { line } => {
                 format!("字幕文件不是 UTF-8 编码（第 {line} 行），请另存为 UTF-8 后重新上传")
             }
-            (CaptionError::NotUtf8 { line }, Lang::En) => format!(
-                "The caption file is not UTF-8 (line {line}); save it as UTF-8 and upload it again"
-            ),
-            (CaptionError::Empty, Lang::Zh) => "字幕文件中没有任何字幕条目".to_owned(),
-            (CaptionError::Empty, Lang::En) => "The caption file holds no caption".to_owned(),
-            (CaptionError::BadBlock { line }, Lang::Zh) => {
+            CaptionError::Empty => "字幕文件中没有任何字幕条目".to_owned(),
+            CaptionError::BadBlock { line } => {
                 format!("第 {line} 行：不是有效的字幕条目（缺少时间行，或条目之间缺少空行）")
             }
-            (CaptionError::BadBlock { line }, Lang::En) => format!(
-                "Line {line}: not a caption (no timing line, or no blank line between captions)"
-            ),
-            (CaptionError::BadTiming { line }, Lang::Zh) => {
+            CaptionError::BadTiming { line } => {
                 format!("第 {line} 行：无法识别的时间，应为 00:01:02.500 --> 00:01:04.000")
             }
-            (CaptionError::BadTiming { line }, Lang::En) => {
-                format!("Line {line}: unreadable timing, expected 00:01:02.500 --> 00:01:04.000")
-            }
-            (CaptionError::EndBeforeStart { line }, Lang::Zh) => {
+            CaptionError::EndBeforeStart { line } => {
                 format!("第 {line} 行：字幕的结束时间不晚于开始时间")
             }
-            (CaptionError::EndBeforeStart { line }, Lang::En) => {
-                format!("Line {line}: the caption does not end after it starts")
-            }
-            (
-                CaptionError::AfterMediaEnd {
-                    line,
-                    start_ms,
-                    duration_ms,
-                },
-                Lang::Zh,
-            ) => format!(
+            CaptionError::AfterMediaEnd {
+                line,
+                start_ms,
+                duration_ms,
+            } => format!(
                 "第 {line} 行：字幕开始于 {}，晚于视频结束时间 {}",
                 timestamp(*start_ms),
                 timestamp(*duration_ms)
             ),
-            (
-                CaptionError::AfterMediaEnd {
-                    line,
-                    start_ms,
-                    duration_ms,
-                },
-                Lang::En,
-            ) => format!(
-                "Line {line}: the caption starts at {}, after the media ends at {}",
-                timestamp(*start_ms),
-                timestamp(*duration_ms)
-            ),
-            (CaptionError::TooManyCues { limit }, Lang::Zh) => {
-                format!("字幕条目超过上限 {limit} 条")
-            }
-            (CaptionError::TooManyCues { limit }, Lang::En) => {
-                format!("More than {limit} captions")
-            }
-            (CaptionError::CueTooLong { line, limit }, Lang::Zh) => {
+            CaptionError::TooManyCues { limit } => format!("字幕条目超过上限 {limit} 条"),
+            CaptionError::CueTooLong { line, limit } => {
                 format!("第 {line} 行：字幕文字超过 {limit} 个字符")
             }
-            (CaptionError::CueTooLong { line, limit }, Lang::En) => {
-                format!("Line {line}: caption text longer than {limit} characters")
-            }
-            (CaptionError::BadLanguage { tag }, Lang::Zh) => {
+            CaptionError::BadLanguage { tag } => {
                 format!("“{tag}”不是有效的语言代码，例如 zh-CN、en")
-            }
-            (CaptionError::BadLanguage { tag }, Lang::En) => {
-                format!("\"{tag}\" is not a language tag such as zh-CN or en")
             }
         }
     }

@@ -547,6 +547,16 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         2 * 128 * 1024,
         "resumed after the two chunks that arrived: {upload}"
     );
+    let refusal = upload["captionRefusal"].as_str().unwrap_or_default();
+    assert!(
+        refusal.contains("第 2 行") && refusal.contains("00:00:30.000"),
+        "a refused caption file names the line and the time: {upload}"
+    );
+    let row = upload["captionRow"].as_str().unwrap_or_default();
+    assert!(
+        row.contains("zh-CN") && row.contains("中文") && row.contains("SubRip"),
+        "the uploaded captions are listed: {upload}"
+    );
     let reasons = upload["rejectedReasons"].as_array().expect("reasons");
     assert!(
         !reasons.is_empty()
@@ -591,6 +601,12 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         "the quality menu switched to the lowest, then the highest level: {playback}"
     );
     assert_eq!(playback["rate"], 1.5, "{playback}");
+    assert_eq!(
+        playback["captionOptions"],
+        json!(["关闭", "中文"]),
+        "the player offers the resource's captions: {playback}"
+    );
+    assert_eq!(playback["captionTrack"], 0, "{playback}");
     let left = playback["leftAt"].as_f64().unwrap_or_default();
     let resumed = playback["resumedAt"].as_f64().unwrap_or_default();
     assert!(

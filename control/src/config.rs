@@ -56,6 +56,8 @@ pub struct ControlConfig {
     pub audit: AuditConfig,
     /// Playback authorization caching (table `[control.playback]`).
     pub playback: PlaybackConfig,
+    /// Categories that need captions (table `[control.captions]`).
+    pub captions: crate::resources::CaptionRules,
 }
 
 /// How long playback authorization may rely on facts read earlier (table

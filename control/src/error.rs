@@ -64,6 +64,17 @@ pub enum ControlError {
         /// English text.
         en: String,
     },
+    /// A platform rule refuses the request in the state it finds (`captions.required`…):
+    /// answered as a conflict with the rule's own code.
+    #[error("refused by rule {code}: {en}")]
+    Rule {
+        /// The rule's stable code.
+        code: &'static str,
+        /// zh-CN text.
+        zh: String,
+        /// English text.
+        en: String,
+    },
     /// The request is invalid.
     #[error("invalid request: {en}")]
     Invalid {
@@ -133,6 +144,7 @@ impl ControlError {
             ControlError::Forbidden(_) => "forbidden",
             ControlError::NotFound(_) => "not_found",
             ControlError::Conflict { .. } => "conflict",
+            ControlError::Rule { code, .. } => code,
             ControlError::Invalid { .. } => "invalid_request",
             ControlError::RateLimited { .. } => "rate_limited",
             ControlError::Busy => "busy",
@@ -168,7 +180,9 @@ impl ControlError {
             }
             ControlError::Forbidden(reason) => format!("无权执行此操作：{}", reason.zh()),
             ControlError::NotFound(what) => format!("未找到{}", noun_zh(what)),
-            ControlError::Conflict { zh, .. } | ControlError::Invalid { zh, .. } => zh.clone(),
+            ControlError::Conflict { zh, .. }
+            | ControlError::Rule { zh, .. }
+            | ControlError::Invalid { zh, .. } => zh.clone(),
             ControlError::RateLimited { .. } => "请求过于频繁，请稍后再试".into(),
             ControlError::Busy => "服务器繁忙，请稍后再试".into(),
             ControlError::PayloadTooLarge { max_bytes } => {
@@ -210,7 +224,9 @@ impl ControlError {
             }
             ControlError::Forbidden(reason) => format!("not allowed: {}", reason.en()),
             ControlError::NotFound(what) => format!("{what} not found"),
-            ControlError::Conflict { en, .. } | ControlError::Invalid { en, .. } => en.clone(),
+            ControlError::Conflict { en, .. }
+            | ControlError::Rule { en, .. }
+            | ControlError::Invalid { en, .. } => en.clone(),
             ControlError::RateLimited { .. } => "too many requests, try again later".into(),
             ControlError::Busy => "the server is busy, try again shortly".into(),
             ControlError::PayloadTooLarge { max_bytes } => {

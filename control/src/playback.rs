@@ -166,13 +166,28 @@ type TargetFacts = (bool, Option<String>, String, String, bool);
 
 /// The ladder a resource's players are served: the published revision's, or for a preview of
 /// an unpublished resource the latest revision's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlaybackLadder {
     /// The storage prefix of the ladder (`ladders/{resource}/{job}/`): unique per processing
     /// job, so objects under it never change.
     pub prefix: String,
     /// The ladder is complete (the resource is ready); `false` while it is still growing.
     pub complete: bool,
+    /// The revision's caption tracks, served as the master playlist's subtitles group.
+    pub captions: Vec<PlaybackCaption>,
+    /// The media's duration in seconds (from the probe), for the subtitles playlists.
+    pub duration_seconds: Option<f64>,
+}
+
+/// A caption track as players get it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaybackCaption {
+    /// Language tag.
+    pub language: String,
+    /// Menu label.
+    pub label: String,
+    /// Storage key of the WebVTT file.
+    pub key: String,
 }
 
 /// What the playback caches keep of a target: its facts, and for a resource its ladder.
@@ -191,16 +206,33 @@ pub(crate) struct CachedCredential {
 }
 
 /// The ladder of a revision, when its players can be served one (ready, or still growing).
-fn ladder_of(media: &crate::resources::MediaState) -> Option<PlaybackLadder> {
+fn ladder_of(revision: &crate::resources::Revision) -> Option<PlaybackLadder> {
+    let media = &revision.media;
     let complete = match media.processing_status {
         ProcessingStatus::Ready => true,
         ProcessingStatus::Processing => false,
         _ => return None,
     };
-    media
-        .ladder_prefix
-        .clone()
-        .map(|prefix| PlaybackLadder { prefix, complete })
+    let captions = revision
+        .captions
+        .iter()
+        .map(|t| PlaybackCaption {
+            language: t.language.clone(),
+            label: t.label.clone(),
+            key: t.key.clone(),
+        })
+        .collect();
+    let duration_seconds = media
+        .probe_report
+        .as_ref()
+        .and_then(|p| p.get("duration_seconds"))
+        .and_then(serde_json::Value::as_f64);
+    media.ladder_prefix.clone().map(|prefix| PlaybackLadder {
+        prefix,
+        complete,
+        captions,
+        duration_seconds,
+    })
 }
 
 impl ControlPlane {
@@ -217,7 +249,7 @@ impl ControlPlane {
                     Err(e) => return Err(e),
                 };
                 let revision = view.published.as_ref().unwrap_or(&view.latest);
-                let ladder = ladder_of(&revision.media);
+                let ladder = ladder_of(revision);
                 let facts = match view.published {
                     Some(p) => (
                         p.metadata.openness == Openness::Public,

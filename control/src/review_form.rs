@@ -232,6 +232,7 @@ mod tests {
                 ..Default::default()
             },
             media: MediaState::default(),
+            captions: Vec::new(),
             created_at: 0,
             updated_at: 0,
         };

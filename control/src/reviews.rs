@@ -105,6 +105,11 @@ impl ControlPlane {
         }
         let next = review_flow::review(revision.state, req.level, req.decision, &req.comment)
             .map_err(refused)?;
+        if req.level == ReviewLevel::SelfReview && req.decision == ReviewDecision::Approve {
+            self.config()
+                .captions
+                .check(&revision.metadata, &revision.captions)?;
+        }
         if req.level == ReviewLevel::Technical && req.decision == ReviewDecision::Approve {
             match view.processing.status {
                 ProcessingStatus::Pending | ProcessingStatus::Processing => {

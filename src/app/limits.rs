@@ -94,8 +94,12 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, has_auth: bool
     }
 }
 
-/// The body limit of a path, or none when the route enforces its own.
+/// The body limit of a path, or none when the route enforces its own. Caption files may be
+/// larger than the JSON bodies the default is for.
 pub fn body_limit_of(path: &str, default: u64) -> Option<u64> {
+    if path.starts_with("/api/v1/resources/") && path.contains("/captions/") {
+        return Some(default.max(super::captions::CAPTION_BODY_BYTES));
+    }
     let own = path == "/api/v1/uploads"
         || path.starts_with("/api/v1/uploads/")
         || path.starts_with("/whip/")
@@ -318,6 +322,8 @@ mod tests {
         assert_eq!(body_limit_of("/whep/ch", 7), None);
         assert_eq!(body_limit_of("/api/v1/resources", 7), Some(7));
         assert_eq!(body_limit_of("/api/v1/uploadsx", 7), Some(7));
+        let caption = body_limit_of("/api/v1/resources/r1/captions/en", 1024).unwrap();
+        assert!(caption > 2 * 1024 * 1024, "a whole caption file fits");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 pub mod api_doc;
 pub mod cache_policy;
+pub mod caption_playback;
+pub mod captions;
 pub mod hot_objects;
 pub mod imports;
 pub mod limits;
@@ -49,7 +51,8 @@ pub struct AppContext {
 }
 
 /// The whole HTTP surface: control plane (`/api/v1`, `/healthz`), uploads
-/// (`/api/v1/uploads`), playback (`/play/{id}/…`), `/metrics`, `/readyz`, and the web app
+/// (`/api/v1/uploads`), caption files (`/api/v1/resources/{id}/captions/…`), playback
+/// (`/play/{id}/…`), `/metrics`, `/readyz`, and the web app
 /// (`/`, `/setup`, `/assets/…`).
 pub fn router(
     context: Arc<AppContext>,
@@ -75,6 +78,7 @@ pub fn router(
     let imports = Router::new()
         .route("/api/v1/imports", axum::routing::post(imports::create))
         .with_state(pipeline);
+    let captions = captions::router(control.clone(), context.storage.clone());
     let ops = Router::new()
         .route("/metrics", get(render_metrics))
         .route("/readyz", get(readyz))
@@ -82,6 +86,7 @@ pub fn router(
     yanxiu_ingest::tus::router(uploads)
         .merge(play)
         .merge(imports)
+        .merge(captions)
         .merge(ops)
         .merge(web::router(setup))
         .merge(yanxiu_control::router(control))

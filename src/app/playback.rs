@@ -7,6 +7,7 @@
 //! the ladder's whereabouts come from the control plane's short cache; objects of complete
 //! ladders from a memory cache ([`super::hot_objects`]); anything else is streamed from
 //! storage, never read whole. Byte ranges, MIME types, entity tags and CORS for web players.
+//! Caption tracks are served beside the ladder ([`super::caption_playback`]).
 
 use std::sync::Arc;
 
@@ -18,10 +19,12 @@ use bytes::Bytes;
 use serde::Deserialize;
 use yanxiu_control::now_ms;
 use yanxiu_control::playback::{PlaybackAllowed, PlaybackDenied, PlaybackTarget};
+use yanxiu_packager::hls::{SubtitleTrack, with_subtitles};
 use yanxiu_packager::storage::{S3Storage, StorageError, content_type_for};
 
 use super::AppContext;
-use super::cache_policy::{Answer, if_none_match, ladder_version};
+use super::cache_policy::{Answer, if_none_match};
+use super::caption_playback::{playback_version, subtitle_tracks};
 use super::playlist::add_query_to_uris;
 use crate::config::S3Delivery;
 
@@ -117,44 +120,71 @@ pub async fn play(
         }
         Err(d) => return denied(d, &headers),
     };
-    let version = ladder_version(&ladder.prefix);
+    let version = playback_version(&ladder);
     let answer = Answer {
         playlist: path.ends_with(".m3u8"),
         public: matches!(allowed, PlaybackAllowed::Public),
         complete: ladder.complete,
         current_version: query.v.as_deref() == Some(version.as_str()),
     };
-    let key = format!("{}{path}", ladder.prefix);
-    if answer.playlist {
-        return playlist(
-            &app,
-            &key,
-            &version,
-            answer,
-            query.token.as_deref(),
-            &headers,
+    if let Some(rest) = path.strip_prefix("captions/") {
+        let token = query.token.as_deref();
+        return super::caption_playback::serve(
+            &app, &ladder, rest, &version, answer, token, &headers,
         )
         .await;
+    }
+    let key = format!("{}{path}", ladder.prefix);
+    if answer.playlist {
+        let subtitles = if path == yanxiu_packager::vod::MASTER_PLAYLIST_NAME {
+            subtitle_tracks(&ladder.captions)
+        } else {
+            None
+        };
+        let stamp = Stamp {
+            version: &version,
+            token: query.token.as_deref(),
+            subtitles: subtitles.as_deref(),
+        };
+        return playlist(&app, &key, stamp, answer, &headers).await;
     }
     object(&app, &key, &version, answer, &headers).await
 }
 
+/// What a served playlist gets beside its stored text.
+struct Stamp<'a> {
+    /// The version named in every URI.
+    version: &'a str,
+    /// The token the request came with, carried into every URI.
+    token: Option<&'a str>,
+    /// The caption tracks a master playlist lists as its subtitles group.
+    subtitles: Option<&'a [SubtitleTrack]>,
+}
+
 /// A VOD playlist: every URI it lists names the ladder's version (and the token the request
-/// came with). A complete ladder's stamped playlist is kept in memory.
+/// came with); a master lists the revision's caption tracks. A complete ladder's stamped
+/// playlist is kept in memory.
 async fn playlist(
     app: &AppContext,
     key: &str,
-    version: &str,
+    stamp: Stamp<'_>,
     answer: Answer,
-    token: Option<&str>,
     headers: &HeaderMap,
 ) -> Response {
+    let version = stamp.version;
     let memory_key = format!("{key}#v={version}");
     let stamped = match answer.complete.then(|| app.hot.get(&memory_key)).flatten() {
         Some(stamped) => stamped,
         None => match app.storage.get(key).await {
             Ok(body) => {
-                let text = String::from_utf8_lossy(&body);
+                let mut text = String::from_utf8_lossy(&body).into_owned();
+                if let Some(tracks) = stamp.subtitles {
+                    match with_subtitles(&text, tracks) {
+                        Ok(listed) => text = listed,
+                        // Players still get the ladder, without captions.
+                        Err(e) => tracing::error!(error = %e, key, "captions left out"),
+                    }
+                }
                 let stamped = Bytes::from(add_query_to_uris(&text, &format!("v={version}")));
                 if answer.complete {
                     app.hot.insert(&memory_key, stamped.clone());
@@ -164,7 +194,7 @@ async fn playlist(
             Err(e) => return storage_error(app, e, headers),
         },
     };
-    let mut response = playlist_response(stamped, token);
+    let mut response = playlist_response(stamped, stamp.token);
     if let Ok(v) = HeaderValue::from_str(&answer.cache_control()) {
         response.headers_mut().insert(header::CACHE_CONTROL, v);
     }
@@ -218,7 +248,7 @@ async fn redirect(app: &AppContext, s3: &S3Storage, key: &str, headers: &HeaderM
 /// A stored object: from memory when kept there, else read whole (small objects of a
 /// complete ladder, then kept) or streamed from storage (everything else), with byte
 /// ranges, an entity tag and the cache rules of [`Answer`].
-async fn object(
+pub(super) async fn object(
     app: &AppContext,
     key: &str,
     version: &str,

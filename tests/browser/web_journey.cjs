@@ -127,6 +127,20 @@ async function main() {
     for (const [k, v] of Object.entries(form)) await producer.fill(`#metadata-form [name="${k}"]`, v);
     await producer.click('#metadata-save');
     await producer.waitForSelector('#metadata-form [role="alert"].ok');
+    mark('producer attaches captions: a refused file, then a good one');
+    await producer.fill('#caption-language', 'zh-CN');
+    await producer.fill('#caption-label', '中文');
+    await producer.setInputFiles('#caption-file', { name: 'late.srt', mimeType: 'application/x-subrip',
+      buffer: Buffer.from('1\n00:00:30,000 --> 00:00:31,000\n视频结束之后\n') });
+    await producer.click('#caption-upload');
+    await producer.waitForSelector('#captions [role="alert"].error:not(:empty)');
+    report.upload.captionRefusal = await producer.locator('#captions [role="alert"]').innerText();
+    await producer.setInputFiles('#caption-file', { name: 'zh.srt', mimeType: 'application/x-subrip',
+      buffer: Buffer.from('1\n00:00:00,500 --> 00:00:03,000\n欢迎参加研修\n\n2\n00:00:04,000 --> 00:00:06,000\n请看板书\n') });
+    await producer.click('#caption-upload');
+    await producer.waitForSelector('#captions-list tr[data-language="zh-CN"]', { timeout: 15000 });
+    report.upload.captionRow = await producer.locator('#captions-list tr[data-language="zh-CN"]').innerText();
+    await producer.waitForSelector('#metadata-form');
     await checkPage(ctx, producer, 'resource-producer');
     mark('self-review');
     await producer.fill('#review-comment', '内容符合要求，提交复审');
@@ -259,6 +273,11 @@ async function main() {
       report.playback.forced = (report.playback.forced || []).concat(level);
     }
     report.playback.switched = await learner.evaluate(() => window.yanxiuPlayer.switched);
+    mark('learner turns the captions on');
+    await learner.waitForSelector('#captions-select option:nth-child(2)', { state: 'attached', timeout: 15000 });
+    report.playback.captionOptions = await learner.locator('#captions-select option').allInnerTexts();
+    await learner.selectOption('#captions-select', '0');
+    report.playback.captionTrack = await learner.evaluate(() => window.yanxiuPlayer.hls.subtitleTrack);
     await learner.selectOption('#speed', '1.5');
     report.playback.rate = await learner.evaluate(() => document.getElementById('video').playbackRate);
     mark('learner leaves mid-way and comes back');

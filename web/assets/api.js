@@ -37,6 +37,17 @@ export async function api(method, path, body) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
+  return send(path, init);
+}
+
+/** A call whose body is a file, sent as it is (caption files); the JSON answer; throws ApiError. */
+export async function sendFile(method, path, file) {
+  const headers = authHeaders();
+  headers['Content-Type'] = file.type || 'application/octet-stream';
+  return send(path, { method, headers, body: file });
+}
+
+async function send(path, init) {
   let r;
   try {
     r = await fetch(path, init);

@@ -56,7 +56,7 @@ pub fn status_of(e: &ControlError) -> StatusCode {
         ControlError::AccountLocked { .. } => StatusCode::LOCKED,
         ControlError::SessionLimit => StatusCode::TOO_MANY_REQUESTS,
         ControlError::NotFound(_) => StatusCode::NOT_FOUND,
-        ControlError::Conflict { .. } => StatusCode::CONFLICT,
+        ControlError::Conflict { .. } | ControlError::Rule { .. } => StatusCode::CONFLICT,
         ControlError::Invalid { .. } => StatusCode::BAD_REQUEST,
         ControlError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ControlError::Busy => StatusCode::SERVICE_UNAVAILABLE,

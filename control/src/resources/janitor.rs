@@ -13,7 +13,7 @@ pub struct StoredMedia {
     pub media_refs: Vec<String>,
     /// Storage prefixes of HLS ladders (everything under each is the resource's).
     pub ladder_prefixes: Vec<String>,
-    /// Single objects: posters, storyboards.
+    /// Single objects: posters, storyboards, caption files.
     pub keys: Vec<String>,
 }
 
@@ -33,6 +33,9 @@ impl StoredMedia {
             add(&mut out.ladder_prefixes, r.media.ladder_prefix.as_ref());
             add(&mut out.keys, r.media.poster_key.as_ref());
             add(&mut out.keys, r.media.storyboard_key.as_ref());
+            for track in &r.captions {
+                add(&mut out.keys, Some(&track.key));
+            }
         }
         out
     }

@@ -8,7 +8,7 @@ use crate::plane::{Actor, AuditCtx, ControlPlane, Page, PageRequest, new_id};
 use crate::policy::{Action, Scope};
 use crate::resources::janitor::{MediaJanitor, StoredMedia};
 use crate::resources::processing::{MediaState, ProcessingStatus};
-use crate::resources::store::{ResourceRow, insert_revision};
+use crate::resources::store::{NewRevision, ResourceRow, insert_revision};
 use crate::resources::{ResourceMetadata, ResourceView, RevisionState, merge_metadata};
 
 /// What a resource list is narrowed to.
@@ -82,16 +82,15 @@ impl ControlPlane {
         .bind(now)
         .execute(tx.conn())
         .await?;
-        insert_revision(
-            tx.conn(),
-            &revision_id,
-            &id,
-            1,
-            &metadata,
-            &MediaState::default(),
-            now,
-        )
-        .await?;
+        let revision = NewRevision {
+            id: &revision_id,
+            resource_id: &id,
+            number: 1,
+            metadata: &metadata,
+            media: &MediaState::default(),
+            captions: &[],
+        };
+        insert_revision(tx.conn(), revision, now).await?;
         let detail =
             json!({"name": metadata.name, "department_id": department_id, "owner_id": owner_id});
         let record = AuditAppend::success("resource.create", format!("resource:{id}"), detail);

@@ -6,8 +6,10 @@
 //! creates, changes, lists and deletes resources; [`media`] is the upload/transcode pipeline's
 //! entry points ([`ControlPlane::create_resource_for`], [`ControlPlane::start_processing`],
 //! [`ControlPlane::record_processing`]); [`processing`] is the pure processing state and its
-//! API view; [`janitor`] is the hook that removes stored objects of a deleted resource.
+//! API view; [`captions`] the caption tracks of a revision; [`janitor`] is the hook that
+//! removes stored objects of a deleted resource.
 
+pub mod captions;
 pub mod janitor;
 pub mod lifecycle;
 pub mod media;
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ControlError, ControlResult};
 use crate::review_flow::RevisionState;
 
+pub use captions::{CaptionRules, CaptionTrack, CaptionUpload};
 pub use janitor::{JanitorError, MediaJanitor, NoopJanitor, StoredMedia};
 pub use processing::{
     JobSummary, MediaState, MediaUpdate, MediaValidation, MediaViolation, ProcessingFailure,
@@ -178,6 +181,8 @@ pub struct Revision {
     /// The media and what the pipeline recorded about it (flattened into the revision's JSON).
     #[serde(flatten)]
     pub media: MediaState,
+    /// Caption tracks, one per language (see [`captions`]).
+    pub captions: Vec<captions::CaptionTrack>,
     /// Creation (ms).
     pub created_at: i64,
     /// Last change (ms).

@@ -4,6 +4,7 @@
 
 use crate::error::{ControlError, ControlResult};
 use crate::plane::{ControlPlane, new_id};
+use crate::resources::captions::{CaptionTrack, captions_from_json, captions_to_json};
 use crate::resources::processing::{self, MediaState, ProcessingStatus};
 use crate::resources::{ResourceMetadata, ResourceView, Revision, RevisionState, parse_text};
 
@@ -57,6 +58,7 @@ pub(crate) struct RevisionRow {
     poster_key: Option<String>,
     storyboard_key: Option<String>,
     processing_error: Option<String>,
+    captions: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -98,6 +100,7 @@ impl RevisionRow {
                 storyboard_key: self.storyboard_key,
                 processing_error: from_json(self.processing_error),
             },
+            captions: captions_from_json(self.captions.as_deref()),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -108,7 +111,7 @@ const REVISION_COLUMNS: &str = "id, number, state, project_name, undertaking_uni
     lecturer_unit, lecturer_title, summary, credit_hours, openness, audience_id, resource_type, \
     category1, category2, display_order, source_url, media_ref, processing_status, qc_report, \
     processing_job_id, probe_report, validation, renditions, ladder_prefix, poster_key, \
-    storyboard_key, processing_error, created_at, updated_at";
+    storyboard_key, processing_error, captions, created_at, updated_at";
 
 impl ControlPlane {
     pub(crate) async fn resource_row(&self, id: &str) -> ControlResult<ResourceRow> {
@@ -208,16 +211,15 @@ impl ControlPlane {
             ));
         }
         let revision_id = new_id();
-        insert_revision(
-            conn,
-            &revision_id,
-            &row.id,
-            latest.number + 1,
-            &latest.metadata,
-            &latest.media,
-            now,
-        )
-        .await?;
+        let revision = NewRevision {
+            id: &revision_id,
+            resource_id: &row.id,
+            number: latest.number + 1,
+            metadata: &latest.metadata,
+            media: &latest.media,
+            captions: &latest.captions,
+        };
+        insert_revision(conn, revision, now).await?;
         sqlx::query("UPDATE resources SET latest_revision_id = $1 WHERE id = $2")
             .bind(revision_id.clone())
             .bind(row.id.clone())
@@ -293,24 +295,44 @@ pub(crate) async fn revision_for_job_in(
     Ok(row.map(RevisionRow::into_revision))
 }
 
-/// Inserts a draft revision with `metadata` and `media`.
+/// What a new draft revision holds.
+pub(crate) struct NewRevision<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// The resource.
+    pub resource_id: &'a str,
+    /// 1, 2, … per resource.
+    pub number: i64,
+    /// Metadata.
+    pub metadata: &'a ResourceMetadata,
+    /// The media.
+    pub media: &'a MediaState,
+    /// Caption tracks.
+    pub captions: &'a [CaptionTrack],
+}
+
+/// Inserts a draft revision.
 pub(crate) async fn insert_revision(
     conn: &mut sqlx::AnyConnection,
-    id: &str,
-    resource_id: &str,
-    number: i64,
-    m: &ResourceMetadata,
-    media: &MediaState,
+    revision: NewRevision<'_>,
     now: i64,
 ) -> ControlResult<()> {
+    let NewRevision {
+        id,
+        resource_id,
+        number,
+        metadata: m,
+        media,
+        captions,
+    } = revision;
     sqlx::query(
         "INSERT INTO resource_revisions (id, resource_id, number, state, project_name, undertaking_unit, \
          name, lecturer_name, lecturer_unit, lecturer_title, summary, credit_hours, openness, audience_id, \
          resource_type, category1, category2, display_order, source_url, media_ref, processing_status, \
          qc_report, processing_job_id, probe_report, validation, renditions, ladder_prefix, poster_key, \
-         storyboard_key, processing_error, created_at, updated_at) VALUES ($1, $2, $3, 'draft', $4, $5, \
-         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
-         $26, $27, $28, $29, $30, $30)",
+         storyboard_key, processing_error, captions, created_at, updated_at) VALUES ($1, $2, $3, 'draft', \
+         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
+         $25, $26, $27, $28, $29, $30, $31, $31)",
     )
     .bind(id.to_owned())
     .bind(resource_id.to_owned())
@@ -341,6 +363,7 @@ pub(crate) async fn insert_revision(
     .bind(media.poster_key.clone())
     .bind(media.storyboard_key.clone())
     .bind(to_json(media.processing_error.as_ref()))
+    .bind(captions_to_json(captions))
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -1,16 +1,21 @@
 //! Pure HLS playlist writing with `m3u8-rs`: per-rendition media playlist
 //! state (segments, target duration, measured bitrates) and the master
-//! playlist of a ladder. No IO; callers store the rendered text.
+//! playlist of a ladder, and the caption (subtitles) group added to it.
+//! No IO; callers store the rendered text.
 
 pub mod live_playlist;
 pub mod live_reload;
 mod live_writer;
 mod master_playlist;
 mod media_playlist;
+mod subtitles;
 
 pub use live_playlist::ListedSegment;
 pub use master_playlist::{AUDIO_GROUP_ID, AudioRendition, MasterPlaylistSpec, VideoVariant};
 pub use media_playlist::{MediaPlaylistState, SegmentEntry};
+pub use subtitles::{
+    SUBTITLES_GROUP_ID, SubtitleTrack, SubtitlesError, subtitle_media_playlist, with_subtitles,
+};
 
 /// `EXT-X-VERSION` of every playlist written (fMP4 segments with `EXT-X-MAP`).
 pub const PLAYLIST_VERSION: usize = 7;

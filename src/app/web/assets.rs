@@ -89,7 +89,7 @@ pub static INDEX: &Asset = &ASSETS[0];
 
 /// Every embedded file (`tests/web_app.rs` checks that each file of `web/assets` is here and
 /// served byte for byte).
-pub static ASSETS: [Asset; 34] = [
+pub static ASSETS: [Asset; 35] = [
     embed!("index.html"),
     embed!("assets/favicon.svg"),
     embed!("assets/app.css"),
@@ -107,6 +107,7 @@ pub static ASSETS: [Asset; 34] = [
     embed!("assets/views/upload.js"),
     embed!("assets/views/resources.js"),
     embed!("assets/views/resource.js"),
+    embed!("assets/views/captions.js"),
     embed!("assets/views/review.js"),
     embed!("assets/views/catalogue.js"),
     embed!("assets/views/player.js"),

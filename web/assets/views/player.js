@@ -1,6 +1,7 @@
 // The player: hls.js (vendored, loaded on first use) on a <video> with the browser's own
 // controls (play, seek, volume, full screen), a quality menu ("auto" and every rung), a
-// speed menu, and resume where the viewer left off (kept per resource in localStorage).
+// speed menu, a captions menu when the master has subtitle tracks (the chosen language
+// remembered), and resume where the viewer left off (kept per resource in localStorage).
 // Browsers that play HLS natively (Safari) get the playlist directly.
 import { api } from '../api.js';
 import { t } from '../i18n.js';
@@ -122,6 +123,9 @@ export function reportPlayback(video, target, eventsToken, everyMs = 12000) {
   return state;
 }
 
+/** Where the chosen caption language is remembered. */
+const CAPTIONS_KEY = 'yanxiu.captions';
+
 /** A player for `url` in a new element; `opts.id` keys the resume position; with
  * `opts.report` ({target, token}) the playback is reported (see reportPlayback). */
 export async function mountPlayer(url, opts) {
@@ -131,10 +135,13 @@ export async function mountPlayer(url, opts) {
   if (opts.poster) video.poster = opts.poster;
   const quality = select([['-1', t('player.auto')]], '-1', { id: 'quality' });
   const speed = select(SPEEDS.map((s) => [String(s), `${s}×`]), '1', { id: 'speed' });
+  const captions = select([['-1', t('player.captions_off')]], '-1', { id: 'captions-select' });
+  const captionsField = field(t('player.captions'), captions);
+  captionsField.hidden = true;
   const resumeNote = h('p', { class: 'muted', id: 'resume-note', 'aria-live': 'polite' });
   const msg = messageBox();
   const box = h('div', { class: 'player' }, video,
-    h('div', { class: 'controls' }, field(t('player.quality'), quality), field(t('player.speed'), speed)), resumeNote, msg.el);
+    h('div', { class: 'controls' }, field(t('player.quality'), quality), field(t('player.speed'), speed), captionsField), resumeNote, msg.el);
   if (opts.storyboard) {
     scrubber(video, opts.storyboard).then((bar) => { if (bar) video.after(bar); });
   }
@@ -181,12 +188,31 @@ export async function mountPlayer(url, opts) {
     });
     if (opts.onPlaying) video.addEventListener('playing', opts.onPlaying);
     quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
+    // Caption tracks (the master's subtitles group): off until chosen; the chosen language
+    // is remembered for the next video.
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (ev, data) => {
+      const tracks = data.subtitleTracks || [];
+      captionsField.hidden = tracks.length === 0;
+      captions.replaceChildren(h('option', { value: '-1' }, t('player.captions_off')),
+        ...tracks.map((x, i) => h('option', { value: String(i) }, x.name || x.lang)));
+      const chosen = tracks.findIndex((x) => x.lang && x.lang === localStorage.getItem(CAPTIONS_KEY));
+      if (chosen >= 0) { captions.value = String(chosen); hls.subtitleDisplay = true; hls.subtitleTrack = chosen; }
+    });
+    captions.addEventListener('change', () => {
+      const i = Number(captions.value);
+      hls.subtitleDisplay = i >= 0;
+      hls.subtitleTrack = i;
+      const track = hls.subtitleTracks[i];
+      if (track && track.lang) localStorage.setItem(CAPTIONS_KEY, track.lang);
+      else localStorage.removeItem(CAPTIONS_KEY);
+    });
     hls.loadSource(url);
     hls.attachMedia(video);
     if (opts.live) hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch(() => {}); });
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     video.src = url;
     quality.disabled = true;
+    captionsField.hidden = true; // Safari lists the captions in its own controls
   } else {
     msg.show(t('player.unsupported'));
   }

@@ -5,12 +5,13 @@
 // and submit (producer), department approval (department reviewer), technical approval and
 // publication (centre reviewer). The API checks every step again. The technical QC report
 // (loudness, findings with their times, the loudness and timeline plots) shows once the
-// processing job made one.
+// processing job made one; the caption tracks are listed and managed in ./captions.js.
 import { api, download } from '../api.js';
 import { hasRole, session, render as rerender } from '../app.js';
 import { t, has, lang, dateTime } from '../i18n.js';
 import { h, field, heading, messageBox, badge, label, select, notice, audienceSelect, clock } from '../ui.js';
 import { mountPlayer, sameOrigin, storyboardOf } from './player.js';
+import { captionsSection } from './captions.js';
 
 const EDITABLE = ['draft', 'rejected', 'published'];
 
@@ -27,6 +28,7 @@ export async function render(ctx) {
     processingPanel(r),
     await qcPanel(r),
     previewPanel(r),
+    captionsSection(r, own && EDITABLE.includes(rev.state)),
     await reviewActions(r, own),
     await metadataSection(r, own && EDITABLE.includes(rev.state)),
     await table1(id),

@@ -43,6 +43,9 @@ fn source_of(report: &MediaReport) -> anyhow::Result<(usize, SourceVideo)> {
         sample_aspect_ratio: info.sample_aspect_ratio,
         rotation: Rotation::from_degrees(i64::from(info.rotation)),
         frame_rate,
+        hdr: info.signal.hdr,
+        full_range: info.signal.color_range.as_deref() == Some("pc"),
+        scan: info.signal.scan,
     };
     Ok((video_stream.index, source))
 }

@@ -9,12 +9,18 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
 use common::fixtures::{FixtureExpectation, expectations, fixtures_dir};
 use serde_json::Value;
+use yanxiu_ingest::{ProbeLimits, probe_file};
+use yanxiu_packager::storage::{LocalDirStorage, Storage};
+use yanxiu_transcode::chunk::{PartJob, encode_part, join_ladder, plan_chunks};
+use yanxiu_transcode::ladder::RungTemplate;
 use yanxiu_transcode::picture::{
     Deinterlace, DeinterlaceMode, HdrKind, ToneMap, deinterlace_filter, tone_map_chain,
 };
+use yanxiu_transcode::{LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, plan_ladder};
 
 fn yanxiu(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_yanxiu"))
@@ -476,4 +482,114 @@ fn progressive_fixtures_are_not_taken_for_interlaced_by_the_content_check() {
             fx.file, video["interlace_check"]
         );
     }
+}
+
+/// The job `yanxiu transcode` would make for `source`, on a ladder of one
+/// rung at the source's size cut into 1 s chunks (1 s GOPs and segments),
+/// without audio: the chunked path at its smallest.
+fn chunkable_job(source: &Path, prefix: &str) -> TranscodeJob {
+    let report = probe_file(source, &ProbeLimits::default()).expect("probe");
+    let stream = report.primary_video().expect("video stream");
+    let info = stream.video.as_ref().expect("picture facts");
+    let picture = SourceVideo {
+        width: info.width,
+        height: info.height,
+        sample_aspect_ratio: info.sample_aspect_ratio,
+        rotation: Rotation::None,
+        frame_rate: info.avg_frame_rate.expect("frame rate"),
+        hdr: info.signal.hdr,
+        full_range: false,
+        scan: info.signal.scan,
+    };
+    let ladder = LadderConfig {
+        gop_seconds: 1.0,
+        segment_seconds: 1.0,
+        chunk_seconds: 1.0,
+        chunk_threshold_seconds: 1.0,
+        preset: "ultrafast".into(),
+        rungs: vec![RungTemplate {
+            height: info.height,
+            crf: 23,
+            max_bitrate_kbps: 8000,
+            buffer_kbits: 16000,
+            profile: "high".into(),
+        }],
+        ..LadderConfig::default()
+    };
+    TranscodeJob {
+        input: source.to_path_buf(),
+        source: picture,
+        video_stream: stream.index,
+        audio_stream: None,
+        duration_seconds: report.duration_seconds.expect("duration"),
+        plan: plan_ladder(&ladder, &picture, None).expect("plan"),
+        prefix: prefix.to_owned(),
+        poster: false,
+        storyboard: false,
+        growing: false,
+        qc: None,
+    }
+}
+
+/// Encodes `file` once in a single pass and once in 1 s chunks joined
+/// into one ladder; the chunked rendition must be tagged like the single
+/// pass's and show the same pictures.
+async fn chunked_like_single_pass(file: &str, frame_rate: &str) {
+    let source = fixture(file);
+    let temp = tempfile::tempdir().expect("tempdir");
+    let storage: Arc<dyn Storage> = Arc::new(LocalDirStorage::new(temp.path()));
+    let single = chunkable_job(&source, "single/");
+    let (progress, _) = tokio::sync::watch::channel(Progress::default());
+    yanxiu_transcode::transcode(single, storage.clone(), progress)
+        .await
+        .expect("single pass");
+
+    let job = chunkable_job(&source, "chunked/");
+    let chunks = plan_chunks(job.duration_seconds, 1.0, 1.0, 1.0);
+    assert!(chunks.len() >= 2, "{file}: {} chunk(s)", chunks.len());
+    let mut manifests = Vec::new();
+    for part in PartJob::split(&job, &chunks) {
+        let (progress, _) = tokio::sync::watch::channel(Progress::default());
+        manifests.push(
+            encode_part(part, storage.clone(), progress)
+                .await
+                .expect("part"),
+        );
+    }
+    join_ladder(
+        &job.plan,
+        job.duration_seconds,
+        &job.prefix,
+        &manifests,
+        storage.clone(),
+    )
+    .await
+    .expect("join");
+
+    let size = (
+        u64::from(job.plan.rungs[0].width),
+        u64::from(job.plan.rungs[0].height),
+    );
+    let single_dir = temp.path().join("single-joined");
+    let chunked_dir = temp.path().join("chunked-joined");
+    std::fs::create_dir_all(&single_dir).expect("mkdir");
+    std::fs::create_dir_all(&chunked_dir).expect("mkdir");
+    let single = check_renditions(&temp.path().join("single"), &single_dir, size, frame_rate);
+    let chunked = check_renditions(&temp.path().join("chunked"), &chunked_dir, size, frame_rate);
+    let agreement = ssim(&chunked, &single);
+    eprintln!("{file}: SSIM chunked/single pass {agreement:.4}");
+    assert!(
+        agreement >= 0.99,
+        "{file}: the chunked rendition differs from the single pass (SSIM {agreement:.4})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chunked_path_deinterlaces_a_1080i50_source_like_the_single_pass() {
+    chunked_like_single_pass("interlaced_1080i50.mp4", "50/1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chunked_path_tone_maps_a_pq_source_like_the_single_pass() {
+    chunked_like_single_pass("hdr_pq_hevc10.mp4", "25/1").await;
 }

@@ -244,6 +244,39 @@ mod tests {
     }
 
     #[test]
+    fn a_report_stored_before_colour_and_scan_were_probed_still_reads() {
+        let mut value = serde_json::to_value(video_info()).expect("serialise");
+        let object = value.as_object_mut().expect("object");
+        for key in [
+            "color_transfer",
+            "color_primaries",
+            "color_matrix",
+            "color_range",
+            "field_order",
+            "hdr",
+            "interlaced",
+            "scan",
+            "interlace_check",
+        ] {
+            assert!(object.remove(key).is_some(), "{key} is a flat field");
+        }
+        let read: VideoInfo = serde_json::from_value(value).expect("old report");
+        assert_eq!(read, video_info());
+    }
+
+    #[test]
+    fn colour_and_scan_facts_are_flat_fields_of_the_video_object() {
+        let mut info = video_info();
+        info.signal.hdr = HdrKind::Pq;
+        info.signal.field_order = FieldOrder::TopTop;
+        info.signal.scan = Scan::TopFieldFirst;
+        let value = serde_json::to_value(&info).expect("serialise");
+        assert_eq!(value["hdr"], "pq");
+        assert_eq!(value["field_order"], "tt");
+        assert_eq!(value["scan"], "top_field_first");
+    }
+
+    #[test]
     fn effective_bit_rate_falls_back_to_size_over_duration() {
         let mut report = MediaReport {
             file_name: "a.mp4".into(),

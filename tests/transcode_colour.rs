@@ -18,7 +18,8 @@ use yanxiu_packager::storage::{LocalDirStorage, Storage};
 use yanxiu_transcode::chunk::{PartJob, encode_part, join_ladder, plan_chunks};
 use yanxiu_transcode::ladder::RungTemplate;
 use yanxiu_transcode::picture::{
-    Deinterlace, DeinterlaceMode, HdrKind, ToneMap, deinterlace_filter, tone_map_chain,
+    Deinterlace, DeinterlaceMode, HdrKind, Matrix, ToBt709, ToneMap, deinterlace_filter,
+    to_bt709_chain, tone_map_chain,
 };
 use yanxiu_transcode::{LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, plan_ladder};
 
@@ -410,6 +411,20 @@ fn an_sdr_progressive_source_is_tagged_bt709_and_left_as_it_is() {
     check_renditions(&out, temp.path(), (1280, 720), "25/1");
 }
 
+#[test]
+fn an_sd_source_in_unstated_bt601_coefficients_is_converted_to_bt709_like_the_ffmpeg_reference() {
+    let source = fixture("sd_4x3.mp4");
+    let temp = tempfile::tempdir().expect("tempdir");
+    let out = temp.path().join("ladder");
+    transcode(&source, &out);
+    let ours = check_renditions(&out, temp.path(), (640, 480), "25/1");
+    let chain = to_bt709_chain(ToBt709 {
+        from_bt601: true,
+        full_range: false,
+    });
+    compare_with_cli(&source, &ours, &chain, temp.path());
+}
+
 /// What `yanxiu probe --json` says of the primary video stream of `fx`.
 fn probed_video(fx: &FixtureExpectation) -> Value {
     let result = yanxiu(&[
@@ -500,6 +515,7 @@ fn chunkable_job(source: &Path, prefix: &str) -> TranscodeJob {
         hdr: info.signal.hdr,
         full_range: false,
         scan: info.signal.scan,
+        matrix: Matrix::from_name(info.signal.color_matrix.as_deref()),
     };
     let ladder = LadderConfig {
         gop_seconds: 1.0,

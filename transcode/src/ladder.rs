@@ -482,6 +482,7 @@ mod tests {
             hdr: crate::picture::HdrKind::None,
             full_range: false,
             scan: crate::picture::Scan::Progressive,
+            matrix: crate::picture::Matrix::Unstated,
         }
     }
 

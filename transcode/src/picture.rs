@@ -3,9 +3,11 @@
 //! libavfilter chain that does it. Pure: no IO, no libav calls.
 //!
 //! Order: fields are woven back into frames first (on the source's own
-//! samples), then PQ/HLG is tone-mapped to BT.709 SDR 8-bit, then the
-//! picture is turned upright. The rungs receive BT.709 4:2:0 pictures and
-//! only scale them; every rendition is tagged BT.709, limited range.
+//! samples), then PQ/HLG is tone-mapped to BT.709 SDR 8-bit (or an SDR
+//! picture in BT.601 coefficients or full range is converted to BT.709
+//! limited range), then the picture is turned upright. The rungs receive
+//! BT.709 4:2:0 pictures and only scale them; every rendition is tagged
+//! BT.709, limited range.
 
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +46,39 @@ impl HdrKind {
         }
     }
 }
+
+/// The matrix coefficients of a source's YUV samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Matrix {
+    /// Not stated: BT.601 for standard definition (at most 576 lines),
+    /// BT.709 above, as players assume.
+    #[default]
+    Unstated,
+    /// BT.709.
+    Bt709,
+    /// BT.601 (`smpte170m`, `bt470bg`).
+    Bt601,
+    /// Anything else (BT.2020 with an SDR transfer, RGB, YCgCo ...): left
+    /// as it is.
+    Other,
+}
+
+impl Matrix {
+    /// The matrix a libav colour-space name states.
+    pub fn from_name(name: Option<&str>) -> Matrix {
+        match name {
+            None => Matrix::Unstated,
+            Some("bt709") => Matrix::Bt709,
+            Some("smpte170m" | "bt470bg") => Matrix::Bt601,
+            Some(_) => Matrix::Other,
+        }
+    }
+}
+
+/// Largest coded height taken for standard definition when the matrix is
+/// not stated.
+const SD_MAX_HEIGHT: u32 = 576;
 
 /// How a source's two fields make up a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -142,6 +177,15 @@ pub struct ToneMap {
     pub full_range: bool,
 }
 
+/// Conversion of an SDR picture to BT.709 coefficients, limited range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToBt709 {
+    /// The samples use BT.601 coefficients (else already BT.709).
+    pub from_bt601: bool,
+    /// The samples use the full code range (else limited).
+    pub full_range: bool,
+}
+
 /// What happens to the decoded picture before the rungs scale it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PicturePlan {
@@ -149,6 +193,15 @@ pub struct PicturePlan {
     pub deinterlace: Option<Deinterlace>,
     /// Tone mapping, for a PQ or HLG source.
     pub tone_map: Option<ToneMap>,
+    /// Coefficient or range conversion, for an SDR source in BT.601 or full
+    /// range (the renditions are tagged BT.709, limited range).
+    #[serde(default)]
+    pub to_bt709: Option<ToBt709>,
+    /// Drop the last column or row of an odd-sized picture before the
+    /// colour conversions (zscale refuses odd sizes of subsampled pictures;
+    /// the rungs are even-sized anyway).
+    #[serde(default)]
+    pub crop_to_even: bool,
 }
 
 /// Plans the picture stage for `source`, whose output may run at most at
@@ -172,9 +225,21 @@ pub fn plan_picture(source: &SourceVideo, max_frame_rate: f64) -> PicturePlan {
         hdr: source.hdr,
         full_range: source.full_range,
     });
+    let from_bt601 = match source.matrix {
+        Matrix::Bt601 => true,
+        Matrix::Unstated => source.height <= SD_MAX_HEIGHT,
+        Matrix::Bt709 | Matrix::Other => false,
+    };
+    let to_bt709 = (tone_map.is_none() && (from_bt601 || source.full_range)).then_some(ToBt709 {
+        from_bt601,
+        full_range: source.full_range,
+    });
+    let odd = source.width % 2 == 1 || source.height % 2 == 1;
     PicturePlan {
         deinterlace,
         tone_map,
+        to_bt709,
+        crop_to_even: odd && (tone_map.is_some() || to_bt709.is_some()),
     }
 }
 
@@ -197,11 +262,17 @@ impl PicturePlan {
     /// timescale (a picture per field halves the deinterlacer's).
     pub fn filter_chain(&self, rotation: Rotation, timescale: u32) -> Option<String> {
         let mut steps: Vec<String> = Vec::new();
+        if self.crop_to_even {
+            steps.push(CROP_TO_EVEN.to_owned());
+        }
         if let Some(d) = self.deinterlace {
             steps.push(deinterlace_filter(d));
         }
         if let Some(t) = self.tone_map {
             steps.push(tone_map_chain(t));
+        }
+        if let Some(c) = self.to_bt709 {
+            steps.push(to_bt709_chain(c));
         }
         if let Some(r) = rotation.filter_chain() {
             steps.push(r.to_owned());
@@ -213,6 +284,9 @@ impl PicturePlan {
         Some(steps.join(","))
     }
 }
+
+/// Crops a picture to the even size at or below its own (top-left kept).
+pub const CROP_TO_EVEN: &str = "crop=w=trunc(iw/2)*2:h=trunc(ih/2)*2:x=0:y=0";
 
 /// The `bwdif` filter for `d`: every frame is deinterlaced (flags lie), in
 /// the stated field order.
@@ -241,6 +315,15 @@ pub fn tone_map_chain(t: ToneMap) -> String {
     )
 }
 
+/// The zscale step from BT.601 coefficients and/or full range to BT.709
+/// limited range, 8-bit 4:2:0 (transfer and primaries are left alone: SDR
+/// BT.601 and BT.709 differ in coefficients, not in light).
+pub fn to_bt709_chain(c: ToBt709) -> String {
+    let matrix = if c.from_bt601 { "170m" } else { "709" };
+    let range = if c.full_range { "full" } else { "limited" };
+    format!("zscale=min={matrix}:rin={range}:m=709:r=limited,format=yuv420p")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +338,7 @@ mod tests {
             hdr,
             full_range: false,
             scan,
+            matrix: Matrix::Bt709,
         }
     }
 
@@ -359,6 +443,91 @@ mod tests {
         let transpose = chain.find("transpose=clock").expect("transpose");
         assert!(bwdif < tonemap && tonemap < transpose, "{chain}");
         assert!(chain.ends_with(",settb=1/90000"), "{chain}");
+    }
+
+    #[test]
+    fn sd_pictures_in_bt601_or_unstated_coefficients_are_converted_to_bt709() {
+        let mut s = source(Scan::Progressive, HdrKind::None, 25.0);
+        (s.width, s.height) = (720, 576);
+        s.matrix = Matrix::Unstated;
+        let plan = plan_picture(&s, 60.0);
+        assert_eq!(
+            plan.to_bt709,
+            Some(ToBt709 {
+                from_bt601: true,
+                full_range: false
+            })
+        );
+        assert_eq!(
+            plan.filter_chain(Rotation::None, 90_000).as_deref(),
+            Some("zscale=min=170m:rin=limited:m=709:r=limited,format=yuv420p,settb=1/90000")
+        );
+        s.matrix = Matrix::Bt709;
+        assert_eq!(plan_picture(&s, 60.0).to_bt709, None);
+    }
+
+    #[test]
+    fn hd_pictures_follow_their_stated_matrix_and_unstated_means_bt709() {
+        let mut s = source(Scan::Progressive, HdrKind::None, 25.0);
+        s.matrix = Matrix::Unstated;
+        assert_eq!(plan_picture(&s, 60.0).to_bt709, None);
+        s.matrix = Matrix::Bt601;
+        assert!(
+            plan_picture(&s, 60.0)
+                .to_bt709
+                .is_some_and(|c| c.from_bt601)
+        );
+        s.matrix = Matrix::Other;
+        assert_eq!(plan_picture(&s, 60.0).to_bt709, None);
+    }
+
+    #[test]
+    fn full_range_sdr_is_brought_to_limited_range() {
+        let mut s = source(Scan::Progressive, HdrKind::None, 25.0);
+        s.full_range = true;
+        let chain = plan_picture(&s, 60.0)
+            .filter_chain(Rotation::None, 90_000)
+            .expect("chain");
+        assert!(
+            chain.starts_with("zscale=min=709:rin=full:m=709:r=limited"),
+            "{chain}"
+        );
+    }
+
+    #[test]
+    fn hdr_pictures_are_tone_mapped_not_matrix_converted() {
+        let mut s = source(Scan::Progressive, HdrKind::Pq, 25.0);
+        s.matrix = Matrix::Other;
+        s.full_range = true;
+        let plan = plan_picture(&s, 60.0);
+        assert!(plan.tone_map.is_some());
+        assert_eq!(plan.to_bt709, None);
+    }
+
+    #[test]
+    fn an_odd_sized_picture_is_cropped_to_even_before_zscale_converts_it() {
+        let mut s = source(Scan::Progressive, HdrKind::None, 25.0);
+        (s.width, s.height) = (853, 479);
+        s.matrix = Matrix::Unstated;
+        let plan = plan_picture(&s, 60.0);
+        assert!(plan.crop_to_even);
+        let chain = plan.filter_chain(Rotation::None, 90_000).expect("chain");
+        assert!(
+            chain.starts_with(&format!("{CROP_TO_EVEN},zscale=")),
+            "{chain}"
+        );
+        // Nothing to convert: nothing cropped.
+        s.matrix = Matrix::Other;
+        assert!(!plan_picture(&s, 60.0).crop_to_even);
+    }
+
+    #[test]
+    fn matrix_names_map_to_matrices() {
+        assert_eq!(Matrix::from_name(None), Matrix::Unstated);
+        assert_eq!(Matrix::from_name(Some("bt709")), Matrix::Bt709);
+        assert_eq!(Matrix::from_name(Some("smpte170m")), Matrix::Bt601);
+        assert_eq!(Matrix::from_name(Some("bt470bg")), Matrix::Bt601);
+        assert_eq!(Matrix::from_name(Some("bt2020nc")), Matrix::Other);
     }
 
     #[test]

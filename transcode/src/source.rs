@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::picture::{HdrKind, Scan};
+use crate::picture::{HdrKind, Matrix, Scan};
 
 /// Clockwise rotation to apply to the decoded picture for display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -84,6 +84,9 @@ pub struct SourceVideo {
     /// Progressive or interlaced, and which field comes first (deinterlaced).
     #[serde(default)]
     pub scan: Scan,
+    /// Matrix coefficients of the YUV samples (converted to BT.709).
+    #[serde(default)]
+    pub matrix: Matrix,
 }
 
 /// Width and height of a picture as a viewer sees it.
@@ -168,6 +171,7 @@ mod tests {
             hdr: HdrKind::None,
             full_range: false,
             scan: Scan::Progressive,
+            matrix: Matrix::Unstated,
         }
     }
 

@@ -169,6 +169,7 @@ pub fn plan_live_ladder(
         hdr: crate::picture::HdrKind::None,
         full_range: false,
         scan: crate::picture::Scan::Progressive,
+        matrix: crate::picture::Matrix::Bt709,
     };
     let mut plan = plan_ladder(&config.ladder, &source, audio)?;
     if config.passthrough {

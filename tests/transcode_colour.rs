@@ -217,6 +217,12 @@ struct Measured {
 fn compare_with_cli(source: &Path, ours: &Path, filter: &str, temp: &Path) -> Measured {
     let lossless = reference(source, filter, Coding::Lossless, temp, "cli-lossless");
     let rendition = reference(source, filter, Coding::LikeTheTopRung, temp, "cli-x264");
+    assert_eq!(
+        frame_count(ours),
+        frame_count(&lossless),
+        "{}: a different number of pictures than the ffmpeg CLI conversion",
+        source.display()
+    );
     let measured = Measured {
         ours_vs_cli_rendition: ssim(ours, &rendition),
         ours_vs_lossless: ssim(ours, &lossless),
@@ -271,6 +277,26 @@ fn ssim(a: &Path, b: &Path) -> f64 {
         .filter_map(|v| v.parse::<f64>().ok())
         .next_back()
         .unwrap_or_else(|| panic!("no SSIM in ffmpeg's output: {stderr}"))
+}
+
+/// The number of video packets (pictures) of a file.
+fn frame_count(file: &Path) -> u64 {
+    let (out, _) = tool(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+            &file.to_string_lossy(),
+        ],
+    );
+    out.trim().parse().expect("packet count")
 }
 
 /// The `idet` multi-frame counts (tff + bff, progressive) of a file.
@@ -592,6 +618,11 @@ async fn chunked_like_single_pass(file: &str, frame_rate: &str) {
     std::fs::create_dir_all(&chunked_dir).expect("mkdir");
     let single = check_renditions(&temp.path().join("single"), &single_dir, size, frame_rate);
     let chunked = check_renditions(&temp.path().join("chunked"), &chunked_dir, size, frame_rate);
+    assert_eq!(
+        frame_count(&chunked),
+        frame_count(&single),
+        "{file}: the chunks hold a different number of pictures than the single pass"
+    );
     let agreement = ssim(&chunked, &single);
     eprintln!("{file}: SSIM chunked/single pass {agreement:.4}");
     assert!(

@@ -252,6 +252,43 @@ ffmpeg "${GLOBAL[@]}" -f concat -safe 0 -i lecture_10min.txt -c copy -fflags +bi
     -map_metadata -1 -movflags +faststart lecture_10min_720p25.mp4
 rm lecture_clip_50s.mp4 lecture_10min.txt
 
+# --- Colour and scan (issue 14): HDR phone clips and interlaced classroom recordings
+# (tests/transcode_colour.rs). Short, so the transcode sweeps stay fast.
+
+# A moving test card turned into a BT.2020 HDR signal: the BT.709 picture in linear
+# light (100 nits nominal peak) re-encoded with the PQ or HLG transfer, as 10-bit 4:2:0.
+hdr_card() { # $1 = transfer (smpte2084 | arib-std-b67)
+    echo "$(card 1280x720 25 3),format=gbrpf32le,zscale=tin=bt709:pin=bt709:t=$1:p=bt2020:npl=100,zscale=m=bt2020nc:r=tv,format=yuv420p10le"
+}
+hdr_x265() { # $1 = transfer: HEVC Main 10 with the colour description in the VUI and the container
+    echo "-c:v libx265 -preset ultrafast -crf 28 -pix_fmt yuv420p10le -color_primaries bt2020 -color_trc $1 -colorspace bt2020nc -color_range tv
+          -x265-params pools=none:frame-threads=1:wpp=0:log-level=error:colorprim=bt2020:transfer=$1:colormatrix=bt2020nc:range=limited -tag:v hvc1"
+}
+
+# hdr_hlg_hevc10.mp4: 720p25 HEVC Main 10, BT.2020, HLG (arib-std-b67), as phones record; accepted.
+# shellcheck disable=SC2046 # word splitting of the option list is wanted
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(hdr_card arib-std-b67)" -f lavfi -i "$(speech 48000 3)" "${OUTPUT[@]}" \
+    $(hdr_x265 arib-std-b67) "${AAC[@]}" -ar 48000 -ac 2 hdr_hlg_hevc10.mp4
+
+# hdr_pq_hevc10.mp4: 720p25 HEVC Main 10, BT.2020, PQ (smpte2084, HDR10); accepted.
+# shellcheck disable=SC2046
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(hdr_card smpte2084)" -f lavfi -i "$(speech 48000 3)" "${OUTPUT[@]}" \
+    $(hdr_x265 smpte2084) "${AAC[@]}" -ar 48000 -ac 2 hdr_pq_hevc10.mp4
+
+# interlaced_1080i50.mp4: 1080i50 H.264 (top field first, interlaced coding, field order
+# flagged tt): a 50p card with a fast box woven into 25 frames/s of two fields each, so
+# every moving edge combs; accepted, deinterlaced to 50p.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "testsrc2=s=1920x1080:r=50:d=3,drawbox=x='mod(t*480,iw-160)':y=ih/3:w=160:h=320:color=0x2050c0:t=fill,interlace=scan=tff:lowpass=off" \
+    -f lavfi -i "$(speech 48000 3)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 30 -flags +ildct+ilme -top 1 "${AAC[@]}" -ar 48000 -ac 2 interlaced_1080i50.mp4
+
+# combed_unflagged_576.mp4: the same kind of woven fields (576i25, top first) coded as
+# progressive frames, so the stream says "progressive" while every moving edge combs (a
+# capture card's doing); accepted, found interlaced by the content check.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "testsrc2=s=720x576:r=50:d=3,drawbox=x='mod(t*240,iw-80)':y=ih/3:w=80:h=160:color=0x2050c0:t=fill,interlace=scan=tff:lowpass=off" \
+    -f lavfi -i "$(speech 48000 3)" "${OUTPUT[@]}" \
+    "${X264[@]}" -crf 26 "${AAC[@]}" -ar 48000 -ac 2 combed_unflagged_576.mp4
+
 echo "$STAMP" >.stamp
 chmod 755 .
 cd /

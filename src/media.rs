@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use yanxiu_ingest::MediaReport;
+use yanxiu_transcode::picture::Matrix;
 use yanxiu_transcode::qc::QcThresholds;
 use yanxiu_transcode::qc::tap::QcFileSpec;
 use yanxiu_transcode::{LadderConfig, Rotation, SourceVideo, TranscodeJob, plan_ladder};
@@ -43,6 +44,10 @@ fn source_of(report: &MediaReport) -> anyhow::Result<(usize, SourceVideo)> {
         sample_aspect_ratio: info.sample_aspect_ratio,
         rotation: Rotation::from_degrees(i64::from(info.rotation)),
         frame_rate,
+        hdr: info.signal.hdr,
+        full_range: info.signal.color_range.as_deref() == Some("pc"),
+        scan: info.signal.scan,
+        matrix: Matrix::from_name(info.signal.color_matrix.as_deref()),
     };
     Ok((video_stream.index, source))
 }

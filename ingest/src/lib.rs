@@ -48,5 +48,8 @@ pub use messages::{Lang, ViolationCode};
 pub use output::{EXIT_ACCEPTED, EXIT_REJECTED, EXIT_UNREADABLE, ErrorReport, ProbeOutput};
 pub use policy::{Policy, PolicyError};
 pub use probe::{ProbeError, ProbeLimits, UnreadableReason, probe_file};
-pub use report::{AudioInfo, MediaReport, StreamKind, StreamReport, VideoInfo};
+pub use report::{
+    AudioInfo, FieldOrder, HdrKind, IdetCounts, MediaReport, Scan, StreamKind, StreamReport,
+    VideoInfo, VideoSignal,
+};
 pub use validate::{Validation, Violation, validate};

@@ -74,6 +74,12 @@ pub enum ViolationCode {
     VideoResolutionTooHigh,
     /// `video.frame_rate_out_of_range`: frame rate outside the allowed range.
     VideoFrameRateOutOfRange,
+    /// `video.hdr_not_allowed`: HDR (PQ or HLG) picture where the policy
+    /// accepts only SDR.
+    VideoHdrNotAllowed,
+    /// `video.interlaced_not_allowed`: interlaced picture where the policy
+    /// accepts only progressive.
+    VideoInterlacedNotAllowed,
     /// `audio.missing`: no audio stream where one is required.
     AudioMissing,
     /// `audio.codec_not_allowed`: audio codec not in the allowed list.
@@ -82,7 +88,7 @@ pub enum ViolationCode {
 
 impl ViolationCode {
     /// Every code, in the order validation reports them.
-    pub const ALL: [ViolationCode; 13] = [
+    pub const ALL: [ViolationCode; 15] = [
         ViolationCode::ContainerNotAllowed,
         ViolationCode::FileTooLarge,
         ViolationCode::DurationUnknown,
@@ -94,6 +100,8 @@ impl ViolationCode {
         ViolationCode::VideoResolutionTooLow,
         ViolationCode::VideoResolutionTooHigh,
         ViolationCode::VideoFrameRateOutOfRange,
+        ViolationCode::VideoHdrNotAllowed,
+        ViolationCode::VideoInterlacedNotAllowed,
         ViolationCode::AudioMissing,
         ViolationCode::AudioCodecNotAllowed,
     ];
@@ -112,6 +120,8 @@ impl ViolationCode {
             ViolationCode::VideoResolutionTooLow => "video.resolution_too_low",
             ViolationCode::VideoResolutionTooHigh => "video.resolution_too_high",
             ViolationCode::VideoFrameRateOutOfRange => "video.frame_rate_out_of_range",
+            ViolationCode::VideoHdrNotAllowed => "video.hdr_not_allowed",
+            ViolationCode::VideoInterlacedNotAllowed => "video.interlaced_not_allowed",
             ViolationCode::AudioMissing => "audio.missing",
             ViolationCode::AudioCodecNotAllowed => "audio.codec_not_allowed",
         }
@@ -181,6 +191,20 @@ impl ViolationCode {
             (VideoFrameRateOutOfRange, Lang::En) => {
                 format!("Frame rate {actual} is outside the allowed range of {limit}")
             }
+            (VideoHdrNotAllowed, Lang::Zh) => {
+                format!(
+                    "画面为高动态范围（HDR，{actual}），本策略只接受标准动态范围画面（{limit}）"
+                )
+            }
+            (VideoHdrNotAllowed, Lang::En) => format!(
+                "The picture is high dynamic range (HDR, {actual}); this policy accepts only standard dynamic range pictures ({limit})"
+            ),
+            (VideoInterlacedNotAllowed, Lang::Zh) => {
+                format!("画面为隔行扫描（{actual}），本策略只接受逐行扫描画面（{limit}）")
+            }
+            (VideoInterlacedNotAllowed, Lang::En) => format!(
+                "The picture is interlaced ({actual}); this policy accepts only progressive pictures ({limit})"
+            ),
             (AudioMissing, Lang::Zh) => "文件中没有音频流，课程视频必须包含声音".to_owned(),
             (AudioMissing, Lang::En) => {
                 "The file has no audio stream; a course video must have sound".to_owned()
@@ -383,11 +407,15 @@ pub enum Label {
     Violations,
     /// "not known"
     NotKnown,
+    /// "HDR"
+    Hdr,
+    /// "interlaced"
+    Interlaced,
 }
 
 impl Label {
     /// Every label.
-    pub const ALL: [Label; 22] = [
+    pub const ALL: [Label; 24] = [
         Label::File,
         Label::Container,
         Label::Duration,
@@ -410,6 +438,8 @@ impl Label {
         Label::Unreadable,
         Label::Violations,
         Label::NotKnown,
+        Label::Hdr,
+        Label::Interlaced,
     ];
 
     /// The label in `lang`.
@@ -438,6 +468,8 @@ impl Label {
             Unreadable => ("无法读取", "unreadable"),
             Violations => ("项不符合要求", "violation(s)"),
             NotKnown => ("未知", "unknown"),
+            Hdr => ("高动态范围", "HDR"),
+            Interlaced => ("隔行扫描", "interlaced"),
         };
         lang.pick(zh, en)
     }

@@ -123,6 +123,13 @@ pub struct VideoRules {
     pub min_frame_rate: f64,
     /// Highest accepted frame rate, frames/s.
     pub max_frame_rate: f64,
+    /// Whether HDR (PQ or HLG) pictures are accepted (`video.hdr_not_allowed`);
+    /// accepted ones are tone-mapped to SDR BT.709 by the transcoder.
+    pub hdr_allowed: bool,
+    /// Whether interlaced pictures (flagged, or combed in the first
+    /// pictures) are accepted (`video.interlaced_not_allowed`); accepted
+    /// ones are deinterlaced by the transcoder.
+    pub interlaced_allowed: bool,
 }
 
 /// Rules for the primary audio stream (the first audio stream).
@@ -146,7 +153,8 @@ impl Policy {
     /// H.264, HEVC, VP9, VP8, AV1, MPEG-2, MPEG-4 Part 2 video; AAC, MP3,
     /// Opus, Vorbis, AC-3, MP2, FLAC, PCM audio; 320x180 up to 4096x2304
     /// (long x short edge); at most 4 GiB; 1 s to 4 h; 10 to 60 frames/s;
-    /// audio and video required; at most 60 Mbit/s overall.
+    /// audio and video required; at most 60 Mbit/s overall; HDR and
+    /// interlaced pictures accepted (tone-mapped and deinterlaced).
     pub fn lecture_default() -> Policy {
         Policy {
             name: "lecture-default".to_owned(),
@@ -277,6 +285,8 @@ impl Default for VideoRules {
             max_short_edge: 2304,
             min_frame_rate: 10.0,
             max_frame_rate: 60.0,
+            hdr_allowed: true,
+            interlaced_allowed: true,
         }
     }
 }

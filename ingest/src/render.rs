@@ -168,6 +168,17 @@ fn stream_line(stream: &StreamReport, lang: Lang) -> String {
         if v.frame_rate_is_variable {
             let _ = write!(s, " ({})", Label::VariableFrameRate.text(lang));
         }
+        if let Some(transfer) = v.signal.hdr.transfer_name() {
+            let _ = write!(s, ", {} {transfer}", Label::Hdr.text(lang));
+        }
+        if v.signal.interlaced {
+            let _ = write!(
+                s,
+                ", {} ({})",
+                Label::Interlaced.text(lang),
+                v.signal.field_order.as_str()
+            );
+        }
         let _ = write!(
             s,
             " → {} {}x{}",
@@ -233,6 +244,7 @@ mod tests {
                         avg_frame_rate: Some(30.0),
                         real_frame_rate: Some(30.0),
                         frame_rate_is_variable: false,
+                        signal: Default::default(),
                     }),
                     audio: None,
                 },

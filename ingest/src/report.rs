@@ -6,6 +6,7 @@
 //! libav.
 
 use serde::{Deserialize, Serialize};
+pub use yanxiu_transcode::picture::{FieldOrder, HdrKind, Scan};
 
 /// Everything the prober learned about one media file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +99,51 @@ pub struct VideoInfo {
     pub real_frame_rate: Option<f64>,
     /// Whether the frame timestamps do not follow one constant rate.
     pub frame_rate_is_variable: bool,
+    /// Colour description and scan (progressive or interlaced).
+    #[serde(flatten)]
+    pub signal: VideoSignal,
+}
+
+/// The colour description and the scan of a video stream: what the stream
+/// states (libav names, `None` when unstated) and what follows from it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VideoSignal {
+    /// Transfer characteristic, e.g. `"bt709"`, `"smpte2084"` (PQ),
+    /// `"arib-std-b67"` (HLG).
+    pub color_transfer: Option<String>,
+    /// Colour primaries, e.g. `"bt709"`, `"bt2020"`.
+    pub color_primaries: Option<String>,
+    /// Matrix coefficients (libav's colour space), e.g. `"bt709"`, `"bt2020nc"`.
+    pub color_matrix: Option<String>,
+    /// Code range: `"tv"` (limited) or `"pc"` (full).
+    pub color_range: Option<String>,
+    /// The field order the stream states.
+    pub field_order: FieldOrder,
+    /// HDR kind the transfer states (tone-mapped to SDR when transcoded).
+    pub hdr: HdrKind,
+    /// Interlaced: stated by the field order, or found in the pictures by
+    /// the content check (deinterlaced when transcoded).
+    pub interlaced: bool,
+    /// Progressive, or interlaced with which field first: the flag, unless
+    /// the pictures say otherwise (see [`crate::classify::scan_of`]).
+    pub scan: Scan,
+    /// What the content check (libavfilter's `idet` over the first
+    /// pictures) counted, when it ran.
+    pub interlace_check: Option<IdetCounts>,
+}
+
+/// Pictures libavfilter's `idet` classified (its multi-frame counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IdetCounts {
+    /// Interlaced, top field first.
+    pub tff: u64,
+    /// Interlaced, bottom field first.
+    pub bff: u64,
+    /// Progressive.
+    pub progressive: u64,
+    /// Not decided (e.g. still pictures).
+    pub undetermined: u64,
 }
 
 /// Sound parameters of an audio stream.
@@ -170,6 +216,7 @@ mod tests {
             avg_frame_rate: Some(25.0),
             real_frame_rate: Some(25.0),
             frame_rate_is_variable: false,
+            signal: VideoSignal::default(),
         }
     }
 
@@ -194,6 +241,39 @@ mod tests {
         assert_eq!(report.primary_video().map(|s| s.index), Some(2));
         // The audio stream has no AudioInfo, so it is not usable as primary audio.
         assert_eq!(report.primary_audio().map(|s| s.index), None);
+    }
+
+    #[test]
+    fn a_report_stored_before_colour_and_scan_were_probed_still_reads() {
+        let mut value = serde_json::to_value(video_info()).expect("serialise");
+        let object = value.as_object_mut().expect("object");
+        for key in [
+            "color_transfer",
+            "color_primaries",
+            "color_matrix",
+            "color_range",
+            "field_order",
+            "hdr",
+            "interlaced",
+            "scan",
+            "interlace_check",
+        ] {
+            assert!(object.remove(key).is_some(), "{key} is a flat field");
+        }
+        let read: VideoInfo = serde_json::from_value(value).expect("old report");
+        assert_eq!(read, video_info());
+    }
+
+    #[test]
+    fn colour_and_scan_facts_are_flat_fields_of_the_video_object() {
+        let mut info = video_info();
+        info.signal.hdr = HdrKind::Pq;
+        info.signal.field_order = FieldOrder::TopTop;
+        info.signal.scan = Scan::TopFieldFirst;
+        let value = serde_json::to_value(&info).expect("serialise");
+        assert_eq!(value["hdr"], "pq");
+        assert_eq!(value["field_order"], "tt");
+        assert_eq!(value["scan"], "top_field_first");
     }
 
     #[test]

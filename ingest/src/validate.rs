@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::messages::{Lang, ViolationCode};
 use crate::policy::{Policy, codec_allowed};
-use crate::report::MediaReport;
+use crate::report::{HdrKind, MediaReport, Scan};
 use crate::units;
 
 /// The outcome of validating one file.
@@ -162,6 +162,23 @@ pub fn validate(report: &MediaReport, policy: &Policy) -> Validation {
                         )),
                     );
                 }
+                let signal = &info.signal;
+                if !v.hdr_allowed
+                    && let Some(transfer) = signal.hdr.transfer_name()
+                {
+                    add(
+                        ViolationCode::VideoHdrNotAllowed,
+                        Some(format!("{} {transfer}", hdr_name(signal.hdr))),
+                        Some("SDR".to_owned()),
+                    );
+                }
+                if !v.interlaced_allowed && signal.interlaced {
+                    add(
+                        ViolationCode::VideoInterlacedNotAllowed,
+                        Some(scan_name(signal.scan).to_owned()),
+                        Some("progressive".to_owned()),
+                    );
+                }
             }
         }
     }
@@ -180,6 +197,24 @@ pub fn validate(report: &MediaReport, policy: &Policy) -> Validation {
     Validation {
         accepted: found.is_empty(),
         violations: found,
+    }
+}
+
+/// The short name of an HDR kind, as reports print it.
+fn hdr_name(hdr: HdrKind) -> &'static str {
+    match hdr {
+        HdrKind::None => "SDR",
+        HdrKind::Pq => "PQ",
+        HdrKind::Hlg => "HLG",
+    }
+}
+
+/// The short name of a scan, as reports print it.
+fn scan_name(scan: Scan) -> &'static str {
+    match scan {
+        Scan::Progressive => "progressive",
+        Scan::TopFieldFirst => "tff",
+        Scan::BottomFieldFirst => "bff",
     }
 }
 
@@ -209,6 +244,7 @@ mod tests {
                 avg_frame_rate: Some(fps),
                 real_frame_rate: Some(fps),
                 frame_rate_is_variable: false,
+                signal: Default::default(),
             }),
             audio: None,
         }
@@ -467,6 +503,56 @@ mod tests {
             info.real_frame_rate = Some(30.0);
         }
         assert_eq!(codes(&r, &policy()), ["video.frame_rate_out_of_range"]);
+    }
+
+    fn with_signal(hdr: HdrKind, scan: Scan) -> MediaReport {
+        let mut r = good_report();
+        if let Some(info) = r.streams[0].video.as_mut() {
+            info.signal.hdr = hdr;
+            info.signal.scan = scan;
+            info.signal.interlaced = scan.is_interlaced();
+        }
+        r
+    }
+
+    #[test]
+    fn hdr_and_interlaced_pictures_are_accepted_by_default() {
+        let r = with_signal(HdrKind::Hlg, Scan::TopFieldFirst);
+        assert!(validate(&r, &policy()).accepted);
+    }
+
+    #[test]
+    fn hdr_is_rejected_with_its_transfer_when_the_policy_wants_sdr_only() {
+        let mut p = policy();
+        p.video.hdr_allowed = false;
+        let v = validate(&with_signal(HdrKind::Pq, Scan::Progressive), &p);
+        assert_eq!(v.codes(), ["video.hdr_not_allowed"]);
+        assert_eq!(v.violations[0].actual.as_deref(), Some("PQ smpte2084"));
+        assert!(v.violations[0].message_zh.contains("HDR"));
+        assert!(v.violations[0].message_en.contains("PQ smpte2084"));
+        assert!(validate(&with_signal(HdrKind::None, Scan::Progressive), &p).accepted);
+    }
+
+    #[test]
+    fn interlaced_is_rejected_with_its_field_order_when_the_policy_wants_progressive_only() {
+        let mut p = policy();
+        p.video.interlaced_allowed = false;
+        let v = validate(&with_signal(HdrKind::None, Scan::BottomFieldFirst), &p);
+        assert_eq!(v.codes(), ["video.interlaced_not_allowed"]);
+        assert_eq!(v.violations[0].actual.as_deref(), Some("bff"));
+        assert!(v.violations[0].message_zh.contains("隔行扫描"));
+        assert!(validate(&with_signal(HdrKind::None, Scan::Progressive), &p).accepted);
+    }
+
+    #[test]
+    fn the_hdr_and_interlace_rules_are_set_in_the_policy_file() {
+        let p = Policy::from_toml_str("[video]\nhdr_allowed = false\ninterlaced_allowed = false\n")
+            .expect("parse");
+        let v = validate(&with_signal(HdrKind::Hlg, Scan::TopFieldFirst), &p);
+        assert_eq!(
+            v.codes(),
+            ["video.hdr_not_allowed", "video.interlaced_not_allowed"]
+        );
     }
 
     #[test]

@@ -234,3 +234,65 @@ fn a_directory_is_not_a_regular_file() {
         "{err:?}"
     );
 }
+
+/// The primary video stream's colour and scan facts of `file` under `limits`.
+fn signal(file: &str, limits: &ProbeLimits) -> yanxiu_ingest::VideoSignal {
+    let report = probe_file(&fixtures().join(file), limits).expect("probe");
+    report
+        .primary_video()
+        .and_then(|s| s.video.as_ref())
+        .map(|v| v.signal.clone())
+        .expect("video stream")
+}
+
+#[test]
+fn the_content_check_finds_combing_a_progressive_flag_hides() {
+    let found = signal("combed_unflagged_576.mp4", &ProbeLimits::default());
+    assert_eq!(found.field_order, yanxiu_ingest::FieldOrder::Progressive);
+    assert!(found.interlaced, "{found:?}");
+    assert_eq!(found.scan, yanxiu_ingest::Scan::TopFieldFirst);
+    let counts = found.interlace_check.expect("idet counts");
+    assert!(counts.tff > 50 && counts.bff == 0, "{counts:?}");
+}
+
+#[test]
+fn without_pictures_for_the_content_check_the_field_order_flag_alone_decides() {
+    let limits = ProbeLimits {
+        interlace_frames: 0,
+        ..ProbeLimits::default()
+    };
+    let unflagged = signal("combed_unflagged_576.mp4", &limits);
+    assert_eq!(unflagged.interlace_check, None);
+    assert!(!unflagged.interlaced);
+    let flagged = signal("interlaced_1080i50.mp4", &limits);
+    assert!(flagged.interlaced, "{flagged:?}");
+}
+
+#[test]
+fn the_content_check_stays_within_its_time_budget() {
+    let limits = ProbeLimits {
+        interlace_budget: Duration::ZERO,
+        ..ProbeLimits::default()
+    };
+    let started = Instant::now();
+    let s = signal("interlaced_1080i50.mp4", &limits);
+    assert_eq!(s.interlace_check, None);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn hdr_transfer_primaries_and_matrix_are_reported() {
+    let s = signal("hdr_hlg_hevc10.mp4", &ProbeLimits::default());
+    assert_eq!(s.color_transfer.as_deref(), Some("arib-std-b67"));
+    assert_eq!(s.color_primaries.as_deref(), Some("bt2020"));
+    assert_eq!(s.color_matrix.as_deref(), Some("bt2020nc"));
+    assert_eq!(s.color_range.as_deref(), Some("tv"));
+    assert_eq!(s.hdr, yanxiu_ingest::HdrKind::Hlg);
+    let sdr = signal("lecture_1080p30.mp4", &ProbeLimits::default());
+    assert_eq!(sdr.hdr, yanxiu_ingest::HdrKind::None);
+    assert!(!sdr.interlaced);
+}

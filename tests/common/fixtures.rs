@@ -70,6 +70,25 @@ pub struct FixtureExpectation {
     /// Whether the primary video stream has a variable frame rate.
     #[serde(default)]
     pub frame_rate_is_variable: bool,
+    /// Transfer characteristic of the primary video stream (libav name),
+    /// when the fixture states what the probe must report.
+    #[serde(default)]
+    pub color_transfer: Option<String>,
+    /// Colour primaries of the primary video stream (libav name).
+    #[serde(default)]
+    pub color_primaries: Option<String>,
+    /// Matrix coefficients of the primary video stream (libav name).
+    #[serde(default)]
+    pub color_matrix: Option<String>,
+    /// Field order of the primary video stream (`progressive`, `tt`, ...).
+    #[serde(default)]
+    pub field_order: Option<String>,
+    /// HDR kind (`none`, `pq`, `hlg`).
+    #[serde(default)]
+    pub hdr: Option<String>,
+    /// Whether the primary video stream is interlaced (flag or content).
+    #[serde(default)]
+    pub interlaced: Option<bool>,
 }
 
 #[derive(Deserialize)]

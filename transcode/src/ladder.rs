@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::loudness::LoudnessTarget;
+use crate::picture::{PicturePlan, plan_picture};
 use crate::source::{DisplaySize, SourceVideo};
 
 /// Errors in a ladder configuration or plan.
@@ -65,6 +66,9 @@ pub struct LadderConfig {
     pub chunk_threshold_seconds: f64,
     /// Target chunk length in seconds (rounded to whole segments).
     pub chunk_seconds: f64,
+    /// Highest output frame rate: an interlaced source is deinterlaced to
+    /// one picture per field (50i → 50p) only when its field rate fits.
+    pub max_frame_rate: f64,
 }
 
 /// One rung of the ladder before it meets a source.
@@ -159,6 +163,7 @@ impl Default for LadderConfig {
             audio: AudioConfig::default(),
             chunk_threshold_seconds: 600.0,
             chunk_seconds: 60.0,
+            max_frame_rate: 60.0,
         }
     }
 }
@@ -253,6 +258,9 @@ impl LadderConfig {
                 "must be at least one segment and at most 3600".into(),
             ));
         }
+        if !(10.0..=240.0).contains(&self.max_frame_rate) {
+            return Err(invalid("max_frame_rate", "must be 10 to 240".into()));
+        }
         if !(0.5..=1.0).contains(&self.source_rung_threshold) {
             return Err(invalid("source_rung_threshold", "must be 0.5 to 1".into()));
         }
@@ -315,8 +323,12 @@ pub struct PlannedAudio {
 pub struct LadderPlan {
     /// Video rungs, largest first.
     pub rungs: Vec<PlannedRung>,
-    /// Output frame rate (the source's).
+    /// Output frame rate: the source's, or its field rate when every
+    /// field of an interlaced source becomes a picture.
     pub frame_rate: f64,
+    /// Deinterlacing and tone mapping before the rungs scale.
+    #[serde(default)]
+    pub picture: PicturePlan,
     /// GOP length in seconds.
     pub gop_seconds: f64,
     /// Target segment length in seconds.
@@ -372,6 +384,7 @@ pub fn plan_ladder(
             video.frame_rate
         )));
     }
+    let picture = plan_picture(video, config.max_frame_rate);
     let display = video.display_size();
     let source_short = display.short_edge();
 
@@ -445,7 +458,8 @@ pub fn plan_ladder(
 
     Ok(LadderPlan {
         rungs,
-        frame_rate: video.frame_rate,
+        frame_rate: picture.output_frame_rate(video.frame_rate),
+        picture,
         gop_seconds: config.gop_seconds,
         segment_seconds: config.segment_seconds,
         preset: config.preset.clone(),
@@ -465,6 +479,10 @@ mod tests {
             sample_aspect_ratio: (1, 1),
             rotation: Rotation::None,
             frame_rate: 30.0,
+            hdr: crate::picture::HdrKind::None,
+            full_range: false,
+            scan: crate::picture::Scan::Progressive,
+            matrix: crate::picture::Matrix::Unstated,
         }
     }
 
@@ -670,6 +688,31 @@ mod tests {
             LadderConfig::from_toml_str(text).unwrap(),
             LadderConfig::default()
         );
+    }
+
+    #[test]
+    fn an_interlaced_25_fps_source_is_planned_at_its_50_fps_field_rate() {
+        let mut v = source(1920, 1080);
+        v.frame_rate = 25.0;
+        v.scan = crate::picture::Scan::TopFieldFirst;
+        let p = plan(v);
+        assert_eq!(p.frame_rate, 50.0);
+        assert_eq!(p.gop_frames(), 100);
+        assert!(p.picture.deinterlace.is_some());
+        let capped = LadderConfig {
+            max_frame_rate: 30.0,
+            ..LadderConfig::default()
+        };
+        let p = plan_ladder(&capped, &v, None).unwrap();
+        assert_eq!(p.frame_rate, 25.0);
+    }
+
+    #[test]
+    fn an_hdr_source_is_planned_with_tone_mapping() {
+        let mut v = source(1280, 720);
+        v.hdr = crate::picture::HdrKind::Hlg;
+        assert!(plan(v).picture.tone_map.is_some());
+        assert_eq!(plan(source(1280, 720)).picture, PicturePlan::default());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod chunk;
 pub mod ladder;
 pub mod live;
 pub mod loudness;
+pub mod picture;
 mod pipeline;
 pub mod qc;
 pub mod source;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use ladder::{LadderConfig, LadderError, LadderPlan, PlannedAudio, PlannedRung, plan_ladder};
+pub use picture::{FieldOrder, HdrKind, PicturePlan, Scan, plan_picture};
 pub use source::{DisplaySize, Rotation, SourceVideo};
 use yanxiu_packager::storage::Storage;
 use yanxiu_packager::vod::LadderSummary;
@@ -155,8 +157,9 @@ pub enum TranscodeError {
         /// The libav error.
         source: ffmpeg_next::Error,
     },
-    /// A filter (rotation) failed.
-    #[error("rotation filter: {0}")]
+    /// A filter of the picture stage (deinterlacing, tone mapping,
+    /// rotation) failed.
+    #[error("picture filter: {0}")]
     Filter(ffmpeg_next::Error),
     /// Scaling failed.
     #[error("{stage} scaler: {source}")]

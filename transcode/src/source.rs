@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::picture::{HdrKind, Matrix, Scan};
+
 /// Clockwise rotation to apply to the decoded picture for display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Rotation {
@@ -70,8 +72,21 @@ pub struct SourceVideo {
     pub sample_aspect_ratio: (u32, u32),
     /// Rotation to apply for display.
     pub rotation: Rotation,
-    /// Average frame rate in frames per second.
+    /// Average frame rate in frames per second (frames, not fields, for
+    /// an interlaced source).
     pub frame_rate: f64,
+    /// The high dynamic range the transfer states (tone-mapped to SDR).
+    #[serde(default)]
+    pub hdr: HdrKind,
+    /// Whether the picture uses the full code range (else limited, "tv").
+    #[serde(default)]
+    pub full_range: bool,
+    /// Progressive or interlaced, and which field comes first (deinterlaced).
+    #[serde(default)]
+    pub scan: Scan,
+    /// Matrix coefficients of the YUV samples (converted to BT.709).
+    #[serde(default)]
+    pub matrix: Matrix,
 }
 
 /// Width and height of a picture as a viewer sees it.
@@ -153,6 +168,10 @@ mod tests {
             sample_aspect_ratio: sar,
             rotation,
             frame_rate: 25.0,
+            hdr: HdrKind::None,
+            full_range: false,
+            scan: Scan::Progressive,
+            matrix: Matrix::Unstated,
         }
     }
 

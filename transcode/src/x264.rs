@@ -1,8 +1,10 @@
 //! Opening libx264 for one rung, the same way for VOD and live: the rung's
 //! size, CRF capped by VBV, fixed GOP with keyframes forced by the caller
 //! on a shared time grid (closed GOPs, no scene cuts), global headers for
-//! CMAF, and optionally `tune=zerolatency` for low-latency live.
+//! CMAF, BT.709 limited-range colour tags in the VUI, and optionally
+//! `tune=zerolatency` for low-latency live.
 
+use ffmpeg_next::util::color;
 use ffmpeg_next::{Dictionary, Rational, codec, encoder, format};
 
 use crate::ladder::PlannedRung;
@@ -45,6 +47,12 @@ pub fn open(rung: &PlannedRung, settings: X264Settings<'_>) -> Result<encoder::V
     video.set_frame_rate(Some(Rational::from(settings.frame_rate)));
     video.set_aspect_ratio(Rational(1, 1));
     video.set_gop(settings.gop_frames);
+    // Every rendition is BT.709 SDR, limited range (the picture stage
+    // tone-maps HDR); libx264 writes these into the SPS VUI.
+    video.set_color_primaries(color::Primaries::BT709);
+    video.set_color_transfer_characteristic(color::TransferCharacteristic::BT709);
+    video.set_colorspace(color::Space::BT709);
+    video.set_color_range(color::Range::MPEG);
     let mut opts = Dictionary::new();
     opts.set("preset", settings.preset);
     if settings.zero_latency {

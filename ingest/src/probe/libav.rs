@@ -13,6 +13,7 @@ use std::ptr;
 
 use ff::ffi;
 use ffmpeg_next as ff;
+use yanxiu_transcode::picture::FieldOrder;
 
 /// libav's `AVPROBE_SCORE_RETRY` (`AVPROBE_SCORE_MAX / 4`): below this a
 /// content match is a guess.
@@ -173,6 +174,12 @@ pub(super) struct CodecFacts {
     pub channels: u16,
     pub sample_rate: u32,
     pub channel_layout: Option<String>,
+    /// Colour description, libav names; `None` when unstated.
+    pub color_transfer: Option<String>,
+    pub color_primaries: Option<String>,
+    pub color_matrix: Option<String>,
+    pub color_range: Option<String>,
+    pub field_order: FieldOrder,
 }
 
 /// libav's `FF_LEVEL_UNKNOWN`.
@@ -219,7 +226,33 @@ pub(super) fn codec_facts(stream: &ff::Stream) -> CodecFacts {
             channels: u16::try_from((*par).ch_layout.nb_channels).unwrap_or(0),
             sample_rate: u32::try_from((*par).sample_rate).unwrap_or(0),
             channel_layout,
+            color_transfer: stated(cstr_to_string(ffi::av_color_transfer_name(
+                (*par).color_trc,
+            ))),
+            color_primaries: stated(cstr_to_string(ffi::av_color_primaries_name(
+                (*par).color_primaries,
+            ))),
+            color_matrix: stated(cstr_to_string(ffi::av_color_space_name((*par).color_space))),
+            color_range: stated(cstr_to_string(ffi::av_color_range_name((*par).color_range))),
+            field_order: field_order((*par).field_order),
         }
+    }
+}
+
+/// A libav colour name, `None` for the names of "not stated".
+fn stated(name: Option<String>) -> Option<String> {
+    name.filter(|n| !matches!(n.as_str(), "unknown" | "unspecified" | "reserved"))
+}
+
+fn field_order(order: ffi::AVFieldOrder) -> FieldOrder {
+    use ffi::AVFieldOrder::*;
+    match order {
+        AV_FIELD_PROGRESSIVE => FieldOrder::Progressive,
+        AV_FIELD_TT => FieldOrder::TopTop,
+        AV_FIELD_BB => FieldOrder::BottomBottom,
+        AV_FIELD_TB => FieldOrder::TopBottom,
+        AV_FIELD_BT => FieldOrder::BottomTop,
+        _ => FieldOrder::Unknown,
     }
 }
 

@@ -11,6 +11,7 @@
 //! (an interrupted upload) makes the file unreadable, not merely short.
 
 mod error;
+mod interlace;
 mod libav;
 
 use std::io::Read;
@@ -21,7 +22,9 @@ use std::time::{Duration, Instant};
 use ffmpeg_next as ff;
 
 pub use self::error::{ProbeError, UnreadableReason};
-pub use crate::report::{AudioInfo, MediaReport, StreamKind, StreamReport, VideoInfo};
+pub use crate::report::{
+    AudioInfo, HdrKind, IdetCounts, MediaReport, StreamKind, StreamReport, VideoInfo, VideoSignal,
+};
 use crate::{classify, geometry};
 
 /// Bounds on the work one probe may do.
@@ -43,12 +46,18 @@ pub struct ProbeLimits {
     /// Video packets whose timestamps are read to tell constant from
     /// variable frame rate.
     pub timestamp_packets: usize,
+    /// Pictures decoded for the content interlace check (`idet`); 0 skips it.
+    pub interlace_frames: usize,
+    /// Most wall-clock time the content interlace check may take (within
+    /// [`ProbeLimits::deadline`]); it answers with what it counted by then.
+    pub interlace_budget: Duration,
 }
 
 impl Default for ProbeLimits {
     /// 8 MiB / 10 s of media to learn the streams, 10 s wall clock,
     /// pictures up to 16384 pixels per edge and 8192 × 8192 in area (twice
-    /// 8K UHD), 300 video packets for the frame-rate check.
+    /// 8K UHD), 300 video packets for the frame-rate check, 200 pictures
+    /// and at most 4 s for the content interlace check.
     fn default() -> ProbeLimits {
         ProbeLimits {
             probe_size_bytes: 8 * 1024 * 1024,
@@ -57,6 +66,8 @@ impl Default for ProbeLimits {
             max_edge: 16384,
             max_pixels: 8192 * 8192,
             timestamp_packets: 300,
+            interlace_frames: 200,
+            interlace_budget: Duration::from_secs(4),
         }
     }
 }
@@ -177,6 +188,16 @@ pub fn probe_file(path: &Path, limits: &ProbeLimits) -> Result<MediaReport, Prob
     if Instant::now() >= deadline {
         return Err(timed_out());
     }
+    let idet = scan_stream.and_then(|index| {
+        let until = deadline.min(Instant::now() + limits.interlace_budget);
+        interlace::idet_counts(
+            &mut input,
+            index,
+            limits.interlace_frames,
+            limits.max_pixels,
+            until,
+        )
+    });
 
     let streams: Vec<StreamReport> = input
         .streams()
@@ -189,7 +210,8 @@ pub fn probe_file(path: &Path, limits: &ProbeLimits) -> Result<MediaReport, Prob
                     })
                 })
                 .flatten();
-            stream_report(&s, verdict)
+            let idet = idet.filter(|_| Some(s.index()) == scan_stream);
+            stream_report(&s, verdict, idet)
         })
         .collect();
     let codecs: Vec<&str> = streams.iter().map(|s| s.codec.as_str()).collect();
@@ -290,7 +312,11 @@ fn positive_rate(rate: ff::Rational) -> Option<f64> {
     (rate.numerator() > 0 && rate.denominator() > 0).then(|| f64::from(rate))
 }
 
-fn stream_report(stream: &ff::Stream, timestamp_verdict: Option<bool>) -> StreamReport {
+fn stream_report(
+    stream: &ff::Stream,
+    timestamp_verdict: Option<bool>,
+    idet: Option<IdetCounts>,
+) -> StreamReport {
     let kind = kind_of(stream);
     let facts = libav::codec_facts(stream);
     let parameters = stream.parameters();
@@ -336,6 +362,7 @@ fn stream_report(stream: &ff::Stream, timestamp_verdict: Option<bool>) -> Stream
                 avg_frame_rate,
                 real_frame_rate,
             ),
+            signal: video_signal(&facts, idet),
         }
     });
     let audio = (kind == StreamKind::Audio).then(|| AudioInfo {
@@ -360,6 +387,23 @@ fn stream_report(stream: &ff::Stream, timestamp_verdict: Option<bool>) -> Stream
         duration_seconds,
         video,
         audio,
+    }
+}
+
+/// The colour description and scan of a video stream: the flags, and the
+/// content check's counts when it ran.
+fn video_signal(facts: &libav::CodecFacts, idet: Option<IdetCounts>) -> VideoSignal {
+    let scan = classify::scan_of(facts.field_order, idet.and_then(classify::content_scan));
+    VideoSignal {
+        color_transfer: facts.color_transfer.clone(),
+        color_primaries: facts.color_primaries.clone(),
+        color_matrix: facts.color_matrix.clone(),
+        color_range: facts.color_range.clone(),
+        field_order: facts.field_order,
+        hdr: HdrKind::from_transfer(facts.color_transfer.as_deref()),
+        interlaced: scan.is_interlaced(),
+        scan,
+        interlace_check: idet,
     }
 }
 

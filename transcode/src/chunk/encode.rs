@@ -73,7 +73,11 @@ pub async fn encode_part(
                 input: job.input.clone(),
                 video_stream: job.video_stream,
                 audio_stream: None,
-                rotation: job.source.rotation,
+                filter_chain: job
+                    .plan
+                    .picture
+                    .filter_chain(job.source.rotation, VIDEO_TIMESCALE),
+                source_frame_rate: job.source.frame_rate,
                 frame_rate: job.plan.frame_rate,
                 gop_seconds: job.plan.gop_seconds,
                 window: Some(FrameWindow::new(&range, segment, job.plan.frame_rate)),

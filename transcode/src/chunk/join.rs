@@ -479,6 +479,7 @@ mod tests {
         LadderPlan {
             rungs: vec![rung("720p", 720), rung("360p", 360)],
             frame_rate: 25.0,
+            picture: Default::default(),
             gop_seconds: 2.0,
             segment_seconds: 4.0,
             preset: "veryfast".into(),

@@ -166,6 +166,10 @@ pub fn plan_live_ladder(
         sample_aspect_ratio: (1, 1),
         rotation: Rotation::None,
         frame_rate: config.frame_rate,
+        hdr: crate::picture::HdrKind::None,
+        full_range: false,
+        scan: crate::picture::Scan::Progressive,
+        matrix: crate::picture::Matrix::Bt709,
     };
     let mut plan = plan_ladder(&config.ladder, &source, audio)?;
     if config.passthrough {

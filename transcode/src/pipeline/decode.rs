@@ -1,7 +1,9 @@
 //! The demux-and-decode stage: reads the source once, decodes video (with
-//! libav's frame threads) and audio, turns pictures upright, stamps every
-//! frame with a strictly increasing output time and the keyframe decision,
-//! and hands each picture to every rung (by reference, not by copy).
+//! libav's frame threads) and audio, runs the picture stage planned in
+//! [`crate::picture`] (deinterlacing, HDR → SDR tone mapping, rotation) once
+//! for every rung, stamps every picture with a strictly increasing output
+//! time and the keyframe decision, and hands each picture to every rung
+//! (by reference, not by copy).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +16,6 @@ use super::ffi;
 use crate::TranscodeError;
 use crate::chunk::{FrameWindow, Keep};
 use crate::qc::tap::QcInput;
-use crate::source::Rotation;
 use crate::timing::{KeyframeGrid, MonotonicClock, VIDEO_TIMESCALE};
 
 /// A decoded picture on its way to a rung.
@@ -38,9 +39,12 @@ pub struct DecodeSpec {
     pub video_stream: usize,
     /// Index of the audio stream, if audio is wanted.
     pub audio_stream: Option<usize>,
-    /// Rotation to apply.
-    pub rotation: Rotation,
-    /// Nominal frame rate (for gaps and the keyframe tolerance).
+    /// The libavfilter chain of the picture stage
+    /// ([`crate::picture::PicturePlan::filter_chain`]), if any.
+    pub filter_chain: Option<String>,
+    /// The source's frame rate (fills gaps in the decoded times).
+    pub source_frame_rate: f64,
+    /// Nominal output frame rate (for gaps and the keyframe tolerance).
     pub frame_rate: f64,
     /// GOP length in seconds.
     pub gop_seconds: f64,
@@ -109,14 +113,15 @@ pub fn run(
         );
     }
 
-    let nominal = (f64::from(VIDEO_TIMESCALE) / spec.frame_rate).round() as i64;
+    let nominal = |rate: f64| (f64::from(VIDEO_TIMESCALE) / rate.max(1.0)).round() as i64;
     let mut stage = VideoStage {
         rungs,
         qc,
-        clock: MonotonicClock::new(nominal),
+        clock: MonotonicClock::new(nominal(spec.source_frame_rate)),
+        filtered_clock: MonotonicClock::new(nominal(spec.frame_rate)),
         grid: KeyframeGrid::new(spec.gop_seconds, spec.frame_rate, VIDEO_TIMESCALE),
-        rotate: None,
-        rotation: spec.rotation,
+        graph: None,
+        chain: spec.filter_chain,
         position,
         frames: 0,
         closed: false,
@@ -172,7 +177,7 @@ pub fn run(
         }
     }
 
-    // End of input: flush decoders, then the rotation filter.
+    // End of input: flush decoders, then the picture filters.
     if vdec.send_eof().is_ok() {
         while vdec.receive_frame(&mut decoded).is_ok() {
             let t = to_ticks(decoded.timestamp(), video_tb, origin_us);
@@ -270,15 +275,19 @@ pub(crate) fn drain_audio(
     Ok(())
 }
 
-/// Video after decoding: rotation, timing, keyframes, fan-out.
+/// Video after decoding: picture filters, timing, keyframes, fan-out.
 struct VideoStage {
     rungs: Vec<SyncSender<RungFrame>>,
     /// The QC thread, while it listens.
     qc: Option<SyncSender<QcInput>>,
+    /// Decoded times, made strictly increasing.
     clock: MonotonicClock,
+    /// Times out of the filters (a picture per field halves the spacing).
+    filtered_clock: MonotonicClock,
     grid: KeyframeGrid,
-    rotate: Option<filter::Graph>,
-    rotation: Rotation,
+    /// The picture filters, built on the first picture.
+    graph: Option<filter::Graph>,
+    chain: Option<String>,
     position: Arc<AtomicI64>,
     frames: u64,
     /// Every rung has gone (one failed); stop reading.
@@ -301,46 +310,48 @@ impl VideoStage {
         }
         let pts = self.clock.next(t);
         decoded.set_pts(Some(pts));
-        let Some(chain) = self.rotation.filter_chain() else {
+        let Some(chain) = self.chain.as_deref() else {
             let picture = std::mem::replace(decoded, frame::Video::empty());
             return self.fan_out(picture);
         };
-        if self.rotate.is_none() {
-            self.rotate = Some(rotation_graph(decoded, chain)?);
+        if self.graph.is_none() {
+            self.graph = Some(picture_graph(decoded, chain)?);
         }
         let graph = self
-            .rotate
+            .graph
             .as_mut()
-            .ok_or(TranscodeError::Internal("rotation graph"))?;
+            .ok_or(TranscodeError::Internal("picture graph"))?;
         graph
             .get("in")
-            .ok_or(TranscodeError::Internal("rotation source"))?
+            .ok_or(TranscodeError::Internal("picture source"))?
             .source()
             .add(decoded)
             .map_err(TranscodeError::Filter)?;
-        self.pull_rotated()
+        self.pull_filtered()
     }
 
-    fn pull_rotated(&mut self) -> Result<(), TranscodeError> {
+    fn pull_filtered(&mut self) -> Result<(), TranscodeError> {
         loop {
-            let mut rotated = frame::Video::empty();
-            let got = match self.rotate.as_mut().and_then(|g| g.get("out")) {
-                Some(mut sink) => sink.sink().frame(&mut rotated).is_ok(),
+            let mut filtered = frame::Video::empty();
+            let got = match self.graph.as_mut().and_then(|g| g.get("out")) {
+                Some(mut sink) => sink.sink().frame(&mut filtered).is_ok(),
                 None => false,
             };
             if !got {
                 return Ok(());
             }
-            self.fan_out(rotated)?;
+            let pts = self.filtered_clock.next(filtered.pts());
+            filtered.set_pts(Some(pts));
+            self.fan_out(filtered)?;
         }
     }
 
     fn finish(&mut self) -> Result<(), TranscodeError> {
-        if let Some(graph) = self.rotate.as_mut()
+        if let Some(graph) = self.graph.as_mut()
             && let Some(mut src) = graph.get("in")
         {
             src.source().flush().map_err(TranscodeError::Filter)?;
-            self.pull_rotated()?;
+            self.pull_filtered()?;
         }
         Ok(())
     }
@@ -386,7 +397,9 @@ impl VideoStage {
     }
 }
 
-fn rotation_graph(first: &frame::Video, chain: &str) -> Result<filter::Graph, TranscodeError> {
+/// The filter graph `buffer → chain → buffersink` for pictures like `first`
+/// timed in [`VIDEO_TIMESCALE`] ticks.
+fn picture_graph(first: &frame::Video, chain: &str) -> Result<filter::Graph, TranscodeError> {
     let mut graph = filter::Graph::new();
     let sar = first.aspect_ratio();
     let sar = if sar.0 <= 0 || sar.1 <= 0 {

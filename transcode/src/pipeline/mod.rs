@@ -213,7 +213,11 @@ fn start_decoder(
         input: job.input.clone(),
         video_stream: job.video_stream,
         audio_stream: job.audio_stream.filter(|_| audio_input.is_some()),
-        rotation: job.source.rotation,
+        filter_chain: job
+            .plan
+            .picture
+            .filter_chain(job.source.rotation, VIDEO_TIMESCALE),
+        source_frame_rate: job.source.frame_rate,
         frame_rate: job.plan.frame_rate,
         gop_seconds: job.plan.gop_seconds,
         window: None,

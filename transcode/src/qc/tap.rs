@@ -203,7 +203,9 @@ pub fn analyse_file(spec: QcFileSpec) -> Result<QcReport, TranscodeError> {
         input: spec.input.clone(),
         video_stream: spec.video_stream,
         audio_stream: spec.audio_stream,
-        rotation: spec.rotation,
+        filter_chain: crate::picture::PicturePlan::default()
+            .filter_chain(spec.rotation, crate::timing::VIDEO_TIMESCALE),
+        source_frame_rate: spec.frame_rate,
         frame_rate: spec.frame_rate,
         gop_seconds: 2.0,
         window: None,

@@ -18,26 +18,43 @@ const AUDIO_HEADER: usize = 2;
 /// the avcC parser (sequence header) or the NAL unit walk (frame).
 pub fn flv_video_tag(data: &[u8]) {
     let body = Bytes::copy_from_slice(data);
+    // Enhanced RTMP: [IsExHeader | FrameType(3) | PacketType(4)] and a FourCC; CodedFrames
+    // (packet type 1) adds a composition time, CodedFramesX (3) does not.
+    let extended = data.first().is_some_and(|b| b & 0x80 != 0);
+    let (frame_header, frame_type) = match data.first() {
+        Some(b) if extended => (if b & 0x0F == 1 { 8 } else { 5 }, (b >> 4) & 0x07),
+        Some(b) => (VIDEO_HEADER, b >> 4),
+        None => (VIDEO_HEADER, 0),
+    };
     match parse_video(&body) {
         Ok(VideoTag::Config { avcc }) => {
             assert_eq!(avcc.len() + VIDEO_HEADER, body.len(), "avcC slice");
             check_avcc(&avcc);
+        }
+        Ok(VideoTag::HevcConfig { hvcc }) => {
+            assert!(extended, "HEVC only behind the extended header");
+            assert_eq!(hvcc.len() + 5, body.len(), "hvcC slice");
         }
         Ok(VideoTag::Frame {
             keyframe,
             cts_ms,
             data: nalus,
         }) => {
-            assert_eq!(nalus.len() + VIDEO_HEADER, body.len(), "frame slice");
+            assert_eq!(nalus.len() + frame_header, body.len(), "frame slice");
             assert!(
                 (-(1 << 23)..(1 << 23)).contains(&cts_ms),
                 "composition time is a signed 24-bit value"
             );
-            assert_eq!(keyframe, data[0] >> 4 == 1, "key frame flag");
+            assert_eq!(keyframe, frame_type == 1, "key frame flag");
             check_nal_units(&nalus);
         }
-        Ok(VideoTag::EndOfSequence | VideoTag::Command | VideoTag::Unsupported { .. }) | Err(_) => {
-        }
+        Ok(
+            VideoTag::EndOfSequence
+            | VideoTag::Command
+            | VideoTag::Unsupported { .. }
+            | VideoTag::UnsupportedFourCc { .. },
+        )
+        | Err(_) => {}
     }
 }
 

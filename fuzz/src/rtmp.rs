@@ -268,12 +268,15 @@ impl PublishState {
                         self.report.video_configs += 1;
                         check_avcc(&avcc);
                     }
+                    VideoTag::HevcConfig { .. } => self.report.video_configs += 1,
                     VideoTag::Frame { data, .. } => {
                         self.report.video_frames += 1;
                         check_nal_units(&data);
                     }
                     VideoTag::EndOfSequence | VideoTag::Command => {}
-                    VideoTag::Unsupported { .. } => return Err(Ended),
+                    VideoTag::Unsupported { .. } | VideoTag::UnsupportedFourCc { .. } => {
+                        return Err(Ended);
+                    }
                 }
                 Ok(Vec::new())
             }

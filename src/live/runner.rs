@@ -309,6 +309,11 @@ impl ChannelRunner {
                 active.video_codec = Some("h264");
                 LiveInput::VideoConfig { avcc }
             }
+            LiveEvent::HevcConfig { hvcc } => {
+                active.picture = yanxiu_transcode::live::hevc_picture_size(&hvcc).ok();
+                active.video_codec = Some("hevc");
+                LiveInput::HevcConfig { hvcc }
+            }
             LiveEvent::VpxConfig {
                 codec,
                 width,

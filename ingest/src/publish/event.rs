@@ -30,7 +30,7 @@ pub enum LiveEvent {
         /// The avcC record.
         avcc: Bytes,
     },
-    /// One H.264 picture.
+    /// One H.264 picture (HEVC after a [`LiveEvent::HevcConfig`]).
     Video {
         /// Decode timestamp, milliseconds, as sent (RTMP time, may wrap).
         dts_ms: u32,
@@ -40,6 +40,12 @@ pub enum LiveEvent {
         keyframe: bool,
         /// Length-prefixed NAL units.
         data: Bytes,
+    },
+    /// HEVC sequence start (Enhanced RTMP): the `HEVCDecoderConfigurationRecord`.
+    /// Following [`LiveEvent::Video`]s carry length-prefixed HEVC NAL units.
+    HevcConfig {
+        /// The hvcC record.
+        hvcc: Bytes,
     },
     /// A VP8 or VP9 source (WebRTC) of `width`x`height`: sent before the
     /// first frame and again whenever the codec or the size changes. Each

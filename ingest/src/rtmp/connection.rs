@@ -467,6 +467,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         self.check_size(&body)?;
         match parse_video(&body) {
             Ok(VideoTag::Config { avcc }) => self.emit(LiveEvent::VideoConfig { avcc }).await,
+            Ok(VideoTag::HevcConfig { hvcc }) => self.emit(LiveEvent::HevcConfig { hvcc }).await,
             Ok(VideoTag::Frame {
                 keyframe,
                 cts_ms,
@@ -482,8 +483,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
             }
             Ok(VideoTag::EndOfSequence | VideoTag::Command) => Ok(()),
             Ok(VideoTag::Unsupported { codec_id }) => Err(EndReason::UnsupportedMedia(format!(
-                "video codec id {codec_id} (only H.264 is accepted)"
+                "video codec id {codec_id} (H.264, or HEVC over Enhanced RTMP, is accepted)"
             ))),
+            Ok(VideoTag::UnsupportedFourCc { fourcc }) => {
+                Err(EndReason::UnsupportedMedia(format!(
+                    "Enhanced RTMP video {} (H.264 and HEVC are accepted)",
+                    String::from_utf8_lossy(&fourcc)
+                )))
+            }
             Err(e) => Err(EndReason::Protocol(e.to_string())),
         }
     }

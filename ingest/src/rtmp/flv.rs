@@ -2,9 +2,11 @@
 //! AVCPacketType, composition time) and the audio tag (sound format,
 //! AACPacketType). Pure: bytes in, typed tags out, no IO.
 //!
-//! Only H.264 (codec id 7) and AAC (sound format 10) are understood; other
-//! codecs, including Enhanced RTMP's FourCC tags, come back as
-//! `Unsupported` so the caller can decide what to do with the stream.
+//! H.264 (codec id 7) and AAC (sound format 10) are understood in the legacy
+//! header; Enhanced RTMP's extended video header (the published E-RTMP spec:
+//! `IsExHeader`, a packet type and a FourCC) is understood for HEVC (`hvc1`)
+//! and H.264 (`avc1`). Other codecs come back as `Unsupported` so the caller
+//! can decide what to do with the stream.
 
 use bytes::Bytes;
 
@@ -30,14 +32,25 @@ pub enum VideoTag {
         /// Length-prefixed NAL units (AVCC framing).
         data: Bytes,
     },
+    /// HEVC sequence start (Enhanced RTMP, FourCC `hvc1`): an
+    /// `HEVCDecoderConfigurationRecord` (hvcC).
+    HevcConfig {
+        /// The hvcC record.
+        hvcc: Bytes,
+    },
     /// AVC end of sequence marker; carries no picture.
     EndOfSequence,
     /// Video command frame (FLV frame type 5); carries no picture.
     Command,
-    /// A codec other than H.264 (or an Enhanced RTMP FourCC tag).
+    /// A legacy codec other than H.264.
     Unsupported {
-        /// Legacy codec id, or 0xFF for an Enhanced RTMP extended header.
+        /// Legacy codec id.
         codec_id: u8,
+    },
+    /// An Enhanced RTMP FourCC other than `hvc1` and `avc1` (`av01`, `vp09`, …).
+    UnsupportedFourCc {
+        /// The FourCC as sent.
+        fourcc: [u8; 4],
     },
 }
 
@@ -91,8 +104,7 @@ pub fn parse_video(body: &Bytes) -> Result<VideoTag, FlvError> {
         });
     };
     if first & 0x80 != 0 {
-        // Enhanced RTMP: IsExHeader set, a FourCC follows.
-        return Ok(VideoTag::Unsupported { codec_id: 0xFF });
+        return parse_extended_video(first, body);
     }
     let frame_type = first >> 4;
     let codec_id = first & 0x0F;
@@ -120,6 +132,70 @@ pub fn parse_video(body: &Bytes) -> Result<VideoTag, FlvError> {
         }),
         2 => Ok(VideoTag::EndOfSequence),
         value => Err(FlvError::UnknownPacketType { kind: "AVC", value }),
+    }
+}
+
+/// Enhanced RTMP `VideoPacketType`s (E-RTMP v1, "ExVideoTagHeader").
+mod packet_type {
+    pub const SEQUENCE_START: u8 = 0;
+    pub const CODED_FRAMES: u8 = 1;
+    pub const SEQUENCE_END: u8 = 2;
+    pub const CODED_FRAMES_X: u8 = 3;
+    pub const METADATA: u8 = 4;
+    pub const MPEG2TS_SEQUENCE_START: u8 = 5;
+}
+
+/// An Enhanced RTMP video tag: `[IsExHeader | FrameType(3) | PacketType(4)]`, a FourCC,
+/// then per packet type: the decoder configuration (SequenceStart), a signed 24-bit
+/// composition time and the coded frames (CodedFrames, HEVC and H.264 only), the coded
+/// frames with a composition time of 0 (CodedFramesX), or nothing of a picture.
+fn parse_extended_video(first: u8, body: &Bytes) -> Result<VideoTag, FlvError> {
+    let too_short = || FlvError::TooShort {
+        kind: "video",
+        len: body.len(),
+    };
+    if body.len() < 5 {
+        return Err(too_short());
+    }
+    let frame_type = (first >> 4) & 0x07;
+    let packet = first & 0x0F;
+    let fourcc = [body[1], body[2], body[3], body[4]];
+    let hevc = &fourcc == b"hvc1";
+    if !hevc && &fourcc != b"avc1" {
+        return Ok(VideoTag::UnsupportedFourCc { fourcc });
+    }
+    if frame_type == 5 {
+        return Ok(VideoTag::Command);
+    }
+    match packet {
+        packet_type::SEQUENCE_START if hevc => Ok(VideoTag::HevcConfig {
+            hvcc: body.slice(5..),
+        }),
+        packet_type::SEQUENCE_START => Ok(VideoTag::Config {
+            avcc: body.slice(5..),
+        }),
+        packet_type::CODED_FRAMES => {
+            if body.len() < 8 {
+                return Err(too_short());
+            }
+            Ok(VideoTag::Frame {
+                keyframe: frame_type == 1,
+                cts_ms: composition_time(body[5], body[6], body[7]),
+                data: body.slice(8..),
+            })
+        }
+        packet_type::CODED_FRAMES_X => Ok(VideoTag::Frame {
+            keyframe: frame_type == 1,
+            cts_ms: 0,
+            data: body.slice(5..),
+        }),
+        packet_type::SEQUENCE_END => Ok(VideoTag::EndOfSequence),
+        // Colour metadata (AMF) and an MPEG-2 TS descriptor carry no picture.
+        packet_type::METADATA | packet_type::MPEG2TS_SEQUENCE_START => Ok(VideoTag::Command),
+        value => Err(FlvError::UnknownPacketType {
+            kind: "E-RTMP video",
+            value,
+        }),
     }
 }
 
@@ -196,6 +272,75 @@ mod tests {
     }
 
     #[test]
+    fn an_enhanced_rtmp_hevc_sequence_start_yields_the_hvcc_record() {
+        // IsExHeader | key frame (1) | SequenceStart (0), "hvc1", the record.
+        let tag = video(&[0x90, b'h', b'v', b'c', b'1', 1, 2, 3]).expect("parses");
+        assert_eq!(
+            tag,
+            VideoTag::HevcConfig {
+                hvcc: Bytes::from_static(&[1, 2, 3])
+            }
+        );
+    }
+
+    #[test]
+    fn enhanced_rtmp_coded_frames_carry_their_composition_time_and_coded_frames_x_none() {
+        let tag = video(&[
+            0x91, b'h', b'v', b'c', b'1', 0xFF, 0xFF, 0xD8, 0, 0, 0, 2, 0x26, 1,
+        ])
+        .expect("parses");
+        assert_eq!(
+            tag,
+            VideoTag::Frame {
+                keyframe: true,
+                cts_ms: -40,
+                data: Bytes::from_static(&[0, 0, 0, 2, 0x26, 1]),
+            }
+        );
+        let tag = video(&[0xA3, b'h', b'v', b'c', b'1', 0, 0, 0, 2, 2, 1]).expect("parses");
+        assert_eq!(
+            tag,
+            VideoTag::Frame {
+                keyframe: false,
+                cts_ms: 0,
+                data: Bytes::from_static(&[0, 0, 0, 2, 2, 1]),
+            }
+        );
+    }
+
+    #[test]
+    fn enhanced_rtmp_avc1_is_h264_and_other_fourccs_are_named() {
+        let tag = video(&[0x90, b'a', b'v', b'c', b'1', 1, 0x64]).expect("parses");
+        assert_eq!(
+            tag,
+            VideoTag::Config {
+                avcc: Bytes::from_static(&[1, 0x64])
+            }
+        );
+        assert_eq!(
+            video(&[0x90, b'a', b'v', b'0', b'1', 1]).expect("parses"),
+            VideoTag::UnsupportedFourCc { fourcc: *b"av01" }
+        );
+        assert_eq!(
+            video(&[0x92, b'h', b'v', b'c', b'1']).expect("parses"),
+            VideoTag::EndOfSequence
+        );
+        assert_eq!(
+            video(&[0x94, b'h', b'v', b'c', b'1', 2, 0]).expect("parses"),
+            VideoTag::Command,
+            "colour metadata carries no picture"
+        );
+        assert!(
+            video(&[0x91, b'h', b'v', b'c', b'1', 0]).is_err(),
+            "cut short"
+        );
+        assert!(
+            video(&[0x97, b'h', b'v', b'c', b'1']).is_err(),
+            "unknown packet type"
+        );
+    }
+
+    #[test]
     fn inter_frame_is_not_a_keyframe() {
         let tag = video(&[0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41]).expect("parses");
         assert!(matches!(
@@ -224,14 +369,10 @@ mod tests {
     }
 
     #[test]
-    fn other_codecs_and_enhanced_rtmp_are_unsupported() {
+    fn other_legacy_codecs_are_unsupported() {
         assert_eq!(
             video(&[0x12, 0]).expect("parses"),
             VideoTag::Unsupported { codec_id: 2 }
-        );
-        assert_eq!(
-            video(&[0x90, b'h', b'v', b'c', b'1']).expect("parses"),
-            VideoTag::Unsupported { codec_id: 0xFF }
         );
     }
 

@@ -2,8 +2,9 @@
 //! crate) that checks the stream key through a caller-supplied
 //! [`PublishGate`] before any media is accepted, and hands each accepted
 //! publish to the caller as a [`LiveSession`] with a bounded channel of
-//! typed [`LiveEvent`]s (H.264 config and frames, AAC config and frames,
-//! metadata, start and end).
+//! typed [`LiveEvent`]s (H.264 config and frames, HEVC config and frames from
+//! Enhanced RTMP publishers such as OBS 30+, AAC config and frames, metadata,
+//! start and end).
 //!
 //! - [`server`]: [`RtmpServer::bind`] / [`RtmpServer::run`], the listener
 //!   ([`RtmpIngest::listen`] for several, e.g. RTMP and RTMPS, sharing one

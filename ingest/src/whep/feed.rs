@@ -140,6 +140,12 @@ impl FeedConverter {
                 self.media.video = Some(FeedVideoCodec::H264);
                 None
             }
+            LiveEvent::HevcConfig { .. } => {
+                // Browsers take no HEVC over WebRTC: viewers get the HLS ladder.
+                self.parameter_sets = None;
+                self.media.video = None;
+                None
+            }
             LiveEvent::VpxConfig { codec, .. } => {
                 self.parameter_sets = None;
                 self.media.video = Some(match codec {

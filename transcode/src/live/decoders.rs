@@ -1,12 +1,13 @@
 //! The live input's codecs: what a source is ([`VideoSource`],
 //! [`AudioSource`]), opening libavcodec's decoder for each (H.264 from its
-//! avcC, VP8/VP9, AAC from its AudioSpecificConfig, Opus), and the pure
+//! avcC, HEVC from its hvcC, VP8/VP9, AAC from its AudioSpecificConfig, Opus), and the pure
 //! facts about the input the decode thread needs: the picture size and
 //! passthrough track of an avcC, the length of an Opus packet from its TOC
 //! byte, the OpusHead an Opus decoder is given.
 
 use bytes::Bytes;
 use ffmpeg_next::{codec, decoder};
+use scuffle_h265::{HEVCDecoderConfigurationRecord, NALUnitType, SpsNALUnit};
 use yanxiu_packager::aac::AudioSpecificConfig;
 use yanxiu_packager::h264::AvcDecoderConfig;
 use yanxiu_packager::media::{TrackConfig, TrackKind, VideoCodecConfig};
@@ -35,6 +36,16 @@ pub enum VideoSource {
         /// Picture height from the SPS.
         height: u32,
     },
+    /// HEVC (Enhanced RTMP) with its hvcC: decoded and laddered to H.264, which every
+    /// player takes; not passed through.
+    Hevc {
+        /// The HEVCDecoderConfigurationRecord as received.
+        hvcc: Bytes,
+        /// Picture width from the SPS (conformance window applied).
+        width: u32,
+        /// Picture height from the SPS.
+        height: u32,
+    },
     /// VP8 or VP9: decoded and laddered, never passed through.
     Vpx {
         /// Which codec.
@@ -58,10 +69,22 @@ impl VideoSource {
         })
     }
 
+    /// An HEVC source from its hvcC (its SPS read for the picture size).
+    pub fn hevc(hvcc: Bytes) -> Result<Self, LiveError> {
+        let (width, height) = hevc_picture_size(&hvcc)?;
+        Ok(Self::Hevc {
+            hvcc,
+            width,
+            height,
+        })
+    }
+
     /// The picture size.
     pub fn size(&self) -> (u32, u32) {
         match self {
-            Self::H264 { width, height, .. } | Self::Vpx { width, height, .. } => (*width, *height),
+            Self::H264 { width, height, .. }
+            | Self::Hevc { width, height, .. }
+            | Self::Vpx { width, height, .. } => (*width, *height),
         }
     }
 
@@ -69,7 +92,7 @@ impl VideoSource {
     pub fn passthrough_track(&self) -> Option<&TrackConfig> {
         match self {
             Self::H264 { track, .. } => Some(track),
-            Self::Vpx { .. } => None,
+            Self::Hevc { .. } | Self::Vpx { .. } => None,
         }
     }
 
@@ -78,8 +101,16 @@ impl VideoSource {
     /// size is a new decoder but the same pictures).
     pub fn shape_differs(&self, next: &Self) -> bool {
         let codec = |s: &Self| match s {
-            Self::H264 { .. } => None,
-            Self::Vpx { codec, .. } => Some(*codec),
+            Self::H264 { .. } => "h264",
+            Self::Hevc { .. } => "hevc",
+            Self::Vpx {
+                codec: VpxCodec::Vp8,
+                ..
+            } => "vp8",
+            Self::Vpx {
+                codec: VpxCodec::Vp9,
+                ..
+            } => "vp9",
         };
         codec(self) != codec(next) || self.size() != next.size()
     }
@@ -92,6 +123,14 @@ impl VideoSource {
                     decoder::find(codec::Id::H264).ok_or(LiveError::MissingCodec("h264"))?;
                 let mut ctx = codec::context::Context::new_with_codec(codec);
                 ffi::set_extradata(&mut ctx, avcc)
+                    .map_err(|e| LiveError::codec("video decoder", e))?;
+                open_video(ctx)
+            }
+            Self::Hevc { hvcc, .. } => {
+                let codec =
+                    decoder::find(codec::Id::HEVC).ok_or(LiveError::MissingCodec("hevc"))?;
+                let mut ctx = codec::context::Context::new_with_codec(codec);
+                ffi::set_extradata(&mut ctx, hvcc)
                     .map_err(|e| LiveError::codec("video decoder", e))?;
                 open_video(ctx)
             }
@@ -256,9 +295,82 @@ pub fn source_track(avcc: &[u8]) -> Result<((u32, u32), TrackConfig), LiveError>
     Ok(((width, height), config))
 }
 
+/// The picture size an hvcC's first SPS declares, its conformance window applied.
+pub fn hevc_picture_size(hvcc: &[u8]) -> Result<(u32, u32), LiveError> {
+    let bad = |what: String| LiveError::Bitstream(format!("video: HEVC {what}"));
+    let record = HEVCDecoderConfigurationRecord::demux(std::io::Cursor::new(hvcc))
+        .map_err(|e| bad(format!("decoder configuration: {e}")))?;
+    let sps = record
+        .arrays
+        .iter()
+        .filter(|array| array.nal_unit_type == NALUnitType::SpsNut)
+        .flat_map(|array| array.nalus.iter())
+        .next()
+        .ok_or_else(|| bad("decoder configuration without an SPS".to_owned()))?;
+    let sps = SpsNALUnit::parse(std::io::Cursor::new(sps.as_ref()))
+        .map_err(|e| bad(format!("SPS: {e}")))?;
+    let width = u32::try_from(sps.rbsp.cropped_width()).unwrap_or(0);
+    let height = u32::try_from(sps.rbsp.cropped_height()).unwrap_or(0);
+    if width == 0 || height == 0 {
+        return Err(bad(format!("picture of {width}x{height}")));
+    }
+    Ok((width, height))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hvcC x265 writes for a 640x360 picture (VPS, SPS, PPS; its SEI left out): the
+    /// SPS codes 640x368 with a conformance window of 8 rows.
+    fn x265_hvcc_640x360() -> Vec<u8> {
+        let hex = concat!(
+            "0101600000009000000000003ff000fcfdf8f800000f03a00001001840010c01ffff016000000300",
+            "90000003000003003f959809a10001002a42010101600000030090000003000003003fa005020169",
+            "65959a4932bc05a02000000300200000030321a2000100074401c172b46240",
+        );
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    #[test]
+    fn an_hevc_source_takes_its_picture_size_from_the_sps_conformance_window_applied() {
+        let source = VideoSource::hevc(Bytes::from(x265_hvcc_640x360())).expect("parses");
+        assert_eq!(source.size(), (640, 360));
+        assert!(
+            source.passthrough_track().is_none(),
+            "HEVC is laddered to H.264"
+        );
+        assert!(source.open_decoder().is_ok(), "libavcodec takes the hvcC");
+        let vp9 = VideoSource::Vpx {
+            codec: VpxCodec::Vp9,
+            width: 640,
+            height: 360,
+        };
+        assert!(
+            source.shape_differs(&vp9),
+            "another codec restarts the rungs"
+        );
+    }
+
+    #[test]
+    fn an_hvcc_without_an_sps_or_cut_short_is_refused() {
+        let mut record = x265_hvcc_640x360();
+        record.truncate(30);
+        assert!(matches!(
+            VideoSource::hevc(Bytes::from(record)),
+            Err(LiveError::Bitstream(_))
+        ));
+        let mut no_arrays = x265_hvcc_640x360();
+        no_arrays.truncate(23);
+        no_arrays[22] = 0;
+        assert!(matches!(
+            hevc_picture_size(&no_arrays),
+            Err(LiveError::Bitstream(_))
+        ));
+    }
 
     fn toc(config: u8, code: u8) -> u8 {
         (config << 3) | code

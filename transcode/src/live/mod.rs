@@ -34,6 +34,7 @@ use yanxiu_packager::media::TrackInput;
 
 use crate::ladder::{LadderConfig, LadderError, LadderPlan, plan_ladder};
 use crate::source::{Rotation, SourceVideo};
+pub use decoders::hevc_picture_size;
 pub use keyframes::{KeyframeDecision, RungKeyframes};
 pub use opus_feed::{AacToOpus, OpusPacket};
 pub use stats::{LiveStats, LiveStatsHandle, RenditionStats};
@@ -62,7 +63,14 @@ pub enum LiveInput {
         /// AVCDecoderConfigurationRecord.
         avcc: Bytes,
     },
-    /// One video access unit: H.264 after a `VideoConfig`, one VP8/VP9
+    /// The HEVC sequence header (Enhanced RTMP): an hvcC record. The ladder is H.264:
+    /// HEVC is decoded, never passed through.
+    HevcConfig {
+        /// HEVCDecoderConfigurationRecord.
+        hvcc: Bytes,
+    },
+    /// One video access unit: H.264 (or HEVC after a `HevcConfig`), length-prefixed
+    /// NAL units, after a `VideoConfig`; one VP8/VP9
     /// frame after a `VpxConfig`.
     Video {
         /// Presentation time, RTMP milliseconds (32-bit, wrapping).

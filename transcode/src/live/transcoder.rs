@@ -258,6 +258,7 @@ impl Session {
         while let Some(unit) = input.blocking_recv() {
             match unit {
                 LiveInput::VideoConfig { avcc } => self.video_config(VideoSource::h264(avcc)?)?,
+                LiveInput::HevcConfig { hvcc } => self.video_config(VideoSource::hevc(hvcc)?)?,
                 LiveInput::VpxConfig {
                     codec,
                     width,

@@ -5,6 +5,12 @@
 //! `AudioSpecificConfig` and raw frames. 90 kHz timestamps (33 bits, they
 //! wrap after ~26.5 h) become milliseconds from the start of the publish.
 //! Pure, no IO: [`TsToEvents::push`] takes received bytes and returns events.
+//!
+//! The transcoder plans its renditions at the first video frame, from the
+//! configs it has by then (RTMP sends both sequence headers first). In a
+//! transport stream the first audio may come after the first video, so
+//! the start is held back until the AAC config is known, when the program
+//! has an AAC stream, for at most [`START_HOLD_MS`] of video.
 
 use bytes::Bytes;
 use yanxiu_packager::h264::{
@@ -22,6 +28,10 @@ const WRAP: u64 = 1 << 33;
 /// The first timestamp of a publish is put at this many milliseconds, so a
 /// stream whose other track starts slightly earlier stays positive.
 const START_MS: i64 = 1_000;
+/// Longest the start of a publish waits for the AAC config (video time).
+pub const START_HOLD_MS: i64 = 2_000;
+/// Most events held back at the start.
+const START_HOLD_EVENTS: usize = 2_048;
 /// AAC sampling frequencies by ADTS index.
 const AAC_RATES: [u32; 13] = [
     96_000, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000,
@@ -37,6 +47,9 @@ pub struct TsToEvents {
     /// A keyframe was sent since the last config: frames may follow.
     video_started: bool,
     asc: Option<Bytes>,
+    /// Events held back until the start (see the module comment); `None`
+    /// once started.
+    held: Option<Vec<LiveEvent>>,
 }
 
 impl TsToEvents {
@@ -49,6 +62,7 @@ impl TsToEvents {
             avcc: None,
             video_started: false,
             asc: None,
+            held: Some(Vec::new()),
         }
     }
 
@@ -65,7 +79,44 @@ impl TsToEvents {
                 Track::Adts => self.audio(unit, &mut events)?,
             }
         }
-        Ok(events)
+        Ok(self.hold_start(events))
+    }
+
+    /// Holds events back until the start may go (see the module comment),
+    /// then lets them out with the AAC config first.
+    fn hold_start(&mut self, events: Vec<LiveEvent>) -> Vec<LiveEvent> {
+        let Some(held) = self.held.as_mut() else {
+            return events;
+        };
+        held.extend(events);
+        let first_video = held.iter().find_map(|e| match e {
+            LiveEvent::Video { dts_ms, .. } => Some(*dts_ms),
+            _ => None,
+        });
+        let last_video = held.iter().rev().find_map(|e| match e {
+            LiveEvent::Video { dts_ms, .. } => Some(*dts_ms),
+            _ => None,
+        });
+        let audio_known = self.asc.is_some() || !self.demuxer.has_audio();
+        let waited_long = match (first_video, last_video) {
+            (Some(first), Some(last)) => i64::from(last.wrapping_sub(first)) >= START_HOLD_MS,
+            _ => false,
+        };
+        let ready = (audio_known && first_video.is_some())
+            || waited_long
+            || held.len() >= START_HOLD_EVENTS;
+        if !ready {
+            return Vec::new();
+        }
+        let mut held = self.held.take().unwrap_or_default();
+        if let Some(at) = held
+            .iter()
+            .position(|e| matches!(e, LiveEvent::AudioConfig { .. }))
+        {
+            let config = held.remove(at);
+            held.insert(0, config);
+        }
+        held
     }
 
     fn video(&mut self, unit: PesUnit, events: &mut Vec<LiveEvent>) -> Result<(), EndReason> {

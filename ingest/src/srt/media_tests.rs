@@ -8,6 +8,15 @@ use super::*;
 /// An MPEG-TS of `seconds` of testsrc2 (H.264 with B-frames, 1 s GOPs, or
 /// `video_codec`) and a 48 kHz stereo AAC sine.
 fn ffmpeg_ts(video_codec: &str, seconds: u32) -> Vec<u8> {
+    ffmpeg_ts_with(
+        video_codec,
+        seconds,
+        &["-c:a", "aac", "-ac", "2", "-ar", "48000"],
+    )
+}
+
+/// [`ffmpeg_ts`] with `audio` as the audio options (`-an`: none).
+fn ffmpeg_ts_with(video_codec: &str, seconds: u32, audio: &[&str]) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out.ts");
     let status = Command::new("ffmpeg")
@@ -16,7 +25,7 @@ fn ffmpeg_ts(video_codec: &str, seconds: u32) -> Vec<u8> {
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
         .args(["-t", &seconds.to_string()])
         .args(["-c:v", video_codec, "-g", "25", "-pix_fmt", "yuv420p"])
-        .args(["-c:a", "aac", "-ac", "2", "-ar", "48000"])
+        .args(audio)
         .args(["-f", "mpegts"])
         .arg(&out)
         .status()
@@ -49,6 +58,14 @@ fn an_ffmpeg_h264_aac_stream_becomes_config_then_keyframe_then_frames() {
         .position(|e| matches!(e, LiveEvent::VideoConfig { .. }))
         .expect("a video config");
     assert!(config < first_video);
+    let audio_config = events
+        .iter()
+        .position(|e| matches!(e, LiveEvent::AudioConfig { .. }))
+        .expect("an audio config");
+    assert!(
+        audio_config < first_video,
+        "the transcoder plans its renditions at the first frame: audio must be known"
+    );
     let LiveEvent::VideoConfig { avcc } = &events[config] else {
         unreachable!()
     };
@@ -176,4 +193,66 @@ fn timestamps_count_on_across_the_33_bit_wrap() {
     assert_eq!(clock.ms(90 * 500), 2_000);
     // A slightly earlier timestamp of the other track stays before it.
     assert_eq!(clock.ms(90 * 400), 1_900);
+}
+
+/// `ts` with every packet of PID `pid` moved `delay` packets later.
+fn delay_pid(ts: &[u8], pid: u16, delay: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ts.len());
+    let mut queue = std::collections::VecDeque::new();
+    for (i, packet) in ts.chunks(188).enumerate() {
+        while queue.front().is_some_and(|(due, _)| *due <= i) {
+            let (_, late): (usize, &[u8]) = queue.pop_front().expect("front");
+            out.extend_from_slice(late);
+        }
+        if u16::from_be_bytes([packet[1] & 0x1f, packet[2]]) == pid {
+            queue.push_back((i + delay, packet));
+        } else {
+            out.extend_from_slice(packet);
+        }
+    }
+    queue
+        .into_iter()
+        .for_each(|(_, late)| out.extend_from_slice(late));
+    out
+}
+
+#[test]
+fn a_stream_whose_audio_comes_late_starts_with_its_audio_config() {
+    // ffmpeg's audio PID (0x101), a few hundred packets (~0.5 s) late.
+    let ts = delay_pid(&ffmpeg_ts("libx264", 3), 0x101, 400);
+    let events = events_of(&ts, 1316).expect("events");
+    let first_video = events
+        .iter()
+        .position(|e| matches!(e, LiveEvent::Video { .. }))
+        .expect("video");
+    assert!(
+        events[..first_video]
+            .iter()
+            .any(|e| matches!(e, LiveEvent::AudioConfig { .. })),
+        "the audio config comes before the first frame"
+    );
+}
+
+#[test]
+fn a_stream_without_audio_starts_at_once() {
+    let ts = ffmpeg_ts_with("libx264", 1, &["-an"]);
+    let mut convert = TsToEvents::new(8 << 20);
+    let mut first_frame_at = None;
+    for (i, piece) in ts.chunks(1316).enumerate() {
+        let events = convert.push(piece).expect("events");
+        if first_frame_at.is_none() && events.iter().any(|e| matches!(e, LiveEvent::Video { .. })) {
+            first_frame_at = Some(i);
+        }
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, LiveEvent::AudioConfig { .. }))
+        );
+    }
+    // Frames come out while the stream goes on, not only at its end.
+    let chunks = ts.len().div_ceil(1316);
+    assert!(
+        first_frame_at.is_some_and(|i| i < chunks / 2),
+        "{first_frame_at:?} of {chunks}"
+    );
 }

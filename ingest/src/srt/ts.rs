@@ -91,6 +91,11 @@ impl TsDemuxer {
         }
     }
 
+    /// Whether the program tables name an AAC stream that is taken.
+    pub fn has_audio(&self) -> bool {
+        self.ctx.audio.is_some()
+    }
+
     /// Demultiplexes `bytes`; the PES packets completed by them, in order.
     /// Bytes before a sync byte are skipped (a receiver joining late).
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<PesUnit>, TsError> {

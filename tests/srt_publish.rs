@@ -135,7 +135,7 @@ async fn an_ffmpeg_srt_publisher_goes_live_and_its_hls_decodes() {
 
     let started = Instant::now();
     let stream_id = access_control_id(&channel, &channel.stream_key, "publish");
-    let mut publisher = ffmpeg_srt_publisher(&base, &stream_id, 30);
+    let mut publisher = ffmpeg_srt_publisher(&base, &stream_id, 14);
     wait_for_master(&s, &channel, MASTER_WAIT).await;
     wait_for_segments(&s, &channel, "source", 1, MASTER_WAIT).await;
     eprintln!(
@@ -160,7 +160,23 @@ async fn an_ffmpeg_srt_publisher_goes_live_and_its_hls_decodes() {
         1
     );
     assert!(publisher.running(), "{}", publisher.stderr());
+
+    // ffmpeg ends its publish: the caller closed the connection.
+    let exit = publisher.wait(Duration::from_secs(20));
+    assert!(exit.success(), "{exit}: {}", publisher.stderr());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server_log(&s).contains("SRT publish ended") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = server_log(&s);
+    let ended = log
+        .lines()
+        .find(|l| l.contains("SRT publish ended"))
+        .unwrap_or_else(|| panic!("the end of the publish is logged:\n{log}"));
+    assert!(
+        ended.contains("publisher closed the connection"),
+        "ended as ClientClosed: {ended}"
+    );
     assert!(
         log.contains("SRT publish accepted"),
         "the publish is logged"

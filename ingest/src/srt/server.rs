@@ -402,3 +402,58 @@ impl Publish {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_sent_with_the_srt_access_control_code_of_their_kind() {
+        let code = |refusal: &PublishRefusal| i32::from(reject_reason(refusal));
+        let gate = PublishRefusal {
+            code: "wrong_key".into(),
+            message_zh: "推流密钥错误".into(),
+            message_en: "wrong stream key".into(),
+        };
+        // On the wire 1000 + libsrt's SRT_REJX_* (1401 unauthorized, …).
+        assert_eq!(code(&gate), 2401);
+        assert_eq!(code(&PublishRefusal::server_busy()), 2402);
+        assert_eq!(code(&PublishRefusal::gate_timeout()), 2503);
+        let play = stream_id_refusal(&StreamIdError::NotPublish("request".into()));
+        assert_eq!(code(&play), 2405);
+        let malformed = stream_id_refusal(&StreamIdError::Missing);
+        assert_eq!(code(&malformed), 2400);
+    }
+
+    #[test]
+    fn the_servers_own_refusals_are_bilingual() {
+        for error in [
+            StreamIdError::Missing,
+            StreamIdError::NoResource,
+            StreamIdError::NotPublish("request".into()),
+        ] {
+            let refusal = stream_id_refusal(&error);
+            assert!(refusal.code.starts_with("srt_"));
+            assert!(!refusal.message_zh.is_empty() && !refusal.message_en.is_empty());
+        }
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        for config in [
+            SrtConfig {
+                idle_timeout: std::time::Duration::ZERO,
+                ..SrtConfig::default()
+            },
+            SrtConfig {
+                event_buffer: 0,
+                ..SrtConfig::default()
+            },
+        ] {
+            assert!(matches!(
+                validate(&config),
+                Err(SrtServerError::InvalidConfig(_))
+            ));
+        }
+    }
+}

@@ -82,6 +82,17 @@ fn ffmpeg_srt_publisher(base: &str, stream_id: &str, seconds: u32) -> common::li
 /// avenc_aac, mpegtsmux) with `srtsink` and `stream_id`, for `seconds`.
 fn gstreamer_srt_publisher(base: &str, stream_id: &str, seconds: u32) -> common::live::Publisher {
     require_tool("gst-launch-1.0", "--version");
+    for element in ["srtsink", "mpegtsmux", "x264enc", "avenc_aac", "aacparse"] {
+        let found = Command::new("gst-inspect-1.0")
+            .arg(element)
+            .output()
+            .is_ok_and(|out| out.status.success());
+        assert!(
+            found,
+            "GStreamer element {element} missing: install gstreamer1.0-plugins-bad (srtsink, \
+             mpegtsmux), -ugly (x264enc), -libav (avenc_aac), -good"
+        );
+    }
     let buffers = seconds * 30;
     let audio_buffers = seconds * 47;
     let mut command = Command::new("gst-launch-1.0");
@@ -255,4 +266,55 @@ async fn a_wrong_key_or_a_play_request_is_rejected_before_the_connection_is_up()
     for key in [channel.stream_key.as_str(), "sk_not-the-key"] {
         assert!(!log.contains(key), "a stream key in the server's log");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_srt_publisher_on_a_live_channel_replaces_the_first() {
+    let _turn = one_at_a_time().await;
+    let (s, base) = start_srt_live();
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "SRT 编码器重连", "standard").await;
+    let stream_id = access_control_id(&channel, &channel.stream_key, "publish");
+
+    let _first = ffmpeg_srt_publisher(&base, &stream_id, 30);
+    wait_for_master(&s, &channel, MASTER_WAIT).await;
+    let _second = ffmpeg_srt_publisher(&base, &stream_id, 30);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let replaced = loop {
+        let log = server_log(&s);
+        if let Some(line) = log
+            .lines()
+            .find(|l| l.contains("SRT publish ended") && l.contains("replaced"))
+        {
+            break line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first publish is not replaced:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("{replaced}");
+    let log = server_log(&s);
+    assert!(log.contains("SRT publish replaces the channel's live publisher"));
+    // The channel stays live on the second publisher.
+    let before = wait_for_segments(&s, &channel, "source", 1, MASTER_WAIT).await;
+    let grown = wait_for_status(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(10),
+        "live on the second publisher",
+        |b| b["status"]["live"] == true,
+    )
+    .await;
+    assert_eq!(grown["status"]["live"], true, "{grown}");
+    wait_for_segments(
+        &s,
+        &channel,
+        "source",
+        before.segments.len() + 2,
+        Duration::from_secs(15),
+    )
+    .await;
 }

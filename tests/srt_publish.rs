@@ -47,6 +47,16 @@ fn access_control_id(channel: &LiveChannel, key: &str, mode: &str) -> String {
 /// ffmpeg publishing testsrc2 (640x360, 2 s GOPs) and a sine as MPEG-TS
 /// over SRT with `stream_id`, in real time, for `seconds`.
 fn ffmpeg_srt_publisher(base: &str, stream_id: &str, seconds: u32) -> common::live::Publisher {
+    ffmpeg_srt_publisher_with(base, stream_id, seconds, "libx264")
+}
+
+/// [`ffmpeg_srt_publisher`] encoding the video with `video_codec`.
+fn ffmpeg_srt_publisher_with(
+    base: &str,
+    stream_id: &str,
+    seconds: u32,
+    video_codec: &str,
+) -> common::live::Publisher {
     require_tool("ffmpeg", "-version");
     let mut command = Command::new("ffmpeg");
     command
@@ -56,7 +66,7 @@ fn ffmpeg_srt_publisher(base: &str, stream_id: &str, seconds: u32) -> common::li
         .args(["-t", &seconds.to_string()])
         .args([
             "-c:v",
-            "libx264",
+            video_codec,
             "-preset",
             "ultrafast",
             "-tune",
@@ -317,4 +327,36 @@ async fn a_second_srt_publisher_on_a_live_channel_replaces_the_first() {
         Duration::from_secs(15),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hevc_srt_publish_ends_as_unsupported_media_with_the_reason_shown() {
+    let _turn = one_at_a_time().await;
+    let (s, base) = start_srt_live();
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "手机 HEVC 推流", "standard").await;
+    let stream_id = access_control_id(&channel, &channel.stream_key, "publish");
+
+    let _publisher = ffmpeg_srt_publisher_with(&base, &stream_id, 20, "libx265");
+    let status = wait_for_status(
+        &s,
+        &token,
+        &channel,
+        Duration::from_secs(15),
+        "the HEVC publish ended",
+        |b| {
+            b["status"]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("hevc"))
+        },
+    )
+    .await;
+    eprintln!("{}", status["status"]["last_error"]);
+    let log = server_log(&s);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("SRT publish ended") && l.contains("unsupported media: hevc")),
+        "the end and its reason are logged"
+    );
+    assert!(log.contains("codec the live ingest does not take"));
 }

@@ -23,6 +23,8 @@
 //! - [`rtmp`] is the RTMP publish server for live channels (stream key
 //!   checked by a caller-supplied gate before media flows, typed H.264/AAC
 //!   events on bounded channels, reconnect replaces the old publisher).
+//! - [`srt`] is the SRT publish listener (streamid names channel and key,
+//!   the same gate, MPEG-TS H.264/AAC demuxed into the same events).
 //! - [`whip`] is the WebRTC-HTTP ingest (RFC 9725) for browsers: the same
 //!   gate and events, H.264 / VP8 / VP9 and Opus over one UDP port.
 
@@ -38,6 +40,7 @@ pub mod publish;
 pub mod render;
 pub mod report;
 pub mod rtmp;
+pub mod srt;
 pub mod tus;
 pub mod units;
 pub mod validate;

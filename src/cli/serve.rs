@@ -272,7 +272,7 @@ async fn start_rtmp(
     };
     let plain = certs.is_none() || config.tls.plain_rtmp;
     let addrs = live.start(plain, rtmps).await?;
-    tracing::info!(rtmp = ?addrs.rtmp, rtmps = ?addrs.rtmps, "RTMP ingest listening");
+    tracing::info!(rtmp = ?addrs.rtmp, rtmps = ?addrs.rtmps, srt = ?addrs.srt, "live ingest listening");
     Ok(addrs)
 }
 

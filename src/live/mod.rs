@@ -13,6 +13,7 @@
 //! - `recovery`: open-session markers; finishing sessions a stopped
 //!   process left open.
 //! - `http`: `/live/{channel_id}/…` playback with LL-HLS blocking reloads.
+//! - `srt`: the SRT listener's settings and start (MPEG-TS over SRT).
 //! - `whip_http`: `/whip/{stream_name}` WebRTC publishing (RFC 9725).
 //! - `whep_http`: `/whep/{channel_id}` WebRTC playback of the source.
 //! - `webrtc_http`: what the two share (CORS, content types, the answer).
@@ -32,6 +33,7 @@ mod recovery;
 mod runner;
 mod service;
 pub mod settings;
+mod srt;
 pub mod status;
 mod webrtc_http;
 mod whep_http;

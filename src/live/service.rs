@@ -37,6 +37,8 @@ pub struct RtmpAddrs {
     pub rtmp: Option<SocketAddr>,
     /// RTMPS, when listening.
     pub rtmps: Option<SocketAddr>,
+    /// SRT (UDP), when listening.
+    pub srt: Option<SocketAddr>,
 }
 
 /// The live side of one `serve` process.
@@ -144,8 +146,11 @@ impl LiveService {
         self.start_whip().await?;
         let (notices_tx, mut notices) = mpsc::channel(NOTICE_QUEUE);
         let gate = Arc::new(ControlGate::new(self.control.clone()));
+        let mut addrs = RtmpAddrs {
+            srt: self.start_srt(gate.clone(), notices_tx.clone()).await?,
+            ..RtmpAddrs::default()
+        };
         let ingest = RtmpIngest::new(self.settings.rtmp.clone(), gate, notices_tx)?;
-        let mut addrs = RtmpAddrs::default();
         if plain {
             let (server, addr) = ingest.listen(self.settings.rtmp.listen, Plain).await?;
             self.spawn(server.run(self.shutdown.child_token()));

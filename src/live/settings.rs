@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 use yanxiu_ingest::rtmp::RtmpConfig;
+use yanxiu_ingest::srt::SrtConfig;
 use yanxiu_ingest::whip::WhipConfig;
 use yanxiu_ingest::whip::ice_servers::{IceServerConfig, TurnSecret};
 use yanxiu_packager::hls::live_playlist::{LivePlaylistConfig, LiveWindow};
@@ -23,6 +24,10 @@ pub struct LiveSection {
     pub enabled: bool,
     /// RTMP listen address.
     pub rtmp_addr: String,
+    /// SRT listen address (UDP), e.g. `127.0.0.1:9000`; empty: no SRT.
+    pub srt_addr: String,
+    /// SRT receive latency in milliseconds (time to repair losses).
+    pub srt_latency_ms: u64,
     /// A publisher that drops and comes back within this many seconds
     /// continues the same session: same playlists, same recording.
     pub reconnect_window_seconds: f64,
@@ -86,6 +91,8 @@ impl Default for LiveSection {
         Self {
             enabled: true,
             rtmp_addr: "127.0.0.1:1935".to_owned(),
+            srt_addr: String::new(),
+            srt_latency_ms: 120,
             reconnect_window_seconds: 30.0,
             segment_seconds: 2.0,
             part_milliseconds: 500,
@@ -120,6 +127,8 @@ impl Default for LiveSection {
 pub struct LiveSettings {
     /// RTMP listener.
     pub rtmp: RtmpConfig,
+    /// SRT listener, when `srt_addr` is set.
+    pub srt: Option<SrtConfig>,
     /// WHIP (WebRTC) ingest.
     pub whip: WhipConfig,
     /// How long a dropped publisher may take to come back.
@@ -193,6 +202,7 @@ impl LiveSettings {
         let whip = whip_config(section)?;
         Ok(Self {
             whip,
+            srt: super::srt::srt_config(section)?,
             rtmp: RtmpConfig {
                 listen,
                 idle_timeout: Duration::from_secs(section.idle_timeout_seconds.max(1)),

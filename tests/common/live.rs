@@ -523,7 +523,9 @@ impl Default for FfmpegPublish {
     }
 }
 
-fn spawn_logged(mut command: Command, what: &'static str) -> Publisher {
+/// Runs `command` as a publisher, its stderr kept for messages (e.g. a
+/// publisher of another protocol built by a test).
+pub fn spawn_logged(mut command: Command, what: &'static str) -> Publisher {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("stderr.log");
     let file = std::fs::File::create(&log).expect("publisher log");

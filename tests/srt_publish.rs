@@ -1,8 +1,8 @@
 //! SRT live ingest end to end through `yanxiu serve` (`[live] srt_addr`):
 //! ffmpeg (`-f mpegts srt://…?streamid=…`) and GStreamer's `srtsink` publish
-//! MPEG-TS with H.264 and AAC, the channel goes live and its HLS decodes; a
-//! wrong key is rejected before the connection is up and recorded with the
-//! code RTMP uses.
+//! MPEG-TS with H.264 (or HEVC, laddered to H.264) and AAC, the channel goes
+//! live and its HLS decodes; a wrong key is rejected before the connection is
+//! up and recorded with the code RTMP uses.
 //!
 //! The tests run one at a time ([`one_at_a_time`]) with the RTMP ones: each
 //! encodes in real time and the server runs a live ladder.
@@ -330,7 +330,7 @@ async fn a_second_srt_publisher_on_a_live_channel_replaces_the_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_hevc_srt_publish_ends_as_unsupported_media_with_the_reason_shown() {
+async fn an_hevc_srt_publish_is_laddered_to_h264_that_decodes() {
     let _turn = one_at_a_time().await;
     let (s, base) = start_srt_live();
     let token = organiser(&s).await;
@@ -338,25 +338,25 @@ async fn an_hevc_srt_publish_ends_as_unsupported_media_with_the_reason_shown() {
     let stream_id = access_control_id(&channel, &channel.stream_key, "publish");
 
     let _publisher = ffmpeg_srt_publisher_with(&base, &stream_id, 20, "libx265");
-    let status = wait_for_status(
-        &s,
-        &token,
-        &channel,
-        Duration::from_secs(15),
-        "the HEVC publish ended",
-        |b| {
-            b["status"]["last_error"]
-                .as_str()
-                .is_some_and(|e| e.contains("hevc"))
-        },
-    )
-    .await;
-    eprintln!("{}", status["status"]["last_error"]);
-    let log = server_log(&s);
+    let master_text = wait_for_master(&s, &channel, MASTER_WAIT).await;
+    let master = parse_master(&master_text);
+    let renditions = rendition_names(&master);
     assert!(
-        log.lines()
-            .any(|l| l.contains("SRT publish ended") && l.contains("unsupported media: hevc")),
-        "the end and its reason are logged"
+        !renditions.contains(&"source".to_owned()) && renditions.contains(&"audio".to_owned()),
+        "HEVC is not passed through: {master_text}"
     );
-    assert!(log.contains("codec the live ingest does not take"));
+    assert!(
+        master
+            .variants
+            .iter()
+            .all(|v| v.codecs.as_deref().is_some_and(|c| c.starts_with("avc1."))),
+        "every rung is H.264: {master_text}"
+    );
+    for rendition in &renditions {
+        wait_for_segments(&s, &channel, rendition, 2, Duration::from_secs(20)).await;
+        decode_live(&channel.media_url(&s, rendition), 3);
+    }
+    let live = status(&s, &token, &channel).await;
+    assert_eq!(live["status"]["input"]["video_codec"], "hevc", "{live}");
+    assert_eq!(live["status"]["input"]["audio_codec"], "aac", "{live}");
 }

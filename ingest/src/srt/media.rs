@@ -1,7 +1,8 @@
 //! MPEG-TS payload to [`LiveEvent`]s, the way the RTMP server sends them:
 //! H.264 Annex B access units become an avcC record (from the SPS and PPS
 //! in the stream, sent again when they change) and length-prefixed NAL
-//! units with a keyframe flag; AAC ADTS frames become an
+//! units with a keyframe flag, HEVC ones likewise an hvcC (from the VPS, SPS
+//! and PPS) as an Enhanced RTMP publisher sends it; AAC ADTS frames become an
 //! `AudioSpecificConfig` and raw frames. 90 kHz timestamps (33 bits, they
 //! wrap after ~26.5 h) become milliseconds from the start of the publish.
 //! Pure, no IO: [`TsToEvents::push`] takes received bytes and returns events.
@@ -18,6 +19,7 @@ use yanxiu_packager::h264::{
     nal_type,
 };
 
+use super::hevc;
 use super::ts::{PesUnit, Track, TsDemuxer, TsError};
 use crate::publish::event::{EndReason, LiveEvent};
 
@@ -38,11 +40,21 @@ const AAC_RATES: [u32; 13] = [
     7_350,
 ];
 
+/// The video codecs a publish may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VideoCodec {
+    /// H.264: an avcC and length-prefixed NAL units.
+    H264,
+    /// HEVC: an hvcC and length-prefixed NAL units, laddered to H.264 downstream.
+    Hevc,
+}
+
 /// Turns a publisher's MPEG-TS bytes into the events of its publish.
 #[derive(Debug)]
 pub struct TsToEvents {
     demuxer: TsDemuxer,
     clock: Clock,
+    /// The video decoder configuration last sent (avcC or hvcC).
     avcc: Option<Bytes>,
     /// A keyframe was sent since the last config: frames may follow.
     video_started: bool,
@@ -75,7 +87,8 @@ impl TsToEvents {
         let mut events = Vec::new();
         for unit in units {
             match unit.track {
-                Track::H264 => self.video(unit, &mut events)?,
+                Track::H264 => self.video(unit, VideoCodec::H264, &mut events)?,
+                Track::H265 => self.video(unit, VideoCodec::Hevc, &mut events)?,
                 Track::Adts => self.audio(unit, &mut events)?,
             }
         }
@@ -119,7 +132,12 @@ impl TsToEvents {
         held
     }
 
-    fn video(&mut self, unit: PesUnit, events: &mut Vec<LiveEvent>) -> Result<(), EndReason> {
+    fn video(
+        &mut self,
+        unit: PesUnit,
+        codec: VideoCodec,
+        events: &mut Vec<LiveEvent>,
+    ) -> Result<(), EndReason> {
         let Some(pts) = unit.pts else {
             // An access unit without a time cannot be placed; skip it.
             return Ok(());
@@ -128,22 +146,38 @@ impl TsToEvents {
         let mut keyframe = false;
         let mut parameter_sets = false;
         for nal in annexb_nal_units(&unit.data) {
-            match nal_type(nal) {
-                Some(NAL_IDR) => keyframe = true,
-                Some(NAL_SPS | NAL_PPS) => parameter_sets = true,
-                _ => {}
+            match codec {
+                VideoCodec::H264 => match nal_type(nal) {
+                    Some(NAL_IDR) => keyframe = true,
+                    Some(NAL_SPS | NAL_PPS) => parameter_sets = true,
+                    _ => {}
+                },
+                VideoCodec::Hevc => match hevc::nal_type(nal) {
+                    Some(t) if hevc::is_random_access(t) => keyframe = true,
+                    Some(hevc::NAL_VPS | hevc::NAL_SPS | hevc::NAL_PPS) => parameter_sets = true,
+                    _ => {}
+                },
             }
         }
         if parameter_sets {
-            // Errors here are a broken SPS/PPS; keep the last good config.
-            if let Ok(config) = AvcDecoderConfig::from_parameter_sets(annexb_nal_units(&unit.data))
-            {
-                let avcc = Bytes::from(config.to_bytes());
-                if self.avcc.as_ref() != Some(&avcc) {
-                    self.avcc = Some(avcc.clone());
-                    self.video_started = false;
-                    events.push(LiveEvent::VideoConfig { avcc });
+            // A broken parameter set gives no config: the last good one stays.
+            let config = match codec {
+                VideoCodec::H264 => {
+                    AvcDecoderConfig::from_parameter_sets(annexb_nal_units(&unit.data))
+                        .ok()
+                        .map(|config| Bytes::from(config.to_bytes()))
                 }
+                VideoCodec::Hevc => hevc::hvcc_from_parameter_sets(annexb_nal_units(&unit.data)),
+            };
+            if let Some(config) = config
+                && self.avcc.as_ref() != Some(&config)
+            {
+                self.avcc = Some(config.clone());
+                self.video_started = false;
+                events.push(match codec {
+                    VideoCodec::H264 => LiveEvent::VideoConfig { avcc: config },
+                    VideoCodec::Hevc => LiveEvent::HevcConfig { hvcc: config },
+                });
             }
         }
         if self.avcc.is_none() || !(keyframe || self.video_started) {

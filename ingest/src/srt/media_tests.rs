@@ -151,9 +151,70 @@ fn chunk_boundaries_and_leading_garbage_do_not_change_the_events() {
 }
 
 #[test]
-fn an_hevc_stream_is_refused_as_unsupported_media() {
-    let result = events_of(&ffmpeg_ts("libx265", 1), 1316);
-    assert_eq!(result, Err(EndReason::UnsupportedMedia("hevc".into())));
+fn an_hevc_stream_gives_an_hvcc_of_its_parameter_sets_and_length_prefixed_frames_from_a_keyframe() {
+    let events = events_of(&ffmpeg_ts("libx265", 2), 1316).expect("events");
+    let Some(LiveEvent::HevcConfig { hvcc }) = events
+        .iter()
+        .find(|e| matches!(e, LiveEvent::HevcConfig { .. }))
+    else {
+        panic!("no HEVC config: {events:?}");
+    };
+    let record =
+        scuffle_h265::HEVCDecoderConfigurationRecord::demux(std::io::Cursor::new(hvcc.as_ref()))
+            .expect("the hvcC reads back");
+    let types: Vec<_> = record.arrays.iter().map(|a| a.nal_unit_type).collect();
+    assert_eq!(
+        types,
+        [
+            scuffle_h265::NALUnitType::VpsNut,
+            scuffle_h265::NALUnitType::SpsNut,
+            scuffle_h265::NALUnitType::PpsNut
+        ]
+    );
+    assert_eq!(record.length_size_minus_one, 3);
+    assert_eq!(record.general_profile_idc, 1, "Main profile");
+    let sps =
+        scuffle_h265::SpsNALUnit::parse(std::io::Cursor::new(record.arrays[1].nalus[0].as_ref()))
+            .expect("SPS");
+    assert_eq!(
+        (sps.rbsp.cropped_width(), sps.rbsp.cropped_height()),
+        (320, 240)
+    );
+    let frames: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            LiveEvent::Video { keyframe, data, .. } => Some((*keyframe, data.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        frames.len() >= 45,
+        "two seconds of frames: {}",
+        frames.len()
+    );
+    assert!(frames[0].0, "the first frame is a random access point");
+    assert_eq!(
+        frames.iter().filter(|(k, _)| *k).count(),
+        2,
+        "one per 1 s GOP"
+    );
+    for (_, data) in &frames {
+        let mut at = 0;
+        while at < data.len() {
+            let len = u32::from_be_bytes(data[at..at + 4].try_into().expect("length")) as usize;
+            at += 4 + len;
+        }
+        assert_eq!(at, data.len(), "4-byte length-prefixed NAL units");
+    }
+}
+
+#[test]
+fn a_codec_that_is_not_laddered_is_refused_as_unsupported_media() {
+    let result = events_of(&ffmpeg_ts("mpeg2video", 1), 1316);
+    assert_eq!(
+        result,
+        Err(EndReason::UnsupportedMedia("mpeg-2 video".into()))
+    );
 }
 
 #[test]

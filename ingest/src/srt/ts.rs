@@ -37,6 +37,8 @@ pub enum TsError {
 pub enum Track {
     /// The H.264 stream (Annex B byte stream).
     H264,
+    /// The HEVC stream (Annex B byte stream).
+    H265,
     /// The AAC stream (ADTS frames).
     Adts,
 }
@@ -158,7 +160,7 @@ fn classify(stream_type: StreamType) -> Option<Result<Track, String>> {
     match stream_type {
         StreamType::H264 => Some(Ok(Track::H264)),
         StreamType::ADTS => Some(Ok(Track::Adts)),
-        StreamType::H265 => unsupported("hevc"),
+        StreamType::H265 => Some(Ok(Track::H265)),
         StreamType::ISO_11172_VIDEO | StreamType::H262 => unsupported("mpeg-2 video"),
         StreamType::ISO_14496_2_VISUAL => unsupported("mpeg-4 part 2 video"),
         StreamType::CHINESE_VIDEO_STANDARD => unsupported("avs video"),
@@ -204,7 +206,7 @@ impl DemuxContext for Ctx {
                 // The first stream of each kind is taken; a second (another
                 // language, a backup) is left alone.
                 let slot = match track {
-                    Track::H264 => &mut self.video,
+                    Track::H264 | Track::H265 => &mut self.video,
                     Track::Adts => &mut self.audio,
                 };
                 if slot.is_some_and(|taken| taken != pid) {

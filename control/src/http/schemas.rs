@@ -52,7 +52,15 @@ pub fn resource_schemas() -> Value {
             "ladder_prefix": nullable("string"), "poster_key": nullable("string"),
             "storyboard_key": nullable("string"),
             "processing_error": {"$ref": "#/components/schemas/ProcessingFailure"},
+            "captions": {"type": "array", "description": "caption tracks, one per language (PUT /api/v1/resources/{id}/captions/{language})",
+                "items": {"$ref": "#/components/schemas/CaptionTrack"}},
             "created_at": {"type": "integer"}, "updated_at": {"type": "integer"}}},
+        "CaptionTrack": {"type": "object", "properties": {
+            "language": {"type": "string", "description": "BCP 47 tag, e.g. zh-CN"},
+            "label": {"type": "string", "description": "the name players show in their captions menu"},
+            "cues": {"type": "integer"}, "bytes": {"type": "integer", "description": "size of the stored WebVTT"},
+            "source_format": {"type": "string", "enum": ["webvtt", "srt"]},
+            "uploaded_by": {"type": "string"}, "uploaded_at": {"type": "integer"}}},
         "Resource": {"type": "object", "required": ["id", "latest", "processing"], "properties": {
             "id": {"type": "string"}, "department_id": {"type": "string"}, "owner_id": {"type": "string"},
             "created_at": {"type": "integer"},

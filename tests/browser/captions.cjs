@@ -16,7 +16,7 @@ if (!modules || !master || !language) {
   console.error('usage: node captions.cjs <node_modules dir> <master playlist URL> <language>');
   process.exit(2);
 }
-const { serveStatic, launchChromium } = require('./harness.cjs');
+const { serveStatic, launchChromium, finish, run } = require('./harness.cjs');
 
 async function main() {
   const report = { subtitleTracks: [], cues: [], shown: [], currentTime: 0, errors: [], failure: null };
@@ -76,17 +76,7 @@ async function main() {
   } catch (e) {
     report.failure = report.failure || `reading the page state: ${e.message}`;
   }
-  await browser.close();
-  server.closeAllConnections();
-  server.close();
-  console.log(JSON.stringify(report));
+  await finish(browser, server, report);
 }
 
-setTimeout(() => {
-  console.error('captions.cjs: no result after 150 s');
-  process.exit(3);
-}, 150000).unref();
-main().catch((e) => {
-  console.error(`captions.cjs: ${e.stack || e}`);
-  process.exit(1);
-});
+run('captions.cjs', main, 150);

@@ -1,7 +1,8 @@
-// What the browser drivers (play.cjs, live.cjs) share: a tiny static server
-// for index.html and hls.js on 127.0.0.1 (port 0), so the master playlist is
-// fetched cross-origin (CORS), and Debian's headless Chromium launched
-// through playwright-core (never a downloaded browser).
+// What the browser drivers (play.cjs, live.cjs, captions.cjs) share: a tiny
+// static server for index.html and hls.js on 127.0.0.1 (port 0), so the
+// master playlist is fetched cross-origin (CORS), Debian's headless Chromium
+// launched through playwright-core (never a downloaded browser), and the
+// driver's ending (its one JSON line, its deadline).
 'use strict';
 
 const fs = require('node:fs');
@@ -46,4 +47,27 @@ function launchChromium(modules, extraArgs = []) {
   });
 }
 
-module.exports = { serveStatic, launchChromium };
+/** Closes the browser and the static server, then prints `report` as the driver's JSON line. */
+async function finish(browser, server, report) {
+  await browser.close();
+  server.closeAllConnections();
+  server.close();
+  console.log(JSON.stringify(report));
+}
+
+/**
+ * Runs a driver's `main`: the process fails when it throws or gives no
+ * result within `seconds`.
+ */
+function run(name, main, seconds) {
+  setTimeout(() => {
+    console.error(`${name}: no result after ${seconds} s`);
+    process.exit(3);
+  }, seconds * 1000).unref();
+  main().catch((e) => {
+    console.error(`${name}: ${e.stack || e}`);
+    process.exit(1);
+  });
+}
+
+module.exports = { serveStatic, launchChromium, finish, run };

@@ -19,7 +19,7 @@ if (!modules || !master || !watchArg) {
   process.exit(2);
 }
 const watchSeconds = Number(watchArg);
-const { serveStatic, launchChromium } = require('./harness.cjs');
+const { serveStatic, launchChromium, finish, run } = require('./harness.cjs');
 
 async function main() {
   const report = {
@@ -82,17 +82,7 @@ async function main() {
     report.failure = report.failure || `reading the page state: ${e.message}`;
   }
   console.error(`live.cjs: ${((Date.now() - started) / 1000).toFixed(1)} s in the browser`);
-  await browser.close();
-  server.closeAllConnections();
-  server.close();
-  console.log(JSON.stringify(report));
+  await finish(browser, server, report);
 }
 
-setTimeout(() => {
-  console.error('live.cjs: no result after 120 s');
-  process.exit(3);
-}, 120000).unref();
-main().catch((e) => {
-  console.error(`live.cjs: ${e.stack || e}`);
-  process.exit(1);
-});
+run('live.cjs', main, 120);

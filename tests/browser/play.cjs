@@ -16,7 +16,7 @@ if (!modules || !master) {
   console.error('usage: node play.cjs <node_modules dir> <master playlist URL>');
   process.exit(2);
 }
-const { serveStatic, launchChromium } = require('./harness.cjs');
+const { serveStatic, launchChromium, finish, run } = require('./harness.cjs');
 
 async function main() {
   const report = {
@@ -94,17 +94,7 @@ async function main() {
   } catch (e) {
     report.failure = report.failure || `reading the page state: ${e.message}`;
   }
-  await browser.close();
-  server.closeAllConnections();
-  server.close();
-  console.log(JSON.stringify(report));
+  await finish(browser, server, report);
 }
 
-setTimeout(() => {
-  console.error('play.cjs: no result after 150 s');
-  process.exit(3);
-}, 150000).unref();
-main().catch((e) => {
-  console.error(`play.cjs: ${e.stack || e}`);
-  process.exit(1);
-});
+run('play.cjs', main, 150);

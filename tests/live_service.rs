@@ -610,6 +610,7 @@ async fn a_channel_that_does_not_record_keeps_nothing_in_storage_after_its_sessi
         stream_name: text("stream_name"),
         stream_key: text("stream_key"),
         obs_stream_key: text("obs_stream_key"),
+        srt_publish_url: None,
     };
 
     let mut publisher = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(6.0));
@@ -673,6 +674,7 @@ async fn a_restricted_channel_plays_only_with_a_playback_token_carried_into_ever
         stream_name: text("stream_name"),
         stream_key: text("stream_key"),
         obs_stream_key: text("obs_stream_key"),
+        srt_publish_url: None,
     };
     let mut publisher = ffmpeg_publisher(&channel.publish_url(&s), &small_publish(20.0));
 

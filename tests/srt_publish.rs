@@ -156,6 +156,11 @@ async fn an_ffmpeg_srt_publisher_goes_live_and_its_hls_decodes() {
 
     let started = Instant::now();
     let stream_id = access_control_id(&channel, &channel.stream_key, "publish");
+    assert_eq!(
+        channel.srt_publish_url,
+        Some(format!("{base}?streamid={stream_id}")),
+        "the channel hands out the URL this publisher uses"
+    );
     let mut publisher = ffmpeg_srt_publisher(&base, &stream_id, 14);
     wait_for_master(&s, &channel, MASTER_WAIT).await;
     wait_for_segments(&s, &channel, "source", 1, MASTER_WAIT).await;

@@ -123,6 +123,10 @@ pub struct ChannelWithKey {
     pub obs_server: String,
     /// For OBS: the stream-key field (`<stream_name>?key=<stream_key>`).
     pub obs_stream_key: String,
+    /// The SRT publish URL with the key in its `streamid` (SRT access-control form), for
+    /// OBS's server field, ffmpeg or a classroom recording system; `None` when SRT ingest
+    /// is off.
+    pub srt_publish_url: Option<String>,
 }
 
 /// A new channel.
@@ -350,9 +354,16 @@ impl ControlPlane {
     }
 
     fn with_key(&self, channel: Channel, key: String) -> ChannelWithKey {
+        let srt_base = self.config.public_urls.srt_base.trim_end_matches('/');
         ChannelWithKey {
             obs_server: self.config.public_urls.rtmp_base.clone(),
             obs_stream_key: format!("{}?key={key}", channel.stream_name),
+            srt_publish_url: (!srt_base.is_empty()).then(|| {
+                format!(
+                    "{srt_base}?streamid=#!::r={},k={key},m=publish",
+                    channel.stream_name
+                )
+            }),
             channel,
             stream_key: key,
         }

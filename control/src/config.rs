@@ -15,6 +15,9 @@ pub struct PublicUrls {
     pub rtmp_base: String,
     /// WHIP base; the WHIP URL is `<whip_base>/<stream_name>`.
     pub whip_base: String,
+    /// SRT listener, `srt://host:port`; empty when SRT ingest is off. A channel's SRT publish
+    /// URL is `<srt_base>?streamid=#!::r=<stream_name>,k=<key>,m=publish`.
+    pub srt_base: String,
     /// HLS base; playback URLs are `<playback_base>/live/<channel id>/master.m3u8` and
     /// `<playback_base>/play/<resource id>/master.m3u8` (the paths `yanxiu serve` serves).
     pub playback_base: String,
@@ -25,6 +28,7 @@ impl Default for PublicUrls {
         PublicUrls {
             rtmp_base: "rtmp://127.0.0.1:1935/live".into(),
             whip_base: "http://127.0.0.1:8080/whip".into(),
+            srt_base: String::new(),
             playback_base: "http://127.0.0.1:8080".into(),
         }
     }

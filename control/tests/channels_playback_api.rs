@@ -69,6 +69,10 @@ async fn channels_are_provisioned_with_a_one_time_key_and_authorize_publishing(e
     );
     assert_eq!(created["state"], "idle");
     assert_eq!(created["obs_stream_key"], format!("{stream}?key={key}"));
+    assert!(
+        created["srt_publish_url"].is_null(),
+        "SRT ingest is off by default"
+    );
     // The key is never shown again, nor stored in clear.
     let (_, read) = env
         .call(

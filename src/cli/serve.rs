@@ -104,6 +104,9 @@ fn default_public_urls(config: &mut ServeConfig) {
         urls.whip_base = format!("{base}/whip");
         urls.playback_base = base;
     }
+    if let Some(srt) = fixed(&config.live.srt_addr) {
+        urls.srt_base = format!("srt://{srt}");
+    }
     let rtmps = config
         .tls
         .rtmps_addr

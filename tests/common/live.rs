@@ -109,6 +109,8 @@ pub struct LiveChannel {
     pub stream_key: String,
     /// `<stream_name>?key=<stream_key>`, as OBS takes it.
     pub obs_stream_key: String,
+    /// The SRT publish URL with the key, when the server takes SRT.
+    pub srt_publish_url: Option<String>,
 }
 
 impl LiveChannel {
@@ -139,6 +141,7 @@ impl LiveChannel {
             stream_name: text("stream_name"),
             stream_key: text("stream_key"),
             obs_stream_key: text("obs_stream_key"),
+            srt_publish_url: body["srt_publish_url"].as_str().map(str::to_owned),
         }
     }
 }

@@ -114,7 +114,10 @@ function keyPanel(k) {
     h('h3', {}, t('channel.whip_settings')), h('p', {}, t('channel.whip_hint')),
     h('dl', { class: 'kv' },
       h('dt', {}, t('channel.whip_url')), h('dd', {}, h('span', { class: 'secret', id: 'whip-url' }, k.whip_url), ' ', copyButton(k.whip_url, t('channel.whip_url'))),
-      h('dt', {}, t('channel.whip_token')), h('dd', {}, h('span', { class: 'secret', id: 'whip-token' }, k.stream_key), ' ', copyButton(k.stream_key, t('channel.whip_token')))));
+      h('dt', {}, t('channel.whip_token')), h('dd', {}, h('span', { class: 'secret', id: 'whip-token' }, k.stream_key), ' ', copyButton(k.stream_key, t('channel.whip_token')))),
+    ...(k.srt_publish_url ? [h('h3', {}, t('channel.srt_settings')), h('p', {}, t('channel.srt_hint')),
+      h('dl', { class: 'kv' },
+        h('dt', {}, t('channel.srt_url')), h('dd', {}, h('span', { class: 'secret', id: 'srt-url' }, k.srt_publish_url), ' ', copyButton(k.srt_publish_url, t('channel.srt_url'))))] : []));
 }
 
 async function channelPage(id) {

@@ -84,32 +84,20 @@ async fn get(url: &str) -> reqwest::Response {
     http().get(url).send().await.expect("GET")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn captions_are_checked_listed_in_the_master_and_shown_by_hls_js_while_the_lecture_plays() {
-    require_tool("/usr/bin/chromium", "--version");
-    require_tool("node", "--version");
-    require_tool("npm", "--version");
-    let modules = browser_node_modules();
-
-    let s = start();
-    let producer = login(&s, "producer").await;
-    let source = common::fixtures::fixtures_dir().join("lecture_1080p30.mp4");
-    let id = upload(&s, &producer, &source, None).await;
-    let resource = processed(&s, &producer, &id).await;
-    assert_eq!(resource["processing"]["status"], "ready", "{resource}");
-
-    // Broken files are refused with the rule, in the caller's language, naming the line.
+/// Broken files are refused with the rule, in the caller's language, naming the line, and
+/// nothing is recorded.
+async fn broken_files_are_refused(s: &Server, producer: &str, id: &str) {
     let late = "1\n00:00:30,000 --> 00:00:31,000\n视频结束之后\n"
         .as_bytes()
         .to_vec();
-    let (status, body) = put_captions(&s, &producer, &id, "zh-CN", "", late, "en").await;
+    let (status, body) = put_captions(s, producer, id, "zh-CN", "", late, "en").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "captions.after_media_end");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("Line 2"), "{message}");
     // "第一句" in GBK, as an old Windows editor saves it.
     let gbk = b"1\n00:00:01,000 --> 00:00:02,000\n\xb5\xda\xd2\xbb\xbe\xe4\n".to_vec();
-    let (status, body) = put_captions(&s, &producer, &id, "zh-CN", "", gbk, "zh-CN").await;
+    let (status, body) = put_captions(s, producer, id, "zh-CN", "", gbk, "zh-CN").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "captions.not_utf8");
     assert!(
@@ -120,20 +108,22 @@ async fn captions_are_checked_listed_in_the_master_and_shown_by_hls_js_while_the
         "{body}"
     );
     let (status, body) =
-        put_captions(&s, &producer, &id, "english!", "", ENGLISH_VTT.into(), "en").await;
+        put_captions(s, producer, id, "english!", "", ENGLISH_VTT.into(), "en").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (422, Some("captions.bad_language")),
         "{body}"
     );
-    let refused = resource_captions(&s, &producer, &id).await;
+    let refused = resource_captions(s, producer, id).await;
     assert!(refused.is_empty(), "nothing recorded: {refused:?}");
+}
 
-    // Two good files: SubRip normalised to WebVTT, and WebVTT.
+/// Attaches the Chinese SubRip and the English WebVTT captions; the stored zh-CN WebVTT.
+async fn attach_both_tracks(s: &Server, producer: &str, id: &str) -> String {
     let (status, body) = put_captions(
-        &s,
-        &producer,
-        &id,
+        s,
+        producer,
+        id,
         "zh-cn",
         "?label=%E4%B8%AD%E6%96%87",
         CHINESE_SRT.into(),
@@ -142,9 +132,9 @@ async fn captions_are_checked_listed_in_the_master_and_shown_by_hls_js_while_the
     .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = put_captions(
-        &s,
-        &producer,
-        &id,
+        s,
+        producer,
+        id,
         "en",
         "?label=English",
         ENGLISH_VTT.into(),
@@ -176,7 +166,7 @@ async fn captions_are_checked_listed_in_the_master_and_shown_by_hls_js_while_the
     );
     let stored = http()
         .get(format!("{}/api/v1/resources/{id}/captions/zh-CN", s.base))
-        .bearer_auth(&producer)
+        .bearer_auth(producer)
         .send()
         .await
         .expect("caption download");
@@ -188,10 +178,12 @@ async fn captions_are_checked_listed_in_the_master_and_shown_by_hls_js_while_the
         "{vtt}"
     );
     assert!(!vtt.contains('\r') && !vtt.contains('\u{feff}'), "{vtt:?}");
+    vtt
+}
 
-    review_and_publish(&s, &producer, &id).await;
-
-    // The public master lists both tracks; every variant names the group.
+/// The public master lists both tracks and every variant names the group; a track's
+/// playlist is one WebVTT segment as long as the lecture, serving `vtt`. The master's URL.
+async fn master_lists_the_tracks(s: &Server, id: &str, vtt: &str) -> String {
     let master_url = format!("{}/play/{id}/master.m3u8", s.base);
     let master = parse_master(&get(&master_url).await.text().await.expect("master"));
     let subtitles: Vec<_> = master
@@ -234,11 +226,15 @@ async fn captions_are_checked_listed_in_the_master_and_shown_by_hls_js_while_the
         "{vtt_url}"
     );
     assert_eq!(served.text().await.expect("vtt"), vtt);
+    master_url
+}
 
+/// hls.js in Chromium lists both tracks and shows the zh-CN cues at their times.
+async fn hls_js_shows_the_cues(modules: &std::path::Path, master_url: &str) {
     let report: CaptionReport = run_driver(
         "captions.cjs",
-        &modules,
-        &[&master_url, "zh-CN"],
+        modules,
+        &[master_url, "zh-CN"],
         Duration::from_secs(180),
     )
     .await;
@@ -300,6 +296,27 @@ async fn captions_are_checked_listed_in_the_master_and_shown_by_hls_js_while_the
         report.current_time > 9.0,
         "it played to the end: {report:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captions_are_checked_listed_in_the_master_and_shown_by_hls_js_while_the_lecture_plays() {
+    require_tool("/usr/bin/chromium", "--version");
+    require_tool("node", "--version");
+    require_tool("npm", "--version");
+    let modules = browser_node_modules();
+
+    let s = start();
+    let producer = login(&s, "producer").await;
+    let source = common::fixtures::fixtures_dir().join("lecture_1080p30.mp4");
+    let id = upload(&s, &producer, &source, None).await;
+    let resource = processed(&s, &producer, &id).await;
+    assert_eq!(resource["processing"]["status"], "ready", "{resource}");
+
+    broken_files_are_refused(&s, &producer, &id).await;
+    let vtt = attach_both_tracks(&s, &producer, &id).await;
+    review_and_publish(&s, &producer, &id).await;
+    let master_url = master_lists_the_tracks(&s, &id, &vtt).await;
+    hls_js_shows_the_cues(&modules, &master_url).await;
 }
 
 /// The latest revision's caption tracks.

@@ -316,8 +316,9 @@ async fn refuse(
         peer,
         refusal,
     });
-    // A closed notice channel means nobody records refusals any more.
-    let _ = shared.notices.send(notice).await;
+    if shared.notices.send(notice).await.is_err() {
+        tracing::debug!(%peer, "SRT refusal not recorded: the live service is gone");
+    }
 }
 
 /// One accepted publish: socket in, events out.
@@ -340,13 +341,12 @@ impl Publish {
         if let Err(e) = self.socket.close_and_finish().await {
             tracing::debug!(error = %e, "SRT socket close");
         }
-        // The consumer may have gone; then there is nobody to tell.
-        let _ = self
-            .events
-            .send(LiveEvent::Ended {
-                reason: reason.clone(),
-            })
-            .await;
+        let ended = LiveEvent::Ended {
+            reason: reason.clone(),
+        };
+        if self.events.send(ended).await.is_err() {
+            tracing::debug!(%reason, "SRT publish ended after its consumer went");
+        }
         reason
     }
 

@@ -153,6 +153,16 @@ ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 6)" "${OUTPUT[@]}" "${X264[
 # audio_only.m4a: a podcast-style AAC file without picture; rejected (video.missing).
 ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" "${AAC[@]}" -ar 48000 -ac 2 audio_only.m4a
 
+# lecture_audio.mp3: a radio-style lecture, MP3 44.1 kHz stereo, no picture; rejected under
+# the default policy (video.missing), accepted for a resource of type 音频 by serve.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(speech 44100 12)" "${OUTPUT[@]}" -c:a libmp3lame -b:a 96k \
+    -ar 44100 -ac 2 -id3v2_version 0 -write_xing 0 lecture_audio.mp3
+
+# lecture_audio.flac: the same kind of lecture kept lossless, FLAC 48 kHz mono, silent
+# between 4 and 6 s; rejected like the MP3 under the default policy.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(speech 48000 10 '*(1-between(t,4,6))')" "${OUTPUT[@]}" \
+    -c:a flac -ar 48000 -ac 1 lecture_audio.flac
+
 # empty.mp4: a zero-byte upload; unreadable (probe.empty).
 : >empty.mp4
 

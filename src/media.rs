@@ -10,7 +10,9 @@ use yanxiu_ingest::MediaReport;
 use yanxiu_transcode::picture::Matrix;
 use yanxiu_transcode::qc::QcThresholds;
 use yanxiu_transcode::qc::tap::QcFileSpec;
-use yanxiu_transcode::{LadderConfig, Rotation, SourceVideo, TranscodeJob, plan_ladder};
+use yanxiu_transcode::{
+    LadderConfig, Rotation, SourceVideo, TranscodeJob, VideoInput, plan_audio_only, plan_ladder,
+};
 
 /// What to write besides the ladder.
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +77,10 @@ pub fn qc_spec_for(
     })
 }
 
-/// The transcode job for an accepted source, writing under `prefix`.
+/// The transcode job for an accepted source, writing under `prefix`. A
+/// source without picture (audio only, as the policy allowed it) gets the
+/// audio rendition alone, and a waveform poster when `extras` asks for a
+/// poster.
 pub fn job_for(
     input: &Path,
     report: &MediaReport,
@@ -83,22 +88,27 @@ pub fn job_for(
     prefix: &str,
     extras: Extras,
 ) -> anyhow::Result<TranscodeJob> {
-    let (video_index, source) = source_of(report)?;
     let audio = report.primary_audio();
     let audio_format = audio
         .and_then(|a| a.audio.as_ref())
         .map(|a| (a.channels, a.sample_rate));
-    let plan = plan_ladder(ladder, &source, audio_format)?;
+    let (video, plan) = if report.primary_video().is_some() {
+        let (stream, source) = source_of(report)?;
+        let plan = plan_ladder(ladder, &source, audio_format)?;
+        (Some(VideoInput { stream, source }), plan)
+    } else {
+        let (channels, rate) = audio_format.context("the source has neither picture nor sound")?;
+        (None, plan_audio_only(ladder, channels, rate)?)
+    };
     Ok(TranscodeJob {
         input: input.to_path_buf(),
-        source,
-        video_stream: video_index,
+        video,
         audio_stream: audio.map(|a| a.index),
         duration_seconds: report.duration_seconds.unwrap_or(0.0),
         plan,
         prefix: prefix.to_owned(),
         poster: extras.poster,
-        storyboard: extras.storyboard,
+        storyboard: extras.storyboard && video.is_some(),
         growing: extras.growing,
         qc: None,
     })

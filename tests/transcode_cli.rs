@@ -551,6 +551,81 @@ fn a_policy_that_allows_silent_video_gives_a_ladder_without_an_audio_group() {
 }
 
 #[test]
+fn a_policy_that_allows_sound_alone_gives_an_audio_only_ladder_with_a_waveform_poster() {
+    let dir = fixtures_dir();
+    let work = tempfile::tempdir().expect("tempdir");
+    let policy = work.path().join("policy.toml");
+    std::fs::write(&policy, "name = \"radio\"\n[video]\nrequired = false\n").expect("policy");
+    for (file, channels, seconds) in [
+        ("lecture_audio.mp3", "2", 12.0),
+        ("lecture_audio.flac", "1", 10.0),
+    ] {
+        let out = work.path().join(file);
+        let result = yanxiu(&[
+            "transcode",
+            &dir.join(file).to_string_lossy(),
+            "--out",
+            &out.to_string_lossy(),
+            "--policy",
+            &policy.to_string_lossy(),
+        ]);
+        assert!(
+            result.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let master = read_master(&out);
+        assert_eq!(master.variants.len(), 1, "{file}: {master:?}");
+        assert_eq!(master.variants[0].codecs.as_deref(), Some("mp4a.40.2"));
+        assert!(master.variants[0].resolution.is_none());
+        // The whole rendition, as a player appends it: AAC for the lecture's length.
+        let rendition = out.join("audio");
+        let playlist = read_media(&rendition.join("index.m3u8"));
+        let mut whole = std::fs::read(rendition.join("init.mp4")).expect("init.mp4");
+        for segment in &playlist.segments {
+            whole.extend(std::fs::read(rendition.join(&segment.uri)).expect("segment"));
+        }
+        let joined = work.path().join(format!("{file}.mp4"));
+        std::fs::write(&joined, whole).expect("write rendition");
+        let decoded = stream_duration(&joined, "a");
+        assert!(
+            (decoded - seconds).abs() < 0.1,
+            "{file}: {decoded} s of {seconds} s"
+        );
+        let facts = tool(
+            "ffprobe",
+            &[
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,channels",
+                "-of",
+                "csv=p=0",
+                &joined.to_string_lossy(),
+            ],
+        );
+        assert_eq!(facts.trim(), format!("aac,{channels}"), "{file}");
+        let poster = tool(
+            "ffprobe",
+            &[
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "csv=p=0",
+                &out.join("poster.jpg").to_string_lossy(),
+            ],
+        );
+        assert_eq!(poster.trim(), "mjpeg,1280,720", "{file}");
+        assert!(
+            !out.join("storyboard").exists(),
+            "{file}: no pictures to scrub"
+        );
+    }
+}
+
+#[test]
 fn a_killed_transcode_never_leaves_a_master_playlist() {
     let dir = fixtures_dir();
     let out = tempfile::tempdir().expect("tempdir");

@@ -21,7 +21,9 @@ use yanxiu_transcode::picture::{
     Deinterlace, DeinterlaceMode, HdrKind, Matrix, ToBt709, ToneMap, deinterlace_filter,
     to_bt709_chain, tone_map_chain,
 };
-use yanxiu_transcode::{LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, plan_ladder};
+use yanxiu_transcode::{
+    LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, VideoInput, plan_ladder,
+};
 
 fn yanxiu(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_yanxiu"))
@@ -560,8 +562,10 @@ fn chunkable_job(source: &Path, prefix: &str) -> TranscodeJob {
     };
     TranscodeJob {
         input: source.to_path_buf(),
-        source: picture,
-        video_stream: stream.index,
+        video: Some(VideoInput {
+            stream: stream.index,
+            source: picture,
+        }),
         audio_stream: None,
         duration_seconds: report.duration_seconds.expect("duration"),
         plan: plan_ladder(&ladder, &picture, None).expect("plan"),
@@ -590,7 +594,7 @@ async fn chunked_like_single_pass(file: &str, frame_rate: &str) {
     let chunks = plan_chunks(job.duration_seconds, 1.0, 1.0, 1.0);
     assert!(chunks.len() >= 2, "{file}: {} chunk(s)", chunks.len());
     let mut manifests = Vec::new();
-    for part in PartJob::split(&job, &chunks) {
+    for part in PartJob::split(&job, &chunks).expect("split") {
         let (progress, _) = tokio::sync::watch::channel(Progress::default());
         manifests.push(
             encode_part(part, storage.clone(), progress)

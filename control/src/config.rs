@@ -62,6 +62,8 @@ pub struct ControlConfig {
     pub playback: PlaybackConfig,
     /// Categories that need captions (table `[control.captions]`).
     pub captions: crate::resources::CaptionRules,
+    /// Which resources may be sound without picture (table `[control.audio_only]`).
+    pub audio_only: crate::resources::AudioOnlyRules,
 }
 
 /// How long playback authorization may rely on facts read earlier (table

@@ -109,6 +109,12 @@ impl ControlPlane {
             self.config()
                 .captions
                 .check(&revision.metadata, &revision.captions)?;
+            // The type or category may have changed since the file was accepted.
+            if view.processing.audio_only
+                && let Some(refusal) = self.config().audio_only.refusal(&revision.metadata)
+            {
+                return Err(refusal.into());
+            }
         }
         if req.level == ReviewLevel::Technical && req.decision == ReviewDecision::Approve {
             match view.processing.status {

@@ -13,7 +13,8 @@ const WEBM_CODECS: &[&str] = &["vp8", "vp9", "av1", "opus", "vorbis", "webvtt"];
 /// Normalises a libav demuxer name to the container family policies name:
 /// `"mp4"` (the MOV/MP4/M4A/3GP demuxer), `"webm"` or `"matroska"` (one
 /// demuxer; `"webm"` when every stream uses a WebM codec, as the WebM
-/// specification requires), `"mpegts"`, `"flv"`, `"avi"`, or
+/// specification requires), `"mpegts"`, `"flv"`, `"avi"`, the sound files
+/// `"mp3"`, `"flac"`, `"wav"`, `"ogg"` and `"aac"` (ADTS), or
 /// `"other:<demuxer name>"` for everything else.
 pub fn container_family(demuxer: &str, stream_codecs: &[&str]) -> String {
     match demuxer {
@@ -26,6 +27,8 @@ pub fn container_family(demuxer: &str, stream_codecs: &[&str]) -> String {
         "mpegts" => "mpegts".to_owned(),
         "flv" | "live_flv" => "flv".to_owned(),
         "avi" => "avi".to_owned(),
+        // Sound files (lectures recorded without picture).
+        "mp3" | "flac" | "wav" | "ogg" | "aac" => demuxer.to_owned(),
         other => format!("other:{other}"),
     }
 }
@@ -181,6 +184,9 @@ mod tests {
         assert_eq!(container_family("live_flv", &[]), "flv");
         assert_eq!(container_family("avi", &[]), "avi");
         assert_eq!(container_family("yuv4mpegpipe", &[]), "other:yuv4mpegpipe");
+        for sound in ["mp3", "flac", "wav", "ogg", "aac"] {
+            assert_eq!(container_family(sound, &[]), sound);
+        }
     }
 
     #[test]

@@ -75,7 +75,8 @@ pub struct Policy {
 pub struct ContainerRules {
     /// Accepted container families (see [`crate::classify::container_family`]):
     /// `mp4` (also MOV/M4A/3GP), `webm`, `matroska`, `mpegts`, `flv`, `avi`,
-    /// or `other:<libav demuxer name>`. Empty accepts none.
+    /// the sound files `mp3`, `flac`, `wav`, `ogg`, `aac` (ADTS), or
+    /// `other:<libav demuxer name>`. Empty accepts none.
     pub allowed_families: Vec<String>,
 }
 
@@ -105,7 +106,9 @@ pub struct DurationRules {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VideoRules {
-    /// Whether a file without video is rejected (`video.missing`).
+    /// Whether a file without video is rejected (`video.missing`). The
+    /// workers of `serve` decide it per resource instead, by the control
+    /// plane's `[control.audio_only]` rule (type 音频, allowed categories).
     pub required: bool,
     /// Accepted libav codec names (`h264`, `hevc`, `vp9` ...). A name ending
     /// in `*` is a prefix pattern. Empty accepts none.
@@ -149,7 +152,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 
 impl Policy {
     /// The default policy for lecture video: everything a lecture producer
-    /// reasonably uploads. MP4/MOV, Matroska/WebM, MPEG-TS, FLV, AVI;
+    /// reasonably uploads. MP4/MOV, Matroska/WebM, MPEG-TS, FLV, AVI, and
+    /// MP3/FLAC/WAV/Ogg/AAC sound files;
     /// H.264, HEVC, VP9, VP8, AV1, MPEG-2, MPEG-4 Part 2 video; AAC, MP3,
     /// Opus, Vorbis, AC-3, MP2, FLAC, PCM audio; 320x180 up to 4096x2304
     /// (long x short edge); at most 4 GiB; 1 s to 4 h; 10 to 60 frames/s;
@@ -251,7 +255,10 @@ impl Default for Policy {
 impl Default for ContainerRules {
     fn default() -> ContainerRules {
         ContainerRules {
-            allowed_families: strings(&["mp4", "matroska", "webm", "mpegts", "flv", "avi"]),
+            allowed_families: strings(&[
+                "mp4", "matroska", "webm", "mpegts", "flv", "avi", "mp3", "flac", "wav", "ogg",
+                "aac",
+            ]),
         }
     }
 }

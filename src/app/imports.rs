@@ -37,6 +37,15 @@ pub struct ImportRequest {
     /// Summary.
     #[serde(default)]
     pub summary: Option<String>,
+    /// 资源类型 (`video`, `audio` for a lecture without picture, …); default `video`.
+    #[serde(default)]
+    pub resource_type: Option<String>,
+    /// 一级分类.
+    #[serde(default)]
+    pub category1: Option<String>,
+    /// 二级分类.
+    #[serde(default)]
+    pub category2: Option<String>,
 }
 
 fn refuse(r: HookRejection, headers: &HeaderMap) -> Response {
@@ -90,6 +99,9 @@ pub async fn create(
         ("lecturer", &request.lecturer),
         ("lecturer_unit", &request.lecturer_unit),
         ("summary", &request.summary),
+        ("resource_type", &request.resource_type),
+        ("category1", &request.category1),
+        ("category2", &request.category2),
     ] {
         if let Some(v) = v {
             fields.insert(k.to_owned(), v.clone());

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 use yanxiu_control::jobs::NewJob;
 use yanxiu_control::resources::janitor::{JanitorError, MediaJanitor, StoredMedia};
-use yanxiu_control::resources::{ResourceMetadata, ResourceView};
+use yanxiu_control::resources::{ResourceMetadata, ResourceType, ResourceView};
 use yanxiu_control::upload_rows::UploadRows;
 use yanxiu_control::{ControlError, ControlPlane, now_ms};
 use yanxiu_ingest::tus::{CompletedUpload, HookRejection, UploadBytes, UploadHooks};
@@ -249,9 +249,9 @@ pub fn source_key(resource_id: &str, file_name: &str) -> String {
     format!("sources/{resource_id}/source{}", extension(file_name))
 }
 
-/// A draft resource for `user_id` from the fields a producer sent with a
-/// file (`title`, `lecturer`, `lecturer_unit`, `summary`); missing names
-/// fall back to the file name, the producer's name and department.
+/// A draft resource for `user_id` from the fields a producer sent with a file (`title`,
+/// `lecturer`, `lecturer_unit`, `summary`, `resource_type`, `category1`, `category2`);
+/// missing names fall back to the file name, the producer's name and department.
 pub async fn create_draft(
     control: &ControlPlane,
     user_id: &str,
@@ -274,11 +274,23 @@ pub async fn create_draft(
                 .name
         }
     };
+    // 资源类型: `audio` for a lecture without picture (the web app sends it for sound
+    // files); the platform's audio-only rule reads it with the categories. The file is
+    // already here: a type that is not one keeps the default (it can be edited later).
+    let resource_type = field("resource_type").map_or_else(ResourceType::default, |t| {
+        serde_json::from_value(serde_json::Value::String(t)).unwrap_or_else(|_| {
+            tracing::warn!("upload names an unknown resource_type; the draft is a video");
+            ResourceType::default()
+        })
+    });
     let metadata = ResourceMetadata {
         name: field("title").unwrap_or_else(|| stem(file_name)),
         lecturer_name: lecturer,
         lecturer_unit: unit,
         summary: field("summary").unwrap_or_default(),
+        resource_type,
+        category1: field("category1"),
+        category2: field("category1").and(field("category2")),
         ..Default::default()
     };
     control

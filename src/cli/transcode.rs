@@ -127,6 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.qc_report.is_some() {
         job.qc = Some(policy.qc.clone());
     }
+    let audio_only = job.video.is_none();
     if !args.json {
         for r in &job.plan.rungs {
             eprintln!(
@@ -231,12 +232,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             )?;
         }
-        writeln!(
-            stdout,
-            "  {} frames in {:.1} s",
-            outcome.video_frames,
-            outcome.elapsed.as_secs_f64()
-        )?;
+        if audio_only {
+            writeln!(
+                stdout,
+                "  sound only (no picture; the poster is its waveform) in {:.1} s",
+                outcome.elapsed.as_secs_f64()
+            )?;
+        } else {
+            writeln!(
+                stdout,
+                "  {} frames in {:.1} s",
+                outcome.video_frames,
+                outcome.elapsed.as_secs_f64()
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

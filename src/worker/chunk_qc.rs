@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use yanxiu_control::jobs::{ClaimedJob, JobClaim, JobFailure, JobProgress};
 use yanxiu_transcode::qc::QcReport;
 use yanxiu_transcode::qc::tap::{QcFileSpec, analyse_file};
-use yanxiu_transcode::{SourceVideo, TranscodeJob};
+use yanxiu_transcode::{SourceVideo, TranscodeJob, VideoInput};
 
 use super::process::{Ended, conclude, failure, transcode_failure};
 use super::{Worker, lease, stage};
@@ -43,13 +43,18 @@ pub struct QcPayload {
 
 impl QcPayload {
     /// The QC child of the parent `parent` transcoding `job`.
-    pub fn for_job(parent: &str, job: &TranscodeJob, source_key: Option<&str>) -> Self {
+    pub fn for_job(
+        parent: &str,
+        job: &TranscodeJob,
+        video: VideoInput,
+        source_key: Option<&str>,
+    ) -> Self {
         QcPayload {
             parent: parent.to_owned(),
             input: job.input.clone(),
             source_key: source_key.map(str::to_owned),
-            source: job.source,
-            video_stream: job.video_stream,
+            source: video.source,
+            video_stream: video.stream,
             audio_stream: job.audio_stream,
             audio_channels: job
                 .plan

@@ -76,6 +76,10 @@ pub(super) async fn start(
     job: &TranscodeJob,
     source_key: Option<&str>,
 ) -> Result<Option<Ended>, yanxiu_control::jobs::JobFailure> {
+    // Sound alone encodes many times faster than realtime: never chunked.
+    let Some(video) = job.video else {
+        return Ok(None);
+    };
     let chunks = plan_chunks(
         job.duration_seconds,
         job.plan.segment_seconds,
@@ -85,7 +89,7 @@ pub(super) async fn start(
     if chunks.is_empty() {
         return Ok(None);
     }
-    let parts = PartJob::split(job, &chunks);
+    let parts = PartJob::split(job, &chunks).map_err(|e| failure(false, "transcode.plan", e))?;
     let mut jobs = Vec::with_capacity(parts.len() + 1);
     for part in parts {
         let payload = ChunkPayload {
@@ -104,7 +108,7 @@ pub(super) async fn start(
     // The technical QC decodes the whole source once, beside the chunks. It
     // takes longest, so it is claimed early, but after the audio and the first
     // chunk of video: those two make the ladder playable (fast start).
-    let qc = QcPayload::for_job(&claim.job_id, job, source_key);
+    let qc = QcPayload::for_job(&claim.job_id, job, video, source_key);
     jobs.insert(
         jobs.len().min(2),
         NewJob {

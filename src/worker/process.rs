@@ -311,7 +311,15 @@ async fn probe_step(
     resource_id: &str,
     payload: &ProcessPayload,
 ) -> Result<Probed, JobFailure> {
-    let policy = worker.policy.clone();
+    // Whether this resource may be sound alone is the platform's rule for its type and
+    // category, not the file's: asked before the file is judged.
+    let audio_only_refusal = worker
+        .control
+        .audio_only_refusal(resource_id)
+        .await
+        .map_err(|e| failure(true, "control.read", e.to_string()))?;
+    let mut policy = worker.policy.clone();
+    policy.video.required = audio_only_refusal.is_some();
     let source = payload.source.clone();
     let name = payload.file_name.clone();
     let output = tokio::task::spawn_blocking(move || {
@@ -324,17 +332,31 @@ async fn probe_step(
         .report
         .as_ref()
         .and_then(|r| serde_json::to_value(r).ok());
+    let has_sound = output
+        .report
+        .as_ref()
+        .is_some_and(|r| r.primary_audio().is_some());
     let validation = output.validation.as_ref().map(|v| MediaValidation {
         accepted: v.accepted,
         violations: v
             .violations
             .iter()
-            .map(|x| MediaViolation {
-                code: x.code.clone(),
-                message_zh: x.message_zh.clone(),
-                message_en: x.message_en.clone(),
-                actual: x.actual.clone(),
-                limit: x.limit.clone(),
+            .map(|x| match &audio_only_refusal {
+                // A sound file where the rule wants a picture: say which rule.
+                Some(refusal) if x.code == "video.missing" && has_sound => MediaViolation {
+                    code: refusal.code.to_owned(),
+                    message_zh: refusal.zh.clone(),
+                    message_en: refusal.en.clone(),
+                    actual: None,
+                    limit: None,
+                },
+                _ => MediaViolation {
+                    code: x.code.clone(),
+                    message_zh: x.message_zh.clone(),
+                    message_en: x.message_en.clone(),
+                    actual: x.actual.clone(),
+                    limit: x.limit.clone(),
+                },
             })
             .collect(),
     });
@@ -606,6 +628,7 @@ pub(super) fn transcode_failure(code: &str, e: TranscodeError) -> JobFailure {
             | TranscodeError::NoVideo
             | TranscodeError::NoAudio
             | TranscodeError::NoFrames
+            | TranscodeError::NoSound
             | TranscodeError::Decoder { .. }
             | TranscodeError::Bitstream(_)
     );

@@ -488,6 +488,18 @@ pub mod totp {
 /// that many bytes (the client "loses its connection") and a second run
 /// resumes from the stored URL. Returns the resource id the upload became.
 pub async fn upload(s: &Server, token: &str, file: &Path, stop_at: Option<u64>) -> String {
+    upload_with(s, token, file, stop_at, &json!({})).await
+}
+
+/// [`upload`] with more `Upload-Metadata` fields (`{"resource_type": "audio"}`, say) beside
+/// the file name and title.
+pub async fn upload_with(
+    s: &Server,
+    token: &str,
+    file: &Path,
+    stop_at: Option<u64>,
+    metadata: &Value,
+) -> String {
     let python = tus_support::tuspy_python();
     let work = tempfile::tempdir().expect("tempdir");
     let script = work.path().join("tus_upload.py");
@@ -503,6 +515,7 @@ pub async fn upload(s: &Server, token: &str, file: &Path, stop_at: Option<u64>) 
             .arg(stop.unwrap_or(0).to_string())
             .arg(format!("Bearer {token}"))
             .arg("1")
+            .arg(metadata.to_string())
             .output()
             .expect("run tuspy");
         assert!(

@@ -324,7 +324,8 @@ pub struct LadderPlan {
     /// Video rungs, largest first.
     pub rungs: Vec<PlannedRung>,
     /// Output frame rate: the source's, or its field rate when every
-    /// field of an interlaced source becomes a picture.
+    /// field of an interlaced source becomes a picture; 0 for an
+    /// audio-only plan (no rung).
     pub frame_rate: f64,
     /// Deinterlacing and tone mapping before the rungs scale.
     #[serde(default)]
@@ -362,6 +363,45 @@ fn fit(display: DisplaySize, short: u32) -> (u32, u32) {
         (even(f64::from(short) * aspect), short)
     };
     (w.min(max_w), h.min(max_h))
+}
+
+/// The audio rendition for a source with `channels` channels at `rate` Hz.
+fn plan_audio(config: &LadderConfig, channels: u16, rate: u32) -> PlannedAudio {
+    let channels = channels.clamp(1, config.audio.max_channels);
+    let sample_rate = if rate == 44_100 || rate == 48_000 {
+        rate
+    } else {
+        config.audio.sample_rate
+    };
+    PlannedAudio {
+        channels,
+        sample_rate,
+        bitrate: u32::from(channels) * config.audio.bitrate_per_channel_kbps * 1000,
+        loudness: config.audio.loudness(),
+    }
+}
+
+/// Plans the ladder of an audio-only source (a lecture without picture)
+/// with `channels` channels at `rate` Hz: no video rung, the audio
+/// rendition alone, segmented like every ladder.
+pub fn plan_audio_only(
+    config: &LadderConfig,
+    channels: u16,
+    rate: u32,
+) -> Result<LadderPlan, LadderError> {
+    config.check()?;
+    if channels == 0 {
+        return Err(LadderError::BadSource("the sound has no channels".into()));
+    }
+    Ok(LadderPlan {
+        rungs: Vec::new(),
+        frame_rate: 0.0,
+        picture: PicturePlan::default(),
+        gop_seconds: config.gop_seconds,
+        segment_seconds: config.segment_seconds,
+        preset: config.preset.clone(),
+        audio: Some(plan_audio(config, channels, rate)),
+    })
 }
 
 /// Plans the ladder for a source picture (and whether it has audio, and its
@@ -441,20 +481,7 @@ pub fn plan_ladder(
         });
     }
 
-    let audio = audio.map(|(channels, rate)| {
-        let channels = channels.clamp(1, config.audio.max_channels);
-        let sample_rate = if rate == 44_100 || rate == 48_000 {
-            rate
-        } else {
-            config.audio.sample_rate
-        };
-        PlannedAudio {
-            channels,
-            sample_rate,
-            bitrate: u32::from(channels) * config.audio.bitrate_per_channel_kbps * 1000,
-            loudness: config.audio.loudness(),
-        }
-    });
+    let audio = audio.map(|(channels, rate)| plan_audio(config, channels, rate));
 
     Ok(LadderPlan {
         rungs,
@@ -618,6 +645,19 @@ mod tests {
         assert_eq!((a.channels, a.sample_rate, a.bitrate), (1, 44_100, 64_000));
         let p = plan_ladder(&LadderConfig::default(), &source(1280, 720), None).unwrap();
         assert!(p.audio.is_none());
+    }
+
+    #[test]
+    fn an_audio_only_source_gets_the_audio_rendition_alone() {
+        let p = plan_audio_only(&LadderConfig::default(), 1, 44_100).unwrap();
+        assert!(p.rungs.is_empty());
+        let a = p.audio.unwrap();
+        assert_eq!((a.channels, a.sample_rate, a.bitrate), (1, 44_100, 64_000));
+        assert_eq!(p.segment_seconds, LadderConfig::default().segment_seconds);
+        let p = plan_audio_only(&LadderConfig::default(), 6, 96_000).unwrap();
+        let a = p.audio.unwrap();
+        assert_eq!((a.channels, a.sample_rate), (2, 48_000));
+        assert!(plan_audio_only(&LadderConfig::default(), 0, 48_000).is_err());
     }
 
     #[test]

@@ -19,13 +19,16 @@ pub mod qc;
 pub mod source;
 pub mod storyboard;
 pub mod timing;
+pub mod waveform;
 pub mod x264;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use ladder::{LadderConfig, LadderError, LadderPlan, PlannedAudio, PlannedRung, plan_ladder};
+pub use ladder::{
+    LadderConfig, LadderError, LadderPlan, PlannedAudio, PlannedRung, plan_audio_only, plan_ladder,
+};
 pub use picture::{FieldOrder, HdrKind, PicturePlan, Scan, plan_picture};
 pub use source::{DisplaySize, Rotation, SourceVideo};
 use yanxiu_packager::storage::Storage;
@@ -36,10 +39,10 @@ use yanxiu_packager::vod::LadderSummary;
 pub struct TranscodeJob {
     /// The source file.
     pub input: PathBuf,
-    /// The source picture (for rotation).
-    pub source: SourceVideo,
-    /// Index of the video stream to use.
-    pub video_stream: usize,
+    /// The source's picture and its stream; `None` for an audio-only
+    /// source (a lecture without picture), which becomes one audio
+    /// rendition and a waveform poster.
+    pub video: Option<VideoInput>,
     /// Index of the audio stream to use, if any.
     pub audio_stream: Option<usize>,
     /// Source duration in seconds (for progress and the poster time).
@@ -61,6 +64,22 @@ pub struct TranscodeJob {
     /// Technical QC under these thresholds, fed from the same decode (no
     /// second decode); the report comes back in the outcome.
     pub qc: Option<qc::QcThresholds>,
+}
+
+/// The video stream a job encodes and what its picture is like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoInput {
+    /// Index of the video stream in the source.
+    pub stream: usize,
+    /// The source picture (size, rotation, rate, colour, scan).
+    pub source: SourceVideo,
+}
+
+impl TranscodeJob {
+    /// The video input, for the stages that need a picture.
+    pub fn video(&self) -> Result<VideoInput, TranscodeError> {
+        self.video.ok_or(TranscodeError::NoVideo)
+    }
 }
 
 /// How far a running job is.
@@ -149,6 +168,10 @@ pub enum TranscodeError {
     /// Not a single picture could be decoded.
     #[error("no picture could be decoded from the source")]
     NoFrames,
+    /// Not a single audio frame could be decoded from a source without
+    /// picture.
+    #[error("no sound could be decoded from the source")]
+    NoSound,
     /// A decoder failed.
     #[error("{stage} decoder: {source}")]
     Decoder {
@@ -232,7 +255,9 @@ impl TranscodeError {
 
 /// Decodes the source once, encodes every rung and the audio rendition in
 /// parallel threads, and writes the ladder to `storage` under the job's
-/// prefix, master playlist last. Progress is published on `progress`.
+/// prefix, master playlist last. Progress is published on `progress`. An
+/// audio-only job (no [`TranscodeJob::video`]) writes the audio rendition
+/// and, when asked for a poster, a picture of the sound's waveform.
 pub async fn transcode(
     job: TranscodeJob,
     storage: Arc<dyn Storage>,

@@ -83,9 +83,12 @@ impl MonotonicClock {
 /// composition offset is ever negative.
 pub fn presentation_delay(frame_rate: f64) -> f64 {
     let two_frames = 2.0 / frame_rate.max(1.0);
-    // 1024 priming samples at 44.1 kHz are 23.2 ms.
-    two_frames.max(0.025)
+    two_frames.max(AUDIO_PRIMING_SECONDS)
 }
+
+/// The least presentation delay of an audio track, and the whole delay of
+/// an audio-only ladder: 1024 AAC priming samples at 44.1 kHz are 23.2 ms.
+pub const AUDIO_PRIMING_SECONDS: f64 = 0.025;
 
 /// Shapes encoder packets into samples for the packager. Adds the ladder's
 /// presentation delay (in track ticks) to decode and presentation times,

@@ -38,6 +38,7 @@ pub fn resource_schemas() -> Value {
             "probe": {"type": ["object", "null"], "description": "probe report"},
             "validation": {"oneOf": [{"$ref": "#/components/schemas/Validation"}, {"type": "null"}]},
             "renditions": {"type": ["array", "null"], "items": {"type": "object"}},
+            "audio_only": {"type": "boolean", "description": "sound without picture (an audio rendition and a waveform poster; [control.audio_only] decides which resources may be)"},
             "failure": {"$ref": "#/components/schemas/ProcessingFailure"},
             "playback_url": {"type": ["string", "null"], "description": "/play/{id}/master.m3u8 once playable"},
             "poster_url": {"type": ["string", "null"], "description": "/play/{id}/poster.jpg"},

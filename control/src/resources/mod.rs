@@ -9,6 +9,7 @@
 //! API view; [`captions`] the caption tracks of a revision; [`janitor`] is the hook that
 //! removes stored objects of a deleted resource.
 
+pub mod audio_only;
 pub mod captions;
 pub mod janitor;
 pub mod lifecycle;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ControlError, ControlResult};
 use crate::review_flow::RevisionState;
 
+pub use audio_only::{AudioOnlyRefusal, AudioOnlyRules};
 pub use captions::{CaptionRules, CaptionTrack, CaptionUpload};
 pub use janitor::{JanitorError, MediaJanitor, NoopJanitor, StoredMedia};
 pub use processing::{

@@ -311,6 +311,9 @@ pub struct ProcessingView {
     pub validation: Option<MediaValidation>,
     /// The renditions summary.
     pub renditions: Option<Vec<Value>>,
+    /// Whether the media is sound without picture (a lecture recorded as
+    /// audio): players show the poster, the review checks the rule.
+    pub audio_only: bool,
     /// Why processing failed (the pipeline's words, or the job's error).
     pub failure: Option<ProcessingFailure>,
     /// `/play/{id}/master.m3u8` once playable (ready, or a ladder already being written).
@@ -357,6 +360,22 @@ fn failure_of_job(job: &Job) -> ProcessingFailure {
     }
 }
 
+/// Whether a probe report (the JSON of `yanxiu_ingest::MediaReport`)
+/// describes sound without picture: an audio stream, and no video stream
+/// with a picture (cover art is not a picture of the lecture).
+pub fn is_audio_only(probe: &Value) -> bool {
+    let Some(streams) = probe.get("streams").and_then(Value::as_array) else {
+        return false;
+    };
+    let has = |kind: &str, facts: &str| {
+        streams.iter().any(|s| {
+            s.get("kind").and_then(Value::as_str) == Some(kind)
+                && s.get(facts).is_some_and(|f| !f.is_null())
+        })
+    };
+    has("audio", "audio") && !has("video", "video")
+}
+
 /// Where the transcoder writes the storyboard's WebVTT within a ladder.
 const STORYBOARD_PATH: &str = "storyboard/storyboard.vtt";
 
@@ -376,6 +395,7 @@ pub fn processing_view(resource_id: &str, media: &MediaState, job: Option<&Job>)
         probe: media.probe_report.clone(),
         validation: media.validation.clone(),
         renditions: media.renditions.clone(),
+        audio_only: media.probe_report.as_ref().is_some_and(is_audio_only),
         failure,
         playback_url: playable.then(|| format!("/play/{resource_id}/master.m3u8")),
         poster_url: media
@@ -620,5 +640,18 @@ mod tests {
         assert!(failure.message_zh.contains("处理失败"));
         assert!(failure.message_en.contains("lease"));
         assert_eq!(failed.playback_url, None);
+    }
+
+    #[test]
+    fn sound_without_a_picture_is_audio_only_and_cover_art_is_no_picture() {
+        let audio = json!({"kind": "audio", "audio": {"channels": 2}});
+        let video = json!({"kind": "video", "video": {"width": 640}});
+        let cover = json!({"kind": "attachment", "video": null});
+        assert!(is_audio_only(&json!({"streams": [audio]})));
+        assert!(is_audio_only(&json!({"streams": [cover, audio]})));
+        assert!(!is_audio_only(&json!({"streams": [video, audio]})));
+        assert!(!is_audio_only(&json!({"streams": [video]})));
+        assert!(!is_audio_only(&json!({"streams": []})));
+        assert!(!is_audio_only(&json!({"error": "not media"})));
     }
 }

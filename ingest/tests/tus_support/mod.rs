@@ -242,17 +242,20 @@ pub fn tuspy_python() -> PathBuf {
 }
 
 /// The tuspy driver: uploads `file` to `url` in `chunk` byte requests with metadata filename
-/// and title, remembering the upload URL in `store`; stops after `stop_at` bytes when given.
+/// and title (and the fields of an optional eighth argument, a JSON object), remembering the
+/// upload URL in `store`; stops after `stop_at` bytes when given.
 /// Prints `{"url", "start_offset", "offset"}`.
 pub const TUSPY_SCRIPT: &str = r#"
 import json, sys
 from tusclient import client
 from tusclient.storage import filestorage
 url, path, store, chunk, stop_at, token, checksum = sys.argv[1:8]
+metadata = {"filename": "第一讲 lecture.mp4", "title": "Lecture 1 第一讲"}
+metadata.update(json.loads(sys.argv[8]) if len(sys.argv) > 8 else {})
 c = client.TusClient(url, headers={"Authorization": token})
 storage = filestorage.FileStorage(store)
 up = c.uploader(path, chunk_size=int(chunk), store_url=True, url_storage=storage,
-                metadata={"filename": "第一讲 lecture.mp4", "title": "Lecture 1 第一讲"},
+                metadata=metadata,
                 upload_checksum=(checksum == "1"), retries=0)
 start = up.offset
 stop = int(stop_at)

@@ -7,11 +7,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ffmpeg_next::{codec, format, frame};
 use yanxiu_packager::cmaf::{self, TrackFragment};
 use yanxiu_packager::media::{TrackConfig, TrackInput, TrackKind};
 use yanxiu_packager::segmenter::{SegmentSamples, Segmenter};
@@ -23,7 +22,7 @@ use yanxiu_packager::vod::{
 use super::{FrameWindow, Part, PartJob, PartManifest, SegmentRecord, TrackManifest, to_hex};
 use crate::loudness::Normalisation;
 use crate::pipeline::decode::{self, AudioFrame, RungFrame};
-use crate::pipeline::{Output, audio, ffi, join, join_stages, poster, rung, spawn};
+use crate::pipeline::{Output, audio, join, join_stages, poster, rung, spawn};
 use crate::timing::{VIDEO_TIMESCALE, presentation_delay};
 use crate::{Progress, TranscodeError};
 
@@ -107,15 +106,24 @@ pub async fn encode_part(
             let out = out_tx.clone();
             let delay = presentation_delay(job.plan.frame_rate);
             let id = *ids.first().ok_or(TranscodeError::Internal("audio id"))?;
+            let stage = audio::AudioStage {
+                plan,
+                delay_seconds: delay,
+                rendition: id,
+                gain,
+                waveform: None,
+            };
             let threads = vec![spawn("chunk-audio".to_owned(), move || {
-                audio::run(plan, delay, id, rx, out, None, gain)
+                audio::run(stage, rx, out, None)
             })?];
             let input = job.input.clone();
             let video = job.video_stream;
             let pos = position.clone();
             let decoder = std::thread::Builder::new()
                 .name("yanxiu-audio-decode".to_owned())
-                .spawn(move || decode_audio(&input, video, stream, tx, &pos))
+                .spawn(move || {
+                    decode::decode_audio(&input, Some(video), stream, tx, &pos).map(|_| 0)
+                })
                 .map_err(TranscodeError::Thread)?;
             let writer = PartWriter::new(&job.prefix, segment_target, &names, ids, 1);
             (threads, decoder, writer, (0.0, job.duration_seconds))
@@ -208,58 +216,6 @@ async fn rendition_ids(names: &[String]) -> Result<Vec<RenditionId>, TranscodeEr
             })
         })
         .collect())
-}
-
-/// Demuxes and decodes only the audio stream of the whole source, timed
-/// from the same origin as the video (so it lines up with every chunk).
-/// Returns 0 (no pictures); `position` follows the audio in video ticks.
-fn decode_audio(
-    path: &std::path::Path,
-    video_stream: usize,
-    stream: usize,
-    out: SyncSender<AudioFrame>,
-    position: &AtomicI64,
-) -> Result<u64, TranscodeError> {
-    let mut input = format::input(path).map_err(|e| TranscodeError::open(path, e))?;
-    let origin_us = decode::origin_microseconds(&input, video_stream, Some(stream));
-    ffi::discard_all_but(&mut input, stream);
-    let astream = input.stream(stream).ok_or(TranscodeError::NoAudio)?;
-    let tb = astream.time_base();
-    let mut dec = codec::context::Context::from_parameters(astream.parameters())
-        .and_then(|c| c.decoder().audio())
-        .map_err(|e| TranscodeError::decoder("audio", e))?;
-    let mut packet = codec::packet::Packet::empty();
-    let mut buf = frame::Audio::empty();
-    let mut errors = 0u32;
-    loop {
-        match packet.read(&mut input) {
-            Ok(()) => errors = 0,
-            Err(ffmpeg_next::Error::Eof) => break,
-            Err(e) => {
-                errors += 1;
-                if errors > 64 {
-                    return Err(TranscodeError::decoder("demux", e));
-                }
-                continue;
-            }
-        }
-        if packet.stream() != stream || dec.send_packet(&packet).is_err() {
-            continue;
-        }
-        if let Some(ts) = packet.pts() {
-            let ticks = i64::from(VIDEO_TIMESCALE);
-            let t = ts * i64::from(tb.0) * ticks / i64::from(tb.1.max(1));
-            position.store(t - origin_us * ticks / 1_000_000, Ordering::Relaxed);
-        }
-        if decode::drain_audio(&mut dec, &mut buf, &out, tb, origin_us).is_err() {
-            // The encoder has gone; it reports why.
-            return Ok(0);
-        }
-    }
-    if dec.send_eof().is_ok() {
-        let _gone = decode::drain_audio(&mut dec, &mut buf, &out, tb, origin_us);
-    }
-    Ok(0)
 }
 
 /// One track of a part: its segmenter (from its config on) and what it

@@ -25,10 +25,10 @@ use serde::{Deserialize, Serialize};
 pub use encode::encode_part;
 pub use join::{JoinError, growing_parts, join_ladder, publish_growing};
 
-use crate::TranscodeJob;
 use crate::ladder::LadderPlan;
 use crate::source::SourceVideo;
 use crate::timing::VIDEO_TIMESCALE;
+use crate::{TranscodeError, TranscodeJob, VideoInput};
 
 /// One chunk of a long source: a run of whole segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,14 +188,19 @@ pub struct PartJob {
 
 impl PartJob {
     /// The parts of `job` cut at `chunks`: the audio first (when the plan
-    /// has audio and the source sound), then every chunk of video.
-    pub fn split(job: &TranscodeJob, chunks: &[ChunkRange]) -> Vec<PartJob> {
+    /// has audio and the source sound), then every chunk of video. Only a
+    /// source with picture is chunked.
+    pub fn split(
+        job: &TranscodeJob,
+        chunks: &[ChunkRange],
+    ) -> Result<Vec<PartJob>, TranscodeError> {
+        let video = job.video()?;
         let poster_at = crate::pipeline::poster_seconds(job.duration_seconds);
         let segment = job.plan.segment_seconds;
         let make = |part| PartJob {
             input: job.input.clone(),
-            source: job.source,
-            video_stream: job.video_stream,
+            source: video.source,
+            video_stream: video.stream,
             audio_stream: job.audio_stream,
             duration_seconds: job.duration_seconds,
             plan: job.plan.clone(),
@@ -204,7 +209,7 @@ impl PartJob {
         };
         let audio =
             (job.plan.audio.is_some() && job.audio_stream.is_some()).then(|| make(Part::Audio));
-        let video = chunks.iter().map(|range| {
+        let chunks = chunks.iter().map(|range| {
             let holds_poster = poster_at >= range.start_seconds(segment)
                 && range.end_seconds(segment).is_none_or(|end| poster_at < end);
             make(Part::Video {
@@ -212,7 +217,7 @@ impl PartJob {
                 poster: job.poster && holds_poster,
             })
         });
-        audio.into_iter().chain(video).collect()
+        Ok(audio.into_iter().chain(chunks).collect())
     }
 
     /// The single-pass job this part is a piece of (no poster, storyboard,
@@ -220,8 +225,10 @@ impl PartJob {
     pub(crate) fn transcode_job(&self) -> TranscodeJob {
         TranscodeJob {
             input: self.input.clone(),
-            source: self.source,
-            video_stream: self.video_stream,
+            video: Some(VideoInput {
+                stream: self.video_stream,
+                source: self.source,
+            }),
             audio_stream: self.audio_stream,
             duration_seconds: self.duration_seconds,
             plan: self.plan.clone(),

@@ -14,11 +14,12 @@ use yanxiu_packager::vod::RenditionId;
 
 use super::decode::AudioFrame;
 use super::rung::{drain, send};
-use super::{Output, ffi};
+use super::{Output, ffi, poster};
 use crate::TranscodeError;
 use crate::ladder::PlannedAudio;
 use crate::qc::tap::{QcInput, planes_of};
 use crate::timing::SampleShaper;
+use crate::waveform::{POSTER_SIZE, Waveform};
 
 const STAGE: &str = "audio";
 
@@ -207,22 +208,50 @@ fn apply_gain(f: &mut frame::Audio, factor: f32) {
     }
 }
 
+/// What the audio thread makes: the rendition, and for an audio-only
+/// source the poster.
+#[derive(Debug)]
+pub struct AudioStage {
+    /// The rendition's encoding.
+    pub plan: PlannedAudio,
+    /// The ladder's presentation delay, seconds.
+    pub delay_seconds: f64,
+    /// The rendition in the packager.
+    pub rendition: RenditionId,
+    /// Multiplies the rendition's samples (1 leaves them untouched).
+    pub gain: f32,
+    /// Draws the sound's waveform as the ladder's poster (a source without
+    /// picture), sized for the expected duration.
+    pub waveform: Option<Waveform>,
+}
+
 /// Runs the audio rendition until its input ends or the packager goes;
 /// a copy of the resampled samples goes to the QC when `qc` is set (as the
-/// source has them: the QC judges the recording), and the rendition's
-/// samples are multiplied by `gain` (1 leaves them untouched).
+/// source has them: the QC judges the recording), and to the waveform
+/// poster when the stage draws one.
 pub fn run(
-    plan: PlannedAudio,
-    delay_seconds: f64,
-    rendition: RenditionId,
+    stage: AudioStage,
     frames: Receiver<AudioFrame>,
     out: Sender<Output>,
     qc: Option<SyncSender<QcInput>>,
-    gain: f32,
 ) -> Result<u64, TranscodeError> {
+    let AudioStage {
+        plan,
+        delay_seconds,
+        rendition,
+        gain,
+        mut waveform,
+    } = stage;
     let normalise = |f: &mut frame::Audio| {
         if gain != 1.0 {
             apply_gain(f, gain);
+        }
+    };
+    let mut draw = |f: &frame::Audio| {
+        if let Some(w) = waveform.as_mut() {
+            let n = f.samples();
+            let planes: Vec<&[f32]> = (0..f.planes()).map(|c| &f.plane::<f32>(c)[..n]).collect();
+            w.push(&planes);
         }
     };
     let mut enc = open_encoder(&plan)?;
@@ -275,6 +304,7 @@ pub fn run(
         {
             tap = None;
         }
+        draw(&converted);
         normalise(&mut converted);
         queue.push(&converted);
         while queue.len() >= frame_size {
@@ -300,6 +330,7 @@ pub fn run(
         {
             tap = None;
         }
+        draw(&tail);
         normalise(&mut tail);
         queue.push(&tail);
     }
@@ -333,6 +364,10 @@ pub fn run(
         send(&out, Output::Track(rendition, TrackInput::Sample(sample)))?;
     }
     send(&out, Output::Track(rendition, TrackInput::End))?;
+    if let Some(w) = waveform.filter(|w| w.samples() > 0) {
+        let jpeg = poster::encode_rgb_jpeg(&w.render(POSTER_SIZE.0, POSTER_SIZE.1), POSTER_SIZE)?;
+        send(&out, Output::File(poster::FILE.to_owned(), jpeg))?;
+    }
     Ok(encoded)
 }
 

@@ -69,7 +69,7 @@ pub fn run(
     position: Arc<AtomicI64>,
 ) -> Result<DecodeReport, TranscodeError> {
     let mut input = format::input(&spec.input).map_err(|e| TranscodeError::open(&spec.input, e))?;
-    let origin_us = origin_microseconds(&input, spec.video_stream, spec.audio_stream);
+    let origin_us = origin_microseconds(&input, Some(spec.video_stream), spec.audio_stream);
     if let Some(window) = spec.window {
         if spec.audio_stream.is_none() {
             ffi::discard_all_but(&mut input, spec.video_stream);
@@ -201,6 +201,9 @@ pub fn run(
 pub struct DecodeReport {
     /// Pictures handed to the rungs.
     pub video_frames: u64,
+    /// Audio frames handed to the audio encoder (counted by the audio-only
+    /// decode).
+    pub audio_frames: u64,
     /// Packets the decoders refused.
     pub corrupt_packets: u64,
     /// Reads that failed and were skipped.
@@ -211,10 +214,10 @@ pub struct DecodeReport {
 /// streams, in microseconds.
 pub(crate) fn origin_microseconds(
     input: &format::context::Input,
-    video: usize,
+    video: Option<usize>,
     audio: Option<usize>,
 ) -> i64 {
-    [Some(video), audio]
+    [video, audio]
         .into_iter()
         .flatten()
         .filter_map(|i| input.stream(i))
@@ -254,14 +257,16 @@ fn to_ticks(ts: Option<i64>, tb: Rational, origin_us: i64) -> Option<i64> {
 }
 
 /// Sends every decoded audio frame `dec` has ready to `out`, timed in
-/// samples from the origin; an error when the consumer has gone.
+/// samples from the origin; how many, or an error when the consumer has
+/// gone.
 pub(crate) fn drain_audio(
     dec: &mut ffmpeg_next::decoder::Audio,
     buf: &mut frame::Audio,
     out: &SyncSender<AudioFrame>,
     tb: Rational,
     origin_us: i64,
-) -> Result<(), ()> {
+) -> Result<u64, ()> {
+    let mut sent = 0;
     while dec.receive_frame(buf).is_ok() {
         let rate = buf.rate().max(1) as i32;
         let pts = buf.timestamp().map(|t| {
@@ -271,8 +276,71 @@ pub(crate) fn drain_audio(
         let mut f = std::mem::replace(buf, frame::Audio::empty());
         f.set_pts(pts);
         out.send(AudioFrame(f)).map_err(|_| ())?;
+        sent += 1;
     }
-    Ok(())
+    Ok(sent)
+}
+
+/// Demuxes and decodes only the audio stream of the whole source, timed
+/// from the same origin as the video when there is one (so it lines up
+/// with every chunk); `position` follows the audio in video ticks. The
+/// report counts the audio frames decoded.
+pub(crate) fn decode_audio(
+    path: &std::path::Path,
+    video_stream: Option<usize>,
+    stream: usize,
+    out: SyncSender<AudioFrame>,
+    position: &AtomicI64,
+) -> Result<DecodeReport, TranscodeError> {
+    let mut input = format::input(path).map_err(|e| TranscodeError::open(path, e))?;
+    let origin_us = origin_microseconds(&input, video_stream, Some(stream));
+    ffi::discard_all_but(&mut input, stream);
+    let astream = input.stream(stream).ok_or(TranscodeError::NoAudio)?;
+    let tb = astream.time_base();
+    let mut dec = codec::context::Context::from_parameters(astream.parameters())
+        .and_then(|c| c.decoder().audio())
+        .map_err(|e| TranscodeError::decoder("audio", e))?;
+    let mut packet = codec::packet::Packet::empty();
+    let mut buf = frame::Audio::empty();
+    let mut errors = 0u32;
+    let mut report = DecodeReport::default();
+    loop {
+        match packet.read(&mut input) {
+            Ok(()) => errors = 0,
+            Err(ffmpeg_next::Error::Eof) => break,
+            Err(e) => {
+                errors += 1;
+                report.read_errors += 1;
+                if errors > MAX_CONSECUTIVE_READ_ERRORS {
+                    return Err(TranscodeError::decoder("demux", e));
+                }
+                continue;
+            }
+        }
+        if packet.stream() != stream {
+            continue;
+        }
+        if dec.send_packet(&packet).is_err() {
+            report.corrupt_packets += 1;
+            continue;
+        }
+        if let Some(ts) = packet.pts() {
+            let ticks = i64::from(VIDEO_TIMESCALE);
+            let t = ts * i64::from(tb.0) * ticks / i64::from(tb.1.max(1));
+            position.store(t - origin_us * ticks / 1_000_000, Ordering::Relaxed);
+        }
+        match drain_audio(&mut dec, &mut buf, &out, tb, origin_us) {
+            Ok(frames) => report.audio_frames += frames,
+            // The encoder has gone; it reports why.
+            Err(()) => return Ok(report),
+        }
+    }
+    if dec.send_eof().is_ok()
+        && let Ok(frames) = drain_audio(&mut dec, &mut buf, &out, tb, origin_us)
+    {
+        report.audio_frames += frames;
+    }
+    Ok(report)
 }
 
 /// Video after decoding: picture filters, timing, keyframes, fan-out.

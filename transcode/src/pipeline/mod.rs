@@ -1,6 +1,8 @@
 //! The transcode driver: one decode thread, one thread per video rung, one
 //! audio thread, bounded channels between them, and the async packager loop
-//! that writes the ladder (master playlist last).
+//! that writes the ladder (master playlist last). A source without picture
+//! runs the same way with no rung: the audio thread alone, which also draws
+//! the waveform poster.
 
 pub(crate) mod audio;
 pub(crate) mod decode;
@@ -26,7 +28,8 @@ use crate::loudness::{Normalisation, normalisation};
 use crate::qc::QcReport;
 use crate::qc::tap::{self, QC_IN_FLIGHT, QcInput};
 use crate::storyboard::StoryboardLayout;
-use crate::timing::{VIDEO_TIMESCALE, presentation_delay};
+use crate::timing::{AUDIO_PRIMING_SECONDS, VIDEO_TIMESCALE, presentation_delay};
+use crate::waveform::Waveform;
 use crate::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome};
 
 /// Pictures queued between the decoder and each rung.
@@ -102,8 +105,10 @@ pub async fn run(
     if let Some(e) = stage_error {
         return Err(e);
     }
-    if decoded.video_frames == 0 {
-        return Err(TranscodeError::NoFrames);
+    match job.video {
+        Some(_) if decoded.video_frames == 0 => return Err(TranscodeError::NoFrames),
+        None if decoded.audio_frames == 0 => return Err(TranscodeError::NoSound),
+        _ => {}
     }
     let ladder = packager.finish().await?;
     let qc = finish_qc(qc_thread).await;
@@ -182,6 +187,16 @@ fn start_audio(
     let (Some(a), Some(_)) = (&job.plan.audio, job.audio_stream) else {
         return Ok(());
     };
+    // A lecture without picture: its poster is the sound's waveform, and
+    // there is no B-frame delay to line up with.
+    let audio_only = job.video.is_none();
+    let waveform = (audio_only && job.poster)
+        .then(|| Waveform::new((job.duration_seconds.max(0.0) * f64::from(a.sample_rate)) as u64));
+    let delay = if audio_only {
+        AUDIO_PRIMING_SECONDS
+    } else {
+        presentation_delay(job.plan.frame_rate)
+    };
     let id = packager.add_rendition(RenditionSpec {
         name: "audio".to_owned(),
         kind: RenditionKind::Audio {
@@ -193,10 +208,15 @@ fn start_audio(
     let (tx, rx) = sync_channel(AUDIO_FRAMES_IN_FLIGHT);
     stages.audio_input = Some(tx);
     let out = out_tx.clone();
-    let a = a.clone();
-    let delay = presentation_delay(job.plan.frame_rate);
+    let stage = audio::AudioStage {
+        plan: a.clone(),
+        delay_seconds: delay,
+        rendition: id,
+        gain,
+        waveform,
+    };
     stages.threads.push(spawn("audio".to_owned(), move || {
-        audio::run(a, delay, id, rx, out, qc_audio, gain)
+        audio::run(stage, rx, out, qc_audio)
     })?);
     Ok(())
 }
@@ -209,15 +229,26 @@ fn start_decoder(
     position: Arc<AtomicI64>,
 ) -> Result<JoinHandle<Result<decode::DecodeReport, TranscodeError>>, TranscodeError> {
     let audio_input = stages.audio_input.take();
+    let Some(video) = job.video else {
+        // A lecture without picture: the sound alone.
+        let (Some(stream), Some(out)) = (job.audio_stream, audio_input) else {
+            return Err(TranscodeError::NoAudio);
+        };
+        let input = job.input.clone();
+        return std::thread::Builder::new()
+            .name("yanxiu-audio-decode".to_owned())
+            .spawn(move || decode::decode_audio(&input, None, stream, out, &position))
+            .map_err(TranscodeError::Thread);
+    };
     let decode_spec = decode::DecodeSpec {
         input: job.input.clone(),
-        video_stream: job.video_stream,
+        video_stream: video.stream,
         audio_stream: job.audio_stream.filter(|_| audio_input.is_some()),
         filter_chain: job
             .plan
             .picture
-            .filter_chain(job.source.rotation, VIDEO_TIMESCALE),
-        source_frame_rate: job.source.frame_rate,
+            .filter_chain(video.source.rotation, VIDEO_TIMESCALE),
+        source_frame_rate: video.source.frame_rate,
         frame_rate: job.plan.frame_rate,
         gop_seconds: job.plan.gop_seconds,
         window: None,

@@ -101,3 +101,23 @@ pub fn encode_jpeg(picture: &frame::Video) -> Result<Bytes, TranscodeError> {
     enc.receive_packet(&mut packet).map_err(err)?;
     Ok(Bytes::copy_from_slice(packet.data().unwrap_or_default()))
 }
+
+/// Encodes `size` RGB pixels (row by row, three bytes each) as a JPEG, like
+/// [`encode_jpeg`].
+pub fn encode_rgb_jpeg(rgb: &[u8], size: (u32, u32)) -> Result<Bytes, TranscodeError> {
+    let (w, h) = size;
+    let row = w as usize * 3;
+    if rgb.len() != row * h as usize {
+        return Err(TranscodeError::Internal(
+            "poster pixels do not fill the picture",
+        ));
+    }
+    let mut picture = frame::Video::new(format::Pixel::RGB24, w, h);
+    let stride = picture.stride(0);
+    let plane = picture.data_mut(0);
+    for (y, line) in rgb.chunks_exact(row).enumerate() {
+        plane[y * stride..y * stride + row].copy_from_slice(line);
+    }
+    picture.set_pts(Some(0));
+    encode_jpeg(&picture)
+}

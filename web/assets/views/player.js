@@ -176,6 +176,10 @@ export async function mountPlayer(url, opts) {
     state.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, (ev, data) => {
       state.levels = data.levels.map((l) => l.height);
+      // A lecture without picture: the poster stays up, there is no quality to choose.
+      state.audioOnly = data.levels.every((l) => !l.height);
+      box.classList.toggle('audio-only', state.audioOnly);
+      quality.closest('label').hidden = state.audioOnly;
       quality.replaceChildren(h('option', { value: '-1' }, t('player.auto')),
         ...data.levels.map((l, i) => h('option', { value: String(i) }, `${l.height}p`)).reverse());
     });

@@ -48,6 +48,7 @@ function processingPanel(r) {
       Number.isFinite(job.speed) && job.speed > 0 ? [t('processing.speed'), t('processing.speed_value', { x: job.speed.toFixed(1) })] : null,
       job.attempts ? [t('processing.attempts'), `${job.attempts} / ${job.max_attempts}`] : null,
       p.renditions && p.renditions.length ? [t('processing.renditions'), p.renditions.map((x) => x.name || x.height + 'p').join(' · ')] : null,
+      p.audio_only ? [t('processing.media_kind'), h('span', { id: 'audio-only' }, t('processing.audio_only'))] : null,
     ].filter(Boolean);
     const reasons = [];
     const v = p.validation;

@@ -17,12 +17,17 @@ function chunkSize() {
 
 let active = null; // the running upload survives navigation inside the app
 
+/** Whether `file` is a sound file: a lecture without picture, uploaded as an audio resource. */
+function isSound(file) {
+  return (file.type || '').startsWith('audio/') || /\.(mp3|flac|wav|ogg|oga|opus|m4a|aac)$/i.test(file.name);
+}
+
 /** The view of /upload. */
 export async function render() {
   await loadScript(TUS);
   const msg = messageBox();
   const title = h('input', { type: 'text', name: 'title', id: 'upload-title' });
-  const input = h('input', { type: 'file', id: 'upload-file', accept: 'video/*,audio/*,.mp4,.mov,.mkv,.ts,.flv,.m4a' });
+  const input = h('input', { type: 'file', id: 'upload-file', accept: 'video/*,audio/*,.mp4,.mov,.mkv,.ts,.flv,.m4a,.mp3,.flac,.wav,.ogg,.opus,.aac' });
   const drop = h('div', { class: 'drop', id: 'drop-zone' },
     h('p', {}, t('upload.drop_here')), field(t('upload.choose'), input));
   const bar = h('progress', { id: 'upload-progress', max: '100', value: '0', 'aria-labelledby': 'upload-progress-label' });
@@ -43,7 +48,7 @@ export async function render() {
       chunkSize: chunkSize(),
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
       removeFingerprintOnSuccess: true,
-      metadata: { filename: file.name, title: title.value.trim() || file.name.replace(/\.[^.]+$/, '') },
+      metadata: { filename: file.name, title: title.value.trim() || file.name.replace(/\.[^.]+$/, ''), resource_type: isSound(file) ? 'audio' : 'video' },
       onBeforeRequest(req) {
         const hd = authHeaders();
         if (hd.Authorization) req.setHeader('Authorization', hd.Authorization);

@@ -248,12 +248,41 @@ async fn the_platform_rule_decides_by_type_and_category_which_resources_may_be_s
     assert_audio_only_ladder(&resource, 1, 48_000);
     assert_eq!(resource["latest"]["metadata"]["resource_type"], "audio");
 
-    // The same kind of file uploaded as a video: the producer is told to change the type.
-    let (_, resource) = upload_fixture(&s, &producer, "lecture_audio.mp3", json!({})).await;
+    // The same kind of file uploaded as a video: the producer is told to change the type,
+    // does so, and has the kept file processed again (nothing uploaded twice).
+    let (mp3, resource) = upload_fixture(&s, &producer, "lecture_audio.mp3", json!({})).await;
     let (code, zh, en) = refusal(&resource);
     assert_eq!(code, "audio_only.type_not_audio");
     assert!(zh.contains("“音频”") && zh.contains("“视频”"), "{zh}");
     assert!(en.contains("“audio”"), "{en}");
+    let mut metadata = resource_metadata(&s, &producer, &mp3).await;
+    metadata["resource_type"] = json!("audio");
+    metadata["category1"] = json!("广播讲座");
+    let (status, body) = api(
+        &s,
+        Method::PATCH,
+        &format!("/api/v1/resources/{mp3}"),
+        Some(&producer),
+        Some(json!({ "metadata": metadata })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let reprocess = format!("/api/v1/resources/{mp3}/reprocess");
+    let (status, body) = api(&s, Method::POST, &reprocess, Some(&producer), None).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(body["job_id"].is_string(), "{body}");
+    let resource = processed(&s, &producer, &mp3).await;
+    assert_audio_only_ladder(&resource, 2, 44_100);
+    // A ready file is not processed again, and only its editors may ask.
+    let (status, body) = api(&s, Method::POST, &reprocess, Some(&producer), None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    let reviewer = login(&s, "dept-reviewer").await;
+    let (status, body) = api(&s, Method::POST, &reprocess, Some(&reviewer), None).await;
+    assert_eq!(status, 403, "{body}");
 
     // An audio resource in a category the rule does not list.
     let (_, resource) = upload_fixture(

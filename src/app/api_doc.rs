@@ -69,6 +69,15 @@ pub const OPERATIONS: &[Operation] = &[
         202,
     ),
     op(
+        "POST",
+        "/api/v1/resources/{id}/reprocess",
+        "resources",
+        "Process a refused or failed file again (after fixing what the refusal named, such as the resource type of a lecture without picture): the file kept from the upload, or the import's link, is queued anew; 409 when the file is not refused or failed, or no longer kept",
+        Auth::Bearer,
+        None,
+        202,
+    ),
+    op(
         "PUT",
         "/api/v1/resources/{id}/captions/{language}",
         "resources",

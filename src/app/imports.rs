@@ -5,6 +5,7 @@
 //! upload.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Json;
@@ -86,13 +87,7 @@ pub async fn create(
     let Some((user_id, department_id)) = owner.split_once('/') else {
         return refuse(internal("upload owner is malformed"), &headers);
     };
-    let file_name = url
-        .split(['?', '#'])
-        .next()
-        .and_then(|u| u.rsplit('/').next())
-        .filter(|n| !n.is_empty())
-        .unwrap_or("import")
-        .to_owned();
+    let file_name = link_file_name(&url);
     let mut fields = BTreeMap::new();
     for (k, v) in [
         ("title", &request.title),
@@ -119,17 +114,7 @@ pub async fn create(
         Ok(r) => r,
         Err(r) => return refuse(r, &headers),
     };
-    let source = pipeline.sources_dir.join(&resource.id).join(format!(
-        "import-{}{}",
-        uuid::Uuid::new_v4().simple(),
-        extension(&file_name)
-    ));
-    let payload = ProcessPayload {
-        source,
-        source_key: None,
-        file_name,
-        url: Some(url.clone()),
-    };
+    let payload = import_payload(&pipeline.sources_dir, &resource.id, &url);
     match queue_processing(
         &pipeline.control,
         &resource.id,
@@ -146,5 +131,32 @@ pub async fn create(
         )
             .into_response(),
         Err(e) => refuse(internal(e), &headers),
+    }
+}
+
+/// The file name at the end of a link (`import` when it names none).
+fn link_file_name(url: &str) -> String {
+    url.split(['?', '#'])
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("import")
+        .to_owned()
+}
+
+/// The processing job's input for an import of `url` by the resource `resource_id`: the
+/// worker fetches the link into a new file under the resource's sources first.
+pub(super) fn import_payload(sources_dir: &Path, resource_id: &str, url: &str) -> ProcessPayload {
+    let file_name = link_file_name(url);
+    let source = sources_dir.join(resource_id).join(format!(
+        "import-{}{}",
+        uuid::Uuid::new_v4().simple(),
+        extension(&file_name)
+    ));
+    ProcessPayload {
+        source,
+        source_key: None,
+        file_name,
+        url: Some(url.to_owned()),
     }
 }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod playback;
 pub mod playlist;
 pub mod rate_limit;
+pub mod reprocess;
 pub mod security_headers;
 pub mod upload_store;
 pub mod uploads;
@@ -77,8 +78,9 @@ pub fn router(
         .with_state(context.clone());
     let imports = Router::new()
         .route("/api/v1/imports", axum::routing::post(imports::create))
-        .with_state(pipeline);
+        .with_state(pipeline.clone());
     let captions = captions::router(control.clone(), context.storage.clone());
+    let reprocess = reprocess::router(control.clone(), pipeline.clone());
     let ops = Router::new()
         .route("/metrics", get(render_metrics))
         .route("/readyz", get(readyz))
@@ -87,6 +89,7 @@ pub fn router(
         .merge(play)
         .merge(imports)
         .merge(captions)
+        .merge(reprocess)
         .merge(ops)
         .merge(web::router(setup))
         .merge(yanxiu_control::router(control))

@@ -149,6 +149,25 @@ impl ControlPlane {
         job: NewJob,
         now: i64,
     ) -> ControlResult<(ResourceView, JobId)> {
+        self.queue_media_job(
+            resource_id,
+            media_ref,
+            job,
+            (&pipeline(), "resource.media"),
+            now,
+        )
+        .await
+    }
+
+    /// [`ControlPlane::start_processing`], audited as `action` by `ctx`.
+    pub(crate) async fn queue_media_job(
+        &self,
+        resource_id: &str,
+        media_ref: &str,
+        job: NewJob,
+        (ctx, action): (&AuditCtx, &'static str),
+        now: i64,
+    ) -> ControlResult<(ResourceView, JobId)> {
         if media_ref.trim().is_empty() {
             return Err(ControlError::invalid(
                 "须提供媒体文件",
@@ -183,11 +202,11 @@ impl ControlPlane {
         )
         .await?;
         let record = AuditAppend::success(
-            "resource.media",
+            action,
             format!("resource:{resource_id}"),
             media_detail(&revision, &media),
         );
-        self.commit_audited(tx, &pipeline(), &[record], now).await?;
+        self.commit_audited(tx, ctx, &[record], now).await?;
         Ok((self.resource(resource_id).await?, job_id))
     }
 

@@ -15,6 +15,7 @@ pub mod janitor;
 pub mod lifecycle;
 pub mod media;
 pub mod processing;
+pub mod reprocess;
 pub(crate) mod store;
 
 use serde::{Deserialize, Serialize};

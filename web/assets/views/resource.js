@@ -57,6 +57,24 @@ function processingPanel(r) {
         h('ul', { id: 'violations' }, v.violations.map((x) => h('li', {}, lang() === 'en' ? x.message_en : x.message_zh))));
     }
     if (p.failure) reasons.push(h('p', { class: 'error', id: 'failure' }, lang() === 'en' ? p.failure.message_en : p.failure.message_zh));
+    if ((p.status === 'rejected' || p.status === 'failed') && (hasRole('producer') || hasRole('event_organiser'))) {
+      // After fixing what the refusal named (the type, the category): the kept file again.
+      const again = h('button', { type: 'button', id: 'reprocess' }, t('processing.reprocess'));
+      const note = h('p', { class: 'hint' }, t('processing.reprocess_hint'));
+      again.addEventListener('click', async () => {
+        again.disabled = true;
+        try {
+          await api('POST', `/api/v1/resources/${encodeURIComponent(r.id)}/reprocess`);
+          fill({ status: 'pending' });
+          setTimeout(poll, 1000);
+        } catch (e) {
+          again.disabled = false;
+          note.textContent = e.message;
+          note.className = 'error';
+        }
+      });
+      reasons.push(h('div', { class: 'row' }, again), note);
+    }
     panel.dataset.status = p.status;
     panel.replaceChildren(h('h2', { id: 'proc-h' }, t('processing.title')),
       h('dl', { class: 'kv' }, rows.flatMap(([k, val]) => [h('dt', {}, k), h('dd', {}, val)])),

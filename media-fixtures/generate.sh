@@ -307,6 +307,19 @@ ffmpeg "${GLOBAL[@]}" -framerate 25 -i captions_608_cc.h264 -f lavfi -i "$(speec
     -map 0:v -map 1:a -c:v copy "${AAC[@]}" -ar 48000 -ac 2 -movflags +faststart captions_608_360p25.mp4
 rm captions_608.h264 captions_608_cc.h264
 
+# captions_608_576i25.mp4: the same kind of captions on 8 s of 576i25 (720x576, top field
+# first, coded interlaced like interlaced_1080i50.mp4), as a broadcast recording has them:
+# "HELLO TEACHERS" 1-4 s, "LESSON ONE" 5-7 s. Deinterlaced to 50p, every source picture
+# becomes two: its caption bytes must still be sent once.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "testsrc2=s=720x576:r=50:d=8,drawbox=x='mod(t*240,iw-80)':y=ih/3:w=80:h=160:color=0x2050c0:t=fill,interlace=scan=tff:lowpass=off" \
+    "${OUTPUT[@]}" -c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1 \
+    -x264-params threads=1:lookahead-threads=1:aud=1 -bf 0 -crf 30 -flags +ildct+ilme -top 1 -f h264 captions_608i.h264
+python3 "$SCRIPT_DIR/a53_captions.py" captions_608i.h264 captions_608i_cc.h264 25 \
+    "1.0-4.0:HELLO TEACHERS" "5.0-7.0:LESSON ONE"
+ffmpeg "${GLOBAL[@]}" -framerate 25 -i captions_608i_cc.h264 -f lavfi -i "$(speech 48000 8)" "${OUTPUT[@]}" \
+    -map 0:v -map 1:a -c:v copy "${AAC[@]}" -ar 48000 -ac 2 -movflags +faststart captions_608_576i25.mp4
+rm captions_608i.h264 captions_608i_cc.h264
+
 echo "$STAMP" >.stamp
 chmod 755 .
 cd /

@@ -290,9 +290,7 @@ fn check_captions(name: &str, captions: &[Caption], expected: &[(f64, f64, &str)
     );
     let mut worst: f64 = 0.0;
     for (caption, &(start, end, _)) in captions.iter().zip(expected) {
-        let offset = (caption.start - start)
-            .abs()
-            .max((caption.end - end).abs());
+        let offset = (caption.start - start).abs().max((caption.end - end).abs());
         worst = worst.max(offset);
         assert!(
             offset <= TOLERANCE_SECONDS,
@@ -423,8 +421,7 @@ fn the_human_probe_report_says_the_video_has_closed_captions_in_both_languages()
 }
 
 #[test]
-fn every_rendition_of_a_captioned_source_carries_its_608_captions_and_the_master_announces_them()
-{
+fn every_rendition_of_a_captioned_source_carries_its_608_captions_and_the_master_announces_them() {
     let source = fixtures_dir().join(CAPTIONED);
     let temp = tempfile::tempdir().expect("tempdir");
     let out = temp.path().join("ladder");
@@ -447,10 +444,7 @@ fn a_deinterlaced_source_sends_each_caption_byte_once_though_every_field_becomes
     transcode(&source, &out);
     let (text, master) = master_of(&out);
     assert!(
-        master
-            .variants
-            .iter()
-            .all(|v| v.frame_rate == Some(50.0)),
+        master.variants.iter().all(|v| v.frame_rate == Some(50.0)),
         "deinterlaced to 50p: {text}"
     );
     check_master_announces_cc1(&text, &master);
@@ -623,7 +617,10 @@ async fn an_uploaded_captioned_lecture_plays_in_hls_js_with_its_608_captions_as_
         .collect();
     assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
     assert_eq!(report.failure, None, "{report:?}");
-    assert!(report.current_time > 11.0, "it played to the end: {report:?}");
+    assert!(
+        report.current_time > 11.0,
+        "it played to the end: {report:?}"
+    );
     // hls.js names the track after the master's CLOSED-CAPTIONS rendition.
     assert!(
         report
@@ -641,7 +638,10 @@ async fn an_uploaded_captioned_lecture_plays_in_hls_js_with_its_608_captions_as_
             .iter()
             .filter(|c| c.text.trim() == caption)
             .collect();
-        assert!(!shown.is_empty(), "{caption:?} not among the cues: {report:?}");
+        assert!(
+            !shown.is_empty(),
+            "{caption:?} not among the cues: {report:?}"
+        );
         let first = shown.iter().map(|c| c.start).fold(f64::INFINITY, f64::min);
         let last = shown.iter().map(|c| c.end).fold(0.0, f64::max);
         eprintln!("hls.js: {caption:?} at {first:.3}–{last:.3} s (source {start}–{end} s)");

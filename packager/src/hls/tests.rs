@@ -231,7 +231,10 @@ fn a_ladder_with_608_captions_declares_one_closed_captions_group_named_by_every_
     assert_eq!(cc.instream_id, Some(m3u8_rs::InstreamId::CC(1)));
     assert_eq!(cc.name, "隐藏字幕 / Closed captions (CC1)");
     assert!(cc.default && cc.autoselect);
-    assert_eq!(cc.uri, None, "608 captions are in the video, not in a playlist");
+    assert_eq!(
+        cc.uri, None,
+        "608 captions are in the video, not in a playlist"
+    );
     assert!(text.contains(
         "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\",NAME=\"隐藏字幕 / Closed captions (CC1)\",\
          DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID=\"CC1\""

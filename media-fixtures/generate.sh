@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Generates yanxiu's test media deterministically with the ffmpeg CLI.
+# Generates yanxiu's test media deterministically with the ffmpeg CLI (and python3 for
+# a53_captions.py, which writes CEA-608 captions into an H.264 stream).
 #
 # Usage: media-fixtures/generate.sh [OUTDIR]    (default: media-fixtures/generated)
 #

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Generates yanxiu's test media deterministically with the ffmpeg CLI.
+# Generates yanxiu's test media deterministically with the ffmpeg CLI (and python3 for
+# a53_captions.py, which writes CEA-608 captions into an H.264 stream).
 #
 # Usage: media-fixtures/generate.sh [OUTDIR]    (default: media-fixtures/generated)
 #
 # Same script + same ffmpeg build => byte-identical files. Safe to call from
 # several test processes at once: an flock serialises runs, a stamp file
-# (sha256 of this script and of `ffmpeg -version`) makes repeat calls a no-op,
+# (sha256 of this script, of a53_captions.py and of `ffmpeg -version`) makes repeat calls a no-op,
 # and the set is built in a temporary directory that is renamed into place.
 # See README.md for what each file exercises and expectations.toml for the
 # outcome `yanxiu probe` must report under the default policy.
@@ -14,9 +15,9 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:-"$SCRIPT_DIR/generated"}
 
-for tool in ffmpeg ffprobe flock sha256sum; do
+for tool in ffmpeg ffprobe flock sha256sum python3; do
     if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "generate.sh: '$tool' not found on PATH; install it (Debian: apt-get install ffmpeg util-linux coreutils)" >&2
+        echo "generate.sh: '$tool' not found on PATH; install it (Debian: apt-get install ffmpeg util-linux coreutils python3)" >&2
         exit 127
     fi
 done
@@ -24,7 +25,7 @@ done
 mkdir -p "$(dirname "$OUT")"
 OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 
-STAMP=$({ cat "${BASH_SOURCE[0]}"; ffmpeg -hide_banner -version | head -n 1; } | sha256sum | cut -d' ' -f1)
+STAMP=$({ cat "${BASH_SOURCE[0]}" "$SCRIPT_DIR/a53_captions.py"; ffmpeg -hide_banner -version | head -n 1; } | sha256sum | cut -d' ' -f1)
 
 exec 9>"$OUT.lock"
 flock 9
@@ -298,6 +299,37 @@ ffmpeg "${GLOBAL[@]}" -f lavfi -i "testsrc2=s=1920x1080:r=50:d=3,drawbox=x='mod(
 ffmpeg "${GLOBAL[@]}" -f lavfi -i "testsrc2=s=720x576:r=50:d=3,drawbox=x='mod(t*240,iw-80)':y=ih/3:w=80:h=160:color=0x2050c0:t=fill,interlace=scan=tff:lowpass=off" \
     -f lavfi -i "$(speech 48000 3)" "${OUTPUT[@]}" \
     "${X264[@]}" -crf 26 "${AAC[@]}" -ar 48000 -ac 2 combed_unflagged_576.mp4
+
+# --- Ingest breadth (issue 14): CEA-608 captions carried in the video (tests/transcode_cea608.rs).
+
+# captions_608_360p25.mp4: 12 s of 640x360 25 fps H.264 + AAC whose pictures carry CEA-608
+# captions (CC1) as ATSC A/53 SEI user data, as broadcast encoders and cameras write them:
+# "HELLO TEACHERS" shown 1-4 s, "LESSON ONE" 5-8 s, "THANK YOU" 9-11 s (pop-on, row 15).
+# FFmpeg 5.1 and GStreamer 1.22 (no sccparse) cannot write captions from a script, so x264
+# codes the picture with access unit delimiters and no B-frames (decode order = display
+# order), a53_captions.py puts one A/53 SEI into every access unit, and ffmpeg muxes the
+# result untouched with the sound.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(card 640x360 25 12)" "${OUTPUT[@]}" \
+    -c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1 -x264-params threads=1:lookahead-threads=1:aud=1 \
+    -bf 0 -crf 32 -f h264 captions_608.h264
+python3 "$SCRIPT_DIR/a53_captions.py" captions_608.h264 captions_608_cc.h264 25 \
+    "1.0-4.0:HELLO TEACHERS" "5.0-8.0:LESSON ONE" "9.0-11.0:THANK YOU"
+ffmpeg "${GLOBAL[@]}" -framerate 25 -i captions_608_cc.h264 -f lavfi -i "$(speech 48000 12)" "${OUTPUT[@]}" \
+    -map 0:v -map 1:a -c:v copy "${AAC[@]}" -ar 48000 -ac 2 -movflags +faststart captions_608_360p25.mp4
+rm captions_608.h264 captions_608_cc.h264
+
+# captions_608_576i25.mp4: the same kind of captions on 8 s of 576i25 (720x576, top field
+# first, coded interlaced like interlaced_1080i50.mp4), as a broadcast recording has them:
+# "HELLO TEACHERS" 1-4 s, "LESSON ONE" 5-7 s. Deinterlaced to 50p, every source picture
+# becomes two: its caption bytes must still be sent once.
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "testsrc2=s=720x576:r=50:d=8,drawbox=x='mod(t*240,iw-80)':y=ih/3:w=80:h=160:color=0x2050c0:t=fill,interlace=scan=tff:lowpass=off" \
+    "${OUTPUT[@]}" -c:v libx264 -preset veryfast -pix_fmt yuv420p -threads 1 \
+    -x264-params threads=1:lookahead-threads=1:aud=1 -bf 0 -crf 30 -flags +ildct+ilme -top 1 -f h264 captions_608i.h264
+python3 "$SCRIPT_DIR/a53_captions.py" captions_608i.h264 captions_608i_cc.h264 25 \
+    "1.0-4.0:HELLO TEACHERS" "5.0-7.0:LESSON ONE"
+ffmpeg "${GLOBAL[@]}" -framerate 25 -i captions_608i_cc.h264 -f lavfi -i "$(speech 48000 8)" "${OUTPUT[@]}" \
+    -map 0:v -map 1:a -c:v copy "${AAC[@]}" -ar 48000 -ac 2 -movflags +faststart captions_608_576i25.mp4
+rm captions_608i.h264 captions_608i_cc.h264
 
 echo "$STAMP" >.stamp
 chmod 755 .

@@ -105,11 +105,20 @@ pub fn job_for(
         video,
         audio_stream: audio.map(|a| a.index),
         duration_seconds: report.duration_seconds.unwrap_or(0.0),
-        plan,
+        plan: plan.with_closed_captions(has_closed_captions(report)),
         prefix: prefix.to_owned(),
         poster: extras.poster,
         storyboard: extras.storyboard && video.is_some(),
         growing: extras.growing,
         qc: None,
     })
+}
+
+/// Whether the primary video stream carries CEA-608 captions (the probe saw
+/// them on its pictures): the ladder then carries and announces them.
+fn has_closed_captions(report: &MediaReport) -> bool {
+    report
+        .primary_video()
+        .and_then(|stream| stream.video.as_ref())
+        .is_some_and(|video| video.closed_captions)
 }

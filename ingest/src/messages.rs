@@ -411,11 +411,13 @@ pub enum Label {
     Hdr,
     /// "interlaced"
     Interlaced,
+    /// "closed captions (CEA-608/708)"
+    ClosedCaptions,
 }
 
 impl Label {
     /// Every label.
-    pub const ALL: [Label; 24] = [
+    pub const ALL: [Label; 25] = [
         Label::File,
         Label::Container,
         Label::Duration,
@@ -440,6 +442,7 @@ impl Label {
         Label::NotKnown,
         Label::Hdr,
         Label::Interlaced,
+        Label::ClosedCaptions,
     ];
 
     /// The label in `lang`.
@@ -470,6 +473,7 @@ impl Label {
             NotKnown => ("未知", "unknown"),
             Hdr => ("高动态范围", "HDR"),
             Interlaced => ("隔行扫描", "interlaced"),
+            ClosedCaptions => ("含隐藏字幕 (CEA-608/708)", "closed captions (CEA-608/708)"),
         };
         lang.pick(zh, en)
     }

@@ -179,6 +179,9 @@ fn stream_line(stream: &StreamReport, lang: Lang) -> String {
                 v.signal.field_order.as_str()
             );
         }
+        if v.closed_captions {
+            let _ = write!(s, ", {}", Label::ClosedCaptions.text(lang));
+        }
         let _ = write!(
             s,
             " → {} {}x{}",
@@ -244,6 +247,7 @@ mod tests {
                         avg_frame_rate: Some(30.0),
                         real_frame_rate: Some(30.0),
                         frame_rate_is_variable: false,
+                        closed_captions: false,
                         signal: Default::default(),
                     }),
                     audio: None,

@@ -99,6 +99,13 @@ pub struct VideoInfo {
     pub real_frame_rate: Option<f64>,
     /// Whether the frame timestamps do not follow one constant rate.
     pub frame_rate_is_variable: bool,
+    /// Whether the pictures carry closed captions (CEA-608/708 as ATSC A/53
+    /// user data, the way broadcast encoders and cameras write them), seen on
+    /// the first pictures the content interlace check decodes (libav hands
+    /// each picture's caption bytes over as side data); `false` when that
+    /// check did not run. The transcoder carries them into every rung.
+    #[serde(default)]
+    pub closed_captions: bool,
     /// Colour description and scan (progressive or interlaced).
     #[serde(flatten)]
     pub signal: VideoSignal,
@@ -216,6 +223,7 @@ mod tests {
             avg_frame_rate: Some(25.0),
             real_frame_rate: Some(25.0),
             frame_rate_is_variable: false,
+            closed_captions: false,
             signal: VideoSignal::default(),
         }
     }

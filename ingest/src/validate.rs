@@ -244,6 +244,7 @@ mod tests {
                 avg_frame_rate: Some(fps),
                 real_frame_rate: Some(fps),
                 frame_rate_is_variable: false,
+                closed_captions: false,
                 signal: Default::default(),
             }),
             audio: None,

@@ -48,10 +48,7 @@ impl MasterEntry {
 /// The master playlist over `renditions` with their bitrates, each at
 /// `{name}/index.m3u8`, video at `frame_rate`.
 pub fn render_master(renditions: &[(MasterEntry, Bitrates)], frame_rate: f64) -> String {
-    let mut spec = MasterPlaylistSpec {
-        variants: Vec::new(),
-        audio: Vec::new(),
-    };
+    let mut spec = MasterPlaylistSpec::default();
     for (entry, (peak, average)) in renditions {
         let uri = format!("{}/index.m3u8", entry.name);
         match entry.picture {

@@ -89,6 +89,10 @@ pub struct FixtureExpectation {
     /// Whether the primary video stream is interlaced (flag or content).
     #[serde(default)]
     pub interlaced: Option<bool>,
+    /// Whether the primary video stream carries closed captions (CEA-608 in
+    /// A/53 user data); absent = none.
+    #[serde(default)]
+    pub closed_captions: bool,
 }
 
 #[derive(Deserialize)]

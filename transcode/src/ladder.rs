@@ -10,6 +10,7 @@
 //! template still gets one rung at its own size.
 
 use serde::{Deserialize, Serialize};
+use yanxiu_packager::hls::ClosedCaptions;
 
 use crate::loudness::LoudnessTarget;
 use crate::picture::{PicturePlan, plan_picture};
@@ -338,9 +339,28 @@ pub struct LadderPlan {
     pub preset: String,
     /// The audio rendition, when the source has audio.
     pub audio: Option<PlannedAudio>,
+    /// The source's pictures carry CEA-608 captions (ATSC A/53 user data,
+    /// as the probe found): every rung carries them on (libx264 writes each
+    /// picture's caption bytes as SEI) and the master playlist announces
+    /// them as a `CLOSED-CAPTIONS` group. Set by
+    /// [`LadderPlan::with_closed_captions`].
+    #[serde(default)]
+    pub closed_captions: bool,
 }
 
 impl LadderPlan {
+    /// The plan, carrying the source's CEA-608 captions or not.
+    pub fn with_closed_captions(mut self, carried: bool) -> Self {
+        self.closed_captions = carried;
+        self
+    }
+
+    /// The master playlist's closed-captions group (channel CC1) when the
+    /// rungs carry captions.
+    pub fn master_closed_captions(&self) -> Option<ClosedCaptions> {
+        self.closed_captions.then(ClosedCaptions::cc1)
+    }
+
     /// Frames per GOP at the output frame rate (at least 1).
     pub fn gop_frames(&self) -> u32 {
         ((self.gop_seconds * self.frame_rate).round() as u32).max(1)
@@ -491,6 +511,7 @@ pub fn plan_ladder(
         segment_seconds: config.segment_seconds,
         preset: config.preset.clone(),
         audio,
+        closed_captions: false,
     })
 }
 

@@ -1,7 +1,8 @@
 //! Opening libx264 for one rung, the same way for VOD and live: the rung's
 //! size, CRF capped by VBV, fixed GOP with keyframes forced by the caller
 //! on a shared time grid (closed GOPs, no scene cuts), global headers for
-//! CMAF, BT.709 limited-range colour tags in the VUI, and optionally
+//! CMAF, BT.709 limited-range colour tags in the VUI, the pictures' closed
+//! captions (A/53) written as SEI, and optionally
 //! `tune=zerolatency` for low-latency live.
 
 use ffmpeg_next::util::color;
@@ -63,6 +64,8 @@ pub fn open(rung: &PlannedRung, settings: X264Settings<'_>) -> Result<encoder::V
     opts.set("maxrate", &format!("{}k", rung.max_bitrate_kbps));
     opts.set("bufsize", &format!("{}k", rung.buffer_kbits));
     opts.set("forced-idr", "1");
+    // CEA-608/708 captions a picture carries (A/53 side data) go out as SEI.
+    opts.set("a53cc", "1");
     opts.set(
         "x264-params",
         &format!("scenecut=0:open-gop=0:min-keyint={}", settings.gop_frames),

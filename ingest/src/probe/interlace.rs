@@ -4,6 +4,10 @@
 //! judges. Bounded by a picture count and a wall-clock budget; any failure
 //! (an undecodable stream, a seek the container refuses) means "no
 //! answer", never a failed probe.
+//!
+//! The same pictures tell whether the stream carries closed captions:
+//! libav's decoders hand each picture's CEA-608/708 bytes (ATSC A/53 user
+//! data) over as frame side data, so looking costs no extra decoding.
 
 use std::time::Instant;
 
@@ -12,15 +16,57 @@ use ffmpeg_next as ff;
 
 use crate::report::IdetCounts;
 
-/// Runs `idet` over the first `max_frames` pictures of stream `index`
-/// (from the start of the file), stopping at `until`. Pictures larger than
-/// `max_pixels` are not decoded. `None` when nothing could be counted.
-pub(super) fn idet_counts(
+/// What the first pictures of a video stream showed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct PictureScan {
+    /// `idet`'s counts; `None` when nothing could be counted.
+    pub idet: Option<IdetCounts>,
+    /// Whether any decoded picture carried closed captions (A/53 side data).
+    pub closed_captions: bool,
+}
+
+/// Decodes the first `max_frames` pictures of stream `index` (from the
+/// start of the file), stopping at `until`: runs `idet` over them and
+/// looks for closed captions on them. Pictures larger than `max_pixels`
+/// are not decoded.
+pub(super) fn scan_pictures(
     input: &mut format::context::Input,
     index: usize,
     max_frames: usize,
     max_pixels: u64,
     until: Instant,
+) -> PictureScan {
+    let mut closed_captions = false;
+    let idet = idet_counts(
+        input,
+        index,
+        max_frames,
+        max_pixels,
+        until,
+        &mut closed_captions,
+    );
+    PictureScan {
+        idet,
+        closed_captions,
+    }
+}
+
+/// Whether `picture` carries CEA-608/708 caption bytes.
+fn has_captions(picture: &frame::Video) -> bool {
+    picture
+        .side_data(frame::side_data::Type::A53CC)
+        .is_some_and(|side| !side.data().is_empty())
+}
+
+/// `idet`'s counts over the pictures [`scan_pictures`] decodes; sets
+/// `captions` when one of them carries closed captions.
+fn idet_counts(
+    input: &mut format::context::Input,
+    index: usize,
+    max_frames: usize,
+    max_pixels: u64,
+    until: Instant,
+    captions: &mut bool,
 ) -> Option<IdetCounts> {
     if max_frames == 0 || Instant::now() >= until {
         return None;
@@ -62,6 +108,7 @@ pub(super) fn idet_counts(
             Err(ff::Error::Eof) => {
                 if decoder.send_eof().is_ok() {
                     while decoder.receive_frame(&mut decoded).is_ok() {
+                        *captions |= has_captions(&decoded);
                         check.feed(&decoded)?;
                     }
                 }
@@ -73,6 +120,7 @@ pub(super) fn idet_counts(
             continue;
         }
         while check.fed < max_frames && decoder.receive_frame(&mut decoded).is_ok() {
+            *captions |= has_captions(&decoded);
             check.feed(&decoded)?;
         }
     }

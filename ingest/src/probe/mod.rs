@@ -46,7 +46,8 @@ pub struct ProbeLimits {
     /// Video packets whose timestamps are read to tell constant from
     /// variable frame rate.
     pub timestamp_packets: usize,
-    /// Pictures decoded for the content interlace check (`idet`); 0 skips it.
+    /// Pictures decoded for the content interlace check (`idet`), which also
+    /// looks for closed captions on them; 0 skips both.
     pub interlace_frames: usize,
     /// Most wall-clock time the content interlace check may take (within
     /// [`ProbeLimits::deadline`]); it answers with what it counted by then.
@@ -188,16 +189,18 @@ pub fn probe_file(path: &Path, limits: &ProbeLimits) -> Result<MediaReport, Prob
     if Instant::now() >= deadline {
         return Err(timed_out());
     }
-    let idet = scan_stream.and_then(|index| {
-        let until = deadline.min(Instant::now() + limits.interlace_budget);
-        interlace::idet_counts(
-            &mut input,
-            index,
-            limits.interlace_frames,
-            limits.max_pixels,
-            until,
-        )
-    });
+    let pictures = scan_stream
+        .map(|index| {
+            let until = deadline.min(Instant::now() + limits.interlace_budget);
+            interlace::scan_pictures(
+                &mut input,
+                index,
+                limits.interlace_frames,
+                limits.max_pixels,
+                until,
+            )
+        })
+        .unwrap_or_default();
 
     let streams: Vec<StreamReport> = input
         .streams()
@@ -210,8 +213,8 @@ pub fn probe_file(path: &Path, limits: &ProbeLimits) -> Result<MediaReport, Prob
                     })
                 })
                 .flatten();
-            let idet = idet.filter(|_| Some(s.index()) == scan_stream);
-            stream_report(&s, verdict, idet)
+            let pictures = Some(pictures).filter(|_| Some(s.index()) == scan_stream);
+            stream_report(&s, verdict, pictures.unwrap_or_default())
         })
         .collect();
     let codecs: Vec<&str> = streams.iter().map(|s| s.codec.as_str()).collect();
@@ -315,7 +318,7 @@ fn positive_rate(rate: ff::Rational) -> Option<f64> {
 fn stream_report(
     stream: &ff::Stream,
     timestamp_verdict: Option<bool>,
-    idet: Option<IdetCounts>,
+    pictures: interlace::PictureScan,
 ) -> StreamReport {
     let kind = kind_of(stream);
     let facts = libav::codec_facts(stream);
@@ -362,7 +365,8 @@ fn stream_report(
                 avg_frame_rate,
                 real_frame_rate,
             ),
-            signal: video_signal(&facts, idet),
+            closed_captions: pictures.closed_captions,
+            signal: video_signal(&facts, pictures.idet),
         }
     });
     let audio = (kind == StreamKind::Audio).then(|| AudioInfo {

@@ -1,17 +1,45 @@
 //! The master (multivariant) playlist of an adaptive ladder: video variants
-//! sharing one audio rendition group.
+//! sharing one audio rendition group and, when the video carries CEA-608
+//! captions, one closed-captions group.
 
 use std::collections::HashMap;
 
 use m3u8_rs::{
-    AlternativeMedia, AlternativeMediaType, MasterPlaylist, QuotedOrUnquoted, Resolution,
-    VariantStream,
+    AlternativeMedia, AlternativeMediaType, ClosedCaptionGroupId, InstreamId, MasterPlaylist,
+    QuotedOrUnquoted, Resolution, VariantStream,
 };
 
 use super::{PLAYLIST_VERSION, render};
 
 /// `GROUP-ID` of the audio renditions.
 pub const AUDIO_GROUP_ID: &str = "audio";
+
+/// `GROUP-ID` of the closed captions carried in the video (CEA-608).
+pub const CLOSED_CAPTIONS_GROUP_ID: &str = "cc";
+
+/// CEA-608 captions carried in every video rendition (ATSC A/53 SEI user
+/// data), announced as one `CLOSED-CAPTIONS` rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedCaptions {
+    /// The 608 channel, written as `INSTREAM-ID="CC<n>"` (1 to 4).
+    pub channel: u8,
+    /// What players show in their caption menu, written as `NAME`.
+    pub name: String,
+    /// `LANGUAGE` (RFC 5646 tag such as `zh` or `en`), if known.
+    pub language: Option<String>,
+}
+
+impl ClosedCaptions {
+    /// Channel CC1 (the primary caption service of a 608 stream), named in
+    /// Chinese and English since the source does not say its language.
+    pub fn cc1() -> Self {
+        Self {
+            channel: 1,
+            name: "隐藏字幕 / Closed captions (CC1)".to_string(),
+            language: None,
+        }
+    }
+}
 
 /// One video rendition, measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +86,8 @@ pub struct MasterPlaylistSpec {
     pub variants: Vec<VideoVariant>,
     /// Audio renditions; the first one is the default.
     pub audio: Vec<AudioRendition>,
+    /// CEA-608 captions every video variant carries, if any.
+    pub closed_captions: Option<ClosedCaptions>,
 }
 
 impl MasterPlaylistSpec {
@@ -69,6 +99,12 @@ impl MasterPlaylistSpec {
     /// audio peak, `AVERAGE-BANDWIDTH` = its average + the highest audio
     /// average, `CODECS="<video>,<audio>"`, `RESOLUTION`, `FRAME-RATE` (3
     /// decimals) and `AUDIO="audio"`.
+    ///
+    /// With [`MasterPlaylistSpec::closed_captions`], one
+    /// `EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc"` entry with its
+    /// `NAME`, `INSTREAM-ID="CC<n>"`, `DEFAULT=YES` and `AUTOSELECT=YES`
+    /// (608 captions have no URI: they are in the video), and every video
+    /// variant names it with `CLOSED-CAPTIONS="cc"`.
     ///
     /// Variants are sorted by `BANDWIDTH` **ascending** (ties by height): the
     /// first listed variant is where players without a bandwidth estimate
@@ -124,6 +160,18 @@ impl MasterPlaylistSpec {
                 ..AlternativeMedia::default()
             })
             .collect();
+        if let Some(captions) = &self.closed_captions {
+            playlist.alternatives.push(AlternativeMedia {
+                media_type: AlternativeMediaType::ClosedCaptions,
+                group_id: CLOSED_CAPTIONS_GROUP_ID.to_string(),
+                language: captions.language.as_deref().map(attribute_text),
+                name: attribute_text(&captions.name),
+                default: true,
+                autoselect: true,
+                instream_id: Some(InstreamId::CC(captions.channel.clamp(1, 4))),
+                ..AlternativeMedia::default()
+            });
+        }
         playlist.variants = variants
             .into_iter()
             .map(|video| {
@@ -146,6 +194,9 @@ impl MasterPlaylistSpec {
                         QuotedOrUnquoted::Unquoted(format!("{:.3}", video.frame_rate)),
                     )])),
                     audio: (!self.audio.is_empty()).then(|| AUDIO_GROUP_ID.to_string()),
+                    closed_captions: self.closed_captions.as_ref().map(|_| {
+                        ClosedCaptionGroupId::GroupId(CLOSED_CAPTIONS_GROUP_ID.to_string())
+                    }),
                     ..VariantStream::default()
                 }
             })

@@ -11,7 +11,10 @@ mod media_playlist;
 mod subtitles;
 
 pub use live_playlist::ListedSegment;
-pub use master_playlist::{AUDIO_GROUP_ID, AudioRendition, MasterPlaylistSpec, VideoVariant};
+pub use master_playlist::{
+    AUDIO_GROUP_ID, AudioRendition, CLOSED_CAPTIONS_GROUP_ID, ClosedCaptions, MasterPlaylistSpec,
+    VideoVariant,
+};
 pub use media_playlist::{MediaPlaylistState, SegmentEntry};
 pub use subtitles::{
     SUBTITLES_GROUP_ID, SubtitleTrack, SubtitlesError, subtitle_media_playlist, with_subtitles,

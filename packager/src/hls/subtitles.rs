@@ -130,6 +130,10 @@ mod tests {
     use crate::hls::{AudioRendition, MasterPlaylistSpec, VideoVariant};
 
     fn ladder_master() -> String {
+        ladder_spec().render()
+    }
+
+    fn ladder_spec() -> MasterPlaylistSpec {
         let variant = |height: u32, peak: u64| VideoVariant {
             uri: format!("{height}p/index.m3u8"),
             codec: "avc1.64001f".into(),
@@ -150,8 +154,8 @@ mod tests {
                 peak_bitrate: 128_000,
                 average_bitrate: 128_000,
             }],
+            closed_captions: None,
         }
-        .render()
     }
 
     fn tracks() -> Vec<SubtitleTrack> {
@@ -193,6 +197,43 @@ mod tests {
                 .all(|v| v.subtitles.as_deref() == Some(SUBTITLES_GROUP_ID)
                     && v.audio.as_deref() == Some("audio"))
         );
+    }
+
+    #[test]
+    fn uploaded_subtitles_and_608_closed_captions_are_both_announced() {
+        let master = MasterPlaylistSpec {
+            closed_captions: Some(crate::hls::ClosedCaptions::cc1()),
+            ..ladder_spec()
+        }
+        .render();
+        let text = with_subtitles(&master, &tracks()).unwrap();
+        let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+        let count = |kind: AlternativeMediaType| {
+            parsed
+                .alternatives
+                .iter()
+                .filter(|m| m.media_type == kind)
+                .count()
+        };
+        assert_eq!(count(AlternativeMediaType::Subtitles), 2, "{text}");
+        assert_eq!(count(AlternativeMediaType::ClosedCaptions), 1, "{text}");
+        assert_eq!(count(AlternativeMediaType::Audio), 1, "{text}");
+        let cc = parsed
+            .alternatives
+            .iter()
+            .find(|m| m.media_type == AlternativeMediaType::ClosedCaptions)
+            .unwrap();
+        assert_eq!(cc.instream_id, Some(m3u8_rs::InstreamId::CC(1)));
+        assert!(cc.default && cc.autoselect);
+        for variant in &parsed.variants {
+            assert_eq!(variant.subtitles.as_deref(), Some(SUBTITLES_GROUP_ID));
+            assert_eq!(
+                variant.closed_captions,
+                Some(m3u8_rs::ClosedCaptionGroupId::GroupId(
+                    crate::hls::CLOSED_CAPTIONS_GROUP_ID.into()
+                ))
+            );
+        }
     }
 
     #[test]

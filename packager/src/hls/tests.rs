@@ -153,6 +153,7 @@ fn ladder() -> MasterPlaylistSpec {
             peak_bitrate: 130_000,
             average_bitrate: 128_000,
         }],
+        closed_captions: None,
     }
 }
 
@@ -208,6 +209,62 @@ fn master_playlist_declares_the_audio_group() {
     assert!(audio.autoselect);
     assert_eq!(audio.uri.as_deref(), Some("audio/index.m3u8"));
     assert_eq!(audio.channels.as_deref(), Some("2"));
+}
+
+#[test]
+fn a_ladder_with_608_captions_declares_one_closed_captions_group_named_by_every_variant() {
+    let spec = MasterPlaylistSpec {
+        closed_captions: Some(ClosedCaptions::cc1()),
+        ..ladder()
+    };
+    let text = spec.render();
+    let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+    let captions: Vec<_> = parsed
+        .alternatives
+        .iter()
+        .filter(|m| m.media_type == AlternativeMediaType::ClosedCaptions)
+        .collect();
+    assert_eq!(captions.len(), 1, "{text}");
+    let cc = captions[0];
+    assert_eq!(cc.group_id, CLOSED_CAPTIONS_GROUP_ID);
+    assert_eq!(cc.group_id, "cc");
+    assert_eq!(cc.instream_id, Some(m3u8_rs::InstreamId::CC(1)));
+    assert_eq!(cc.name, "隐藏字幕 / Closed captions (CC1)");
+    assert!(cc.default && cc.autoselect);
+    assert_eq!(
+        cc.uri, None,
+        "608 captions are in the video, not in a playlist"
+    );
+    assert!(text.contains(
+        "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\",NAME=\"隐藏字幕 / Closed captions (CC1)\",\
+         DEFAULT=YES,AUTOSELECT=YES,INSTREAM-ID=\"CC1\""
+    ), "{text}");
+    assert_eq!(parsed.variants.len(), 2);
+    for variant in &parsed.variants {
+        assert_eq!(
+            variant.closed_captions,
+            Some(m3u8_rs::ClosedCaptionGroupId::GroupId("cc".into())),
+            "{text}"
+        );
+        assert_eq!(variant.audio.as_deref(), Some(AUDIO_GROUP_ID));
+    }
+    // The audio group is still there, unchanged.
+    assert_eq!(
+        parsed
+            .alternatives
+            .iter()
+            .filter(|m| m.media_type == AlternativeMediaType::Audio)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_ladder_without_608_captions_has_no_closed_captions_group_or_attribute() {
+    let text = ladder().render();
+    assert!(!text.contains("CLOSED-CAPTIONS"), "{text}");
+    let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+    assert!(parsed.variants.iter().all(|v| v.closed_captions.is_none()));
 }
 
 #[test]

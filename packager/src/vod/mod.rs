@@ -17,7 +17,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::cmaf::CmafError;
-use crate::hls::{AudioRendition, MasterPlaylistSpec, VideoVariant};
+use crate::hls::{AudioRendition, ClosedCaptions, MasterPlaylistSpec, VideoVariant};
 use crate::media::{TrackInput, TrackKind};
 use crate::storage::{PutOptions, Storage, StorageError, validate_prefix};
 use rendition::{ObjectKind, PLAYLIST_NAME, PendingObject, RenditionState};
@@ -145,6 +145,10 @@ pub struct VodOptions {
     /// rendition before feeding any input. `playlist_cache_control` must
     /// then let players refetch playlists (the default `no-cache` does).
     pub growing: bool,
+    /// CEA-608 captions the video renditions carry in their pictures
+    /// (A/53 SEI): the master announces them as a `CLOSED-CAPTIONS` group
+    /// every video variant names. `None` (the default): no captions.
+    pub closed_captions: Option<ClosedCaptions>,
 }
 
 impl Default for VodOptions {
@@ -156,6 +160,7 @@ impl Default for VodOptions {
             media_cache_control: Some("public, max-age=86400".to_string()),
             playlist_cache_control: Some("no-cache".to_string()),
             growing: false,
+            closed_captions: None,
         }
     }
 }
@@ -440,7 +445,10 @@ impl VodPackager {
     /// declared bitrate stands in for the peak, the average is what has been
     /// measured so far (never above the peak).
     fn master_playlist(&self, provisional: bool) -> MasterPlaylistSpec {
-        let mut spec = MasterPlaylistSpec::default();
+        let mut spec = MasterPlaylistSpec {
+            closed_captions: self.options.closed_captions.clone(),
+            ..MasterPlaylistSpec::default()
+        };
         for rendition in &self.renditions {
             let Some(config) = rendition.track_config() else {
                 continue;

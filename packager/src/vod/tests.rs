@@ -205,6 +205,43 @@ async fn summary_reports_measured_figures() {
     );
 }
 
+#[tokio::test]
+async fn a_ladder_whose_video_carries_608_captions_announces_them_in_the_master() {
+    let storage = Arc::new(MemoryStorage::new());
+    let options = VodOptions {
+        closed_captions: Some(crate::hls::ClosedCaptions::cc1()),
+        ..VodOptions::default()
+    };
+    let mut vod = VodPackager::start(storage.clone(), "resources/43/", options)
+        .await
+        .unwrap();
+    let video = vod.add_rendition(video_spec("240p"));
+    vod.handle(video, TrackInput::Config(video_config()))
+        .await
+        .unwrap();
+    for i in 0..60 {
+        vod.handle(video, TrackInput::Sample(video_frame(i, 1000)))
+            .await
+            .unwrap();
+    }
+    vod.handle(video, TrackInput::End).await.unwrap();
+    vod.finish().await.unwrap();
+
+    let master = storage.body("resources/43/master.m3u8").expect("master");
+    let parsed = m3u8_rs::parse_master_playlist_res(&master).unwrap();
+    let cc: Vec<_> = parsed
+        .alternatives
+        .iter()
+        .filter(|m| m.media_type == m3u8_rs::AlternativeMediaType::ClosedCaptions)
+        .collect();
+    assert_eq!(cc.len(), 1);
+    assert_eq!(cc[0].instream_id, Some(m3u8_rs::InstreamId::CC(1)));
+    assert_eq!(
+        parsed.variants[0].closed_captions,
+        Some(m3u8_rs::ClosedCaptionGroupId::GroupId("cc".into()))
+    );
+}
+
 fn stored_size(storage: &MemoryStorage, key: &str) -> u64 {
     storage.body(key).map_or(0, |b| b.len() as u64)
 }

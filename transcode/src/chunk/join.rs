@@ -355,7 +355,10 @@ async fn write_ladder(
     growing: bool,
 ) -> Result<LadderSummary, JoinError> {
     let options = VodOptions::default();
-    let mut master = MasterPlaylistSpec::default();
+    let mut master = MasterPlaylistSpec {
+        closed_captions: plan.master_closed_captions(),
+        ..MasterPlaylistSpec::default()
+    };
     let mut summaries = Vec::new();
     // RFC 8216 6.2.1: a growing playlist keeps its target duration.
     let event_target = plan.segment_seconds.ceil().max(1.0) as u64;
@@ -489,6 +492,7 @@ mod tests {
                 bitrate: 128_000,
                 loudness: None,
             }),
+            closed_captions: false,
         }
     }
 

@@ -127,6 +127,7 @@ pub fn run(
         closed: false,
         window: spec.window,
         past_end: false,
+        captions: CaptionsOnce::default(),
     };
     let mut audio_out = audio;
     let mut report = DecodeReport::default();
@@ -364,6 +365,8 @@ struct VideoStage {
     window: Option<FrameWindow>,
     /// A picture at or past the chunk's end arrived: stop reading.
     past_end: bool,
+    /// Caption bytes out of the picture filters, sent once per source picture.
+    captions: CaptionsOnce,
 }
 
 impl VideoStage {
@@ -410,6 +413,7 @@ impl VideoStage {
             }
             let pts = self.filtered_clock.next(filtered.pts());
             filtered.set_pts(Some(pts));
+            self.captions.keep_once(&mut filtered);
             self.fan_out(filtered)?;
         }
     }
@@ -462,6 +466,36 @@ impl VideoStage {
             self.closed = true;
         }
         Ok(())
+    }
+}
+
+/// Deinterlacing to one picture per field (`bwdif=send_field`) gives both
+/// pictures of a source frame that frame's side data: its CEA-608 caption
+/// bytes would be encoded twice and every letter shown twice. Keeps them on
+/// the first picture of each source frame only (the two share the source
+/// packet's position and decode time; other filters make one picture per
+/// frame and are left alone).
+#[derive(Debug, Default)]
+struct CaptionsOnce {
+    /// Source packet (position, decode time) of the last picture that kept
+    /// its caption bytes.
+    last: Option<(i64, i64)>,
+}
+
+impl CaptionsOnce {
+    fn keep_once(&mut self, picture: &mut frame::Video) {
+        let kind = frame::side_data::Type::A53CC;
+        if picture.side_data(kind).is_none() {
+            return;
+        }
+        let packet = picture.packet();
+        // Without a known source position pictures cannot be told apart.
+        let source = (packet.position >= 0).then_some((packet.position, packet.dts));
+        if source.is_some() && source == self.last {
+            picture.remove_side_data(kind);
+        } else {
+            self.last = source;
+        }
     }
 }
 

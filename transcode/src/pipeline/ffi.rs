@@ -1,7 +1,8 @@
 //! The few libav calls ffmpeg-next does not wrap: reading an encoder's
 //! extradata, taking a second reference to a decoded frame (so every
-//! rung reads the same picture without copying it), and telling the
-//! demuxer to skip the streams a reader does not want.
+//! rung reads the same picture without copying it), writing a frame's
+//! side data (a scaled picture keeps the source picture's captions), and
+//! telling the demuxer to skip the streams a reader does not want.
 #![allow(unsafe_code)]
 
 use ffmpeg_next::{codec, ffi, format, frame};
@@ -37,6 +38,37 @@ pub fn share(source: &frame::Video) -> Result<frame::Video, ffmpeg_next::Error> 
     } else {
         Ok(copy)
     }
+}
+
+/// Gives `target` a copy of `source`'s side data of `kind`, replacing any
+/// it had; nothing when `source` has none. A scaled picture is a new frame
+/// and would otherwise lose what rides on the source picture, such as its
+/// CEA-608 caption bytes ([`frame::side_data::Type::A53CC`]).
+pub fn copy_side_data(
+    source: &frame::Video,
+    target: &mut frame::Video,
+    kind: frame::side_data::Type,
+) -> Result<(), ffmpeg_next::Error> {
+    let Some(side) = source.side_data(kind) else {
+        return Ok(());
+    };
+    let bytes = side.data();
+    target.remove_side_data(kind);
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let mut added = target
+        .new_side_data(kind, bytes.len())
+        .ok_or(ffmpeg_next::Error::Other {
+            errno: ffmpeg_next::error::ENOMEM,
+        })?;
+    // SAFETY: av_frame_new_side_data just allocated `bytes.len()` writable
+    // bytes at `data` for `target`'s new entry, which nothing else references
+    // yet; `bytes` belongs to the distinct frame `source`, so they cannot overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (*added.as_mut_ptr()).data, bytes.len());
+    }
+    Ok(())
 }
 
 /// Tells the demuxer to skip every packet of every stream but `keep` (the

@@ -67,6 +67,7 @@ pub async fn run(
     let options = VodOptions {
         segment_target: Duration::from_secs_f64(job.plan.segment_seconds),
         growing: job.growing,
+        closed_captions: job.plan.master_closed_captions(),
         ..VodOptions::default()
     };
     let mut packager = VodPackager::start(storage.clone(), &job.prefix, options).await?;

@@ -148,8 +148,8 @@ pub fn run(
     Ok(encoded)
 }
 
-/// The picture at the rung's size in YUV 4:2:0; the decoded picture itself
-/// when it already is.
+/// The picture at the rung's size in YUV 4:2:0, with the decoded picture's
+/// captions; the decoded picture itself when it already is.
 fn scale(
     scaler: &mut Option<software::scaling::Context>,
     picture: &frame::Video,
@@ -182,6 +182,10 @@ fn scale(
         .as_mut()
         .ok_or(TranscodeError::Internal("scaler"))?
         .run(picture, &mut out)
+        .map_err(|e| TranscodeError::scaler(&spec.rung.name, e))?;
+    // The caption bytes of the picture (CEA-608 in A/53 user data), which
+    // libx264 writes into this rung's stream as SEI.
+    ffi::copy_side_data(picture, &mut out, frame::side_data::Type::A53CC)
         .map_err(|e| TranscodeError::scaler(&spec.rung.name, e))?;
     Ok(out)
 }

@@ -29,7 +29,9 @@ use yanxiu_packager::storage::{LocalDirStorage, Storage};
 use yanxiu_transcode::chunk::{PartJob, encode_part, join_ladder, plan_chunks};
 use yanxiu_transcode::ladder::RungTemplate;
 use yanxiu_transcode::picture::Matrix;
-use yanxiu_transcode::{LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, plan_ladder};
+use yanxiu_transcode::{
+    LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, VideoInput, plan_ladder,
+};
 
 /// The captioned fixture (media-fixtures/generate.sh).
 const CAPTIONED: &str = "captions_608_360p25.mp4";
@@ -502,8 +504,10 @@ fn chunked_job(source: &Path, prefix: &str) -> TranscodeJob {
     };
     TranscodeJob {
         input: source.to_path_buf(),
-        source: picture,
-        video_stream: stream.index,
+        video: Some(VideoInput {
+            stream: stream.index,
+            source: picture,
+        }),
         audio_stream: None,
         duration_seconds: report.duration_seconds.expect("duration"),
         plan: plan_ladder(&ladder, &picture, None)
@@ -526,7 +530,7 @@ async fn the_chunked_path_carries_the_captions_across_chunk_boundaries_and_annou
     let chunks = plan_chunks(job.duration_seconds, 1.0, 1.0, 1.0);
     assert!(chunks.len() >= 10, "{} chunk(s)", chunks.len());
     let mut manifests = Vec::new();
-    for part in PartJob::split(&job, &chunks) {
+    for part in PartJob::split(&job, &chunks).expect("split") {
         let (progress, _) = tokio::sync::watch::channel(Progress::default());
         manifests.push(
             encode_part(part, storage.clone(), progress)

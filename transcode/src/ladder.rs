@@ -421,6 +421,7 @@ pub fn plan_audio_only(
         segment_seconds: config.segment_seconds,
         preset: config.preset.clone(),
         audio: Some(plan_audio(config, channels, rate)),
+        closed_captions: false,
     })
 }
 

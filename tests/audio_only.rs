@@ -258,15 +258,7 @@ async fn the_platform_rule_decides_by_type_and_category_which_resources_may_be_s
     let mut metadata = resource_metadata(&s, &producer, &mp3).await;
     metadata["resource_type"] = json!("audio");
     metadata["category1"] = json!("广播讲座");
-    let (status, body) = api(
-        &s,
-        Method::PATCH,
-        &format!("/api/v1/resources/{mp3}"),
-        Some(&producer),
-        Some(json!({ "metadata": metadata })),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    set_metadata(&s, &producer, &mp3, &metadata).await;
     let reprocess = format!("/api/v1/resources/{mp3}/reprocess");
     let (status, body) = api(&s, Method::POST, &reprocess, Some(&producer), None).await;
     assert_eq!(status, 202, "{body}");
@@ -303,15 +295,7 @@ async fn the_platform_rule_decides_by_type_and_category_which_resources_may_be_s
     // The accepted FLAC moved to another category: self-review asks the rule again.
     let mut metadata = resource_metadata(&s, &producer, &flac).await;
     metadata["category1"] = json!("名师课改示范课");
-    let (status, body) = api(
-        &s,
-        Method::PATCH,
-        &format!("/api/v1/resources/{flac}"),
-        Some(&producer),
-        Some(json!({ "metadata": metadata })),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    set_metadata(&s, &producer, &flac, &metadata).await;
     let reviews = format!("/api/v1/resources/{flac}/reviews");
     let self_review = json!({"level": "self", "decision": "approve", "comment": "自审通过"});
     let (status, body) = api(
@@ -329,15 +313,7 @@ async fn the_platform_rule_decides_by_type_and_category_which_resources_may_be_s
     );
     // Back in its category, the review goes on.
     metadata["category1"] = json!("广播讲座");
-    let (status, body) = api(
-        &s,
-        Method::PATCH,
-        &format!("/api/v1/resources/{flac}"),
-        Some(&producer),
-        Some(json!({ "metadata": metadata })),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    set_metadata(&s, &producer, &flac, &metadata).await;
     let (status, body) = api(
         &s,
         Method::POST,
@@ -361,4 +337,17 @@ async fn resource_metadata(s: &Server, token: &str, id: &str) -> Value {
     .await;
     assert_eq!(status, 200, "{body}");
     body["latest"]["metadata"].clone()
+}
+
+/// Replaces the latest revision's metadata.
+async fn set_metadata(s: &Server, token: &str, id: &str, metadata: &Value) {
+    let (status, body) = api(
+        s,
+        Method::PATCH,
+        &format!("/api/v1/resources/{id}"),
+        Some(token),
+        Some(json!({ "metadata": metadata })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -26,11 +26,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use yanxiu_ingest::{ProbeLimits, probe_file};
 use yanxiu_packager::storage::{LocalDirStorage, Storage};
-use yanxiu_transcode::chunk::{PartJob, encode_part, join_ladder, plan_chunks};
+use yanxiu_transcode::chunk::plan_chunks;
 use yanxiu_transcode::ladder::RungTemplate;
 use yanxiu_transcode::picture::Matrix;
 use yanxiu_transcode::{
-    LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, VideoInput, plan_ladder,
+    LadderConfig, Rotation, SourceVideo, TranscodeJob, VideoInput, plan_ladder,
 };
 
 /// The captioned fixture (media-fixtures/generate.sh).
@@ -529,24 +529,7 @@ async fn the_chunked_path_carries_the_captions_across_chunk_boundaries_and_annou
     let job = chunked_job(&source, "chunked/");
     let chunks = plan_chunks(job.duration_seconds, 1.0, 1.0, 1.0);
     assert!(chunks.len() >= 10, "{} chunk(s)", chunks.len());
-    let mut manifests = Vec::new();
-    for part in PartJob::split(&job, &chunks).expect("split") {
-        let (progress, _) = tokio::sync::watch::channel(Progress::default());
-        manifests.push(
-            encode_part(part, storage.clone(), progress)
-                .await
-                .expect("part"),
-        );
-    }
-    join_ladder(
-        &job.plan,
-        job.duration_seconds,
-        &job.prefix,
-        &manifests,
-        storage.clone(),
-    )
-    .await
-    .expect("join");
+    common::chunked::encode_in_chunks(&job, &chunks, storage.clone()).await;
 
     let out = temp.path().join("chunked");
     let (text, master) = master_of(&out);

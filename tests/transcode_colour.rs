@@ -15,7 +15,7 @@ use common::fixtures::{FixtureExpectation, expectations, fixtures_dir};
 use serde_json::Value;
 use yanxiu_ingest::{ProbeLimits, probe_file};
 use yanxiu_packager::storage::{LocalDirStorage, Storage};
-use yanxiu_transcode::chunk::{PartJob, encode_part, join_ladder, plan_chunks};
+use yanxiu_transcode::chunk::plan_chunks;
 use yanxiu_transcode::ladder::RungTemplate;
 use yanxiu_transcode::picture::{
     Deinterlace, DeinterlaceMode, HdrKind, Matrix, ToBt709, ToneMap, deinterlace_filter,
@@ -593,24 +593,7 @@ async fn chunked_like_single_pass(file: &str, frame_rate: &str) {
     let job = chunkable_job(&source, "chunked/");
     let chunks = plan_chunks(job.duration_seconds, 1.0, 1.0, 1.0);
     assert!(chunks.len() >= 2, "{file}: {} chunk(s)", chunks.len());
-    let mut manifests = Vec::new();
-    for part in PartJob::split(&job, &chunks).expect("split") {
-        let (progress, _) = tokio::sync::watch::channel(Progress::default());
-        manifests.push(
-            encode_part(part, storage.clone(), progress)
-                .await
-                .expect("part"),
-        );
-    }
-    join_ladder(
-        &job.plan,
-        job.duration_seconds,
-        &job.prefix,
-        &manifests,
-        storage.clone(),
-    )
-    .await
-    .expect("join");
+    common::chunked::encode_in_chunks(&job, &chunks, storage.clone()).await;
 
     let size = (
         u64::from(job.plan.rungs[0].width),

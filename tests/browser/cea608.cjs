@@ -15,7 +15,7 @@ if (!modules || !master) {
   console.error('usage: node cea608.cjs <node_modules dir> <master playlist URL>');
   process.exit(2);
 }
-const { serveStatic, launchChromium, finish, run } = require('./harness.cjs');
+const { serveStatic, launchChromium, finish, run, readPlayback } = require('./harness.cjs');
 
 async function main() {
   const report = { tracks: [], cues: [], currentTime: 0, errors: [], failure: null };
@@ -49,16 +49,7 @@ async function main() {
   } catch (e) {
     report.failure = `${step}: ${e.message.split('\n')[0]}`;
   }
-  try {
-    const s = await page.evaluate(() => ({
-      currentTime: document.getElementById('video').currentTime,
-      errors: window.playback.errors,
-    }));
-    report.currentTime = s.currentTime;
-    report.errors = report.errors.concat(s.errors);
-  } catch (e) {
-    report.failure = report.failure || `reading the page state: ${e.message}`;
-  }
+  await readPlayback(page, report);
   await finish(browser, server, report);
 }
 

@@ -70,4 +70,19 @@ function run(name, main, seconds) {
   });
 }
 
-module.exports = { serveStatic, launchChromium, finish, run };
+/** Adds the player page's last state to `report`: the video's clock and the errors the page
+ * recorded (`window.playback.errors` of index.html); a page that cannot be read is a failure. */
+async function readPlayback(page, report) {
+  try {
+    const s = await page.evaluate(() => ({
+      currentTime: document.getElementById('video').currentTime,
+      errors: window.playback.errors,
+    }));
+    report.currentTime = s.currentTime;
+    report.errors = report.errors.concat(s.errors);
+  } catch (e) {
+    report.failure = report.failure || `reading the page state: ${e.message}`;
+  }
+}
+
+module.exports = { serveStatic, launchChromium, finish, run, readPlayback };

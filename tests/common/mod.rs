@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod chunked;
 pub mod fixtures;
 pub mod live;
 pub mod pyvenv;

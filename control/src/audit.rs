@@ -97,6 +97,7 @@ impl ControlPlane {
         now: i64,
     ) -> ControlResult<bool> {
         let mut tx = self.db.pool().begin().await?;
+        lock_head(&mut tx, self.db.backend()).await?;
         let record = AuditAppend {
             action: action.to_owned(),
             target: target.to_owned(),
@@ -117,20 +118,7 @@ impl ControlPlane {
     pub(crate) async fn begin_audited(&self) -> ControlResult<AuditedTx<'_>> {
         let guard = self.audit_lock.lock().await;
         let mut tx = self.db.pool().begin().await?;
-        match self.db.backend() {
-            crate::db::Backend::Postgres => {
-                sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            }
-            // Take SQLite's write lock now (waiting out the busy timeout), so that a read in
-            // the change never meets a stale snapshot when it comes to write.
-            crate::db::Backend::Sqlite => {
-                sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        lock_head(&mut tx, self.db.backend()).await?;
         Ok(AuditedTx { tx, _guard: guard })
     }
 
@@ -209,6 +197,32 @@ pub(crate) struct AuditAppend {
     pub(crate) outcome: Outcome,
     /// Detail (never secrets).
     pub(crate) detail: serde_json::Value,
+}
+
+/// Locks the chain head for `tx`, before anything else it writes. Every append takes it
+/// first, an audited change ([`ControlPlane::begin_audited`]) as well as a lone record
+/// ([`ControlPlane::audit`]): a writer that inserted the next `seq` before locking the head
+/// would wait for the head while another node's change, holding the head, waits for that
+/// `seq`, a deadlock PostgreSQL breaks by failing one of them. PostgreSQL: the head row
+/// `FOR UPDATE`; SQLite: its write lock, taken now (waiting out the busy timeout) so that a
+/// read in the change never meets a stale snapshot when it comes to write.
+async fn lock_head(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: crate::db::Backend,
+) -> Result<(), sqlx::Error> {
+    match backend {
+        crate::db::Backend::Postgres => {
+            sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+                .fetch_optional(&mut **tx)
+                .await?;
+        }
+        crate::db::Backend::Sqlite => {
+            sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Appends `record` on the chain head inside `tx`; `false` when another node moved the head.

@@ -189,7 +189,69 @@ async fn the_chain_survives_concurrent_appends(env: TestEnv) {
     assert!(v.findings.is_empty(), "{:?}", v.findings);
 }
 
+/// Two nodes on one database: one appends lone records (a failed sign-in, say) while the
+/// other makes audited changes (new accounts). Both take the chain head first, so neither
+/// waits for the other in the opposite order (PostgreSQL would fail one as a deadlock), and
+/// the chain stays whole.
+async fn lone_records_and_audited_changes_on_two_nodes_never_deadlock(env: TestEnv) {
+    let other = std::sync::Arc::new(
+        yanxiu_control::ControlPlane::open(
+            &env.database_url,
+            common::test_config(),
+            env.keys.clone(),
+        )
+        .await
+        .unwrap(),
+    );
+    const EACH: usize = 40;
+    let lone = {
+        let control = env.control.clone();
+        tokio::spawn(async move {
+            let ctx = yanxiu_control::AuditCtx::anonymous("127.0.0.1");
+            for i in 0..EACH {
+                control
+                    .audit(
+                        &ctx,
+                        "test.lone",
+                        &format!("n:{i}"),
+                        yanxiu_control::audit::Outcome::Failure,
+                        json!({}),
+                        1,
+                    )
+                    .await?;
+            }
+            Ok::<_, yanxiu_control::ControlError>(())
+        })
+    };
+    let changes = {
+        let other = other.clone();
+        tokio::spawn(async move {
+            for i in 0..EACH {
+                other
+                    .bootstrap_user(
+                        yanxiu_control::accounts::NewUser {
+                            username: format!("node2-{i}"),
+                            display_name: None,
+                            password: PASSWORD.into(),
+                            department_id: None,
+                            roles: vec![Role::Learner],
+                        },
+                        1,
+                    )
+                    .await?;
+            }
+            Ok::<_, yanxiu_control::ControlError>(())
+        })
+    };
+    lone.await.unwrap().expect("lone records");
+    changes.await.unwrap().expect("audited changes");
+    let v = env.control.verify_audit().await.unwrap();
+    assert_eq!(v.records, 2 * EACH);
+    assert!(v.findings.is_empty(), "{:?}", v.findings);
+}
+
 both_backends!(
+    lone_records_and_audited_changes_on_two_nodes_never_deadlock,
     security_actions_are_chained_and_the_intact_log_verifies,
     an_edited_record_is_named,
     a_deleted_record_is_named,

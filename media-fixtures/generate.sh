@@ -159,6 +159,14 @@ ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(speech 48000 6)" "${OUTPUT[@]}" "${AAC[@]}"
 ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(speech 44100 12)" "${OUTPUT[@]}" -c:a libmp3lame -b:a 96k \
     -ar 44100 -ac 2 -id3v2_version 0 -write_xing 0 lecture_audio.mp3
 
+# lecture_audio_cover.mp3: a lecture without picture that carries a 600x600 cover picture
+# (ID3 APIC, PNG), which becomes its poster; rejected under the default policy (video.missing:
+# a cover is not a picture of the lecture).
+ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(speech 44100 6)" \
+    -f lavfi -i "color=c=0x1f3a93:s=600x600:d=1,drawbox=x=60:y=380:w=480:h=60:color=0xf4f4f0:t=fill,format=rgb24" \
+    "${OUTPUT[@]}" -map 0:a -map 1:v -frames:v 1 -c:a libmp3lame -b:a 64k -ar 44100 -ac 2 \
+    -c:v png -disposition:v attached_pic -id3v2_version 3 -write_xing 0 lecture_audio_cover.mp3
+
 # lecture_audio.flac: the same kind of lecture kept lossless, FLAC 48 kHz mono, silent
 # between 4 and 6 s; rejected like the MP3 under the default policy.
 ffmpeg "${GLOBAL[@]}" -f lavfi -i "$(speech 48000 10 '*(1-between(t,4,6))')" "${OUTPUT[@]}" \

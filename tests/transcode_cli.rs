@@ -623,6 +623,59 @@ fn a_policy_that_allows_sound_alone_gives_an_audio_only_ladder_with_a_waveform_p
             "{file}: no pictures to scrub"
         );
     }
+    // A file that carries a cover picture: the cover is the poster, at its own size.
+    let out = work.path().join("cover");
+    let result = yanxiu(&[
+        "transcode",
+        &dir.join("lecture_audio_cover.mp3").to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+        "--policy",
+        &policy.to_string_lossy(),
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(read_master(&out).variants.len(), 1);
+    let poster = out.join("poster.jpg");
+    let facts = tool(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "csv=p=0",
+            &poster.to_string_lossy(),
+        ],
+    );
+    assert_eq!(facts.trim(), "mjpeg,600,600");
+    // Its colours: the cover's blue (0x1f3a93) at the top left, not the waveform's navy.
+    let pixel = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&poster)
+        .args([
+            "-vf",
+            "crop=2:2:10:10",
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .expect("run ffmpeg");
+    let rgb = &pixel.stdout[..3];
+    let near = |a: u8, b: u8| a.abs_diff(b) <= 8;
+    assert!(
+        near(rgb[0], 0x1f) && near(rgb[1], 0x3a) && near(rgb[2], 0x93),
+        "the cover's colour, not {rgb:?}"
+    );
 }
 
 #[test]

@@ -235,7 +235,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if audio_only {
             writeln!(
                 stdout,
-                "  sound only (no picture; the poster is its waveform) in {:.1} s",
+                "  sound only (no picture) in {:.1} s",
                 outcome.elapsed.as_secs_f64()
             )?;
         } else {

@@ -2,7 +2,7 @@
 //! audio thread, bounded channels between them, and the async packager loop
 //! that writes the ladder (master playlist last). A source without picture
 //! runs the same way with no rung: the audio thread alone, which also draws
-//! the waveform poster.
+//! the waveform poster when the file carries no cover picture.
 
 pub(crate) mod audio;
 pub(crate) mod decode;
@@ -29,7 +29,7 @@ use crate::qc::QcReport;
 use crate::qc::tap::{self, QC_IN_FLIGHT, QcInput};
 use crate::storyboard::StoryboardLayout;
 use crate::timing::{AUDIO_PRIMING_SECONDS, VIDEO_TIMESCALE, presentation_delay};
-use crate::waveform::Waveform;
+use crate::waveform::{POSTER_SIZE, Waveform};
 use crate::{Progress, TranscodeError, TranscodeJob, TranscodeOutcome};
 
 /// Pictures queued between the decoder and each rung.
@@ -77,7 +77,16 @@ pub async fn run(
     let qc = start_qc(&job)?;
     let qc_audio = qc.as_ref().map(|(tx, _)| tx.clone());
     let gain = loudness.as_ref().map_or(1.0, Normalisation::factor);
-    start_audio(&job, &mut packager, &out_tx, qc_audio, gain, &mut stages)?;
+    let cover = store_cover_art(&job, &storage).await?;
+    start_audio(
+        &job,
+        &mut packager,
+        &out_tx,
+        qc_audio,
+        gain,
+        &mut stages,
+        !cover,
+    )?;
     drop(out_tx);
 
     let position = Arc::new(AtomicI64::new(0));
@@ -102,7 +111,10 @@ pub async fn run(
         .await
         .map_err(|_| TranscodeError::Internal("decode join"))??;
     let stage_error = join_stages(stages.threads).await?;
-    let files = pumped?;
+    let mut files = pumped?;
+    if cover {
+        files.push(poster::FILE.to_owned());
+    }
     if let Some(e) = stage_error {
         return Err(e);
     }
@@ -176,7 +188,29 @@ fn start_video_rungs(
     Ok(stages)
 }
 
-/// The audio encoder thread, when the plan has an audio rendition and the source sound.
+/// The poster of a sound file that carries a cover picture: that picture, stored now (the
+/// waveform then is not drawn). Whether one was stored.
+async fn store_cover_art(
+    job: &TranscodeJob,
+    storage: &Arc<dyn Storage>,
+) -> Result<bool, TranscodeError> {
+    if job.video.is_some() || !job.poster {
+        return Ok(false);
+    }
+    let input = job.input.clone();
+    let found = tokio::task::spawn_blocking(move || poster::cover_art(&input, POSTER_SIZE))
+        .await
+        .map_err(|_| TranscodeError::Internal("cover art join"))?;
+    let Some(jpeg) = found else {
+        return Ok(false);
+    };
+    let key = format!("{}{}", job.prefix, poster::FILE);
+    storage.put(&key, jpeg, &PutOptions::for_key(&key)).await?;
+    Ok(true)
+}
+
+/// The audio encoder thread, when the plan has an audio rendition and the source sound; for
+/// a source without picture it also draws the waveform poster when `draw_waveform`.
 fn start_audio(
     job: &TranscodeJob,
     packager: &mut VodPackager,
@@ -184,14 +218,15 @@ fn start_audio(
     qc_audio: Option<SyncSender<QcInput>>,
     gain: f32,
     stages: &mut Stages,
+    draw_waveform: bool,
 ) -> Result<(), TranscodeError> {
     let (Some(a), Some(_)) = (&job.plan.audio, job.audio_stream) else {
         return Ok(());
     };
-    // A lecture without picture: its poster is the sound's waveform, and
-    // there is no B-frame delay to line up with.
+    // A lecture without picture: its poster is the sound's waveform (unless
+    // it carries a cover picture), and there is no B-frame delay to line up with.
     let audio_only = job.video.is_none();
-    let waveform = (audio_only && job.poster)
+    let waveform = (audio_only && job.poster && draw_waveform)
         .then(|| Waveform::new((job.duration_seconds.max(0.0) * f64::from(a.sample_rate)) as u64));
     let delay = if audio_only {
         AUDIO_PRIMING_SECONDS

@@ -1,6 +1,10 @@
-//! The poster image: one picture from the top rung, encoded as JPEG.
+//! The poster image: one picture from the top rung, encoded as JPEG; for a
+//! sound file, the cover picture it carries.
+
+use std::path::Path;
 
 use bytes::Bytes;
+use ffmpeg_next::format::stream::Disposition;
 use ffmpeg_next::{Rational, codec, encoder, format, frame, software};
 
 use super::ffi;
@@ -64,12 +68,16 @@ impl PosterGrabber {
 
 /// Encodes one picture as a baseline JPEG at its own size.
 pub fn encode_jpeg(picture: &frame::Video) -> Result<Bytes, TranscodeError> {
+    encode_jpeg_at(picture, (picture.width(), picture.height()))
+}
+
+/// Encodes one picture as a baseline JPEG of `size` (scaled when it differs).
+fn encode_jpeg_at(picture: &frame::Video, (w, h): (u32, u32)) -> Result<Bytes, TranscodeError> {
     let err = |e| TranscodeError::encoder("poster", e);
-    let (w, h) = (picture.width(), picture.height());
     let mut scaler = software::scaling::Context::get(
         picture.format(),
-        w,
-        h,
+        picture.width(),
+        picture.height(),
         format::Pixel::YUVJ420P,
         w,
         h,
@@ -120,4 +128,67 @@ pub fn encode_rgb_jpeg(rgb: &[u8], size: (u32, u32)) -> Result<Bytes, TranscodeE
     }
     picture.set_pts(Some(0));
     encode_jpeg(&picture)
+}
+
+/// The size a `width` × `height` picture is shown at within `bounds`: its own shape, never
+/// enlarged, even sides (JPEG 4:2:0).
+pub fn fit_within((width, height): (u32, u32), bounds: (u32, u32)) -> (u32, u32) {
+    let scale = (f64::from(bounds.0) / f64::from(width.max(1)))
+        .min(f64::from(bounds.1) / f64::from(height.max(1)))
+        .min(1.0);
+    let even = |x: f64| ((x / 2.0).round() as u32 * 2).max(2);
+    (
+        even(f64::from(width) * scale),
+        even(f64::from(height) * scale),
+    )
+}
+
+/// The cover picture a sound file carries (an ID3 picture, an MP4 `covr`, a FLAC picture
+/// block), as the ladder's poster: decoded and fitted within `bounds`, as JPEG. `None` when
+/// the file has none, or it cannot be read: the waveform stands in.
+pub fn cover_art(path: &Path, bounds: (u32, u32)) -> Option<Bytes> {
+    let mut input = format::input(path).ok()?;
+    let cover = input
+        .streams()
+        .find(|s| s.disposition().contains(Disposition::ATTACHED_PIC))?;
+    let index = cover.index();
+    let mut decoder = codec::context::Context::from_parameters(cover.parameters())
+        .ok()?
+        .decoder()
+        .video()
+        .ok()?;
+    // Demuxers queue the attached picture ahead of the sound: among the first packets.
+    let (_, packet) = input
+        .packets()
+        .take(COVER_SEARCH_PACKETS)
+        .find(|(stream, _)| stream.index() == index)?;
+    decoder.send_packet(&packet).ok()?;
+    decoder.send_eof().ok()?;
+    let mut picture = frame::Video::empty();
+    decoder.receive_frame(&mut picture).ok()?;
+    let size = fit_within((picture.width(), picture.height()), bounds);
+    match encode_jpeg_at(&picture, size) {
+        Ok(jpeg) => Some(jpeg),
+        Err(e) => {
+            tracing::debug!(error = %e, "the cover picture could not be made a poster");
+            None
+        }
+    }
+}
+
+/// Packets read looking for the cover picture.
+const COVER_SEARCH_PACKETS: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::fit_within;
+
+    #[test]
+    fn a_cover_keeps_its_shape_within_the_poster_and_is_never_enlarged() {
+        assert_eq!(fit_within((600, 600), (1280, 720)), (600, 600));
+        assert_eq!(fit_within((3000, 3000), (1280, 720)), (720, 720));
+        assert_eq!(fit_within((4000, 1000), (1280, 720)), (1280, 320));
+        assert_eq!(fit_within((501, 333), (1280, 720)), (502, 334));
+        assert_eq!(fit_within((1, 1), (1280, 720)), (2, 2));
+    }
 }

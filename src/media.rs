@@ -54,24 +54,31 @@ fn source_of(report: &MediaReport) -> anyhow::Result<(usize, SourceVideo)> {
     Ok((video_stream.index, source))
 }
 
-/// What `yanxiu qc` analyses in a probed file: its primary streams, the
-/// sound mixed down to at most stereo, under `thresholds`.
+/// What `yanxiu qc` analyses in a probed file: its primary streams (the
+/// sound alone for a file without picture), the sound mixed down to at
+/// most stereo, under `thresholds`.
 pub fn qc_spec_for(
     input: &Path,
     report: &MediaReport,
     thresholds: QcThresholds,
 ) -> anyhow::Result<QcFileSpec> {
-    let (video_stream, source) = source_of(report)?;
     let audio = report.primary_audio();
     let channels = audio
         .and_then(|a| a.audio.as_ref())
         .map_or(2, |a| a.channels.clamp(1, 2));
+    let (video_stream, rotation, frame_rate) = if report.primary_video().is_some() {
+        let (stream, source) = source_of(report)?;
+        (Some(stream), source.rotation, source.frame_rate)
+    } else {
+        audio.context("the file has neither picture nor sound")?;
+        (None, Rotation::None, 0.0)
+    };
     Ok(QcFileSpec {
         input: input.to_path_buf(),
         video_stream,
         audio_stream: audio.map(|a| a.index),
-        rotation: source.rotation,
-        frame_rate: source.frame_rate,
+        rotation,
+        frame_rate,
         audio_channels: channels,
         thresholds,
     })

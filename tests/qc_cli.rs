@@ -271,13 +271,49 @@ fn the_text_report_is_chinese_by_default_and_english_on_request() {
 }
 
 #[test]
-fn files_without_a_picture_or_not_media_exit_2_with_a_bilingual_reason() {
+fn a_lecture_without_picture_gets_the_sound_checks_alone() {
+    let (r, code) = report("lecture_audio.flac");
+    assert_eq!(code, 0, "{r}");
+    assert!(r["video"].is_null(), "{r}");
+    assert_eq!(r["audio"]["channels"], 1, "{r}");
+    let integrated = r["loudness"]["integrated_lufs"].as_f64().expect("loudness");
+    assert!((-40.0..-5.0).contains(&integrated), "{integrated}");
+    assert!(
+        (r["duration"].as_f64().unwrap_or_default() - 10.0).abs() < 0.2,
+        "{r}"
+    );
+    // The pause between 4 and 6 s is measured as silence.
+    let silence = r["silence"].as_array().cloned().unwrap_or_default();
+    assert_eq!(silence.len(), 1, "{r}");
+    assert!(
+        (f(&silence[0]["start"]) - 4.0).abs() < 0.1 && (f(&silence[0]["end"]) - 6.0).abs() < 0.1,
+        "{r}"
+    );
+    let text = String::from_utf8_lossy(
+        &qc(
+            &fixtures_dir().join("lecture_audio.flac"),
+            &["--lang", "en"],
+        )
+        .stdout,
+    )
+    .into_owned();
+    assert!(text.contains("Picture: none (sound only"), "{text}");
+    assert!(!text.contains("Black:"), "{text}");
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|x| x["code"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        codes
+            .iter()
+            .all(|c| !c.starts_with("video.") && !c.starts_with("av.")),
+        "no picture or sync findings without a picture: {codes:?}"
+    );
+}
+
+#[test]
+fn files_that_are_not_media_exit_2_with_a_bilingual_reason() {
     let dir = fixtures_dir();
-    let out = qc(&dir.join("audio_only.m4a"), &["--json"]);
-    assert_eq!(out.status.code(), Some(2));
-    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(r["error"]["code"], "qc.no_video");
-    assert!(r["error"]["message_zh"].is_string() && r["error"]["message_en"].is_string());
     let out = qc(&dir.join("random.bin"), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!out.stderr.is_empty());

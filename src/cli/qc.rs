@@ -112,9 +112,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return unreadable(
                 args.json,
                 lang,
-                "qc.no_video",
-                "文件没有视频流，无法做技术质检",
-                "the file has no video stream to check",
+                "qc.nothing_to_check",
+                "文件既没有画面也没有声音，无法做技术质检",
+                "the file has neither picture nor sound to check",
             );
         }
     };

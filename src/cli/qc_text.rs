@@ -109,8 +109,18 @@ pub fn render_text(file: &str, report: &QcReport, lang: Lang) -> String {
             lang.pick("幅", "pictures"),
         ));
     }
-    segments(&mut text, lang, ("黑场", "Black"), &report.black);
-    segments(&mut text, lang, ("画面静止", "Frozen"), &report.freeze);
+    if report.video.is_some() {
+        segments(&mut text, lang, ("黑场", "Black"), &report.black);
+        segments(&mut text, lang, ("画面静止", "Frozen"), &report.freeze);
+    } else {
+        line(
+            lang.pick(
+                "画面：无（纯音频，只检查声音）",
+                "Picture: none (sound only: the sound is checked)",
+            )
+            .to_owned(),
+        );
+    }
     segments(&mut text, lang, ("无声", "Silent"), &report.silence);
     let clipped: Vec<Segment> = report
         .clipping

@@ -93,7 +93,7 @@ async fn attempt(
     }
     let spec = QcFileSpec {
         input: payload.input,
-        video_stream: payload.video_stream,
+        video_stream: Some(payload.video_stream),
         audio_stream: payload.audio_stream,
         rotation: payload.source.rotation,
         frame_rate: payload.source.frame_rate,

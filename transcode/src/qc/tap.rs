@@ -167,8 +167,9 @@ pub(crate) fn planes_of(f: &frame::Audio) -> Vec<Vec<f32>> {
 pub struct QcFileSpec {
     /// The source file.
     pub input: PathBuf,
-    /// Index of the video stream.
-    pub video_stream: usize,
+    /// Index of the video stream; `None` for a file without picture (the sound alone is
+    /// checked).
+    pub video_stream: Option<usize>,
     /// Index of the audio stream, if any.
     pub audio_stream: Option<usize>,
     /// Rotation to apply to pictures.
@@ -199,9 +200,12 @@ pub fn analyse_file(spec: QcFileSpec) -> Result<QcReport, TranscodeError> {
                 .map_err(TranscodeError::Thread)?,
         );
     }
+    let Some(video_stream) = spec.video_stream else {
+        return analyse_sound(spec, qc_tx, qc_rx, audio_tx, converter);
+    };
     let decode_spec = DecodeSpec {
         input: spec.input.clone(),
-        video_stream: spec.video_stream,
+        video_stream,
         audio_stream: spec.audio_stream,
         filter_chain: crate::picture::PicturePlan::default()
             .filter_chain(spec.rotation, crate::timing::VIDEO_TIMESCALE),
@@ -231,6 +235,33 @@ pub fn analyse_file(spec: QcFileSpec) -> Result<QcReport, TranscodeError> {
     }
     if decoded.video_frames == 0 {
         return Err(TranscodeError::NoFrames);
+    }
+    Ok(report)
+}
+
+/// [`analyse_file`] for a file without picture: the sound stream alone is decoded.
+fn analyse_sound(
+    spec: QcFileSpec,
+    qc_tx: SyncSender<QcInput>,
+    qc_rx: Receiver<QcInput>,
+    audio_tx: Option<SyncSender<AudioFrame>>,
+    converter: Option<std::thread::JoinHandle<Result<(), TranscodeError>>>,
+) -> Result<QcReport, TranscodeError> {
+    drop(qc_tx);
+    let (Some(stream), Some(out), Some(converter)) = (spec.audio_stream, audio_tx, converter)
+    else {
+        return Err(TranscodeError::NoAudio);
+    };
+    let input = spec.input.clone();
+    let decoder = std::thread::Builder::new()
+        .name("yanxiu-qc-decode".to_owned())
+        .spawn(move || decode::decode_audio(&input, None, stream, out, &AtomicI64::new(0)))
+        .map_err(TranscodeError::Thread)?;
+    let report = run(spec.thresholds, 0.0, qc_rx);
+    let decoded = decoder.join().map_err(|_| TranscodeError::Panicked)??;
+    converter.join().map_err(|_| TranscodeError::Panicked)??;
+    if decoded.audio_frames == 0 {
+        return Err(TranscodeError::NoSound);
     }
     Ok(report)
 }

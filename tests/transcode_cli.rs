@@ -514,6 +514,24 @@ fn broken_fixtures_exit_2_quickly_without_a_panic() {
     assert!(seen >= 5, "expectations name only {seen} broken fixtures");
 }
 
+/// `yanxiu transcode FILE --out OUT --policy POLICY`, which must succeed.
+fn transcode_under(policy: &Path, file: &Path, out: &Path) {
+    let result = yanxiu(&[
+        "transcode",
+        &file.to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+        "--policy",
+        &policy.to_string_lossy(),
+    ]);
+    assert!(
+        result.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
 #[test]
 fn a_policy_that_allows_silent_video_gives_a_ladder_without_an_audio_group() {
     let dir = fixtures_dir();
@@ -526,19 +544,7 @@ fn a_policy_that_allows_silent_video_gives_a_ladder_without_an_audio_group() {
     )
     .expect("write policy");
     let out = work.path().join("ladder");
-    let result = yanxiu(&[
-        "transcode",
-        &dir.join("video_only.mp4").to_string_lossy(),
-        "--out",
-        &out.to_string_lossy(),
-        "--policy",
-        &policy.to_string_lossy(),
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    transcode_under(&policy, &dir.join("video_only.mp4"), &out);
     let master = read_master(&out);
     assert!(master.alternatives.is_empty());
     assert!(master.variants.iter().all(|v| v.audio.is_none()));
@@ -561,19 +567,7 @@ fn a_policy_that_allows_sound_alone_gives_an_audio_only_ladder_with_a_waveform_p
         ("lecture_audio.flac", "1", 10.0),
     ] {
         let out = work.path().join(file);
-        let result = yanxiu(&[
-            "transcode",
-            &dir.join(file).to_string_lossy(),
-            "--out",
-            &out.to_string_lossy(),
-            "--policy",
-            &policy.to_string_lossy(),
-        ]);
-        assert!(
-            result.status.success(),
-            "{file}: {}",
-            String::from_utf8_lossy(&result.stderr)
-        );
+        transcode_under(&policy, &dir.join(file), &out);
         let master = read_master(&out);
         assert_eq!(master.variants.len(), 1, "{file}: {master:?}");
         assert_eq!(master.variants[0].codecs.as_deref(), Some("mp4a.40.2"));
@@ -625,19 +619,7 @@ fn a_policy_that_allows_sound_alone_gives_an_audio_only_ladder_with_a_waveform_p
     }
     // A file that carries a cover picture: the cover is the poster, at its own size.
     let out = work.path().join("cover");
-    let result = yanxiu(&[
-        "transcode",
-        &dir.join("lecture_audio_cover.mp3").to_string_lossy(),
-        "--out",
-        &out.to_string_lossy(),
-        "--policy",
-        &policy.to_string_lossy(),
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    transcode_under(&policy, &dir.join("lecture_audio_cover.mp3"), &out);
     assert_eq!(read_master(&out).variants.len(), 1);
     let poster = out.join("poster.jpg");
     let facts = tool(

@@ -21,7 +21,8 @@ use common::browser::{browser_node_modules, run_driver};
 use common::fixtures::fixtures_dir;
 use common::live::{parse_master, parse_media, require_tool};
 use common::server::{
-    Server, api, http, login, prepare, processed, review_and_publish, serve, start, upload_with,
+    PASSWORD, Server, api, http, login, prepare, processed, review_and_publish, serve, start,
+    upload_with,
 };
 
 /// What `tests/browser/play.cjs` prints (the fields this test reads).
@@ -215,6 +216,73 @@ async fn an_mp3_lecture_becomes_an_audio_only_ladder_with_a_waveform_poster_that
     review_and_publish(&s, &producer, &id).await;
     let master_url = published_ladder_is_audio_only(&s, &id, 12.0, 2).await;
     hls_js_plays_it_to_the_end(&modules, &master_url, 12.0).await;
+}
+
+/// What `tests/browser/web_audio.cjs` prints.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WebReport {
+    reprocessed: bool,
+    audio_only_shown: bool,
+    quality_hidden: Option<bool>,
+    poster: Option<String>,
+    player_audio_only: Option<bool>,
+    video_width: Option<u32>,
+    current_time: f64,
+    errors: Vec<Value>,
+    failure: Option<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_web_app_a_refused_sound_file_is_processed_again_and_plays_under_its_poster() {
+    require_tool("/usr/bin/chromium", "--version");
+    require_tool("node", "--version");
+    let modules = browser_node_modules();
+    let s = start();
+    let producer = login(&s, "producer").await;
+    // Published: a lecture without picture, for the player page.
+    let (published, resource) = upload_fixture(
+        &s,
+        &producer,
+        "lecture_audio.mp3",
+        json!({"resource_type": "audio"}),
+    )
+    .await;
+    assert_audio_only_ladder(&resource, 2, 44_100);
+    review_and_publish(&s, &producer, &published).await;
+    // Refused: the same file sent as a video; its type then corrected, as the refusal asks.
+    let (refused, resource) = upload_fixture(&s, &producer, "lecture_audio.mp3", json!({})).await;
+    assert_eq!(refusal(&resource).0, "audio_only.type_not_audio");
+    let mut metadata = resource_metadata(&s, &producer, &refused).await;
+    metadata["resource_type"] = json!("audio");
+    set_metadata(&s, &producer, &refused, &metadata).await;
+
+    let report: WebReport = run_driver(
+        "web_audio.cjs",
+        &modules,
+        &[&s.base, "producer", PASSWORD, &refused, &published],
+        Duration::from_secs(300),
+    )
+    .await;
+    eprintln!("the web app with sound only: {report:?}");
+    assert_eq!(report.failure, None, "{report:?}");
+    assert!(report.errors.is_empty(), "page errors: {report:?}");
+    assert!(report.reprocessed && report.audio_only_shown, "{report:?}");
+    assert_eq!(report.quality_hidden, Some(true), "{report:?}");
+    assert_eq!(report.player_audio_only, Some(true), "{report:?}");
+    assert_eq!(report.video_width, Some(0), "no picture: {report:?}");
+    assert!(
+        report
+            .poster
+            .as_deref()
+            .is_some_and(|p| p.ends_with(&format!("/play/{published}/poster.jpg"))),
+        "{report:?}"
+    );
+    assert!(report.current_time > 2.0, "{report:?}");
+    // The page's sign-in may have ended the earlier session (the concurrent-session limit).
+    let producer = login(&s, "producer").await;
+    let resource = processed(&s, &producer, &refused).await;
+    assert_audio_only_ladder(&resource, 2, 44_100);
 }
 
 /// The processing refusal of a sound file: its one violation.

@@ -196,6 +196,21 @@ async fn hls_js_plays_it_to_the_end(modules: &Path, master_url: &str, seconds: f
     assert!((duration - seconds).abs() < 0.5, "{report:?}");
 }
 
+/// The MP3 lecture uploaded as an audio resource, made an audio-only ladder, reviewed and
+/// published; its id.
+async fn published_mp3_lecture(s: &Server, producer: &str) -> String {
+    let (id, resource) = upload_fixture(
+        s,
+        producer,
+        "lecture_audio.mp3",
+        json!({"resource_type": "audio"}),
+    )
+    .await;
+    assert_audio_only_ladder(&resource, 2, 44_100);
+    review_and_publish(s, producer, &id).await;
+    id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mp3_lecture_becomes_an_audio_only_ladder_with_a_waveform_poster_that_hls_js_plays() {
     require_tool("ffprobe", "-version");
@@ -205,15 +220,7 @@ async fn an_mp3_lecture_becomes_an_audio_only_ladder_with_a_waveform_poster_that
 
     let s = start();
     let producer = login(&s, "producer").await;
-    let (id, resource) = upload_fixture(
-        &s,
-        &producer,
-        "lecture_audio.mp3",
-        json!({"resource_type": "audio"}),
-    )
-    .await;
-    assert_audio_only_ladder(&resource, 2, 44_100);
-    review_and_publish(&s, &producer, &id).await;
+    let id = published_mp3_lecture(&s, &producer).await;
     let master_url = published_ladder_is_audio_only(&s, &id, 12.0, 2).await;
     hls_js_plays_it_to_the_end(&modules, &master_url, 12.0).await;
 }
@@ -241,15 +248,7 @@ async fn in_the_web_app_a_refused_sound_file_is_processed_again_and_plays_under_
     let s = start();
     let producer = login(&s, "producer").await;
     // Published: a lecture without picture, for the player page.
-    let (published, resource) = upload_fixture(
-        &s,
-        &producer,
-        "lecture_audio.mp3",
-        json!({"resource_type": "audio"}),
-    )
-    .await;
-    assert_audio_only_ladder(&resource, 2, 44_100);
-    review_and_publish(&s, &producer, &published).await;
+    let published = published_mp3_lecture(&s, &producer).await;
     // Refused: the same file sent as a video; its type then corrected, as the refusal asks.
     let (refused, resource) = upload_fixture(&s, &producer, "lecture_audio.mp3", json!({})).await;
     assert_eq!(refusal(&resource).0, "audio_only.type_not_audio");

@@ -2,7 +2,9 @@
 //! published E-RTMP spec's extended video header, FourCC `hvc1`: SequenceStart with the
 //! hvcC, CodedFrames with their composition time) and AAC in legacy tags. The live ladder
 //! is H.264, every rung plays (ffmpeg decodes the live HLS), and the channel reports an
-//! HEVC source.
+//! HEVC source. On a channel that allows HEVC passthrough the master also lists the source
+//! as it came (`hvc1`), its segments cut at the same instants as the H.264 rungs', and
+//! hls.js in Chromium plays the channel on what the browser can decode.
 //!
 //! Neither Debian's ffmpeg 5.1 nor GStreamer 1.22 publishes HEVC over RTMP, so the
 //! publisher here is rml_rtmp's client session (a real RTMP client: handshake, connect,
@@ -23,10 +25,12 @@ use rml_rtmp::time::RtmpTimestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use common::browser::{CHROMIUM, browser_node_modules, watch_live};
 use common::live::{
-    create_channel, decode_live, organiser, parse_master, require_tool, start_live, status,
-    wait_for_master, wait_for_segments,
+    create_channel, decode_live, media_playlist, one_at_a_time, organiser, parse_master,
+    patch_channel, require_tool, start_live, status, wait_for_master, wait_for_segments,
 };
+use serde_json::json;
 
 /// One sample of the source file, in milliseconds.
 struct Sample {
@@ -296,6 +300,7 @@ async fn publish_hevc(rtmp_url: String, stream_key: String, source: Source) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enhanced_rtmp_hevc_publish_is_laddered_to_h264_that_plays() {
     require_tool("ffmpeg", "-version");
+    let _turn = one_at_a_time().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let source = read_source(&encode_hevc_source(dir.path(), 10));
     assert!(
@@ -344,5 +349,155 @@ async fn an_enhanced_rtmp_hevc_publish_is_laddered_to_h264_that_plays() {
     tokio::task::spawn_blocking(move || decode_live(&url, 3))
         .await
         .expect("decode");
+    publishing.await.expect("the publisher ran to the end");
+}
+
+/// What ffprobe says of the first video stream at `url`: codec, width, height.
+fn probe_video(url: &str) -> (String, u64, u64) {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["stream=codec_name,width,height", "-of", "json"])
+        .arg(url)
+        .output()
+        .expect("run ffprobe");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe JSON");
+    let stream = &json["streams"][0];
+    (
+        stream["codec_name"].as_str().unwrap_or_default().to_owned(),
+        stream["width"].as_u64().unwrap_or_default(),
+        stream["height"].as_u64().unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_allows_it_passes_the_hevc_source_through_beside_the_h264_ladder() {
+    require_tool("ffmpeg", "-version");
+    require_tool(CHROMIUM, "--version");
+    require_tool("node", "--version");
+    let modules = browser_node_modules();
+    let _turn = one_at_a_time().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = read_source(&encode_hevc_source(dir.path(), 40));
+
+    let s = start_live("preset = \"ultrafast\"\n");
+    let token = organiser(&s).await;
+    let channel = create_channel(&s, &token, "HEVC 直通课堂", "standard").await;
+    let changed = patch_channel(&s, &token, &channel, json!({"hevc_passthrough": true})).await;
+    assert_eq!(changed["hevc_passthrough"], true, "{changed}");
+    let publishing = tokio::spawn(publish_hevc(
+        s.rtmp.clone(),
+        channel.obs_stream_key.clone(),
+        source,
+    ));
+
+    let text = wait_for_master(&s, &channel, Duration::from_secs(30)).await;
+    let master = parse_master(&text);
+    let passthrough = master
+        .variants
+        .iter()
+        .find(|v| v.uri.starts_with("source/"))
+        .unwrap_or_else(|| panic!("an HEVC source variant: {text}"));
+    let codecs = passthrough.codecs.clone().unwrap_or_default();
+    assert!(codecs.starts_with("hvc1.1.6.L"), "HEVC Main: {text}");
+    assert!(codecs.contains("mp4a.40.2"), "with the audio: {text}");
+    let size = passthrough.resolution.map(|r| (r.width, r.height));
+    assert_eq!(size, Some((640, 360)), "{text}");
+    let rungs: Vec<_> = master
+        .variants
+        .iter()
+        .filter(|v| !v.uri.starts_with("source/"))
+        .collect();
+    assert!(
+        rungs
+            .iter()
+            .all(|v| v.codecs.as_deref().is_some_and(|c| c.starts_with("avc1."))),
+        "the ladder is H.264: {text}"
+    );
+    assert!(
+        rungs
+            .iter()
+            .any(|v| v.resolution.is_some_and(|r| r.height == 360)),
+        "an H.264 rung at the source size for players without HEVC: {text}"
+    );
+
+    wait_for_segments(&s, &channel, "source", 3, Duration::from_secs(30)).await;
+    wait_for_segments(&s, &channel, "360p", 3, Duration::from_secs(30)).await;
+    let probed = probe_video(&channel.media_url(&s, "source"));
+    assert_eq!(
+        probed,
+        ("hevc".to_owned(), 640, 360),
+        "the source as it came"
+    );
+    let url = channel.media_url(&s, "source");
+    tokio::task::spawn_blocking(move || decode_live(&url, 3))
+        .await
+        .expect("decode the HEVC rendition");
+
+    // One keyframe grid: every segment of the HEVC rendition and of the
+    // H.264 rung has the same sequence number and length. The session's
+    // first segment is the exception: x265's open GOPs decode each later
+    // keyframe ahead of the pictures shown just before it (2 frames of
+    // reordering where the stream's first keyframe has 1), so in decode
+    // time the passed-through first segment is a frame shorter.
+    let hevc = media_playlist(&s, &channel, "source").await;
+    let h264 = media_playlist(&s, &channel, "360p").await;
+    let lengths = |p: &m3u8_rs::MediaPlaylist| -> Vec<(u64, f32)> {
+        p.segments
+            .iter()
+            .enumerate()
+            .map(|(i, seg)| (p.media_sequence + i as u64, seg.duration))
+            .collect()
+    };
+    let (hevc, h264) = (lengths(&hevc), lengths(&h264));
+    let common: Vec<_> = hevc
+        .iter()
+        .filter_map(|(msn, d)| {
+            h264.iter()
+                .find(|(m, _)| m == msn)
+                .map(|(_, e)| (*msn, *d, *e))
+        })
+        .collect();
+    eprintln!("segments (msn, HEVC s, H.264 s): {common:?}");
+    assert!(common.len() >= 3, "{hevc:?} / {h264:?}");
+    for (msn, a, b) in &common {
+        let tolerance = if *msn == 0 { 0.041 } else { 0.002 };
+        assert!(
+            (a - b).abs() < tolerance,
+            "segment {msn}: {a} s in HEVC, {b} s in H.264"
+        );
+    }
+
+    let report = watch_live(&modules, &channel.master_url(&s), 6.0).await;
+    eprintln!("hls.js on the HEVC passthrough channel: {report:?}");
+    let fatal: Vec<_> = report
+        .errors
+        .iter()
+        .filter(|e| e["fatal"] == true)
+        .collect();
+    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
+    assert_eq!(report.failure, None, "{report:?}");
+    let start = report.start_time.expect("playback started");
+    assert!(report.current_time - start >= 3.0, "{report:?}");
+    let hevc_levels = report
+        .level_codecs
+        .iter()
+        .filter(|c| c.as_deref().is_some_and(|c| c.starts_with("hvc1.")))
+        .count();
+    // hls.js keeps the HEVC level only where the browser's MediaSource
+    // decodes HEVC; everywhere else it plays the H.264 ladder.
+    assert_eq!(
+        hevc_levels,
+        usize::from(report.hevc_supported),
+        "{report:?}"
+    );
+    let playing = report.current_codec.clone().unwrap_or_default();
+    assert!(
+        playing.starts_with("avc1.") || (report.hevc_supported && playing.starts_with("hvc1.")),
+        "{report:?}"
+    );
+
+    let live = status(&s, &token, &channel).await;
+    assert_eq!(live["status"]["input"]["video_codec"], "hevc", "{live}");
+    assert_eq!(live["status"]["dropped_frames"], 0, "{live}");
     publishing.await.expect("the publisher ran to the end");
 }

@@ -18,9 +18,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use common::browser::{CHROMIUM, browser_node_modules, run_driver};
+use common::browser::{CHROMIUM, LivePlayback, browser_node_modules, watch_live};
 use common::live::{
     FfmpegPublish, LiveChannel, create_channel, ffmpeg_publisher, one_at_a_time, organiser,
     require_tool, start_live, wait_for_master, wait_for_segments,
@@ -29,37 +27,6 @@ use common::server::Server;
 
 /// Seconds the player watches each channel once playback started.
 const WATCH_SECONDS: f64 = 10.0;
-/// How long the driver may take.
-const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The JSON line `tests/browser/live.cjs` prints.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LiveReport {
-    start_time: Option<f64>,
-    current_time: f64,
-    watched_seconds: f64,
-    latency: Option<f64>,
-    live_sync_latency: Option<f64>,
-    target_latency: Option<f64>,
-    low_latency_mode: Option<bool>,
-    levels: usize,
-    level_heights: Vec<u32>,
-    frags_played: usize,
-    errors: Vec<serde_json::Value>,
-    failure: Option<String>,
-}
-
-/// Runs the live driver on `master`, killing it after [`DRIVER_TIMEOUT`].
-async fn watch_in_chromium(modules: &Path, master: &str) -> LiveReport {
-    run_driver(
-        "live.cjs",
-        modules,
-        &[master, &WATCH_SECONDS.to_string()],
-        DRIVER_TIMEOUT,
-    )
-    .await
-}
 
 /// Publishes to `channel`, waits for two segments, lets hls.js watch it,
 /// and checks the playback; returns the report.
@@ -68,7 +35,7 @@ async fn publish_and_watch(
     modules: &Path,
     channel: &LiveChannel,
     max_latency: f64,
-) -> LiveReport {
+) -> LivePlayback {
     let mut publisher = ffmpeg_publisher(
         &channel.publish_url(s),
         &FfmpegPublish {
@@ -79,30 +46,14 @@ async fn publish_and_watch(
     );
     wait_for_master(s, channel, Duration::from_secs(15)).await;
     wait_for_segments(s, channel, "source", 2, Duration::from_secs(20)).await;
-    let report = watch_in_chromium(modules, &channel.master_url(s)).await;
+    let report = watch_live(modules, &channel.master_url(s), WATCH_SECONDS).await;
     eprintln!("{}: {report:?}", channel.stream_name);
     assert!(publisher.running(), "{}", publisher.stderr());
     publisher.kill();
 
-    let fatal: Vec<_> = report
-        .errors
-        .iter()
-        .filter(|e| e["fatal"] == true)
-        .collect();
-    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
-    assert_eq!(report.failure, None, "{report:?}");
+    report.assert_played(WATCH_SECONDS, 5.0);
     assert!(report.levels >= 2, "source and 360p: {report:?}");
     assert!(report.level_heights.contains(&480), "{report:?}");
-    let start = report.start_time.expect("playback started");
-    assert!(
-        report.watched_seconds >= WATCH_SECONDS,
-        "watched the whole time: {report:?}"
-    );
-    assert!(
-        report.current_time - start >= 5.0,
-        "the clock advanced by at least 5 s in {WATCH_SECONDS} s: {report:?}"
-    );
-    assert!(report.frags_played >= 1, "{report:?}");
     let latency = report
         .latency
         .or(report.live_sync_latency)

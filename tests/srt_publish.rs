@@ -1,6 +1,7 @@
 //! SRT live ingest end to end through `yanxiu serve` (`[live] srt_addr`):
 //! ffmpeg (`-f mpegts srt://…?streamid=…`) and GStreamer's `srtsink` publish
-//! MPEG-TS with H.264 (or HEVC, laddered to H.264) and AAC, the channel goes
+//! MPEG-TS with H.264 (or HEVC, laddered to H.264 and, on a channel that
+//! allows it, also passed through as it came) and AAC, the channel goes
 //! live and its HLS decodes; a wrong key is rejected before the connection is
 //! up and recorded with the code RTMP uses.
 //!
@@ -14,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use common::live::{
     LiveChannel, create_channel, decode_live, events, of_kind, one_at_a_time, organiser,
-    parse_master, rendition_names, require_tool, server_log, spawn_logged, start_live, status,
-    wait_for_master, wait_for_segments, wait_for_status,
+    parse_master, patch_channel, rendition_names, require_tool, server_log, spawn_logged,
+    start_live, status, wait_for_master, wait_for_segments, wait_for_status,
 };
 use common::server::Server;
+use serde_json::json;
 
 /// How long a master playlist may take to appear after a publish starts.
 const MASTER_WAIT: Duration = Duration::from_secs(15);
@@ -335,11 +337,13 @@ async fn a_second_srt_publisher_on_a_live_channel_replaces_the_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_hevc_srt_publish_is_laddered_to_h264_that_decodes() {
+async fn an_hevc_srt_publish_is_laddered_to_h264_and_passed_through_where_the_channel_allows() {
     let _turn = one_at_a_time().await;
     let (s, base) = start_srt_live();
     let token = organiser(&s).await;
     let channel = create_channel(&s, &token, "手机 HEVC 推流", "standard").await;
+    let changed = patch_channel(&s, &token, &channel, json!({"hevc_passthrough": true})).await;
+    assert_eq!(changed["hevc_passthrough"], true, "{changed}");
     let stream_id = access_control_id(&channel, &channel.stream_key, "publish");
 
     let _publisher = ffmpeg_srt_publisher_with(&base, &stream_id, 20, "libx265");
@@ -347,15 +351,28 @@ async fn an_hevc_srt_publish_is_laddered_to_h264_that_decodes() {
     let master = parse_master(&master_text);
     let renditions = rendition_names(&master);
     assert!(
-        !renditions.contains(&"source".to_owned()) && renditions.contains(&"audio".to_owned()),
-        "HEVC is not passed through: {master_text}"
+        renditions.contains(&"source".to_owned()) && renditions.contains(&"audio".to_owned()),
+        "the HEVC source is passed through: {master_text}"
     );
+    for variant in &master.variants {
+        let codecs = variant.codecs.as_deref().unwrap_or_default();
+        let wanted = if variant.uri.starts_with("source/") {
+            "hvc1."
+        } else {
+            "avc1."
+        };
+        assert!(
+            codecs.starts_with(wanted),
+            "{}: {wanted} expected: {master_text}",
+            variant.uri
+        );
+    }
     assert!(
         master
             .variants
             .iter()
-            .all(|v| v.codecs.as_deref().is_some_and(|c| c.starts_with("avc1."))),
-        "every rung is H.264: {master_text}"
+            .any(|v| !v.uri.starts_with("source/")),
+        "an H.264 ladder beside it: {master_text}"
     );
     for rendition in &renditions {
         wait_for_segments(&s, &channel, rendition, 2, Duration::from_secs(20)).await;

@@ -11,10 +11,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use common::browser::{CHROMIUM, browser_node_modules, run_driver};
+use common::browser::{CHROMIUM, browser_node_modules, run_driver, watch_live};
 use common::live::{
     FfmpegPublish, ORGANISER, create_channel, ffmpeg_publisher, one_at_a_time, organiser,
     require_tool, start_live_with, wait_for_master, wait_for_segments,
@@ -35,17 +34,6 @@ fn host_port(url: &str) -> String {
         .and_then(|rest| rest.split('/').next())
         .expect("host:port")
         .to_owned()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LiveReport {
-    start_time: Option<f64>,
-    current_time: f64,
-    watched_seconds: f64,
-    frags_played: usize,
-    errors: Vec<Value>,
-    failure: Option<String>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,13 +80,7 @@ async fn ffmpeg_publishes_over_rtmps_and_hls_js_plays_it_over_https() {
         resp.headers()
     );
 
-    let report: LiveReport = run_driver(
-        "live.cjs",
-        &modules,
-        &[&master, "8"],
-        Duration::from_secs(120),
-    )
-    .await;
+    let report = watch_live(&modules, &master, 8.0).await;
     eprintln!("{report:?}");
     let web: Value = run_driver(
         "web_https.cjs",
@@ -123,17 +105,7 @@ async fn ffmpeg_publishes_over_rtmps_and_hls_js_plays_it_over_https() {
         "WHEP over HTTPS: {web}"
     );
 
-    let fatal: Vec<_> = report
-        .errors
-        .iter()
-        .filter(|e| e["fatal"] == true)
-        .collect();
-    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
-    assert_eq!(report.failure, None, "{report:?}");
-    let start = report.start_time.expect("playback started");
-    assert!(report.watched_seconds >= 8.0, "{report:?}");
-    assert!(report.current_time - start >= 4.0, "{report:?}");
-    assert!(report.frags_played >= 1, "{report:?}");
+    report.assert_played(8.0, 4.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

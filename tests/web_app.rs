@@ -657,6 +657,17 @@ async fn every_role_does_its_work_in_the_browser_from_upload_to_playback() {
         "the key is shown once: {organiser}"
     );
     assert_eq!(organiser["rotatedKeyDiffers"], true, "{organiser}");
+    assert_eq!(
+        (&organiser["hevcBefore"], &organiser["hevcAfterReload"]),
+        (&json!(false), &json!(true)),
+        "HEVC passthrough is off by default and the page saves it: {organiser}"
+    );
+    assert!(
+        organiser["hevcHint"]
+            .as_str()
+            .is_some_and(|h| h.contains("HEVC") && h.contains("H.264")),
+        "the checkbox says what it does: {organiser}"
+    );
     assert_eq!(organiser["audienceOffered"], true, "{organiser}");
     assert_eq!(organiser["ended"], true, "{organiser}");
     assert_eq!(

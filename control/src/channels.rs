@@ -95,6 +95,9 @@ pub struct Channel {
     pub record_to_vod: bool,
     /// Latency mode.
     pub latency_mode: LatencyMode,
+    /// Whether an HEVC source (Enhanced RTMP, SRT) is also offered as it came, an
+    /// HEVC rendition beside the H.264 ladder, for players that take HEVC.
+    pub hevc_passthrough: bool,
     /// Scheduled start (ms).
     pub scheduled_start: Option<i64>,
     /// Scheduled end (ms).
@@ -151,6 +154,9 @@ pub struct NewChannel {
     /// Latency mode (default standard).
     #[serde(default)]
     pub latency_mode: LatencyMode,
+    /// Offer an HEVC source as it came beside the H.264 ladder (default false).
+    #[serde(default)]
+    pub hevc_passthrough: bool,
     /// Scheduled start (ms).
     #[serde(default)]
     pub scheduled_start: Option<i64>,
@@ -172,6 +178,8 @@ pub struct ChannelPatch {
     pub record_to_vod: Option<bool>,
     /// Latency mode.
     pub latency_mode: Option<LatencyMode>,
+    /// Offer an HEVC source as it came (takes effect at the next session).
+    pub hevc_passthrough: Option<bool>,
     /// Scheduled start (ms).
     pub scheduled_start: Option<i64>,
     /// Scheduled end (ms).
@@ -197,6 +205,7 @@ pub(crate) struct ChannelRow {
     pub(crate) audience_id: Option<String>,
     pub(crate) record_to_vod: i64,
     pub(crate) latency_mode: String,
+    pub(crate) hevc_passthrough: i64,
     pub(crate) scheduled_start: Option<i64>,
     pub(crate) scheduled_end: Option<i64>,
     pub(crate) created_at: i64,
@@ -231,6 +240,7 @@ impl ControlPlane {
             audience_id: row.audience_id.clone(),
             record_to_vod: row.record_to_vod != 0,
             latency_mode: LatencyMode::parse(&row.latency_mode).unwrap_or_default(),
+            hevc_passthrough: row.hevc_passthrough != 0,
             scheduled_start: row.scheduled_start,
             scheduled_end: row.scheduled_end,
             rtmp_url: format!(
@@ -327,8 +337,8 @@ impl ControlPlane {
         sqlx::query(
             "INSERT INTO channels (id, name, department_id, project_id, owner_id, stream_name, \
              stream_key_hash, state, audience_kind, audience_id, record_to_vod, latency_mode, \
-             scheduled_start, scheduled_end, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, $9, $10, $11, $12, $13, $14, $14)",
+             hevc_passthrough, scheduled_start, scheduled_end, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, $9, $10, $11, $12, $13, $14, $15, $15)",
         )
         .bind(id.clone())
         .bind(new.name.trim().to_owned())
@@ -341,6 +351,7 @@ impl ControlPlane {
         .bind(new.audience_id.clone())
         .bind(i64::from(new.record_to_vod))
         .bind(new.latency_mode.as_str())
+        .bind(i64::from(new.hevc_passthrough))
         .bind(new.scheduled_start)
         .bind(new.scheduled_end)
         .bind(now)
@@ -415,11 +426,12 @@ impl ControlPlane {
             ));
         }
         let enabled = patch.enabled.unwrap_or(row.enabled != 0);
+        let hevc_passthrough = patch.hevc_passthrough.unwrap_or(row.hevc_passthrough != 0);
         let mut tx = self.begin_audited().await?;
         sqlx::query(
             "UPDATE channels SET name = $1, audience_kind = $2, audience_id = $3, record_to_vod = $4, \
              latency_mode = $5, scheduled_start = $6, scheduled_end = $7, state = $8, enabled = $9, \
-             updated_at = $10 WHERE id = $11",
+             hevc_passthrough = $10, updated_at = $11 WHERE id = $12",
         )
         .bind(name.trim().to_owned())
         .bind(audience.as_str())
@@ -430,15 +442,18 @@ impl ControlPlane {
         .bind(end)
         .bind(state)
         .bind(i64::from(enabled))
+        .bind(i64::from(hevc_passthrough))
         .bind(now)
         .bind(id.to_owned())
         .execute(tx.conn())
         .await?;
-        let detail = if enabled != (row.enabled != 0) {
-            json!({"enabled": enabled})
-        } else {
-            json!({})
-        };
+        let mut detail = json!({});
+        if enabled != (row.enabled != 0) {
+            detail["enabled"] = json!(enabled);
+        }
+        if hevc_passthrough != (row.hevc_passthrough != 0) {
+            detail["hevc_passthrough"] = json!(hevc_passthrough);
+        }
         let record = AuditAppend::success("channel.update", format!("channel:{id}"), detail);
         self.commit_audited(tx, &actor.audit_ctx(), &[record], now)
             .await?;

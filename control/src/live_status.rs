@@ -137,6 +137,7 @@ mod tests {
             audience_id: None,
             record_to_vod: true,
             latency_mode: LatencyMode::Standard,
+            hevc_passthrough: false,
             scheduled_start: None,
             scheduled_end: None,
             rtmp_url: String::new(),

@@ -83,6 +83,37 @@ async fn channels_are_provisioned_with_a_one_time_key_and_authorize_publishing(e
         )
         .await;
     assert!(read.get("stream_key").is_none());
+    assert_eq!(
+        read["hevc_passthrough"], false,
+        "HEVC passthrough is off unless asked"
+    );
+    // The organiser lets HEVC through as it came; the change is audited.
+    let (status, changed) = env
+        .call(
+            "PATCH",
+            &format!("/api/v1/channels/{id}"),
+            Some(&organiser),
+            Some(json!({"hevc_passthrough": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["hevc_passthrough"], true);
+    assert_eq!(changed["latency_mode"], "low_latency", "the rest unchanged");
+    assert!(
+        env.control.channel(&id).await.unwrap().hevc_passthrough,
+        "what the live service reads at the next session"
+    );
+    let with_hevc = json!({"name": "HEVC 直通", "department_id": dept, "hevc_passthrough": true});
+    let (status, hevc_channel) = env
+        .call(
+            "POST",
+            "/api/v1/channels",
+            Some(&organiser),
+            Some(with_hevc),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hevc_channel}");
+    assert_eq!(hevc_channel["hevc_passthrough"], true);
     let stored: String = sqlx::query_scalar("SELECT stream_key_hash FROM channels WHERE id = $1")
         .bind(id.clone())
         .fetch_one(env.control.db().pool())
@@ -99,6 +130,10 @@ async fn channels_are_provisioned_with_a_one_time_key_and_authorize_publishing(e
     assert!(
         !audit.contains(&key),
         "stream keys never reach the audit log"
+    );
+    assert!(
+        audit.contains("hevc_passthrough"),
+        "the passthrough change is in the audit log"
     );
 
     // Publish authorization over HTTP (remote ingest) and in process (trait).
@@ -216,7 +251,7 @@ async fn channels_are_provisioned_with_a_one_time_key_and_authorize_publishing(e
     let (_, list) = env
         .call("GET", "/api/v1/channels", Some(&organiser), None)
         .await;
-    assert_eq!(list["total"], 1);
+    assert_eq!(list["total"], 2, "this one and the HEVC one");
     assert_eq!(
         env.call("GET", "/api/v1/channels", Some(&outsider), None)
             .await

@@ -2,7 +2,7 @@
 //! ladder and stores it.
 //!
 //! - [`media`]: the typed inputs (track configs, samples).
-//! - [`h264`], [`aac`]: codec configuration records and codec strings.
+//! - [`h264`], [`hevc`], [`aac`]: codec configuration records and codec strings.
 //! - [`cmaf`]: sans-IO init/media segment writing.
 //! - [`segmenter`]: sans-IO cutting of a track into segments.
 //! - [`hls`]: pure playlist state and rendering (m3u8-rs).
@@ -15,6 +15,7 @@ mod bitrate;
 mod bits;
 pub mod cmaf;
 pub mod h264;
+pub mod hevc;
 pub mod hls;
 pub mod live;
 pub mod media;

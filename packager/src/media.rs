@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::{aac, h264};
+use crate::{aac, h264, hevc};
 
 /// Everything needed to describe one track in an init segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub enum TrackKind {
 pub enum VideoCodecConfig {
     /// H.264 / AVC, described by an avcC record.
     H264(h264::AvcDecoderConfig),
+    /// HEVC / H.265, described by an hvcC record (a source passed through).
+    Hevc(hevc::HevcDecoderConfig),
 }
 
 /// Audio decoder configurations the packager can write.
@@ -52,7 +54,7 @@ pub enum AudioCodecConfig {
 }
 
 impl TrackConfig {
-    /// RFC 6381 codec string: `avc1.64001f`, `mp4a.40.2`.
+    /// RFC 6381 codec string: `avc1.64001f`, `hvc1.1.6.L93.B0`, `mp4a.40.2`.
     pub fn codec_string(&self) -> String {
         match &self.kind {
             TrackKind::Video { codec, .. } => codec.codec_string(),
@@ -76,6 +78,7 @@ impl VideoCodecConfig {
     pub fn codec_string(&self) -> String {
         match self {
             Self::H264(config) => config.codec_string(),
+            Self::Hevc(config) => config.codec_string(),
         }
     }
 }
@@ -93,7 +96,8 @@ impl AudioCodecConfig {
 ///
 /// `dts`/`pts` are in the track timescale; `dts` is non-negative and strictly
 /// increasing; `duration` is exact (the caller computes it). `data` for H.264
-/// is 4-byte length-prefixed NAL units (AVCC form), for AAC one raw AAC frame.
+/// is 4-byte length-prefixed NAL units (AVCC form), for HEVC NAL units
+/// prefixed with the hvcC's length size, for AAC one raw AAC frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
     /// Decode timestamp in track ticks.
@@ -160,5 +164,18 @@ mod tests {
         };
         assert_eq!(video.codec_string(), "avc1.64000d");
         assert!(video.is_video());
+
+        let hevc = TrackConfig {
+            timescale: 90000,
+            kind: TrackKind::Video {
+                width: 640,
+                height: 360,
+                codec: VideoCodecConfig::Hevc(
+                    hevc::HevcDecoderConfig::from_hvcc(&hevc::test_fixtures::x265_hvcc_640x360())
+                        .unwrap(),
+                ),
+            },
+        };
+        assert_eq!(hevc.codec_string(), "hvc1.1.6.L63.90");
     }
 }

@@ -175,6 +175,8 @@ pub struct PipelineContext {
     pub anchor_at: OffsetDateTime,
     /// Running figures.
     pub stats: Arc<PackagingStats>,
+    /// The channel offers an HEVC source as it came, beside the H.264 ladder.
+    pub hevc_passthrough: bool,
 }
 
 /// A running pipeline.
@@ -193,6 +195,7 @@ impl LivePipeline {
         // others trade a few hundred milliseconds for better pictures per bit.
         let transcoder = LiveTranscoder::start(LiveConfig {
             zero_latency: context.view.low_latency,
+            hevc_passthrough: context.hevc_passthrough,
             ..context.settings.transcode.clone()
         })?;
         let input = transcoder.input();

@@ -219,6 +219,7 @@ impl ChannelRunner {
             persist: persister.queue(),
             anchor_at: OffsetDateTime::now_utc(),
             stats: Arc::new(PackagingStats::default()),
+            hevc_passthrough: channel.hevc_passthrough,
         })?;
         let marker = OpenSession {
             channel_id: self.channel_id.clone(),

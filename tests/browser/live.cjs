@@ -3,10 +3,13 @@
 // playwright-core (never a downloaded browser), lets hls.js play a LIVE
 // master playlist for a while, and prints one JSON line:
 //   {startTime, currentTime, watchedSeconds, latency, liveSyncLatency,
-//    targetLatency, lowLatencyMode, levels, levelHeights, fragsPlayed,
-//    errors, failure}
+//    targetLatency, lowLatencyMode, levels, levelHeights, levelCodecs,
+//    currentCodec, hevcSupported, fragsPlayed, errors, failure}
 // `latency` is hls.latency (seconds behind the live edge) sampled at the
-// end; `liveSyncLatency` is liveSyncPosition - currentTime. `failure` is
+// end; `liveSyncLatency` is liveSyncPosition - currentTime. `levelCodecs` are
+// the video codecs of the levels hls.js kept (it drops those the browser's
+// MediaSource cannot play), `currentCodec` the one playing at the end, and
+// `hevcSupported` whether this Chromium's MediaSource takes HEVC at all. `failure` is
 // null when every step finished in time; the Rust test asserts on the rest.
 //
 // Usage: node live.cjs <node_modules dir> <master playlist URL> <seconds to watch>
@@ -24,8 +27,8 @@ const { serveStatic, launchChromium, finish, run } = require('./harness.cjs');
 async function main() {
   const report = {
     startTime: null, currentTime: 0, watchedSeconds: 0, latency: null, liveSyncLatency: null,
-    targetLatency: null, lowLatencyMode: null, levels: 0, levelHeights: [], fragsPlayed: 0,
-    errors: [], failure: null,
+    targetLatency: null, lowLatencyMode: null, levels: 0, levelHeights: [], levelCodecs: [],
+    currentCodec: null, hevcSupported: false, fragsPlayed: 0, errors: [], failure: null,
   };
   const server = await serveStatic(modules);
   const browser = await launchChromium(modules);
@@ -45,6 +48,9 @@ async function main() {
       lowLatencyMode: hls ? hls.lowLatencyMode : null,
       levels: hls ? hls.levels.length : 0,
       levelHeights: hls ? hls.levels.map((l) => l.height) : [],
+      levelCodecs: hls ? hls.levels.map((l) => l.videoCodec || null) : [],
+      currentCodec: hls && hls.levels[hls.currentLevel] ? hls.levels[hls.currentLevel].videoCodec || null : null,
+      hevcSupported: MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"'),
       fragsPlayed: window.playback.fragsPlaying.length,
       errors: window.playback.errors,
     };

@@ -340,6 +340,17 @@ async function main() {
     await org.reload();
     await org.waitForSelector('#dashboard dl');
     report.organiser.keyAfterReload = await org.locator('#key-panel').count();
+    mark('organiser lets an HEVC source through as it came');
+    report.organiser.hevcHint = await org.locator('#channel-hevc-hint').innerText();
+    report.organiser.hevcBefore = await org.isChecked('#channel-edit #channel-hevc');
+    await org.check('#channel-edit #channel-hevc');
+    await Promise.all([
+      org.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/channels/') && r.ok()),
+      org.click('#channel-edit button[type="submit"]'),
+    ]);
+    await org.reload();
+    await org.waitForSelector('#channel-edit #channel-hevc');
+    report.organiser.hevcAfterReload = await org.isChecked('#channel-edit #channel-hevc');
     mark('organiser rotates the key and ends the event');
     org.on('dialog', (d) => d.accept());
     await org.click('#rotate-key');

@@ -96,3 +96,72 @@ pub async fn run_driver<T: DeserializeOwned>(
     serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("driver output {line:?} is not a report ({e}):\n{stderr}"))
 }
+
+/// The JSON line `tests/browser/live.cjs` prints: hls.js playing a live master.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LivePlayback {
+    /// `video.currentTime` when playback started.
+    pub start_time: Option<f64>,
+    /// `video.currentTime` at the end.
+    pub current_time: f64,
+    /// Seconds watched once playback started.
+    pub watched_seconds: f64,
+    /// `hls.latency` at the end.
+    pub latency: Option<f64>,
+    /// `liveSyncPosition - currentTime` at the end.
+    pub live_sync_latency: Option<f64>,
+    /// `hls.targetLatency`.
+    pub target_latency: Option<f64>,
+    /// Whether hls.js ran in low-latency (LL-HLS) mode.
+    pub low_latency_mode: Option<bool>,
+    /// The levels hls.js kept (those the browser can play).
+    pub levels: usize,
+    /// Their heights.
+    pub level_heights: Vec<u32>,
+    /// Their video codecs.
+    pub level_codecs: Vec<Option<String>>,
+    /// The video codec of the level playing at the end.
+    pub current_codec: Option<String>,
+    /// Whether the browser's MediaSource takes HEVC.
+    pub hevc_supported: bool,
+    /// Fragments played.
+    pub frags_played: usize,
+    /// hls.js errors (`fatal` marks those that stop playback).
+    pub errors: Vec<serde_json::Value>,
+    /// The step that did not finish in time, if any.
+    pub failure: Option<String>,
+}
+
+impl LivePlayback {
+    /// Asserts hls.js played with no fatal error and no step left
+    /// unfinished, watched `watched` seconds and its clock advanced by at
+    /// least `advanced` seconds, over at least one fragment.
+    pub fn assert_played(&self, watched: f64, advanced: f64) {
+        let fatal: Vec<_> = self.errors.iter().filter(|e| e["fatal"] == true).collect();
+        assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
+        assert_eq!(self.failure, None, "{self:?}");
+        let start = self.start_time.expect("playback started");
+        assert!(
+            self.watched_seconds >= watched,
+            "watched {watched} s: {self:?}"
+        );
+        assert!(
+            self.current_time - start >= advanced,
+            "the clock advanced by at least {advanced} s: {self:?}"
+        );
+        assert!(self.frags_played >= 1, "{self:?}");
+    }
+}
+
+/// Lets hls.js in Chromium watch the live `master` for `seconds` once it
+/// plays (`tests/browser/live.cjs`), within two minutes.
+pub async fn watch_live(modules: &Path, master: &str, seconds: f64) -> LivePlayback {
+    run_driver(
+        "live.cjs",
+        modules,
+        &[master, &seconds.to_string()],
+        Duration::from_secs(120),
+    )
+    .await
+}

@@ -204,17 +204,23 @@ pub async fn rotate_key(s: &Server, token: &str, channel: &LiveChannel) -> LiveC
     LiveChannel::from_api(&body)
 }
 
-/// Switches publishing on the channel on or off.
-pub async fn set_enabled(s: &Server, token: &str, channel: &LiveChannel, enabled: bool) {
+/// Changes the channel (`PATCH`); returns the channel as the API shows it.
+pub async fn patch_channel(s: &Server, token: &str, channel: &LiveChannel, change: Value) -> Value {
     let (status, body) = api(
         s,
         reqwest::Method::PATCH,
         &format!("/api/v1/channels/{}", channel.id),
         Some(token),
-        Some(json!({ "enabled": enabled })),
+        Some(change.clone()),
     )
     .await;
-    assert!(status < 300, "set enabled={enabled}: {body}");
+    assert!(status < 300, "change {change}: {body}");
+    body
+}
+
+/// Switches publishing on the channel on or off.
+pub async fn set_enabled(s: &Server, token: &str, channel: &LiveChannel, enabled: bool) {
+    patch_channel(s, token, channel, json!({ "enabled": enabled })).await;
 }
 
 /// The organiser's token.

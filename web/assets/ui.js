@@ -32,9 +32,13 @@ export function field(label, control, hint) {
   return h('label', { class: 'field', for: id }, label, control, hintEl);
 }
 
-/** A checkbox with its label. */
-export function check(label, input) {
-  return h('label', { class: 'check' }, input, label);
+/** A checkbox with its label and an optional hint tied by aria-describedby. */
+export function check(label, input, hint) {
+  if (!hint) return h('label', { class: 'check' }, input, label);
+  uid += 1;
+  const hintEl = h('span', { class: 'hint', id: `${input.id || `c${uid}`}-hint` }, hint);
+  input.setAttribute('aria-describedby', hintEl.id);
+  return h('div', { class: 'field' }, h('label', { class: 'check' }, input, label), hintEl);
 }
 
 /** The text of a failure for people: the API's message, or a generic one. */

@@ -189,24 +189,15 @@ fn write_sample_entry(w: &mut BoxWriter, track: &InitTrack<'_>) {
         TrackKind::Video {
             width,
             height,
-            codec: VideoCodecConfig::H264(avc),
+            codec,
         } => {
-            w.write_box(b"avc1", |w| {
-                w.zeros(6); // reserved
-                w.u16(1); // data_reference_index
-                w.u16(0); // pre_defined
-                w.u16(0); // reserved
-                w.zeros(12); // pre_defined
-                w.u16(u16::try_from(*width).unwrap_or(u16::MAX));
-                w.u16(u16::try_from(*height).unwrap_or(u16::MAX));
-                w.u32(0x0048_0000); // horizresolution 72 dpi
-                w.u32(0x0048_0000); // vertresolution 72 dpi
-                w.u32(0); // reserved
-                w.u16(1); // frame_count
-                w.zeros(32); // compressorname (empty Pascal string)
-                w.u16(0x0018); // depth
-                w.i16(-1); // pre_defined
-                w.write_box(b"avcC", |w| w.bytes(&avc.to_bytes()));
+            let (entry, config_box, record) = match codec {
+                VideoCodecConfig::H264(avc) => (b"avc1", b"avcC", avc.to_bytes()),
+                VideoCodecConfig::Hevc(hevc) => (b"hvc1", b"hvcC", hevc.as_bytes().to_vec()),
+            };
+            w.write_box(entry, |w| {
+                write_visual_sample_fields(w, *width, *height);
+                w.write_box(config_box, |w| w.bytes(&record));
                 if let Some(bitrate) = track.bitrate {
                     w.write_box(b"btrt", |w| {
                         w.u32(bitrate.buffer_size);
@@ -254,4 +245,23 @@ fn write_sample_entry(w: &mut BoxWriter, track: &InitTrack<'_>) {
             });
         }
     }
+}
+
+/// The VisualSampleEntry fields every video sample entry (`avc1`, `hvc1`)
+/// starts with, before its configuration box.
+fn write_visual_sample_fields(w: &mut BoxWriter, width: u32, height: u32) {
+    w.zeros(6); // reserved
+    w.u16(1); // data_reference_index
+    w.u16(0); // pre_defined
+    w.u16(0); // reserved
+    w.zeros(12); // pre_defined
+    w.u16(u16::try_from(width).unwrap_or(u16::MAX));
+    w.u16(u16::try_from(height).unwrap_or(u16::MAX));
+    w.u32(0x0048_0000); // horizresolution 72 dpi
+    w.u32(0x0048_0000); // vertresolution 72 dpi
+    w.u32(0); // reserved
+    w.u16(1); // frame_count
+    w.zeros(32); // compressorname (empty Pascal string)
+    w.u16(0x0018); // depth
+    w.i16(-1); // pre_defined
 }

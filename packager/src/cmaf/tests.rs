@@ -151,6 +151,55 @@ fn video_trak_carries_16_16_size_timescale_handler_and_avcc() {
 }
 
 #[test]
+fn an_hevc_track_has_an_hvc1_entry_carrying_the_record_as_received() {
+    let record = crate::hevc::test_fixtures::x265_hvcc_640x360();
+    let hevc = TrackConfig {
+        timescale: 90000,
+        kind: TrackKind::Video {
+            width: 640,
+            height: 360,
+            codec: VideoCodecConfig::Hevc(
+                crate::hevc::HevcDecoderConfig::from_hvcc(&record).unwrap(),
+            ),
+        },
+    };
+    let bitrate = TrackBitrate {
+        buffer_size: 40_000,
+        max_bitrate: 900_000,
+        average_bitrate: 600_000,
+    };
+    let init = init_segment_with_bitrates(&[InitTrack {
+        track_id: 1,
+        config: &hevc,
+        bitrate: Some(bitrate),
+    }]);
+    let stsd = path(&init, &["moov", "trak", "mdia", "minf", "stbl", "stsd"]);
+    let mut f = Fields::new(stsd.payload);
+    f.take(4);
+    assert_eq!(f.u32(), 1, "one sample entry");
+    let entry = f.rest();
+    assert_eq!(
+        kinds(entry),
+        vec!["hvc1"],
+        "hvc1: parameter sets in the record"
+    );
+    let hvc1 = child(entry, "hvc1");
+    let mut f = Fields::new(hvc1.payload);
+    f.take(6);
+    assert_eq!(f.u16(), 1, "data_reference_index");
+    f.take(16);
+    assert_eq!((f.u16(), f.u16()), (640, 360));
+    f.take(4 + 4 + 4 + 2 + 32);
+    assert_eq!(f.u16(), 0x18, "depth");
+    assert_eq!(f.u16(), 0xffff, "pre_defined -1");
+    let rest = f.rest();
+    assert_eq!(kinds(rest), vec!["hvcC", "btrt"]);
+    assert_eq!(child(rest, "hvcC").payload, record.as_slice());
+    let mut f = Fields::new(child(rest, "btrt").payload);
+    assert_eq!((f.u32(), f.u32(), f.u32()), (40_000, 900_000, 600_000));
+}
+
+#[test]
 fn audio_trak_has_mp4a_with_esds_descriptor_chain() {
     let audio = audio_config();
     let bitrate = TrackBitrate {

@@ -10,6 +10,7 @@ use ffmpeg_next::{codec, decoder};
 use scuffle_h265::{HEVCDecoderConfigurationRecord, NALUnitType, SpsNALUnit};
 use yanxiu_packager::aac::AudioSpecificConfig;
 use yanxiu_packager::h264::AvcDecoderConfig;
+use yanxiu_packager::hevc::HevcDecoderConfig;
 use yanxiu_packager::media::{TrackConfig, TrackKind, VideoCodecConfig};
 
 use super::{LiveError, VpxCodec, ffi};
@@ -36,11 +37,16 @@ pub enum VideoSource {
         /// Picture height from the SPS.
         height: u32,
     },
-    /// HEVC (Enhanced RTMP) with its hvcC: decoded and laddered to H.264, which every
-    /// player takes; not passed through.
+    /// HEVC (Enhanced RTMP, SRT) with its hvcC: decoded and laddered to
+    /// H.264, which every player takes, and passed through as well where the
+    /// channel allows it.
     Hevc {
         /// The HEVCDecoderConfigurationRecord as received.
         hvcc: Bytes,
+        /// The passthrough track configuration it makes; `None` when the
+        /// record cannot describe an `hvc1` track (no VPS, SPS or PPS):
+        /// such a source is laddered only.
+        track: Option<TrackConfig>,
         /// Picture width from the SPS (conformance window applied).
         width: u32,
         /// Picture height from the SPS.
@@ -72,8 +78,19 @@ impl VideoSource {
     /// An HEVC source from its hvcC (its SPS read for the picture size).
     pub fn hevc(hvcc: Bytes) -> Result<Self, LiveError> {
         let (width, height) = hevc_picture_size(&hvcc)?;
+        let track = HevcDecoderConfig::from_hvcc(&hvcc)
+            .ok()
+            .map(|record| TrackConfig {
+                timescale: VIDEO_TIMESCALE,
+                kind: TrackKind::Video {
+                    width,
+                    height,
+                    codec: VideoCodecConfig::Hevc(record),
+                },
+            });
         Ok(Self::Hevc {
             hvcc,
+            track,
             width,
             height,
         })
@@ -88,11 +105,13 @@ impl VideoSource {
         }
     }
 
-    /// The passthrough track configuration (H.264 only).
+    /// The passthrough track configuration (H.264, and HEVC whose record
+    /// describes an `hvc1` track; never VP8/VP9).
     pub fn passthrough_track(&self) -> Option<&TrackConfig> {
         match self {
             Self::H264 { track, .. } => Some(track),
-            Self::Hevc { .. } | Self::Vpx { .. } => None,
+            Self::Hevc { track, .. } => track.as_ref(),
+            Self::Vpx { .. } => None,
         }
     }
 
@@ -338,11 +357,17 @@ mod tests {
     #[test]
     fn an_hevc_source_takes_its_picture_size_from_the_sps_conformance_window_applied() {
         let source = VideoSource::hevc(Bytes::from(x265_hvcc_640x360())).expect("parses");
+        let track = source.passthrough_track().expect("an hvc1 track");
+        assert_eq!(track.codec_string(), "hvc1.1.6.L63.90");
+        assert!(matches!(
+            track.kind,
+            TrackKind::Video {
+                width: 640,
+                height: 360,
+                codec: VideoCodecConfig::Hevc(_)
+            }
+        ));
         assert_eq!(source.size(), (640, 360));
-        assert!(
-            source.passthrough_track().is_none(),
-            "HEVC is laddered to H.264"
-        );
         assert!(source.open_decoder().is_ok(), "libavcodec takes the hvcC");
         let vp9 = VideoSource::Vpx {
             codec: VpxCodec::Vp9,
@@ -370,6 +395,21 @@ mod tests {
             hevc_picture_size(&no_arrays),
             Err(LiveError::Bitstream(_))
         ));
+    }
+
+    #[test]
+    fn an_hvcc_without_a_vps_is_laddered_but_not_passed_through() {
+        let record = x265_hvcc_640x360();
+        // The first array is the VPS: one NAL unit after a 1-byte type and a
+        // 2-byte count, with a 2-byte length.
+        assert_eq!(record[23] & 0x3f, 32, "VPS array first");
+        let vps_len = usize::from(u16::from_be_bytes([record[26], record[27]]));
+        let mut without_vps = record[..23].to_vec();
+        without_vps[22] = 2;
+        without_vps.extend_from_slice(&record[28 + vps_len..]);
+        let source = VideoSource::hevc(Bytes::from(without_vps)).expect("the SPS gives the size");
+        assert_eq!(source.size(), (640, 360));
+        assert!(source.passthrough_track().is_none());
     }
 
     fn toc(config: u8, code: u8) -> u8 {

@@ -10,7 +10,7 @@
 //! - [`LiveTranscoder`]: decodes the video (H.264 from RTMP or WebRTC, VP8
 //!   or VP9 from WebRTC) and the audio (AAC from RTMP, Opus from WebRTC)
 //!   once and encodes every rung (plus an optional passthrough of a source
-//!   H.264) and the AAC rendition, each in its own thread, and hands
+//!   H.264, or HEVC where allowed) and the AAC rendition, each in its own thread, and hands
 //!   `TrackInput`s per rendition to the live packager on bounded channels.
 //!   One transcoder serves a channel session across publisher reconnects,
 //!   whatever codecs each publisher sends; [`LiveStats`] gives its running
@@ -30,7 +30,7 @@ pub mod timestamps;
 mod transcoder;
 
 use bytes::Bytes;
-use yanxiu_packager::media::TrackInput;
+use yanxiu_packager::media::{TrackConfig, TrackInput, TrackKind, VideoCodecConfig};
 
 use crate::ladder::{LadderConfig, LadderError, LadderPlan, plan_ladder};
 use crate::source::{Rotation, SourceVideo};
@@ -63,8 +63,9 @@ pub enum LiveInput {
         /// AVCDecoderConfigurationRecord.
         avcc: Bytes,
     },
-    /// The HEVC sequence header (Enhanced RTMP): an hvcC record. The ladder is H.264:
-    /// HEVC is decoded, never passed through.
+    /// The HEVC sequence header (Enhanced RTMP, SRT): an hvcC record. The ladder is
+    /// H.264; HEVC is decoded, and passed through too with
+    /// [`LiveConfig::hevc_passthrough`].
     HevcConfig {
         /// HEVCDecoderConfigurationRecord.
         hvcc: Bytes,
@@ -122,11 +123,16 @@ pub struct LiveConfig {
     /// The ladder templates, GOP/segment timing and x264 preset; rungs are
     /// never above the source.
     pub ladder: LadderConfig,
-    /// Also offer the source H.264 as a rendition (no re-encode); encoded
+    /// Also offer a source H.264 as a rendition (no re-encode); encoded
     /// rungs at or above the source size are then left out. Only when the
     /// session's first source is H.264: a VP8/VP9 source is never passed
     /// through.
     pub passthrough: bool,
+    /// Also offer a source HEVC as a rendition (no re-encode), for players
+    /// that take HEVC, when the session's first source is HEVC. The H.264
+    /// ladder stays whole (up to the source size): it is what every other
+    /// player gets.
+    pub hevc_passthrough: bool,
     /// x264 `tune=zerolatency`: no B-frames and no lookahead (LL-HLS).
     pub zero_latency: bool,
     /// Frame rate assumed for encoder rate control and gap filling.
@@ -138,7 +144,8 @@ pub struct LiveConfig {
 }
 
 impl Default for LiveConfig {
-    /// 720p/480p/360p below the source plus passthrough, `veryfast`,
+    /// 720p/480p/360p below the source plus passthrough of H.264 (not of
+    /// HEVC), `veryfast`,
     /// 2 s GOPs and segments, zerolatency, 30 fps nominal.
     fn default() -> Self {
         let vod = LadderConfig::default();
@@ -151,10 +158,29 @@ impl Default for LiveConfig {
                 ..vod
             },
             passthrough: true,
+            hevc_passthrough: false,
             zero_latency: true,
             frame_rate: 30.0,
             repair: RepairConfig::default(),
             channel_capacity: 256,
+        }
+    }
+}
+
+impl LiveConfig {
+    /// Whether a source of `track` is passed through: H.264 with
+    /// [`Self::passthrough`], HEVC with [`Self::hevc_passthrough`].
+    pub fn passes_through(&self, track: &TrackConfig) -> bool {
+        match &track.kind {
+            TrackKind::Video {
+                codec: VideoCodecConfig::H264(_),
+                ..
+            } => self.passthrough,
+            TrackKind::Video {
+                codec: VideoCodecConfig::Hevc(_),
+                ..
+            } => self.hevc_passthrough,
+            TrackKind::Audio { .. } => false,
         }
     }
 }
@@ -190,7 +216,7 @@ pub fn plan_live_ladder(
 /// What a rendition is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveRenditionKind {
-    /// The source H.264, repackaged without re-encoding.
+    /// The source H.264 or HEVC, repackaged without re-encoding.
     Passthrough {
         /// Picture width.
         width: u32,

@@ -1,13 +1,16 @@
-//! The passthrough rendition: the source H.264 access units, repackaged
-//! without re-encoding, on the repaired timeline. Owns the rule for a
+//! The passthrough rendition: the source's access units (H.264, or HEVC
+//! where the channel allows it), repackaged without re-encoding, on the
+//! repaired timeline. Its codec is the one the session started with: the
+//! master playlist announces it, so it never changes. Owns the rule for a
 //! publisher that comes back with other settings: the new configuration is
 //! announced (a second `TrackInput::Config`) right before the first sample
 //! that needs it, which is always a keyframe. And for a publisher that
-//! sends no H.264 (VP8/VP9): the rendition pauses, and its next sample, at
-//! a later H.264 publisher's first keyframe, follows a `Config` again.
+//! sends another codec (VP8/VP9, or HEVC in an H.264 passthrough and the
+//! other way round): the rendition pauses, and its next sample, at a later
+//! publisher's first keyframe in its codec, follows a `Config` again.
 
 use bytes::Bytes;
-use yanxiu_packager::media::TrackConfig;
+use yanxiu_packager::media::{TrackConfig, TrackKind, VideoCodecConfig};
 
 use super::LiveError;
 use super::output::RenditionOut;
@@ -43,6 +46,12 @@ impl Passthrough {
             pending: None,
             paused: false,
         })
+    }
+
+    /// Whether a source of `track` can continue this rendition: the same
+    /// codec (another size or other parameter sets are fine).
+    pub fn accepts(&self, track: &TrackConfig) -> bool {
+        video_codec(track).is_some() && video_codec(track) == video_codec(&self.config)
     }
 
     /// The source's configuration changed (a new sequence header); samples
@@ -84,8 +93,8 @@ impl Passthrough {
         Ok(())
     }
 
-    /// The source is no longer H.264 (a VP8/VP9 publisher continues the
-    /// session): sends the held-back sample with its last known duration
+    /// The source is in another codec (a VP8/VP9 publisher continues the
+    /// session, or HEVC continues an H.264 passthrough): sends the held-back sample with its last known duration
     /// (the rendition gets nothing until an H.264 publisher comes back,
     /// and must not stretch its last sample over that time) and drops any
     /// pending configuration.
@@ -104,5 +113,13 @@ impl Passthrough {
             self.out.sample(last)?;
         }
         self.out.end()
+    }
+}
+
+/// Which video codec a track is in (`None` for audio).
+fn video_codec(track: &TrackConfig) -> Option<std::mem::Discriminant<VideoCodecConfig>> {
+    match &track.kind {
+        TrackKind::Video { codec, .. } => Some(std::mem::discriminant(codec)),
+        TrackKind::Audio { .. } => None,
     }
 }

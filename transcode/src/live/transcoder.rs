@@ -5,14 +5,18 @@
 //!
 //! Sources: the ladder is planned when the first picture's configuration
 //! is known. An H.264 source gets the passthrough rendition (when
-//! configured) and rung keyframes on its own; a VP8/VP9 source never has a
-//! passthrough (rungs up to the source size, keyframes on the GOP grid). A
+//! configured) as the ladder's top, and rung keyframes on its own; an HEVC
+//! source gets one too where the channel allows it, beside a whole H.264
+//! ladder (rungs up to the source size) whose keyframes are its own; a
+//! VP8/VP9 source never has a passthrough (rungs up to the source size,
+//! keyframes on the GOP grid). A
 //! later configuration of another codec or size (a publisher that
 //! reconnects with other settings) gets a new decoder, waits for its
 //! keyframe and restarts the rungs there (a `Config` again, a new scaler).
-//! When a VP8/VP9 publisher continues a session that started with an H.264
-//! passthrough, the passthrough rendition simply gets no new samples (and
-//! the rungs' keyframes follow the grid) until an H.264 publisher is back.
+//! When a publisher in another codec (VP8/VP9, or HEVC after H.264 and the
+//! other way round) continues a session that started with a passthrough,
+//! the passthrough rendition simply gets no new samples (and the rungs'
+//! keyframes follow the grid) until a publisher in its codec is back.
 //! Audio is always encoded to AAC; an Opus or AAC configuration switches
 //! the decoder.
 //!
@@ -31,6 +35,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use ffmpeg_next::{codec, decoder, frame};
 use tokio::sync::{mpsc, oneshot};
+use yanxiu_packager::media::{TrackKind, VideoCodecConfig};
 
 use super::decoders::{AudioSource, VideoSource};
 use super::encode::{self, LiveAudioFrame, LiveFrame, RungJob};
@@ -312,8 +317,8 @@ impl Session {
     /// A running ladder gets another source: the rungs restart at its
     /// first picture when the codec, the size or the passthrough's
     /// configuration changed; the passthrough pauses while the source is
-    /// not H.264, and the rungs' keyframes follow the source's only while
-    /// there is an H.264 source to pass through.
+    /// not in its codec, and the rungs' keyframes follow the source's only
+    /// while there is a source to pass through.
     fn switch_source(&mut self, previous: Option<&VideoSource>) -> Result<(), LiveError> {
         let (Some(running), Some(source)) = (self.running.as_mut(), self.video_source.as_ref())
         else {
@@ -322,7 +327,10 @@ impl Session {
         let mut restart = previous.is_none_or(|p| p.shape_differs(source));
         let mut aligned = false;
         if let Some(passthrough) = running.passthrough.as_mut() {
-            match source.passthrough_track() {
+            match source
+                .passthrough_track()
+                .filter(|t| passthrough.accepts(t))
+            {
                 Some(track) => {
                     restart |= passthrough.reconfigure(track.clone());
                     aligned = true;
@@ -388,9 +396,12 @@ impl Session {
         if keyframe {
             self.keyframes.source_keyframe(time.pts);
         }
-        let h264 = matches!(self.video_source, Some(VideoSource::H264 { .. }));
-        if h264
-            && let Some(passthrough) = self.running.as_mut().and_then(|r| r.passthrough.as_mut())
+        let current = self
+            .video_source
+            .as_ref()
+            .and_then(VideoSource::passthrough_track);
+        if let Some(passthrough) = self.running.as_mut().and_then(|r| r.passthrough.as_mut())
+            && current.is_some_and(|track| passthrough.accepts(track))
         {
             passthrough.push(time.dts, time.pts, keyframe, data.clone())?;
         }
@@ -481,7 +492,8 @@ impl Session {
 
     /// Plans the ladder from the sequence headers and starts the encoders.
     /// The source's codec decides whether there is a passthrough rendition
-    /// (H.264 only) for the whole session.
+    /// (H.264, or HEVC where allowed) for the whole session, and in which
+    /// codec.
     fn start_ladder(&mut self) -> Result<(), LiveError> {
         let video = self
             .video_source
@@ -490,15 +502,26 @@ impl Session {
         let (width, height) = video.size();
         let source = video
             .passthrough_track()
-            .filter(|_| self.config.passthrough)
+            .filter(|track| self.config.passes_through(track))
             .cloned();
         let passthrough = source.is_some();
+        // An H.264 passthrough is the ladder's top; an HEVC one is offered
+        // beside a whole H.264 ladder, for the players that lack HEVC.
+        let top = source.as_ref().is_some_and(|track| {
+            matches!(
+                track.kind,
+                TrackKind::Video {
+                    codec: VideoCodecConfig::H264(_),
+                    ..
+                }
+            )
+        });
         let audio = self
             .audio_source
             .as_ref()
             .map(|a| (a.channels(), a.sample_rate()));
         let planning = LiveConfig {
-            passthrough,
+            passthrough: top,
             ..self.config.clone()
         };
         let plan = plan_live_ladder(&planning, width, height, audio)?;

@@ -20,31 +20,35 @@ use yanxiu_transcode::live::{
 /// One GOP of the test configurations, in 90 kHz ticks.
 pub const GOP_TICKS: i64 = 180_000;
 
-/// Makes `name.flv`: testsrc2 at `size` and 30 fps with a sine, `seconds`
-/// long, x264 ultrafast with the extra video arguments `x264` (GOP
-/// settings), AAC audio.
-pub fn make_flv(dir: &Path, name: &str, size: &str, seconds: u32, x264: &[&str]) -> PathBuf {
-    let path = dir.join(format!("{name}.flv"));
+/// Encodes testsrc2 at `size` and 30 fps with a 44.1 kHz sine, `seconds`
+/// long, to `path` with the video arguments `video` and AAC audio.
+fn encode_test_source(path: &Path, size: &str, seconds: u32, video: &[&str]) {
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size={size}:rate=30"))
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
         .arg("-t")
         .arg(seconds.to_string())
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(x264)
-        .args(["-c:a", "aac", "-b:a", "96k"])
-        .arg(&path)
+        .args(video)
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k"])
+        .arg(path)
         .status()
         .expect("the ffmpeg CLI must be installed");
-    assert!(status.success(), "ffmpeg made {name}.flv");
+    assert!(
+        status.success(),
+        "ffmpeg made {} ({video:?})",
+        path.display()
+    );
+}
+
+/// Makes `name.flv`: testsrc2 at `size` and 30 fps with a sine, `seconds`
+/// long, x264 ultrafast with the extra video arguments `x264` (GOP
+/// settings), AAC audio.
+pub fn make_flv(dir: &Path, name: &str, size: &str, seconds: u32, x264: &[&str]) -> PathBuf {
+    let path = dir.join(format!("{name}.flv"));
+    let mut video = vec!["-c:v", "libx264", "-preset", "ultrafast"];
+    video.extend_from_slice(x264);
+    encode_test_source(&path, size, seconds, &video);
     path
 }
 
@@ -193,34 +197,77 @@ fn extradata(stream: &ffmpeg_next::format::stream::Stream<'_>) -> Bytes {
     }
 }
 
-/// The FLV's sequence headers and access units (no `End`), with every
-/// millisecond timestamp `t` sent as `time(t)`, as one RTMP publish.
+/// Makes `name.mp4`: testsrc2 at `size` and 30 fps with a sine, `seconds`
+/// long, HEVC (libx265 ultrafast, `hvc1`, with the x265 parameters
+/// `x265_params`: GOP settings) and AAC audio, as an Enhanced RTMP
+/// publisher sends them.
+pub fn make_hevc_mp4(
+    dir: &Path,
+    name: &str,
+    size: &str,
+    seconds: u32,
+    x265_params: &str,
+) -> PathBuf {
+    let path = dir.join(format!("{name}.mp4"));
+    let params = format!("{x265_params}:log-level=error");
+    let video = [
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        &params,
+    ];
+    encode_test_source(
+        &path,
+        size,
+        seconds,
+        &[&video[..], &["-tag:v", "hvc1"]].concat(),
+    );
+    path
+}
+
+/// A file's sequence headers and access units (no `End`), with every
+/// millisecond timestamp `t` sent as `time(t)`, as one RTMP publish: an
+/// FLV's H.264 (`VideoConfig`) or an MP4's HEVC (`HevcConfig`, as Enhanced
+/// RTMP sends it), and AAC.
 pub fn access_units(path: &Path, time: impl Fn(i64) -> u32) -> Vec<LiveInput> {
     ffmpeg_next::init().unwrap();
     let mut input = ffmpeg_next::format::input(path).unwrap();
     let video = input
         .streams()
         .best(ffmpeg_next::media::Type::Video)
-        .unwrap()
-        .index();
+        .unwrap();
+    let (video, video_tb, hevc) = (
+        video.index(),
+        video.time_base(),
+        video.parameters().id() == ffmpeg_next::codec::Id::HEVC,
+    );
     let audio = input
         .streams()
         .best(ffmpeg_next::media::Type::Audio)
-        .unwrap()
-        .index();
+        .unwrap();
+    let (audio, audio_tb) = (audio.index(), audio.time_base());
+    let video_config = extradata(&input.stream(video).unwrap());
     let mut units = vec![
-        LiveInput::VideoConfig {
-            avcc: extradata(&input.stream(video).unwrap()),
+        if hevc {
+            LiveInput::HevcConfig { hvcc: video_config }
+        } else {
+            LiveInput::VideoConfig { avcc: video_config }
         },
         LiveInput::AudioConfig {
             asc: extradata(&input.stream(audio).unwrap()),
         },
     ];
+    let ms = |t: i64, tb: ffmpeg_next::Rational| {
+        t * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator())
+    };
     for (stream, packet) in input.packets() {
         let data = Bytes::copy_from_slice(packet.data().unwrap_or_default());
         let dts = packet.dts().unwrap_or(0);
         let pts = packet.pts().unwrap_or(dts);
         if stream.index() == video {
+            let (dts, pts) = (ms(dts, video_tb), ms(pts, video_tb));
             units.push(LiveInput::Video {
                 dts: time(dts),
                 pts: time(dts).wrapping_add((pts - dts) as u32),
@@ -229,7 +276,7 @@ pub fn access_units(path: &Path, time: impl Fn(i64) -> u32) -> Vec<LiveInput> {
             });
         } else if stream.index() == audio {
             units.push(LiveInput::Audio {
-                pts: time(pts),
+                pts: time(ms(pts, audio_tb)),
                 data,
             });
         }

@@ -1,5 +1,5 @@
 // The event organiser's channels: list, create and edit (schedule, audience, recording,
-// latency mode), the audiences of the department (each managed on its own page), the stream
+// latency mode, HEVC passthrough), the audiences of the department (each managed on its own page), the stream
 // key shown once with copy buttons and the two OBS fields, going live from the page over
 // WHIP (./golive.js), and a live dashboard (input, renditions, viewers, dropped frames, last
 // error, events) that refreshes itself; rotate the key, switch publishing off, end the event.
@@ -53,16 +53,20 @@ async function channelFields(c) {
     audience_id: await audienceSelect(c.audience_id, { id: 'channel-audience-id' }),
     latency_mode: select(['standard', 'low_latency'].map((v) => [v, label('latency', v)]), c.latency_mode || 'standard', { id: 'channel-latency' }),
     record_to_vod: h('input', { type: 'checkbox', id: 'channel-record', checked: c.record_to_vod !== false }),
+    hevc_passthrough: h('input', { type: 'checkbox', id: 'channel-hevc', checked: c.hevc_passthrough === true }),
     scheduled_start: h('input', { type: 'datetime-local', value: toLocal(c.scheduled_start), id: 'channel-start' }),
     scheduled_end: h('input', { type: 'datetime-local', value: toLocal(c.scheduled_end), id: 'channel-end' }),
   };
   const els = [field(t('channel.name'), f.name), field(t('channel.audience'), f.audience),
     field(t('channel.audience_id'), f.audience_id, t('channel.audience_id_hint')), field(t('channel.latency_mode'), f.latency_mode),
-    check(t('channel.record_to_vod'), f.record_to_vod), field(t('channel.scheduled_start'), f.scheduled_start),
+    check(t('channel.record_to_vod'), f.record_to_vod),
+    check(t('channel.hevc_passthrough'), f.hevc_passthrough, t('channel.hevc_passthrough_hint')),
+    field(t('channel.scheduled_start'), f.scheduled_start),
     field(t('channel.scheduled_end'), f.scheduled_end)];
   const values = () => ({
     name: f.name.value.trim(), audience: f.audience.value, audience_id: f.audience_id.value.trim() || null,
     latency_mode: f.latency_mode.value, record_to_vod: f.record_to_vod.checked,
+    hevc_passthrough: f.hevc_passthrough.checked,
     scheduled_start: toMs(f.scheduled_start.value), scheduled_end: toMs(f.scheduled_end.value),
   });
   return { els, values };

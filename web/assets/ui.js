@@ -38,7 +38,7 @@ export function check(label, input, hint) {
   uid += 1;
   const hintEl = h('span', { class: 'hint', id: `${input.id || `c${uid}`}-hint` }, hint);
   input.setAttribute('aria-describedby', hintEl.id);
-  return h('div', { class: 'field' }, h('label', { class: 'check' }, input, label), hintEl);
+  return h('div', { class: 'check-field' }, h('label', { class: 'check' }, input, label), hintEl);
 }
 
 /** The text of a failure for people: the API's message, or a generic one. */

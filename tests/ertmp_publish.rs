@@ -469,15 +469,7 @@ async fn a_channel_that_allows_it_passes_the_hevc_source_through_beside_the_h264
 
     let report = watch_live(&modules, &channel.master_url(&s), 6.0).await;
     eprintln!("hls.js on the HEVC passthrough channel: {report:?}");
-    let fatal: Vec<_> = report
-        .errors
-        .iter()
-        .filter(|e| e["fatal"] == true)
-        .collect();
-    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
-    assert_eq!(report.failure, None, "{report:?}");
-    let start = report.start_time.expect("playback started");
-    assert!(report.current_time - start >= 3.0, "{report:?}");
+    report.assert_played(6.0, 3.0);
     let hevc_levels = report
         .level_codecs
         .iter()

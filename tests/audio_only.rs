@@ -17,9 +17,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use common::browser::{browser_node_modules, run_driver};
+use common::browser::{assert_no_fatal, browser_node_modules, run_driver};
 use common::fixtures::fixtures_dir;
-use common::live::{parse_master, parse_media, require_tool};
+use common::live::{get_text, parse_master, parse_media, require_tool};
 use common::server::{
     PASSWORD, Server, api, http, login, prepare, processed, review_and_publish, serve, start,
     upload_with,
@@ -101,14 +101,8 @@ async fn published_ladder_is_audio_only(
     channels: u64,
 ) -> String {
     let master_url = format!("{}/play/{id}/master.m3u8", s.base);
-    let text = http()
-        .get(&master_url)
-        .send()
-        .await
-        .expect("master")
-        .text()
-        .await
-        .expect("master text");
+    let (status, text) = get_text(&master_url).await;
+    assert_eq!(status, 200, "GET {master_url}: {text}");
     let master = parse_master(&text);
     assert_eq!(master.variants.len(), 1, "{text}");
     let variant = &master.variants[0];
@@ -178,13 +172,7 @@ async fn hls_js_plays_it_to_the_end(modules: &Path, master_url: &str, seconds: f
     let report: PlaybackReport =
         run_driver("play.cjs", modules, &[master_url], Duration::from_secs(120)).await;
     eprintln!("audio-only playback in Chromium: {report:?}");
-    let fatal: Vec<_> = report
-        .errors
-        .iter()
-        .filter(|e| e["fatal"] == true)
-        .collect();
-    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
-    assert_eq!(report.failure, None, "{report:?}");
+    assert_no_fatal(&report.errors, report.failure.as_deref(), &report);
     assert_eq!(report.levels, 1, "{report:?}");
     assert!(
         report.level_heights.iter().all(|h| h.unwrap_or(0) == 0),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use common::browser::{CHROMIUM, browser_node_modules, run_driver};
+use common::browser::{CHROMIUM, assert_no_fatal, browser_node_modules, run_driver};
 use common::server::{login, processed, review_and_publish, start, upload};
 
 /// How long the driver may take once the resource is published.
@@ -97,13 +97,7 @@ async fn hls_js_in_headless_chromium_plays_a_published_resource_and_switches_lev
         started.elapsed().as_secs_f64()
     );
 
-    let fatal: Vec<_> = report
-        .errors
-        .iter()
-        .filter(|e| e["fatal"] == true)
-        .collect();
-    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
-    assert_eq!(report.failure, None, "{report:?}");
+    assert_no_fatal(&report.errors, report.failure.as_deref(), &report);
     assert_eq!(report.levels, 4, "hls.js sees every video rung: {report:?}");
     let mut heights = report.level_heights.clone();
     heights.sort_unstable();

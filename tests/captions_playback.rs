@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
-use common::browser::{browser_node_modules, run_driver};
+use common::browser::{assert_no_fatal, browser_node_modules, run_driver};
 use common::live::{parse_master, parse_media, require_tool};
 use common::server::{Server, api, http, login, processed, review_and_publish, start, upload};
 
@@ -239,13 +239,7 @@ async fn hls_js_shows_the_cues(modules: &std::path::Path, master_url: &str) {
     )
     .await;
     eprintln!("captions in Chromium: {report:?}");
-    let fatal: Vec<_> = report
-        .errors
-        .iter()
-        .filter(|e| e["fatal"] == true)
-        .collect();
-    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
-    assert_eq!(report.failure, None, "{report:?}");
+    assert_no_fatal(&report.errors, report.failure.as_deref(), &report);
     let names: Vec<_> = report
         .subtitle_tracks
         .iter()

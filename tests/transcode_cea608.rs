@@ -13,25 +13,22 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::browser::{browser_node_modules, run_driver};
+use common::browser::{assert_no_fatal, browser_node_modules, run_driver};
+use common::chunked::one_second_chunk_job;
+use common::cli::{self, joined_rendition, tool, yanxiu};
 use common::fixtures::{expectations, fixtures_dir};
-use common::live::{parse_master, require_tool};
-use common::server::{http, login, processed, review_and_publish, start, upload};
+use common::live::{get_text, parse_master, require_tool};
+use common::server::{login, processed, review_and_publish, start, upload};
 use m3u8_rs::{AlternativeMediaType, ClosedCaptionGroupId, InstreamId, MasterPlaylist};
 use serde::Deserialize;
 use serde_json::Value;
-use yanxiu_ingest::{ProbeLimits, probe_file};
 use yanxiu_packager::storage::{LocalDirStorage, Storage};
+use yanxiu_transcode::TranscodeJob;
 use yanxiu_transcode::chunk::plan_chunks;
 use yanxiu_transcode::ladder::RungTemplate;
-use yanxiu_transcode::picture::Matrix;
-use yanxiu_transcode::{
-    LadderConfig, Rotation, SourceVideo, TranscodeJob, VideoInput, plan_ladder,
-};
 
 /// The captioned fixture (media-fixtures/generate.sh).
 const CAPTIONED: &str = "captions_608_360p25.mp4";
@@ -54,29 +51,6 @@ const INTERLACED_CAPTIONS: [(f64, f64, &str); 2] =
 /// Largest allowed distance between a caption's time in a rendition and in
 /// the source: one picture at 25 fps.
 const TOLERANCE_SECONDS: f64 = 0.04;
-
-fn yanxiu(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_yanxiu"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run yanxiu")
-}
-
-/// Runs a tool that must be installed; its stdout.
-fn tool(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-deps.sh): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The lecture ladder's settings with a 360p and a 240p rung, so a 360p
 /// source gets one rung at its own size (the decoded picture itself) and
@@ -114,21 +88,7 @@ loudness_max_gain_db = 20.0
 fn transcode(source: &Path, out: &Path) {
     let ladder = out.with_extension("ladder.toml");
     std::fs::write(&ladder, TWO_RUNG_LADDER).expect("write the ladder");
-    let result = yanxiu(&[
-        "transcode",
-        &source.to_string_lossy(),
-        "--out",
-        &out.to_string_lossy(),
-        "--ladder",
-        &ladder.to_string_lossy(),
-    ]);
-    assert!(
-        result.status.success(),
-        "{}: exit {:?}: {}",
-        source.display(),
-        result.status.code(),
-        String::from_utf8_lossy(&result.stderr)
-    );
+    cli::transcode(source, out, &["--ladder", &ladder.to_string_lossy()]);
 }
 
 fn master_of(out: &Path) -> (String, MasterPlaylist) {
@@ -144,20 +104,9 @@ fn joined_renditions(out: &Path, master: &MasterPlaylist, into: &Path) -> Vec<Pa
         .variants
         .iter()
         .map(|variant| {
-            let playlist_path = out.join(&variant.uri);
-            let dir = playlist_path.parent().expect("rendition directory");
-            let playlist = std::fs::read_to_string(&playlist_path).expect("index.m3u8");
-            let mut bytes = std::fs::read(dir.join("init.mp4")).expect("init.mp4");
-            for uri in playlist
-                .lines()
-                .filter(|l| !l.starts_with('#') && !l.is_empty())
-            {
-                bytes.extend(std::fs::read(dir.join(uri)).expect("segment"));
-            }
-            let name = variant.uri.replace('/', "_");
-            let path = into.join(format!("{name}.mp4"));
-            std::fs::write(&path, bytes).expect("write joined rendition");
-            path
+            let dir = out.join(&variant.uri);
+            let dir = dir.parent().expect("rendition directory");
+            joined_rendition(dir, into, &variant.uri.replace('/', "_"))
         })
         .collect()
 }
@@ -471,21 +420,6 @@ fn a_source_without_captions_gets_no_closed_captions_group_and_renditions_withou
 /// rungs (the source's size and a scaled one) cut into 1 s chunks, without
 /// audio: the chunked path at its smallest.
 fn chunked_job(source: &Path, prefix: &str) -> TranscodeJob {
-    let report = probe_file(source, &ProbeLimits::default()).expect("probe");
-    let stream = report.primary_video().expect("video stream");
-    let info = stream.video.as_ref().expect("picture facts");
-    assert!(info.closed_captions, "the probe sees the captions");
-    let picture = SourceVideo {
-        width: info.width,
-        height: info.height,
-        sample_aspect_ratio: info.sample_aspect_ratio,
-        rotation: Rotation::None,
-        frame_rate: info.avg_frame_rate.expect("frame rate"),
-        hdr: info.signal.hdr,
-        full_range: false,
-        scan: info.signal.scan,
-        matrix: Matrix::from_name(info.signal.color_matrix.as_deref()),
-    };
     let rung = |height| RungTemplate {
         height,
         crf: 28,
@@ -493,32 +427,9 @@ fn chunked_job(source: &Path, prefix: &str) -> TranscodeJob {
         buffer_kbits: 4000,
         profile: "high".into(),
     };
-    let ladder = LadderConfig {
-        gop_seconds: 1.0,
-        segment_seconds: 1.0,
-        chunk_seconds: 1.0,
-        chunk_threshold_seconds: 1.0,
-        preset: "ultrafast".into(),
-        rungs: vec![rung(info.height), rung(180)],
-        ..LadderConfig::default()
-    };
-    TranscodeJob {
-        input: source.to_path_buf(),
-        video: Some(VideoInput {
-            stream: stream.index,
-            source: picture,
-        }),
-        audio_stream: None,
-        duration_seconds: report.duration_seconds.expect("duration"),
-        plan: plan_ladder(&ladder, &picture, None)
-            .expect("plan")
-            .with_closed_captions(info.closed_captions),
-        prefix: prefix.to_owned(),
-        poster: false,
-        storyboard: false,
-        growing: false,
-        qc: None,
-    }
+    let job = one_second_chunk_job(source, prefix, |height| vec![rung(height), rung(180)]);
+    assert!(job.plan.closed_captions, "the probe sees the captions");
+    job
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -579,14 +490,8 @@ async fn an_uploaded_captioned_lecture_plays_in_hls_js_with_its_608_captions_as_
     review_and_publish(&s, &producer, &id).await;
 
     let master_url = format!("{}/play/{id}/master.m3u8", s.base);
-    let text = http()
-        .get(&master_url)
-        .send()
-        .await
-        .expect("master")
-        .text()
-        .await
-        .expect("master text");
+    let (status, text) = get_text(&master_url).await;
+    assert_eq!(status, 200, "GET {master_url}: {text}");
     check_master_announces_cc1(&text, &parse_master(&text));
 
     let report: PlayerReport = run_driver(
@@ -597,13 +502,7 @@ async fn an_uploaded_captioned_lecture_plays_in_hls_js_with_its_608_captions_as_
     )
     .await;
     eprintln!("608 captions in Chromium: {report:?}");
-    let fatal: Vec<_> = report
-        .errors
-        .iter()
-        .filter(|e| e["fatal"] == true)
-        .collect();
-    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
-    assert_eq!(report.failure, None, "{report:?}");
+    assert_no_fatal(&report.errors, report.failure.as_deref(), &report);
     assert!(
         report.current_time > 11.0,
         "it played to the end: {report:?}"

@@ -5,32 +5,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cli::{tool, transcode, yanxiu};
 use common::fixtures::{FixtureExpectation, expectations, fixtures_dir};
 use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
-
-fn yanxiu(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_yanxiu"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run yanxiu")
-}
-
-fn tool(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-deps.sh): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn read_master(dir: &Path) -> MasterPlaylist {
     let bytes = std::fs::read(dir.join("master.m3u8")).expect("master.m3u8 written");
@@ -516,20 +496,7 @@ fn broken_fixtures_exit_2_quickly_without_a_panic() {
 
 /// `yanxiu transcode FILE --out OUT --policy POLICY`, which must succeed.
 fn transcode_under(policy: &Path, file: &Path, out: &Path) {
-    let result = yanxiu(&[
-        "transcode",
-        &file.to_string_lossy(),
-        "--out",
-        &out.to_string_lossy(),
-        "--policy",
-        &policy.to_string_lossy(),
-    ]);
-    assert!(
-        result.status.success(),
-        "{}: {}",
-        file.display(),
-        String::from_utf8_lossy(&result.stderr)
-    );
+    transcode(file, out, &["--policy", &policy.to_string_lossy()]);
 }
 
 #[test]

@@ -8,68 +8,23 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
+use common::chunked::one_second_chunk_job;
+use common::cli::{joined_rendition, tool_output, transcode, yanxiu};
 use common::fixtures::{FixtureExpectation, expectations, fixtures_dir};
 use serde_json::Value;
-use yanxiu_ingest::{ProbeLimits, probe_file};
 use yanxiu_packager::storage::{LocalDirStorage, Storage};
 use yanxiu_transcode::chunk::plan_chunks;
 use yanxiu_transcode::ladder::RungTemplate;
 use yanxiu_transcode::picture::{
-    Deinterlace, DeinterlaceMode, HdrKind, Matrix, ToBt709, ToneMap, deinterlace_filter,
-    to_bt709_chain, tone_map_chain,
+    Deinterlace, DeinterlaceMode, HdrKind, ToBt709, ToneMap, deinterlace_filter, to_bt709_chain,
+    tone_map_chain,
 };
-use yanxiu_transcode::{
-    LadderConfig, Progress, Rotation, SourceVideo, TranscodeJob, VideoInput, plan_ladder,
-};
-
-fn yanxiu(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_yanxiu"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run yanxiu")
-}
-
-/// Runs a tool that must be installed; its stdout and stderr.
-fn tool(program: &str, args: &[&str]) -> (String, String) {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-deps.sh): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use yanxiu_transcode::{Progress, TranscodeJob};
 
 fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(name)
-}
-
-/// Runs `yanxiu transcode` on `source` into `out`.
-fn transcode(source: &Path, out: &Path) {
-    let result = yanxiu(&[
-        "transcode",
-        &source.to_string_lossy(),
-        "--out",
-        &out.to_string_lossy(),
-    ]);
-    assert!(
-        result.status.success(),
-        "{}: exit {:?}: {}",
-        source.display(),
-        result.status.code(),
-        String::from_utf8_lossy(&result.stderr)
-    );
 }
 
 /// The rendition directories a ladder wrote (one per video variant).
@@ -87,30 +42,10 @@ fn video_renditions(out: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A rendition's init segment and media segments, in playlist order,
-/// joined into one fragmented MP4 file.
-fn joined(rendition: &Path, into: &Path) -> PathBuf {
-    let playlist = std::fs::read_to_string(rendition.join("index.m3u8")).expect("index.m3u8");
-    let mut bytes = std::fs::read(rendition.join("init.mp4")).expect("init.mp4");
-    for uri in playlist
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-    {
-        bytes.extend(std::fs::read(rendition.join(uri)).expect("segment"));
-    }
-    let name = rendition
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let path = into.join(format!("{name}.mp4"));
-    std::fs::write(&path, bytes).expect("write joined rendition");
-    path
-}
-
 /// ffprobe's facts of the first video stream: width, height, primaries,
 /// transfer, matrix, range, field order, frame rate.
 fn video_facts(file: &Path) -> Value {
-    let (json, _) = tool(
+    let (json, _) = tool_output(
         "ffprobe",
         &[
             "-v",
@@ -135,7 +70,11 @@ fn check_renditions(out: &Path, temp: &Path, size: (u64, u64), frame_rate: &str)
     let renditions = video_renditions(out);
     assert!(!renditions.is_empty(), "no video renditions");
     for rendition in renditions {
-        let file = joined(&rendition, temp);
+        let name = rendition
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file = joined_rendition(&rendition, temp, &name);
         let facts = video_facts(&file);
         let name = rendition.display().to_string();
         assert_eq!(facts["color_primaries"], "bt709", "{name}: {facts}");
@@ -198,7 +137,7 @@ fn reference(source: &Path, filter: &str, coding: Coding, into: &Path, name: &st
     args.extend(codec.iter().map(|a| (*a).to_owned()));
     args.push(path.to_string_lossy().into_owned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    tool("ffmpeg", &args);
+    tool_output("ffmpeg", &args);
     path
 }
 
@@ -256,7 +195,7 @@ fn compare_with_cli(source: &Path, ours: &Path, filter: &str, temp: &Path) -> Me
 /// The mean SSIM ("All") of `a` against `b`, picture by picture from each
 /// one's first picture.
 fn ssim(a: &Path, b: &Path) -> f64 {
-    let (_, stderr) = tool(
+    let (_, stderr) = tool_output(
         "ffmpeg",
         &[
             "-hide_banner",
@@ -283,7 +222,7 @@ fn ssim(a: &Path, b: &Path) -> f64 {
 
 /// The number of video packets (pictures) of a file.
 fn frame_count(file: &Path) -> u64 {
-    let (out, _) = tool(
+    let (out, _) = tool_output(
         "ffprobe",
         &[
             "-v",
@@ -303,7 +242,7 @@ fn frame_count(file: &Path) -> u64 {
 
 /// The `idet` multi-frame counts (tff + bff, progressive) of a file.
 fn idet(file: &Path) -> (u64, u64) {
-    let (_, stderr) = tool(
+    let (_, stderr) = tool_output(
         "ffmpeg",
         &[
             "-hide_banner",
@@ -336,7 +275,7 @@ fn tone_mapped_like_the_reference(file: &str, hdr: HdrKind) {
     let source = fixture(file);
     let temp = tempfile::tempdir().expect("tempdir");
     let out = temp.path().join("ladder");
-    transcode(&source, &out);
+    transcode(&source, &out, &[]);
     let ours = check_renditions(&out, temp.path(), (1280, 720), "25/1");
 
     let chain = tone_map_chain(ToneMap {
@@ -360,7 +299,7 @@ fn tone_mapped_like_the_reference(file: &str, hdr: HdrKind) {
 
 fn reference_naive(source: &Path, into: &Path) -> PathBuf {
     let path = into.join("naive.mkv");
-    tool(
+    tool_output(
         "ffmpeg",
         &[
             "-hide_banner",
@@ -396,7 +335,7 @@ fn a_1080i50_source_becomes_1080p50_deinterlaced_like_the_ffmpeg_reference() {
     let source = fixture("interlaced_1080i50.mp4");
     let temp = tempfile::tempdir().expect("tempdir");
     let out = temp.path().join("ladder");
-    transcode(&source, &out);
+    transcode(&source, &out, &[]);
     let ours = check_renditions(&out, temp.path(), (1920, 1080), "50/1");
 
     let chain = deinterlace_filter(Deinterlace {
@@ -421,7 +360,7 @@ fn a_combed_source_flagged_progressive_is_deinterlaced_too() {
     let source = fixture("combed_unflagged_576.mp4");
     let temp = tempfile::tempdir().expect("tempdir");
     let out = temp.path().join("ladder");
-    transcode(&source, &out);
+    transcode(&source, &out, &[]);
     let ours = check_renditions(&out, temp.path(), (720, 576), "50/1");
     let (combed, progressive) = idet(&ours);
     assert!(
@@ -435,7 +374,7 @@ fn an_sdr_progressive_source_is_tagged_bt709_and_left_as_it_is() {
     let source = fixture("talk_720p25.mp4");
     let temp = tempfile::tempdir().expect("tempdir");
     let out = temp.path().join("ladder");
-    transcode(&source, &out);
+    transcode(&source, &out, &[]);
     check_renditions(&out, temp.path(), (1280, 720), "25/1");
 }
 
@@ -444,7 +383,7 @@ fn an_sd_source_in_unstated_bt601_coefficients_is_converted_to_bt709_like_the_ff
     let source = fixture("sd_4x3.mp4");
     let temp = tempfile::tempdir().expect("tempdir");
     let out = temp.path().join("ladder");
-    transcode(&source, &out);
+    transcode(&source, &out, &[]);
     let ours = check_renditions(&out, temp.path(), (640, 480), "25/1");
     let chain = to_bt709_chain(ToBt709 {
         from_bt601: true,
@@ -531,50 +470,15 @@ fn progressive_fixtures_are_not_taken_for_interlaced_by_the_content_check() {
 /// rung at the source's size cut into 1 s chunks (1 s GOPs and segments),
 /// without audio: the chunked path at its smallest.
 fn chunkable_job(source: &Path, prefix: &str) -> TranscodeJob {
-    let report = probe_file(source, &ProbeLimits::default()).expect("probe");
-    let stream = report.primary_video().expect("video stream");
-    let info = stream.video.as_ref().expect("picture facts");
-    let picture = SourceVideo {
-        width: info.width,
-        height: info.height,
-        sample_aspect_ratio: info.sample_aspect_ratio,
-        rotation: Rotation::None,
-        frame_rate: info.avg_frame_rate.expect("frame rate"),
-        hdr: info.signal.hdr,
-        full_range: false,
-        scan: info.signal.scan,
-        matrix: Matrix::from_name(info.signal.color_matrix.as_deref()),
-    };
-    let ladder = LadderConfig {
-        gop_seconds: 1.0,
-        segment_seconds: 1.0,
-        chunk_seconds: 1.0,
-        chunk_threshold_seconds: 1.0,
-        preset: "ultrafast".into(),
-        rungs: vec![RungTemplate {
-            height: info.height,
+    one_second_chunk_job(source, prefix, |height| {
+        vec![RungTemplate {
+            height,
             crf: 23,
             max_bitrate_kbps: 8000,
             buffer_kbits: 16000,
             profile: "high".into(),
-        }],
-        ..LadderConfig::default()
-    };
-    TranscodeJob {
-        input: source.to_path_buf(),
-        video: Some(VideoInput {
-            stream: stream.index,
-            source: picture,
-        }),
-        audio_stream: None,
-        duration_seconds: report.duration_seconds.expect("duration"),
-        plan: plan_ladder(&ladder, &picture, None).expect("plan"),
-        prefix: prefix.to_owned(),
-        poster: false,
-        storyboard: false,
-        growing: false,
-        qc: None,
-    }
+        }]
+    })
 }
 
 /// Encodes `file` once in a single pass and once in 1 s chunks joined

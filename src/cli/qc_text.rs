@@ -54,12 +54,43 @@ fn segments(text: &mut String, lang: Lang, label: (&str, &str), list: &[Segment]
     text.push('\n');
 }
 
-/// Renders `report` for `file` in `lang`, one fact per line.
-pub fn render_text(file: &str, report: &QcReport, lang: Lang) -> String {
+/// The result line, then every finding in `lang` and below it in the other language.
+fn write_findings(text: &mut String, report: &QcReport, lang: Lang, colon: &str) {
     let other = match lang {
         Lang::Zh => Lang::En,
         Lang::En => Lang::Zh,
     };
+    let s = report.summary;
+    let _ = writeln!(
+        text,
+        "{}{colon}{}",
+        lang.pick("结论", "Result"),
+        match lang {
+            Lang::Zh => format!(
+                "{} 个错误，{} 个警告，{} 个提示",
+                s.errors, s.warnings, s.infos
+            ),
+            Lang::En => format!(
+                "{} errors, {} warnings, {} notes",
+                s.errors, s.warnings, s.infos
+            ),
+        }
+    );
+    for f in &report.findings {
+        let _ = writeln!(
+            text,
+            "  - {} [{}] {}  {}",
+            severity(lang, f.severity),
+            f.code,
+            span(f.start, f.end),
+            lang.pick(&f.message_zh, &f.message_en)
+        );
+        let _ = writeln!(text, "    {}", other.pick(&f.message_zh, &f.message_en));
+    }
+}
+
+/// Renders `report` for `file` in `lang`, one fact per line.
+pub fn render_text(file: &str, report: &QcReport, lang: Lang) -> String {
     let colon = lang.pick("：", ": ");
     let mut text = String::new();
     let mut line = |s: String| {
@@ -131,33 +162,7 @@ pub fn render_text(file: &str, report: &QcReport, lang: Lang) -> String {
         })
         .collect();
     segments(&mut text, lang, ("削波", "Clipped"), &clipped);
-    let s = report.summary;
-    let _ = writeln!(
-        text,
-        "{}{colon}{}",
-        lang.pick("结论", "Result"),
-        match lang {
-            Lang::Zh => format!(
-                "{} 个错误，{} 个警告，{} 个提示",
-                s.errors, s.warnings, s.infos
-            ),
-            Lang::En => format!(
-                "{} errors, {} warnings, {} notes",
-                s.errors, s.warnings, s.infos
-            ),
-        }
-    );
-    for f in &report.findings {
-        let _ = writeln!(
-            text,
-            "  - {} [{}] {}  {}",
-            severity(lang, f.severity),
-            f.code,
-            span(f.start, f.end),
-            lang.pick(&f.message_zh, &f.message_en)
-        );
-        let _ = writeln!(text, "    {}", other.pick(&f.message_zh, &f.message_en));
-    }
+    write_findings(&mut text, report, lang, colon);
     text
 }
 

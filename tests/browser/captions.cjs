@@ -16,20 +16,17 @@ if (!modules || !master || !language) {
   console.error('usage: node captions.cjs <node_modules dir> <master playlist URL> <language>');
   process.exit(2);
 }
-const { serveStatic, launchChromium, finish, run, readPlayback } = require('./harness.cjs');
+const { serveStatic, launchChromium, finish, run, readPlayback, playerPage, playerUrl, fatalInPage } = require('./harness.cjs');
 
 async function main() {
   const report = { subtitleTracks: [], cues: [], shown: [], currentTime: 0, errors: [], failure: null };
   const server = await serveStatic(modules);
   const browser = await launchChromium(modules);
-  const page = await browser.newPage();
-  page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));
-  const fatal = () => window.playback.errors.some((e) => e.fatal);
+  const page = await playerPage(browser, report);
+  const fatal = fatalInPage;
   let step = 'opening the page';
   try {
-    const { port } = server.address();
-    await page.goto(`http://127.0.0.1:${port}/index.html?src=${encodeURIComponent(master)}`);
+    await page.goto(playerUrl(server, master));
 
     step = 'waiting for the subtitle tracks';
     await page.waitForFunction(`(${fatal})() || (window.hls && window.hls.subtitleTracks.length > 0)`,

@@ -15,20 +15,17 @@ if (!modules || !master) {
   console.error('usage: node cea608.cjs <node_modules dir> <master playlist URL>');
   process.exit(2);
 }
-const { serveStatic, launchChromium, finish, run, readPlayback } = require('./harness.cjs');
+const { serveStatic, launchChromium, finish, run, readPlayback, playerPage, playerUrl, fatalInPage } = require('./harness.cjs');
 
 async function main() {
   const report = { tracks: [], cues: [], currentTime: 0, errors: [], failure: null };
   const server = await serveStatic(modules);
   const browser = await launchChromium(modules);
-  const page = await browser.newPage();
-  page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));
-  const fatal = () => window.playback.errors.some((e) => e.fatal);
+  const page = await playerPage(browser, report);
+  const fatal = fatalInPage;
   let step = 'opening the page';
   try {
-    const { port } = server.address();
-    await page.goto(`http://127.0.0.1:${port}/index.html?src=${encodeURIComponent(master)}`);
+    await page.goto(playerUrl(server, master));
 
     step = 'playing to the end';
     await page.waitForFunction(`(${fatal})() || window.playback.ended`, null, { timeout: 90000 });

@@ -85,4 +85,21 @@ async function readPlayback(page, report) {
   }
 }
 
-module.exports = { serveStatic, launchChromium, finish, run, readPlayback };
+/** A new page for the player: its console goes to stderr and its uncaught errors into
+ * `report.errors` as fatal. `options` are playwright's `newPage` options. */
+async function playerPage(browser, report, options = {}) {
+  const page = await browser.newPage(options);
+  page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));
+  return page;
+}
+
+/** The URL of index.html (served by `server`) playing `master` with hls.js. */
+function playerUrl(server, master) {
+  return `http://127.0.0.1:${server.address().port}/index.html?src=${encodeURIComponent(master)}`;
+}
+
+/** Evaluated in the player page: whether hls.js reported a fatal error. */
+const fatalInPage = () => window.playback.errors.some((e) => e.fatal);
+
+module.exports = { serveStatic, launchChromium, finish, run, readPlayback, playerPage, playerUrl, fatalInPage };

@@ -22,7 +22,7 @@ if (!modules || !master || !watchArg) {
   process.exit(2);
 }
 const watchSeconds = Number(watchArg);
-const { serveStatic, launchChromium, finish, run } = require('./harness.cjs');
+const { serveStatic, launchChromium, finish, run, playerPage, playerUrl, fatalInPage } = require('./harness.cjs');
 
 async function main() {
   const report = {
@@ -33,9 +33,7 @@ async function main() {
   const server = await serveStatic(modules);
   const browser = await launchChromium(modules);
   // Test certificates (HTTPS playback in tests/tls.rs) are made by the test's own CA.
-  const page = await browser.newPage({ ignoreHTTPSErrors: true });
-  page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));
+  const page = await playerPage(browser, report, { ignoreHTTPSErrors: true });
   const state = () => page.evaluate(() => {
     const video = document.getElementById('video');
     const hls = window.hls;
@@ -55,12 +53,11 @@ async function main() {
       errors: window.playback.errors,
     };
   });
-  const fatal = () => window.playback.errors.some((e) => e.fatal);
+  const fatal = fatalInPage;
   let step = 'opening the page';
   const started = Date.now();
   try {
-    const { port } = server.address();
-    await page.goto(`http://127.0.0.1:${port}/index.html?src=${encodeURIComponent(master)}`);
+    await page.goto(playerUrl(server, master));
 
     step = 'waiting for live playback to start (video.currentTime > 0.5)';
     await page.waitForFunction(

@@ -16,7 +16,7 @@ if (!modules || !master) {
   console.error('usage: node play.cjs <node_modules dir> <master playlist URL>');
   process.exit(2);
 }
-const { serveStatic, launchChromium, finish, run } = require('./harness.cjs');
+const { serveStatic, launchChromium, finish, run, playerPage, playerUrl, fatalInPage } = require('./harness.cjs');
 
 async function main() {
   const report = {
@@ -25,9 +25,7 @@ async function main() {
   };
   const server = await serveStatic(modules);
   const browser = await launchChromium(modules);
-  const page = await browser.newPage();
-  page.on('console', (m) => console.error(`page console ${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => report.errors.push({ fatal: true, type: 'pageerror', details: String(e) }));
+  const page = await playerPage(browser, report);
   const state = () => page.evaluate(() => ({
     currentTime: document.getElementById('video').currentTime,
     duration: document.getElementById('video').duration,
@@ -35,14 +33,13 @@ async function main() {
     levelHeights: window.hls ? window.hls.levels.map((l) => l.height) : [],
     ...window.playback,
   }));
-  const fatal = () => window.playback.errors.some((e) => e.fatal);
+  const fatal = fatalInPage;
   const noFatal = async () => {
     if (await page.evaluate(fatal)) throw new Error('the page reported a fatal error');
   };
   let step = 'opening the page';
   try {
-    const { port } = server.address();
-    await page.goto(`http://127.0.0.1:${port}/index.html?src=${encodeURIComponent(master)}`);
+    await page.goto(playerUrl(server, master));
 
     step = 'waiting for video.currentTime > 3';
     await page.waitForFunction(

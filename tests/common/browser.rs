@@ -133,14 +133,24 @@ pub struct LivePlayback {
     pub failure: Option<String>,
 }
 
+/// Asserts a driver's report has no fatal hls.js error (`errors[].fatal`) and no step left
+/// unfinished (`failure`); `report` is shown when it does.
+pub fn assert_no_fatal(
+    errors: &[serde_json::Value],
+    failure: Option<&str>,
+    report: &impl std::fmt::Debug,
+) {
+    let fatal: Vec<_> = errors.iter().filter(|e| e["fatal"] == true).collect();
+    assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
+    assert_eq!(failure, None, "{report:?}");
+}
+
 impl LivePlayback {
     /// Asserts hls.js played with no fatal error and no step left
     /// unfinished, watched `watched` seconds and its clock advanced by at
     /// least `advanced` seconds, over at least one fragment.
     pub fn assert_played(&self, watched: f64, advanced: f64) {
-        let fatal: Vec<_> = self.errors.iter().filter(|e| e["fatal"] == true).collect();
-        assert!(fatal.is_empty(), "fatal playback errors: {fatal:?}");
-        assert_eq!(self.failure, None, "{self:?}");
+        assert_no_fatal(&self.errors, self.failure.as_deref(), self);
         let start = self.start_time.expect("playback started");
         assert!(
             self.watched_seconds >= watched,

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod chunked;
+pub mod cli;
 pub mod fixtures;
 pub mod live;
 pub mod pyvenv;

@@ -130,48 +130,11 @@ impl MasterPlaylistSpec {
             ..MasterPlaylist::default()
         };
         if variants.is_empty() {
-            playlist.variants = self
-                .audio
-                .iter()
-                .map(|audio| VariantStream {
-                    uri: audio.uri.clone(),
-                    bandwidth: audio.peak_bitrate,
-                    average_bandwidth: Some(audio.average_bitrate),
-                    codecs: Some(audio.codec.clone()),
-                    ..VariantStream::default()
-                })
-                .collect();
+            playlist.variants = self.audio_only_variants();
             return render(|out| playlist.write_to(out));
         }
 
-        playlist.alternatives = self
-            .audio
-            .iter()
-            .enumerate()
-            .map(|(index, audio)| AlternativeMedia {
-                media_type: AlternativeMediaType::Audio,
-                uri: Some(audio.uri.clone()),
-                group_id: AUDIO_GROUP_ID.to_string(),
-                language: audio.language.as_deref().map(attribute_text),
-                name: attribute_text(&audio.name),
-                default: index == 0,
-                autoselect: true,
-                channels: audio.channels.map(|c| c.to_string()),
-                ..AlternativeMedia::default()
-            })
-            .collect();
-        if let Some(captions) = &self.closed_captions {
-            playlist.alternatives.push(AlternativeMedia {
-                media_type: AlternativeMediaType::ClosedCaptions,
-                group_id: CLOSED_CAPTIONS_GROUP_ID.to_string(),
-                language: captions.language.as_deref().map(attribute_text),
-                name: attribute_text(&captions.name),
-                default: true,
-                autoselect: true,
-                instream_id: Some(InstreamId::CC(captions.channel.clamp(1, 4))),
-                ..AlternativeMedia::default()
-            });
-        }
+        playlist.alternatives = self.alternatives();
         playlist.variants = variants
             .into_iter()
             .map(|video| {
@@ -202,6 +165,54 @@ impl MasterPlaylistSpec {
             })
             .collect();
         render(|out| playlist.write_to(out))
+    }
+
+    /// Without video: each audio rendition as an audio-only variant.
+    fn audio_only_variants(&self) -> Vec<VariantStream> {
+        self.audio
+            .iter()
+            .map(|audio| VariantStream {
+                uri: audio.uri.clone(),
+                bandwidth: audio.peak_bitrate,
+                average_bandwidth: Some(audio.average_bitrate),
+                codecs: Some(audio.codec.clone()),
+                ..VariantStream::default()
+            })
+            .collect()
+    }
+
+    /// The `EXT-X-MEDIA` renditions beside the video: the audio group (the
+    /// first rendition the default) and the closed-captions group.
+    fn alternatives(&self) -> Vec<AlternativeMedia> {
+        let mut alternatives: Vec<AlternativeMedia> = self
+            .audio
+            .iter()
+            .enumerate()
+            .map(|(index, audio)| AlternativeMedia {
+                media_type: AlternativeMediaType::Audio,
+                uri: Some(audio.uri.clone()),
+                group_id: AUDIO_GROUP_ID.to_string(),
+                language: audio.language.as_deref().map(attribute_text),
+                name: attribute_text(&audio.name),
+                default: index == 0,
+                autoselect: true,
+                channels: audio.channels.map(|c| c.to_string()),
+                ..AlternativeMedia::default()
+            })
+            .collect();
+        if let Some(captions) = &self.closed_captions {
+            alternatives.push(AlternativeMedia {
+                media_type: AlternativeMediaType::ClosedCaptions,
+                group_id: CLOSED_CAPTIONS_GROUP_ID.to_string(),
+                language: captions.language.as_deref().map(attribute_text),
+                name: attribute_text(&captions.name),
+                default: true,
+                autoselect: true,
+                instream_id: Some(InstreamId::CC(captions.channel.clamp(1, 4))),
+                ..AlternativeMedia::default()
+            });
+        }
+        alternatives
     }
 }
 

@@ -186,13 +186,15 @@ impl LiveConfig {
 }
 
 /// Plans the live rungs for a `width`x`height` source (and its audio
-/// channels and rate): the ladder's templates at or below the source; with
-/// `passthrough`, only those strictly below it.
+/// channels and rate): the ladder's templates at or below the source; when
+/// the passed-through source is the ladder's top (`source_on_top`: an H.264
+/// passthrough, which every player takes), only those strictly below it.
 pub fn plan_live_ladder(
     config: &LiveConfig,
     width: u32,
     height: u32,
     audio: Option<(u16, u32)>,
+    source_on_top: bool,
 ) -> Result<LadderPlan, LadderError> {
     let source = SourceVideo {
         width,
@@ -206,7 +208,7 @@ pub fn plan_live_ladder(
         matrix: crate::picture::Matrix::Bt709,
     };
     let mut plan = plan_ladder(&config.ladder, &source, audio)?;
-    if config.passthrough {
+    if source_on_top {
         let short = width.min(height);
         plan.rungs.retain(|r| r.width.min(r.height) < short);
     }

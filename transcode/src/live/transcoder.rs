@@ -35,7 +35,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use ffmpeg_next::{codec, decoder, frame};
 use tokio::sync::{mpsc, oneshot};
-use yanxiu_packager::media::{TrackKind, VideoCodecConfig};
+use yanxiu_packager::media::{TrackConfig, TrackInput, TrackKind, VideoCodecConfig};
 
 use super::decoders::{AudioSource, VideoSource};
 use super::encode::{self, LiveAudioFrame, LiveFrame, RungJob};
@@ -47,6 +47,7 @@ use super::{
     LiveConfig, LiveError, LiveInput, LiveRendition, LiveRenditionKind, LiveReport, RepairEvent,
     TimestampRepair, plan_live_ladder,
 };
+use crate::ladder::PlannedAudio;
 use crate::pipeline::ffi::share;
 use crate::timing::presentation_delay;
 use crate::timing::{MonotonicClock, VIDEO_TIMESCALE};
@@ -505,30 +506,17 @@ impl Session {
             .filter(|track| self.config.passes_through(track))
             .cloned();
         let passthrough = source.is_some();
-        // An H.264 passthrough is the ladder's top; an HEVC one is offered
-        // beside a whole H.264 ladder, for the players that lack HEVC.
-        let top = source.as_ref().is_some_and(|track| {
-            matches!(
-                track.kind,
-                TrackKind::Video {
-                    codec: VideoCodecConfig::H264(_),
-                    ..
-                }
-            )
-        });
         let audio = self
             .audio_source
             .as_ref()
             .map(|a| (a.channels(), a.sample_rate()));
-        let planning = LiveConfig {
-            passthrough: top,
-            ..self.config.clone()
-        };
-        let plan = plan_live_ladder(&planning, width, height, audio)?;
+        // An H.264 passthrough is the ladder's top; an HEVC one is offered
+        // beside a whole H.264 ladder, for the players that lack HEVC.
+        let on_top = source.as_ref().is_some_and(is_h264);
+        let plan = plan_live_ladder(&self.config, width, height, audio, on_top)?;
         self.follow_source_keyframes(passthrough);
         let delay = presentation_delay(self.config.frame_rate);
         let shift = (delay * f64::from(VIDEO_TIMESCALE)).round() as i64;
-        let capacity = self.config.channel_capacity.max(1);
         let mut names = Vec::new();
         if passthrough {
             names.push("source".to_owned());
@@ -538,30 +526,10 @@ impl Session {
             names.push("audio".to_owned());
         }
         self.counters.set_renditions(names);
-        let counters = Arc::clone(&self.counters);
-        let failed = Arc::clone(&self.failed);
-        let mut index = 0;
-        let mut output = |tx| {
-            index += 1;
-            RenditionOut::new(tx, Arc::clone(&counters), index - 1, Arc::clone(&failed))
-        };
-        let mut renditions = Vec::new();
-        let mut running = Running {
-            rungs: Vec::new(),
-            audio: None,
-            passthrough: None,
-            threads: Vec::new(),
-        };
+        let mut launch = Launch::new(self);
         if let Some(source) = source {
-            let (tx, rx) = mpsc::channel(capacity);
             let nominal = (f64::from(VIDEO_TIMESCALE) / self.config.frame_rate).round() as u32;
-            running.passthrough = Some(Passthrough::start(output(tx), source, nominal, shift)?);
-            renditions.push(LiveRendition {
-                name: "source".to_owned(),
-                kind: LiveRenditionKind::Passthrough { width, height },
-                bitrate: 0,
-                samples: rx,
-            });
+            launch.passthrough(source, (width, height), nominal, shift)?;
         }
         // With passthrough the decode thread forces every keyframe (on the
         // source's); x264's own interval is only a backstop.
@@ -571,53 +539,19 @@ impl Session {
             plan.gop_frames()
         };
         for rung in &plan.rungs {
-            let (tx, rx) = mpsc::channel(capacity);
-            let out = output(tx);
-            let (frames_tx, frames_rx) = sync_channel(FRAMES_IN_FLIGHT);
-            let job = RungJob {
+            launch.rung(RungJob {
                 rung: rung.clone(),
                 preset: plan.preset.clone(),
                 zero_latency: self.config.zero_latency,
                 frame_rate: plan.frame_rate,
                 gop_frames,
                 shift,
-            };
-            running.threads.push(
-                std::thread::Builder::new()
-                    .name(format!("yanxiu-live-{}", rung.name))
-                    .spawn(move || encode::run_rung(job, frames_rx, out))
-                    .map_err(LiveError::Thread)?,
-            );
-            running.rungs.push(frames_tx);
-            renditions.push(LiveRendition {
-                name: rung.name.clone(),
-                kind: LiveRenditionKind::Video {
-                    width: rung.width,
-                    height: rung.height,
-                },
-                bitrate: u64::from(rung.max_bitrate_kbps) * 1000,
-                samples: rx,
-            });
+            })?;
         }
         if let Some(a) = plan.audio.clone() {
-            let (tx, rx) = mpsc::channel(capacity);
-            let out = output(tx);
-            let (frames_tx, frames_rx) = sync_channel(AUDIO_FRAMES_IN_FLIGHT);
-            let bitrate = u64::from(a.bitrate);
-            running.threads.push(
-                std::thread::Builder::new()
-                    .name("yanxiu-live-audio".to_owned())
-                    .spawn(move || encode::run_audio(a, delay, frames_rx, out))
-                    .map_err(LiveError::Thread)?,
-            );
-            running.audio = Some(frames_tx);
-            renditions.push(LiveRendition {
-                name: "audio".to_owned(),
-                kind: LiveRenditionKind::Audio,
-                bitrate,
-                samples: rx,
-            });
+            launch.audio(a, delay)?;
         }
+        let (running, renditions) = launch.finish();
         self.running = Some(running);
         if let Some(tx) = self.ladder_tx.take() {
             tx.send(renditions).map_err(|_| LiveError::ConsumerGone)?;
@@ -650,6 +584,124 @@ impl Session {
             drain_audio(dec, &out)?;
         }
         Ok(())
+    }
+}
+
+/// Whether a track is H.264.
+fn is_h264(track: &TrackConfig) -> bool {
+    matches!(
+        track.kind,
+        TrackKind::Video {
+            codec: VideoCodecConfig::H264(_),
+            ..
+        }
+    )
+}
+
+/// Starting the renditions of a ladder, in order: each gets the bounded
+/// channel to its consumer and its place in the running figures.
+struct Launch {
+    counters: Arc<LiveCounters>,
+    failed: Arc<AtomicBool>,
+    capacity: usize,
+    running: Running,
+    renditions: Vec<LiveRendition>,
+}
+
+impl Launch {
+    fn new(session: &Session) -> Self {
+        Self {
+            counters: Arc::clone(&session.counters),
+            failed: Arc::clone(&session.failed),
+            capacity: session.config.channel_capacity.max(1),
+            running: Running {
+                rungs: Vec::new(),
+                audio: None,
+                passthrough: None,
+                threads: Vec::new(),
+            },
+            renditions: Vec::new(),
+        }
+    }
+
+    /// The next rendition's output and its consumer's receiver.
+    fn output(&self) -> (RenditionOut, mpsc::Receiver<TrackInput>) {
+        let (tx, rx) = mpsc::channel(self.capacity);
+        let index = self.renditions.len();
+        let out = RenditionOut::new(
+            tx,
+            Arc::clone(&self.counters),
+            index,
+            Arc::clone(&self.failed),
+        );
+        (out, rx)
+    }
+
+    fn passthrough(
+        &mut self,
+        source: TrackConfig,
+        (width, height): (u32, u32),
+        nominal: u32,
+        shift: i64,
+    ) -> Result<(), LiveError> {
+        let (out, rx) = self.output();
+        self.running.passthrough = Some(Passthrough::start(out, source, nominal, shift)?);
+        self.renditions.push(LiveRendition {
+            name: "source".to_owned(),
+            kind: LiveRenditionKind::Passthrough { width, height },
+            bitrate: 0,
+            samples: rx,
+        });
+        Ok(())
+    }
+
+    /// An encoded rung in its own thread.
+    fn rung(&mut self, job: RungJob) -> Result<(), LiveError> {
+        let (out, rx) = self.output();
+        let (frames_tx, frames_rx) = sync_channel(FRAMES_IN_FLIGHT);
+        let rung = job.rung.clone();
+        self.running.threads.push(
+            std::thread::Builder::new()
+                .name(format!("yanxiu-live-{}", rung.name))
+                .spawn(move || encode::run_rung(job, frames_rx, out))
+                .map_err(LiveError::Thread)?,
+        );
+        self.running.rungs.push(frames_tx);
+        self.renditions.push(LiveRendition {
+            name: rung.name,
+            kind: LiveRenditionKind::Video {
+                width: rung.width,
+                height: rung.height,
+            },
+            bitrate: u64::from(rung.max_bitrate_kbps) * 1000,
+            samples: rx,
+        });
+        Ok(())
+    }
+
+    /// The AAC rendition in its own thread.
+    fn audio(&mut self, plan: PlannedAudio, delay: f64) -> Result<(), LiveError> {
+        let (out, rx) = self.output();
+        let (frames_tx, frames_rx) = sync_channel(AUDIO_FRAMES_IN_FLIGHT);
+        let bitrate = u64::from(plan.bitrate);
+        self.running.threads.push(
+            std::thread::Builder::new()
+                .name("yanxiu-live-audio".to_owned())
+                .spawn(move || encode::run_audio(plan, delay, frames_rx, out))
+                .map_err(LiveError::Thread)?,
+        );
+        self.running.audio = Some(frames_tx);
+        self.renditions.push(LiveRendition {
+            name: "audio".to_owned(),
+            kind: LiveRenditionKind::Audio,
+            bitrate,
+            samples: rx,
+        });
+        Ok(())
+    }
+
+    fn finish(self) -> (Running, Vec<LiveRendition>) {
+        (self.running, self.renditions)
     }
 }
 

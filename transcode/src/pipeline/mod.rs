@@ -118,29 +118,37 @@ pub async fn run(
     if let Some(e) = stage_error {
         return Err(e);
     }
-    match job.video {
-        Some(_) if decoded.video_frames == 0 => return Err(TranscodeError::NoFrames),
-        None if decoded.audio_frames == 0 => return Err(TranscodeError::NoSound),
-        _ => {}
-    }
+    check_decoded(&job, &decoded)?;
     let ladder = packager.finish().await?;
     let qc = finish_qc(qc_thread).await;
-    let written = |name: &str| {
-        files
-            .iter()
-            .any(|f| f == name)
-            .then(|| format!("{}{name}", job.prefix))
-    };
     Ok(TranscodeOutcome {
         qc,
         loudness,
         ladder,
-        poster: written(poster::FILE),
-        storyboard: written(storyboard::VTT),
+        poster: written_key(&job, &files, poster::FILE),
+        storyboard: written_key(&job, &files, storyboard::VTT),
         video_frames: decoded.video_frames,
         corrupt_packets: decoded.corrupt_packets,
         elapsed: started.elapsed(),
     })
+}
+
+/// Fails unless the decode gave what the job needs: pictures for a ladder
+/// with video, sound for one without.
+fn check_decoded(job: &TranscodeJob, decoded: &decode::DecodeReport) -> Result<(), TranscodeError> {
+    match job.video {
+        Some(_) if decoded.video_frames == 0 => Err(TranscodeError::NoFrames),
+        None if decoded.audio_frames == 0 => Err(TranscodeError::NoSound),
+        _ => Ok(()),
+    }
+}
+
+/// The storage key of `name` under the job's prefix, when the run wrote it.
+fn written_key(job: &TranscodeJob, files: &[String], name: &str) -> Option<String> {
+    files
+        .iter()
+        .any(|f| f == name)
+        .then(|| format!("{}{name}", job.prefix))
 }
 
 /// One encoder thread per video rung (the first also grabs the poster, the last draws the
